@@ -1,0 +1,161 @@
+"""The generation interface every backend implements, and nothing heavy.
+
+It owns the vocabulary the rest of caic speaks when it asks a model for text:
+a `Prompt` (raw text for base models, or a list of chat messages rendered with
+the model's own chat template), `SamplingParams`, the abstract
+`GenerationBackend` with its two primitives (`generate` and
+`continuation_logprobs`), the engine's error types, and the small pure helpers
+both backends share (stop-string truncation, prompt validation). It imports
+only the standard library so that `import cai_lang.engine` stays cheap.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence, Union
+
+Message = Mapping[str, str]
+# A str is the text dialect (sent as is, for base models); a list of
+# {"role", "content"} messages is the chat dialect (rendered with the model's
+# chat template plus the generation prompt).
+Prompt = Union[str, Sequence[Message]]
+
+
+class EngineError(RuntimeError):
+    """A backend could not do what was asked; the message says why."""
+
+
+class BackendNotFoundError(EngineError):
+    """`load_backend` was given something that names no model it can reach."""
+
+
+class BackendHTTPError(EngineError):
+    """An HTTP backend's server refused or failed a request (after retries)."""
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
+
+
+class UnsupportedScoringError(EngineError):
+    """The backend cannot compute the requested log-probability exactly."""
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    """How to sample a completion; the same meaning on every backend."""
+
+    max_new_tokens: int = field(
+        default=128, metadata={"help": "Most tokens to generate per prompt, stop strings and EOS aside."}
+    )
+    temperature: float = field(
+        default=1.0, metadata={"help": "Softmax temperature; 0 means greedy decoding (like do_sample=False)."}
+    )
+    top_p: float = field(default=1.0, metadata={"help": "Nucleus sampling mass; 1.0 disables it."})
+    top_k: int = field(default=0, metadata={"help": "Sample only from the k likeliest tokens; 0 disables it."})
+    do_sample: bool = field(default=True, metadata={"help": "Sample; False decodes greedily (argmax)."})
+    stop: tuple[str, ...] = field(
+        default=(),
+        metadata={"help": "Strings that end a completion; the first one found and all after it are removed."},
+    )
+    seed: int | None = field(
+        default=None,
+        metadata={"help": "Makes sampling reproducible (same prompts, params and batch size); None: unseeded."},
+    )
+
+    def __post_init__(self) -> None:
+        if self.max_new_tokens < 1:
+            raise ValueError("max_new_tokens must be at least 1")
+        if self.temperature < 0:
+            raise ValueError("temperature must be >= 0")
+        if not 0 < self.top_p <= 1:
+            raise ValueError("top_p must be in (0, 1]")
+        if self.top_k < 0:
+            raise ValueError("top_k must be >= 0")
+        if isinstance(self.stop, str):
+            # A bare string would otherwise be read as a tuple of characters.
+            object.__setattr__(self, "stop", (self.stop,))
+        if any(not s for s in self.stop):
+            raise ValueError("stop strings must be non-empty")
+
+    @property
+    def greedy(self) -> bool:
+        return not self.do_sample or self.temperature == 0
+
+
+class GenerationBackend(abc.ABC):
+    """A model that completes prompts and scores continuations.
+
+    Implementations: `LocalBackend` (transformers, in process) and
+    `HTTPBackend` (an OpenAI-compatible server such as vLLM, TGI or
+    llama.cpp). Both return results in the order of their inputs.
+    """
+
+    model_id: str
+
+    @abc.abstractmethod
+    def generate(self, prompts: Sequence[Prompt], params: SamplingParams | None = None) -> list[str]:
+        """Complete each prompt; return only the completions.
+
+        A completion stops at EOS, at `params.max_new_tokens`, or at the first
+        of `params.stop`; the stop string and everything after it are removed.
+        """
+
+    @abc.abstractmethod
+    def continuation_logprobs(self, prompts: Sequence[Prompt], continuations: Sequence[str]) -> list[float]:
+        """Summed log-probability (natural log) of `continuations[i]` after `prompts[i]`.
+
+        A chat prompt is rendered with its generation prompt and the
+        continuation is appended as raw text, so " (A)" scores the assistant
+        starting its reply with " (A)". The text is tokenised as one string,
+        prompt plus continuation, and only the tokens after the longest prefix
+        it shares with the prompt's own tokenisation are counted: see
+        docs/engine.md for why a leading space belongs in the continuation.
+        Pairs are batched, so the options for one prompt cost one forward pass.
+        """
+
+    def close(self) -> None:
+        """Release resources (thread pools, GPU memory); the default does nothing."""
+
+    def __enter__(self) -> "GenerationBackend":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def is_chat(prompt: Prompt) -> bool:
+    """True for the chat dialect (a message list), False for raw text."""
+    if isinstance(prompt, str):
+        return False
+    if isinstance(prompt, Sequence) and all(isinstance(m, Mapping) for m in prompt):
+        if not prompt:
+            raise ValueError("a chat prompt needs at least one message")
+        for message in prompt:
+            if "role" not in message or "content" not in message:
+                raise ValueError(f"chat messages need 'role' and 'content' keys, got {sorted(message)}")
+        return True
+    raise TypeError(f"a prompt is a str or a list of {{'role', 'content'}} dicts, not {type(prompt).__name__}")
+
+
+def check_pairs(prompts: Sequence[Prompt], continuations: Sequence[str]) -> None:
+    """Fail early on mismatched scoring inputs rather than deep in a batch."""
+    if isinstance(continuations, str):
+        raise TypeError("continuations must be a list of strings, one per prompt")
+    if len(prompts) != len(continuations):
+        raise ValueError(f"{len(prompts)} prompts but {len(continuations)} continuations")
+    for prompt in prompts:
+        is_chat(prompt)
+
+
+def truncate_at_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:
+    """Cut `text` at the earliest stop string; report whether one was found."""
+    cut = -1
+    for s in stop:
+        i = text.find(s)
+        if i != -1 and (cut == -1 or i < cut):
+            cut = i
+    if cut == -1:
+        return text, False
+    return text[:cut], True

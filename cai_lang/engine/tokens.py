@@ -1,0 +1,98 @@
+"""Turning prompts into token ids, and where a continuation's tokens begin.
+
+`PromptEncoder` owns the two dialects on the token side: a text prompt gets
+the tokenizer's own special prefix (a BOS for Llama-style models) and nothing
+after it; a chat prompt is rendered with the chat template and its generation
+prompt, then tokenised without adding specials, because the template already
+wrote them. It also owns the boundary rule for scoring: a continuation is
+scored by tokenising prompt+continuation as one string and counting only the
+tokens after the longest prefix shared with the prompt's own tokenisation.
+The rule never splits the joined text differently from how the model saw it
+in training, which tokenising the continuation alone would (BPE folds a
+leading space into the next word's token; SentencePiece would add a spurious
+word-start marker).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from cai_lang.engine.base import EngineError, Prompt, is_chat
+
+
+@dataclass(frozen=True)
+class Split:
+    """Token ids of prompt+continuation; the last `n_continuation` are scored."""
+
+    ids: list[int]
+    n_continuation: int
+
+
+class PromptEncoder:
+    """Renders and tokenises prompts the same way for generating and scoring."""
+
+    def __init__(self, tokenizer: Any):
+        self.tokenizer = tokenizer
+        self.prefix, self.suffix = _special_affixes(tokenizer)
+
+    def render(self, prompt: Prompt) -> str:
+        """The prompt as the exact text the model reads (chat rendered)."""
+        if not is_chat(prompt):
+            return prompt  # type: ignore[return-value]
+        if getattr(self.tokenizer, "chat_template", None) is None:
+            raise EngineError(
+                "this model's tokenizer has no chat template; send text prompts (plain strings) instead"
+            )
+        return self.tokenizer.apply_chat_template(
+            [dict(m) for m in prompt], tokenize=False, add_generation_prompt=True
+        )
+
+    def encode(self, text: str, chat: bool) -> list[int]:
+        ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        # The special suffix (an EOS some tokenizers append) is left off: a
+        # prompt is the start of a text, never a finished one.
+        return list(ids) if chat else self.prefix + list(ids)
+
+    def prompt_ids(self, prompt: Prompt) -> list[int]:
+        return self.encode(self.render(prompt), is_chat(prompt))
+
+    def split(self, prompt: Prompt, continuation: str) -> Split:
+        """Where the continuation's tokens start in the joined tokenisation."""
+        chat = is_chat(prompt)
+        text = self.render(prompt)
+        prompt_ids = self.encode(text, chat)
+        if not continuation:
+            return Split(prompt_ids, 0)
+        full_ids = self.encode(text + continuation, chat)
+        shared = _common_prefix(prompt_ids, full_ids)
+        if shared == 0:
+            raise EngineError(
+                f"cannot score {continuation!r}: its first token has no context (the prompt is empty, or "
+                "merges with the continuation into one token, and the tokenizer adds no BOS)"
+            )
+        if shared == len(full_ids):
+            # Only a normaliser that drops text (trailing spaces, say) can make
+            # the joined text tokenise to no more than the prompt.
+            raise EngineError(f"the continuation {continuation!r} disappears when tokenised after the prompt")
+        return Split(full_ids, len(full_ids) - shared)
+
+
+def _common_prefix(a: list[int], b: list[int]) -> int:
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def _special_affixes(tokenizer: Any) -> tuple[list[int], list[int]]:
+    """The ids a tokenizer adds before and after text (BOS, EOS) by default."""
+    probe = "caic"
+    bare = list(tokenizer(probe, add_special_tokens=False)["input_ids"])
+    full = list(tokenizer(probe)["input_ids"])
+    for start in range(len(full) - len(bare) + 1):
+        if full[start : start + len(bare)] == bare:
+            return full[:start], full[start + len(bare) :]
+    return [], []
