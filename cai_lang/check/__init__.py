@@ -1,0 +1,57 @@
+"""The checker: an ordered tuple of passes from a parsed `Program` to diagnostics.
+
+Front-end passes (names, fields, types) always run once the files parse.
+Deployment passes (`DEPLOYMENT_PASSES`: priorities, solver-backed logic,
+lints) need a well-formed model, so they run only when the front end found
+no error, and once per deployment; a finding that holds in several
+deployments is reported once, for the first, naming the others.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from cai_lang.check.fields import check_fields
+from cai_lang.check.names import resolve
+from cai_lang.check.types import check_types
+from cai_lang.diagnostics.model import Diagnostic, sort_and_dedupe
+from cai_lang.ir.model import Constitution
+from cai_lang.ir.program import Program
+
+FrontPass = Callable[[Program, Constitution], list[Diagnostic]]
+
+FRONT_PASSES: tuple[FrontPass, ...] = (
+    lambda program, constitution: check_fields(program),
+    check_types,
+)
+
+
+@dataclass
+class CheckResult:
+    program: Program
+    constitution: Constitution | None = None
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.is_error]
+
+
+def check_program(program: Program, deployment: str | None = None) -> CheckResult:
+    """Run every pass that applies; `deployment` limits the deployment passes to one."""
+    result = CheckResult(program=program, diagnostics=list(program.diagnostics))
+    if program.has_syntax_errors:
+        result.diagnostics = sort_and_dedupe(result.diagnostics)
+        return result
+    constitution, found = resolve(program)
+    result.constitution = constitution
+    result.diagnostics.extend(found)
+    for check_pass in FRONT_PASSES:
+        result.diagnostics.extend(check_pass(program, constitution))
+    if not any(d.is_error for d in result.diagnostics):
+        from cai_lang.check.deployments import check_deployments
+
+        result.diagnostics.extend(check_deployments(constitution, only=deployment))
+    result.diagnostics = sort_and_dedupe(result.diagnostics)
+    return result

@@ -1,0 +1,81 @@
+"""The library's front door: load, check and (later) compile constitutions by path.
+
+The command line, the language server and the trainer all come through
+here, so they agree on what a file means. Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cai_lang.check import CheckResult, check_program
+from cai_lang.diagnostics.model import Diagnostic, sort_and_dedupe
+from cai_lang.span import SourceFile
+from cai_lang.syntax.loader import ModuleCache, load_program
+
+
+class UnknownDeployment(KeyError):
+    def __init__(self, name: str, available: list[str]):
+        super().__init__(name)
+        self.name = name
+        self.available = available
+
+    def __str__(self) -> str:
+        return f"no deployment named `{self.name}` (deployments: {', '.join(self.available)})"
+
+
+def check_file(
+    path: str | Path,
+    *,
+    deployment: str | None = None,
+    cache: ModuleCache | None = None,
+    overlays: dict[str, str] | None = None,
+    display: str | None = None,
+) -> CheckResult:
+    """Parse and check one constitution. Raises OSError when the file cannot be read,
+    and UnknownDeployment when `deployment` names none of its deployments."""
+    program = load_program(path, cache=cache, overlays=overlays, display=display if display is not None else str(path))
+    if deployment is not None:
+        names = _declared_deployments(program)
+        if names is not None and deployment not in names:
+            raise UnknownDeployment(deployment, names)
+    return check_program(program, deployment=deployment)
+
+
+def _declared_deployments(program) -> list[str] | None:
+    from cai_lang.ir import nodes as ir
+
+    if program.has_syntax_errors:
+        return None
+    return ["default"] + [d.name.value for d in program.root_module.of_type(ir.Deployment)]
+
+
+@dataclass
+class Report:
+    results: list[CheckResult] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    sources: dict[str, SourceFile] = field(default_factory=dict)
+
+    @property
+    def has_errors(self) -> bool:
+        return any(d.is_error for d in self.diagnostics)
+
+    @property
+    def has_warnings(self) -> bool:
+        return any(d.severity.value == "warning" for d in self.diagnostics)
+
+
+def check_files(paths: list[str | Path], *, deployment: str | None = None) -> Report:
+    """Check several root files; modules they share are parsed and reported once."""
+    cache = ModuleCache()
+    report = Report()
+    found: list[Diagnostic] = []
+    for path in paths:
+        result = check_file(path, deployment=deployment, cache=cache)
+        report.results.append(result)
+        found.extend(result.diagnostics)
+        for source in result.program.sources.values():
+            report.sources[source.display] = source
+    report.diagnostics = sort_and_dedupe(found)
+    return report

@@ -1,0 +1,98 @@
+"""Deployment resolution, and running the per-deployment passes over each one.
+
+`resolve_deployment` applies a deployment's `extends` chain to the base
+constitution (`default`): added declarations, `disable`/`enable`, weight
+overrides and the conjunction of every `assume`. The result is the
+`ResolvedDeployment` the compiler turns into a bundle. `check_deployments`
+runs `DEPLOYMENT_PASSES` on `default` and then each deployment in
+declaration order, and reports a finding that several deployments share
+once, for the first, with a note naming the others.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from cai_lang.diagnostics import messages as msg
+from cai_lang.diagnostics.model import Diagnostic
+from cai_lang.ir.model import Constitution, ResolvedDeployment
+
+
+def resolve_deployment(constitution: Constitution, name: str) -> ResolvedDeployment:
+    chain = constitution.chain(name)
+    if not chain or chain[-1].name != name:
+        raise KeyError(f"no deployment named {name!r}")
+    principles = dict(constitution.principles)
+    rules = dict(constitution.rules)
+    priorities = list(constitution.priorities)
+    conflicts = list(constitution.conflicts)
+    disabled: set[str] = set()
+    added: list[str] = []
+    reweighted: dict[str, float] = {}
+    assumptions = []
+    for deployment in chain:
+        for principle in deployment.principles:
+            principles[principle.id] = principle
+            added.append(principle.id)
+        for rule in deployment.rules:
+            rules[rule.id] = rule
+            added.append(rule.id)
+        priorities.extend(deployment.priorities)
+        conflicts.extend(deployment.conflicts)
+        disabled.update(deployment.disabled)
+        disabled.difference_update(deployment.enabled)
+        reweighted.update(deployment.weights)
+        assumptions.extend(deployment.assumptions)
+    enabled_principles = tuple(p for i, p in principles.items() if i not in disabled)
+    return ResolvedDeployment(
+        name=name,
+        chain=tuple(d.name for d in chain),
+        assumptions=tuple(assumptions),
+        context=constitution.context,
+        principles=enabled_principles,
+        weights={p.id: reweighted.get(p.id, p.weight) for p in enabled_principles},
+        rules=tuple(r for i, r in rules.items() if i not in disabled),
+        actions=constitution.actions,
+        priorities=tuple(priorities),
+        conflicts=tuple(conflicts),
+        disabled=tuple(sorted(disabled)),
+        added=tuple(added),
+        reweighted=reweighted,
+    )
+
+
+def check_nothing_enabled(constitution: Constitution, deployment: ResolvedDeployment) -> list[Diagnostic]:
+    if deployment.principles or deployment.rules:
+        return []
+    span = constitution.deployments[deployment.name].span or constitution.anchor
+    return [msg.NOTHING_ENABLED.at(span, name=deployment.name)]
+
+
+DeploymentPass = Callable[[Constitution, ResolvedDeployment], list[Diagnostic]]
+
+DEPLOYMENT_PASSES: list[DeploymentPass] = [check_nothing_enabled]
+
+
+def check_deployments(constitution: Constitution, only: str | None = None) -> list[Diagnostic]:
+    names = [only] if only is not None else list(constitution.deployments)
+    first_seen: dict[tuple, Diagnostic] = {}
+    also_in: dict[tuple, list[str]] = {}
+    for name in names:
+        deployment = resolve_deployment(constitution, name)
+        for check_pass in DEPLOYMENT_PASSES:
+            for finding in check_pass(constitution, deployment):
+                key = finding.identity()
+                if key in first_seen:
+                    if name not in also_in[key]:
+                        also_in[key].append(name)
+                    continue
+                first_seen[key] = finding.model_copy(update={"deployment": name})
+                also_in[key] = []
+    merged = []
+    for key, finding in first_seen.items():
+        others = also_in[key]
+        if others:
+            listed = ", ".join(f"`{n}`" for n in others)
+            finding = finding.model_copy(update={"message": f"{finding.message} (also in deployment{'s' if len(others) > 1 else ''} {listed})"})
+        merged.append(finding)
+    return merged

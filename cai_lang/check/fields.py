@@ -1,0 +1,45 @@
+"""Field values that are wrong on their own: weights, regexes, unusable principles.
+
+E107 for a weight that is not greater than 0 (in a principle or a
+deployment's `weight` line) and for a `detect regex` Python cannot compile;
+E108 for a principle that neither phase can use. Repeated fields were
+already reported when the file was lowered.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Iterator
+
+from cai_lang.diagnostics import messages as msg
+from cai_lang.diagnostics.model import Diagnostic
+from cai_lang.ir import nodes as ir
+from cai_lang.ir.program import Program
+
+
+def _declarations(module: ir.Module) -> Iterator[ir.Node]:
+    for declaration in module.declarations:
+        yield declaration
+        if isinstance(declaration, ir.Deployment):
+            yield from declaration.items
+
+
+def check_fields(program: Program) -> list[Diagnostic]:
+    found: list[Diagnostic] = []
+    for module in program.modules.values():
+        for node in _declarations(module):
+            if isinstance(node, ir.Principle):
+                if node.weight is not None and node.weight.value <= 0:
+                    found.append(msg.BAD_WEIGHT.at(node.weight.span, value=node.weight.text))
+                sl_ready = node.critique is not None and node.revision is not None
+                if not sl_ready and node.compare is None:
+                    help_text = "add `compare` for the RL phase, or `critique` and `revision` for the SL phase"
+                    found.append(msg.UNUSABLE_PRINCIPLE.at(node.name.span, name=node.name.value, help=help_text))
+            elif isinstance(node, ir.WeightOverride) and node.weight.value <= 0:
+                found.append(msg.BAD_WEIGHT.at(node.weight.span, value=node.weight.text))
+            elif isinstance(node, ir.Rule) and node.detect is not None:
+                try:
+                    re.compile(node.detect.value)
+                except re.error as exc:
+                    found.append(msg.BAD_REGEX.at(node.detect.span, error=str(exc)))
+    return found

@@ -1,0 +1,100 @@
+"""Typing conditions against the merged context schema.
+
+A bare variable must be a bool; `==` and `!=` compare a bool with
+`true`/`false` and an enum with one of its values; `in {...}` lists values
+of the variable's type; the order comparisons need an enum. Unknown
+variables and values are E101 (with a suggestion), misuse is E106.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Iterator
+
+from cai_lang.diagnostics import messages as msg
+from cai_lang.diagnostics.model import Diagnostic
+from cai_lang.ir import nodes as ir
+from cai_lang.ir.model import Constitution, ContextVariable
+from cai_lang.ir.program import Program
+
+_BOOL_VALUES = ("true", "false")
+
+
+def conditions_of(node: ir.Node) -> Iterator[ir.Condition]:
+    """The conditions written directly in a declaration or deployment item."""
+    if isinstance(node, ir.Principle) and node.applies is not None:
+        yield node.applies
+    elif isinstance(node, ir.Rule) and node.condition is not None:
+        yield node.condition
+    elif isinstance(node, ir.Conflict):
+        yield from (c.condition for c in node.clauses if c.condition is not None)
+    elif isinstance(node, ir.Assume):
+        yield node.condition
+    elif isinstance(node, ir.Deployment):
+        for item in node.items:
+            yield from conditions_of(item)
+
+
+def _suggest(name: str, candidates) -> str | None:
+    found = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    return f"did you mean `{found[0]}`?" if found else None
+
+
+class _Typer:
+    def __init__(self, context: dict[str, ContextVariable]):
+        self.context = context
+        self.found: list[Diagnostic] = []
+
+    def variable(self, name: ir.Name) -> ContextVariable | None:
+        var = self.context.get(name.value)
+        if var is None:
+            self.found.append(
+                msg.UNKNOWN_REFERENCE.at(name.span, kind="context variable", name=name.value, help=_suggest(name.value, self.context) or "declare it in a `context` block")
+            )
+        return var
+
+    def value(self, var: ContextVariable, value: ir.Name) -> None:
+        if var.kind == "bool":
+            if value.value not in _BOOL_VALUES:
+                self.found.append(msg.ENUM_VALUE_ON_BOOL.at(value.span, var=var.name, value=value.value))
+        elif value.value in _BOOL_VALUES:
+            self.found.append(msg.BOOL_VALUE_ON_ENUM.at(value.span, var=var.name, value=value.value))
+        elif value.value not in var.values:
+            self.found.append(
+                msg.UNKNOWN_VALUE.at(value.span, value=value.value, var=var.name, values=", ".join(var.values), help=_suggest(value.value, var.values))
+            )
+
+    def check(self, cond: ir.Condition) -> None:
+        if isinstance(cond, ir.VarCond):
+            var = self.variable(cond.var)
+            if var is not None and var.kind != "bool":
+                self.found.append(
+                    msg.BOOL_EXPECTED.at(cond.span, var=var.name, type=var.describe(), help=f"compare it with a value, e.g. `{var.name} == {var.values[0]}`")
+                )
+        elif isinstance(cond, ir.CompareCond):
+            var = self.variable(cond.var)
+            if var is None:
+                return
+            if var.kind == "bool" and cond.op not in ("==", "!="):
+                self.found.append(msg.ENUM_ORDER_ON_BOOL.at(cond.span, op=cond.op, var=var.name))
+                return
+            self.value(var, cond.value)
+        elif isinstance(cond, ir.InCond):
+            var = self.variable(cond.var)
+            if var is not None:
+                for value in cond.values:
+                    self.value(var, value)
+        elif isinstance(cond, ir.NotCond):
+            self.check(cond.operand)
+        elif isinstance(cond, (ir.AndCond, ir.OrCond)):
+            for operand in cond.operands:
+                self.check(operand)
+
+
+def check_types(program: Program, constitution: Constitution) -> list[Diagnostic]:
+    typer = _Typer(constitution.context)
+    for module in program.modules.values():
+        for declaration in module.declarations:
+            for cond in conditions_of(declaration):
+                typer.check(cond)
+    return typer.found

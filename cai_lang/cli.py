@@ -1,0 +1,140 @@
+"""The `caic` command line (typer).
+
+Commands import what they need inside their bodies: `caic check` must start
+without torch, transformers or trl, so only the training commands import
+`cai_lang.train`. Exit codes follow the language contract: 0 clean (1 with
+`--strict` when there are warnings), 1 when there are errors, 2 for usage
+and I/O problems.
+"""
+
+from __future__ import annotations
+
+import enum
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+
+from cai_lang import __version__
+
+app = typer.Typer(
+    name="caic",
+    help="Constitution-as-code: check, compile and train from `.const` constitutions.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+USAGE_ERROR = 2
+
+
+def _out() -> Console:
+    return Console(highlight=False, soft_wrap=True)
+
+
+def _err() -> Console:
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def fail(message: str, code: int = USAGE_ERROR) -> "typer.Exit":
+    _err().print(f"[bold red]error:[/] {message}")
+    return typer.Exit(code)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"caic {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def main_callback(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+) -> None:
+    """Constitution-as-code for Constitutional AI."""
+
+
+class OutputFormat(str, enum.Enum):
+    text = "text"
+    json = "json"
+    sarif = "sarif"
+
+
+@app.command()
+def check(
+    files: List[Path] = typer.Argument(..., help="`.const` files to check.", show_default=False),
+    deployment: Optional[str] = typer.Option(None, "--deployment", "-d", help="Check only this deployment."),
+    output_format: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f", help="Output format."),
+    strict: bool = typer.Option(False, "--strict", help="Exit 1 when there are warnings."),
+) -> None:
+    """Check constitutions: syntax, names, types, and contradictions in every deployment."""
+    from cai_lang.api import UnknownDeployment, check_files
+    from cai_lang.diagnostics import render
+
+    try:
+        report = check_files(list(files), deployment=deployment)
+    except UnknownDeployment as exc:
+        raise fail(str(exc))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise fail(f"cannot read {getattr(exc, 'filename', None) or 'file'}: {getattr(exc, 'strerror', None) or exc}")
+
+    if output_format is OutputFormat.json:
+        print(render.render_json(report.diagnostics))
+    elif output_format is OutputFormat.sarif:
+        print(render.render_sarif(report.diagnostics))
+    else:
+        console = _out()
+        for diagnostic in report.diagnostics:
+            console.print(render.render_text(diagnostic, report.sources))
+        checked = ", ".join(str(f) for f in files)
+        console.print(f"checked {checked}: {render.summary_line(report.diagnostics)}")
+    if report.has_errors:
+        raise typer.Exit(1)
+    if strict and report.has_warnings:
+        raise typer.Exit(1)
+
+
+@app.command()
+def explain(code: str = typer.Argument(..., help="A diagnostic code such as E202.")) -> None:
+    """Explain a diagnostic code, with a minimal example and its fix."""
+    from cai_lang.diagnostics.codes import CODES, lookup
+
+    entry = lookup(code)
+    if entry is None:
+        raise fail(f"unknown code `{code}`; known codes: {', '.join(CODES)}")
+    console = _out()
+    console.print(f"[bold]{entry.code}[/] ({entry.severity.value}): {entry.title}\n")
+    console.print(entry.explanation + "\n")
+    console.print("[bold]Example that triggers it:[/]")
+    console.print(_indent(entry.bad), markup=False)
+    console.print("[bold]Fixed:[/]")
+    console.print(_indent(entry.fixed), markup=False)
+
+
+def _indent(text: str) -> str:
+    return "\n".join("    " + line for line in text.rstrip("\n").splitlines()) + "\n"
+
+
+def _register_command_groups() -> None:
+    # Each group lives in its own module so the compile, editor and training
+    # commands can grow without crowding this file.
+    from cai_lang import cli_compile, cli_editor, cli_train
+
+    for group in (cli_compile, cli_editor, cli_train):
+        group.register(app)
+
+
+_register_command_groups()
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

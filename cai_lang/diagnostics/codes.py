@@ -1,0 +1,441 @@
+"""The registry of diagnostic codes: one entry per code, with its explanation.
+
+Every code the tool can report is declared here once, with its severity, a
+one-line title, the long explanation `caic explain` prints, a minimal
+program that triggers it and the same program fixed. Tests check each
+`bad` example really produces its code and each `fixed` one does not, so the
+explanations cannot drift from what the checker does. Message wording for
+individual findings lives beside this, in `messages.py`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class Severity(str, Enum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
+@dataclass(frozen=True)
+class Code:
+    code: str
+    severity: Severity
+    title: str
+    explanation: str
+    bad: str
+    fixed: str
+    # Some examples need other files (imports); tests skip running those.
+    self_contained: bool = True
+
+
+_CODES: list[Code] = [
+    Code(
+        "E001",
+        Severity.ERROR,
+        "syntax error",
+        "The parser met a token or character that cannot appear at that point. "
+        "The message says what the language expected there (for example a "
+        "principle field such as `critique` or `weight`). Declarations and fields "
+        "need no separators, so a stray comma or colon is a common cause, as is a "
+        "reserved keyword used as a name.",
+        'principle helpful {\n    critique: "Point out what the answer leaves out."\n}\n',
+        'principle helpful {\n    critique "Point out what the answer leaves out."\n'
+        '    revision "Add the missing parts."\n}\n',
+    ),
+    Code(
+        "E002",
+        Severity.ERROR,
+        "unterminated string or bad escape",
+        'A string opened with `"` must close on the same line; use `"""...""" '
+        "for text that spans lines. Inside strings only the escapes `\\\"`, "
+        "`\\\\`, `\\n`, `\\t` and `\\u{XXXX}` (one to six hex digits) are allowed.",
+        'principle helpful {\n    critique "Point out what the answer \\q leaves out."\n'
+        '    revision "Add the missing parts."\n}\n',
+        'principle helpful {\n    critique "Point out what the answer leaves out."\n'
+        '    revision "Add the missing parts."\n}\n',
+    ),
+    Code(
+        "E101",
+        Severity.ERROR,
+        "unknown reference",
+        "A name does not refer to anything declared: a principle, rule, action, "
+        "context variable or enum value, deployment, or an item of an imported "
+        "module (`alias.name`). Names are case-sensitive. The help line suggests "
+        "the closest declared name when there is one.",
+        'principle helpful {\n    compare "Which response answers the question asked?"\n}\n'
+        "priority helpfull > helpful\n",
+        'principle helpful {\n    compare "Which response answers the question asked?"\n}\n'
+        'principle brief {\n    compare "Which response is shorter without losing content?"\n}\n'
+        "priority helpful > brief\n",
+    ),
+    Code(
+        "E102",
+        Severity.ERROR,
+        "duplicate definition",
+        "Two declarations share a name in one namespace. Principles and rules "
+        "share a namespace (priorities may name either); actions, deployments, "
+        "import aliases and context variables each have their own. A principle "
+        "added by a deployment may not reuse a name the deployment already sees.",
+        'principle helpful {\n    compare "Which response answers the question asked?"\n}\n'
+        'principle helpful {\n    compare "Which response is shorter?"\n}\n',
+        'principle helpful {\n    compare "Which response answers the question asked?"\n}\n'
+        'principle brief {\n    compare "Which response is shorter?"\n}\n',
+    ),
+    Code(
+        "E103",
+        Severity.ERROR,
+        "import not found",
+        "`import std.NAME` must name a module of the standard library "
+        "(`caic` ships them in stdlib_constitutions/), and a quoted import must "
+        "name an existing file, relative to the importing file.",
+        'import std.harmles\n',
+        'import std.harmless\n',
+        self_contained=False,
+    ),
+    Code(
+        "E104",
+        Severity.ERROR,
+        "import cycle",
+        "Modules import each other in a loop. A module's items become part of "
+        "every constitution that imports it, so a loop has no first module. Move "
+        "the shared declarations into a third module that both import.",
+        '# a.const\nimport "./b.const"\n# b.const\nimport "./a.const"\n',
+        '# a.const\nimport "./shared.const"\n# b.const\nimport "./shared.const"\n',
+        self_contained=False,
+    ),
+    Code(
+        "E105",
+        Severity.ERROR,
+        "import path leaves the allowed folders",
+        "A quoted import must resolve (after following symbolic links) to a "
+        "file inside the importing file's folder or below it, or inside the "
+        "standard library. This keeps a constitution reviewable as one folder.",
+        'import "../elsewhere/policy.const" as policy\n',
+        'import "./policy.const" as policy\n',
+        self_contained=False,
+    ),
+    Code(
+        "E106",
+        Severity.ERROR,
+        "type error in a condition",
+        "A bool variable is used as a condition on its own (`authorized`, "
+        "`not authorized`) and compared only with `true` or `false`; an enum "
+        "variable is compared with its own values (`risk >= medium`, "
+        "`topic in {legal, financial}`), and the order comparisons `<` `<=` "
+        "`>` `>=` follow the order the values were declared in. The same context "
+        "variable declared twice (for example in two imported modules) must have "
+        "the same type, with the same values in the same order.",
+        "context {\n    risk: low | medium | high\n}\n"
+        'principle careful {\n    compare "Which response names the risks involved?"\n'
+        "    applies when risk\n}\n",
+        "context {\n    risk: low | medium | high\n}\n"
+        'principle careful {\n    compare "Which response names the risks involved?"\n'
+        "    applies when risk >= medium\n}\n",
+    ),
+    Code(
+        "E107",
+        Severity.ERROR,
+        "invalid field",
+        "A field is repeated, a weight is not greater than 0, a `detect regex` "
+        "does not compile as a Python regular expression, a conflict clause "
+        "prefers something that is not one of the conflict's two sides, a rule "
+        "does not say exactly one of `never`/`always`, or an `example` lacks its "
+        "`prompt` or `response`.",
+        'principle helpful {\n    compare "Which response answers the question asked?"\n'
+        "    weight 0\n}\n",
+        'principle helpful {\n    compare "Which response answers the question asked?"\n'
+        "    weight 0.5\n}\n",
+    ),
+    Code(
+        "E108",
+        Severity.ERROR,
+        "principle unusable in either phase",
+        "A principle is used in supervised training through its `critique` and "
+        "`revision` wording, and in the RL phase through its `compare` question. "
+        "A principle with neither a critique+revision pair nor a compare question "
+        "cannot be used at all.",
+        'principle helpful {\n    description "Answers what was asked."\n}\n',
+        'principle helpful {\n    description "Answers what was asked."\n'
+        '    compare "Which response answers the question the user asked?"\n}\n',
+    ),
+    Code(
+        "E201",
+        Severity.ERROR,
+        "priority cycle",
+        "All `priority` chains together must form a partial order. A cycle "
+        "(`a > b` and `b > a`, perhaps through other members) leaves no member "
+        "on top; the message names the cycle. Remove the link that is wrong.",
+        'principle a {\n    compare "Which response is shorter?"\n}\n'
+        'principle b {\n    compare "Which response cites a source?"\n}\n'
+        "priority a > b\npriority b > a\n",
+        'principle a {\n    compare "Which response is shorter?"\n}\n'
+        'principle b {\n    compare "Which response cites a source?"\n}\n'
+        "priority a > b\n",
+    ),
+    Code(
+        "E202",
+        Severity.ERROR,
+        "contradictory rules",
+        "One rule says `never A` and another `always A`, and there is a context "
+        "in which both apply; the witness shows one. Either narrow one rule's "
+        "condition so they cannot overlap, or state which wins with a priority "
+        "(`priority r1 > r2`), which turns the error into information (I401).",
+        "context {\n    urgent: bool\n}\n"
+        'action share_location "share the user\'s location"\n'
+        "rule privacy {\n    never share_location\n}\n"
+        "rule rescue {\n    always share_location when urgent\n}\n",
+        "context {\n    urgent: bool\n}\n"
+        'action share_location "share the user\'s location"\n'
+        "rule privacy {\n    never share_location unless urgent\n}\n"
+        "rule rescue {\n    always share_location when urgent\n}\n",
+    ),
+    Code(
+        "E203",
+        Severity.ERROR,
+        "conflict resolution incomplete",
+        "A `conflict a vs b` must decide between its sides in every context "
+        "where both apply. The witness is a context no clause covers. Add a "
+        "clause for it, or a final `prefer X otherwise`.",
+        "context {\n    risk: low | medium | high\n}\n"
+        'principle helpful {\n    compare "Which response answers the question asked?"\n}\n'
+        'principle cautious {\n    compare "Which response avoids facilitating harm?"\n}\n'
+        "conflict helpful vs cautious {\n    prefer cautious when risk == high\n}\n",
+        "context {\n    risk: low | medium | high\n}\n"
+        'principle helpful {\n    compare "Which response answers the question asked?"\n}\n'
+        'principle cautious {\n    compare "Which response avoids facilitating harm?"\n}\n'
+        "conflict helpful vs cautious {\n    prefer cautious when risk == high\n"
+        "    prefer helpful otherwise\n}\n",
+    ),
+    Code(
+        "E204",
+        Severity.ERROR,
+        "conflict resolution ambiguous",
+        "Clauses of a conflict are unordered, so two clauses that prefer "
+        "different sides must never match the same context. The witness is a "
+        "context where they both match. Make the conditions disjoint.",
+        "context {\n    risk: low | medium | high\n}\n"
+        'principle helpful {\n    compare "Which response answers the question asked?"\n}\n'
+        'principle cautious {\n    compare "Which response avoids facilitating harm?"\n}\n'
+        "conflict helpful vs cautious {\n    prefer cautious when risk >= medium\n"
+        "    prefer helpful when risk <= medium\n}\n",
+        "context {\n    risk: low | medium | high\n}\n"
+        'principle helpful {\n    compare "Which response answers the question asked?"\n}\n'
+        'principle cautious {\n    compare "Which response avoids facilitating harm?"\n}\n'
+        "conflict helpful vs cautious {\n    prefer cautious when risk >= medium\n"
+        "    prefer helpful when risk == low\n}\n",
+    ),
+    Code(
+        "E205",
+        Severity.ERROR,
+        "conflict resolution contradicts the priority order",
+        "The priority order ranks one side of a conflict above the other, yet a "
+        "clause that can match prefers the lower side. The two declarations "
+        "disagree about which principle wins; drop the priority link or the "
+        "clause.",
+        "context {\n    risk: low | medium | high\n}\n"
+        'principle helpful {\n    compare "Which response answers the question asked?"\n}\n'
+        'principle cautious {\n    compare "Which response avoids facilitating harm?"\n}\n'
+        "priority cautious > helpful\n"
+        "conflict helpful vs cautious {\n    prefer cautious when risk >= medium\n"
+        "    prefer helpful otherwise\n}\n",
+        "context {\n    risk: low | medium | high\n}\n"
+        'principle helpful {\n    compare "Which response answers the question asked?"\n}\n'
+        'principle cautious {\n    compare "Which response avoids facilitating harm?"\n}\n'
+        "conflict helpful vs cautious {\n    prefer cautious when risk >= medium\n"
+        "    prefer helpful otherwise\n}\n",
+    ),
+    Code(
+        "E206",
+        Severity.ERROR,
+        "deployment assumptions are unsatisfiable",
+        "The `assume` conditions of a deployment, together with those of every "
+        "deployment it extends, cannot all hold in any context, so nothing in "
+        "the deployment could ever apply.",
+        "context {\n    risk: low | medium | high\n}\n"
+        'principle helpful {\n    compare "Which response answers the question asked?"\n}\n'
+        "deployment triage {\n    assume risk == high\n    assume risk == low\n}\n",
+        "context {\n    risk: low | medium | high\n}\n"
+        'principle helpful {\n    compare "Which response answers the question asked?"\n}\n'
+        "deployment triage {\n    assume risk == high\n}\n",
+    ),
+    Code(
+        "E207",
+        Severity.ERROR,
+        "deployment extends cycle",
+        "Deployments inherit from the one they extend, ending at `default`. A "
+        "chain that returns to where it started has no base.",
+        'principle helpful {\n    compare "Which response answers the question asked?"\n}\n'
+        "deployment a extends b {\n}\ndeployment b extends a {\n}\n",
+        'principle helpful {\n    compare "Which response answers the question asked?"\n}\n'
+        "deployment a {\n}\ndeployment b extends a {\n}\n",
+    ),
+    Code(
+        "E208",
+        Severity.ERROR,
+        "deployment leaves nothing enabled",
+        "After its `disable` lines a deployment has no principle and no rule "
+        "left, so there is nothing to train toward.",
+        'principle helpful {\n    compare "Which response answers the question asked?"\n}\n'
+        "deployment bare {\n    disable helpful\n}\n",
+        'principle helpful {\n    compare "Which response answers the question asked?"\n}\n'
+        'deployment bare {\n    principle brief { compare "Which response is shorter?" }\n'
+        "    disable helpful\n}\n",
+    ),
+    Code(
+        "W301",
+        Severity.WARNING,
+        "vague principle",
+        "A critique, revision or comparison gives the feedback model no concrete "
+        "criterion (for example \"Is the response good?\"). Vague wording makes "
+        "AI feedback noisy: say what to look for and what to change.",
+        'principle nice {\n    critique "Is the response good?"\n    revision "Make it better."\n'
+        '    compare "Which response is better?"\n}\n',
+        'principle cites_sources {\n    critique "Point out factual claims that are given without a source."\n'
+        '    revision "Add a source for each factual claim, or mark it as unsourced."\n'
+        '    compare "Which response backs its factual claims with sources?"\n}\n',
+    ),
+    Code(
+        "W302",
+        Severity.WARNING,
+        "principle usable in only one phase",
+        "A principle with only `compare` is ignored by supervised training "
+        "(SL-CAI); one with only `critique` and `revision` is ignored by the RL "
+        "phase. Add the missing wording if the principle should steer both.",
+        'principle cites_sources {\n    compare "Which response backs its factual claims with sources?"\n}\n',
+        'principle cites_sources {\n    critique "Point out factual claims that are given without a source."\n'
+        '    revision "Add a source for each factual claim, or mark it as unsourced."\n'
+        '    compare "Which response backs its factual claims with sources?"\n}\n',
+    ),
+    Code(
+        "W303",
+        Severity.WARNING,
+        "over-refusal risk",
+        "Harm-avoidance principles outrank every helpfulness principle in every "
+        "context, or no helpfulness principle is enabled at all. A model trained "
+        "this way learns that refusing is always the least harmful answer. Let "
+        "helpfulness win in some contexts (a conflict with context-dependent "
+        "clauses) or add a helpfulness principle. Principles are classified by "
+        "their tags (`harmless`, `helpful`) and otherwise by their wording.",
+        'principle least_harmful {\n    tags [harmless]\n'
+        '    critique "Point out anything in the response that could help someone cause harm."\n'
+        '    revision "Remove the parts that could help someone cause harm."\n'
+        '    compare "Which response gives less help toward causing harm?"\n}\n',
+        "context {\n    risk: low | medium | high\n}\n"
+        'principle least_harmful {\n    tags [harmless]\n'
+        '    critique "Point out anything in the response that could help someone cause harm."\n'
+        '    revision "Remove the parts that could help someone cause harm."\n'
+        '    compare "Which response gives less help toward causing harm?"\n}\n'
+        'principle answers {\n    tags [helpful]\n'
+        '    critique "Point out parts of the question the response does not answer."\n'
+        '    revision "Answer every part of the question that can safely be answered."\n'
+        '    compare "Which response answers more of what the user asked?"\n}\n'
+        "conflict answers vs least_harmful {\n    prefer least_harmful when risk == high\n"
+        "    prefer answers otherwise\n}\n",
+    ),
+    Code(
+        "W304",
+        Severity.WARNING,
+        "likely undeclared conflict",
+        "Two principles pull in opposite directions (one toward helpfulness, one "
+        "toward harm avoidance), can apply in the same context, and nothing "
+        "orders them: no priority chain links them and no conflict declares how "
+        "to choose. Training will then weigh them by accident. Add a `priority` "
+        "or a `conflict` with clauses.",
+        'principle maximally_helpful {\n    tags [helpful]\n'
+        '    critique "Point out parts of the question the response does not answer."\n'
+        '    revision "Answer every part of the question."\n'
+        '    compare "Which response answers more of what the user asked?"\n}\n'
+        'principle minimise_harm {\n    tags [harmless]\n'
+        '    critique "Point out anything in the response that could help someone cause harm."\n'
+        '    revision "Remove the parts that could help someone cause harm."\n'
+        '    compare "Which response gives less help toward causing harm?"\n}\n',
+        'principle maximally_helpful {\n    tags [helpful]\n'
+        '    critique "Point out parts of the question the response does not answer."\n'
+        '    revision "Answer every part of the question."\n'
+        '    compare "Which response answers more of what the user asked?"\n}\n'
+        'principle minimise_harm {\n    tags [harmless]\n'
+        '    critique "Point out anything in the response that could help someone cause harm."\n'
+        '    revision "Remove the parts that could help someone cause harm."\n'
+        '    compare "Which response gives less help toward causing harm?"\n}\n'
+        "priority maximally_helpful > minimise_harm\n",
+    ),
+    Code(
+        "W305",
+        Severity.WARNING,
+        "near-duplicate principles",
+        "Two principles say nearly the same thing. Duplicates silently double a "
+        "criterion's weight when principles are sampled; merge them, or change "
+        "the weight of one principle instead.",
+        'principle sourced {\n    critique "Point out factual claims that are given without a source."\n'
+        '    revision "Add a source for each factual claim."\n'
+        '    compare "Which response backs its factual claims with sources?"\n}\n'
+        'principle cited {\n    critique "Point out the factual claims that are given without any source."\n'
+        '    revision "Add a source for every factual claim."\n'
+        '    compare "Which response backs its factual claims with sources?"\n}\n',
+        'principle sourced {\n    critique "Point out factual claims that are given without a source."\n'
+        '    revision "Add a source for each factual claim."\n'
+        '    compare "Which response backs its factual claims with sources?"\n    weight 2\n}\n',
+    ),
+    Code(
+        "W306",
+        Severity.WARNING,
+        "unused declaration",
+        "An action that no rule mentions, or a context variable that no "
+        "condition reads, has no effect. Remove it, or write the rule or "
+        "condition it was meant for.",
+        'action refund "issue a refund"\n'
+        'principle polite {\n    critique "Point out rude or curt phrasing."\n'
+        '    revision "Rephrase curt sentences politely."\n'
+        '    compare "Which response is more polite?"\n}\n',
+        'action refund "issue a refund"\n'
+        "rule no_refunds {\n    never refund\n}\n"
+        'principle polite {\n    critique "Point out rude or curt phrasing."\n'
+        '    revision "Rephrase curt sentences politely."\n'
+        '    compare "Which response is more polite?"\n}\n',
+    ),
+    Code(
+        "W307",
+        Severity.WARNING,
+        "condition that can never hold",
+        "A principle's `applies when`, a rule's condition or a conflict clause "
+        "can never be true, given the deployment's assumptions, so the "
+        "declaration is dead. The condition contradicts itself or the `assume` "
+        "lines.",
+        "context {\n    risk: low | medium | high\n}\n"
+        'principle careful {\n    critique "Point out risks the response does not mention."\n'
+        '    revision "Name the main risks."\n    compare "Which response names the risks involved?"\n'
+        "    applies when risk > high\n}\n",
+        "context {\n    risk: low | medium | high\n}\n"
+        'principle careful {\n    critique "Point out risks the response does not mention."\n'
+        '    revision "Name the main risks."\n    compare "Which response names the risks involved?"\n'
+        "    applies when risk >= high\n}\n",
+    ),
+    Code(
+        "I401",
+        Severity.INFO,
+        "rule contradiction resolved by priority",
+        "A `never A` rule and an `always A` rule can both apply in some context "
+        "(the witness), and a priority (direct or through other members) says "
+        "which wins. This is how exceptions are meant to be written; the note "
+        "lets a reviewer see where they take effect.",
+        "context {\n    urgent: bool\n}\n"
+        'action share_location "share the user\'s location"\n'
+        "rule privacy {\n    never share_location\n}\n"
+        "rule rescue {\n    always share_location when urgent\n}\n"
+        "priority rescue > privacy\n",
+        "context {\n    urgent: bool\n}\n"
+        'action share_location "share the user\'s location"\n'
+        "rule privacy {\n    never share_location unless urgent\n}\n"
+        "rule rescue {\n    always share_location when urgent\n}\n",
+    ),
+]
+
+CODES: dict[str, Code] = {entry.code: entry for entry in _CODES}
+
+
+def lookup(code: str) -> Code | None:
+    return CODES.get(code.strip().upper())

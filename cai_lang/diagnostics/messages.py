@@ -1,0 +1,54 @@
+"""Every message wording the tool reports, each bound to its code.
+
+Kept in one place, beside the code registry, so that a wording change is one
+edit and a code can never be paired with the wrong severity.
+"""
+
+from __future__ import annotations
+
+from cai_lang.diagnostics.model import Message
+
+# ---------------------------------------------------------------- syntax (E001, E002)
+UNEXPECTED_TOKEN = Message("E001", "expected {expected}, found {found}")
+UNEXPECTED_CHARACTER = Message("E001", "unexpected character `{char}`; expected {expected}")
+MISPLACED_HEADER = Message("E001", "`constitution` must be the first declaration of the file")
+MISPLACED_IMPORT = Message("E001", "`import` must come before the other declarations")
+UNTERMINATED_STRING = Message("E002", "unterminated {quotes}string")
+BAD_ESCAPE = Message("E002", "{detail}")
+
+# ---------------------------------------------------------------- names and imports (E101-E105)
+UNKNOWN_REFERENCE = Message("E101", "unknown {kind} `{name}`")
+UNKNOWN_MODULE = Message("E101", "unknown module alias `{alias}` in `{ref}`")
+UNKNOWN_VALUE = Message("E101", "`{value}` is not a value of `{var}` (its values are {values})")
+DUPLICATE = Message("E102", "{kind} `{name}` is defined more than once")
+IMPORT_NOT_FOUND = Message("E103", "cannot find module `{target}`")
+IMPORT_NOT_STD = Message("E103", "cannot find module `{target}`: unquoted imports name standard library modules, `std.NAME`")
+IMPORT_UNREADABLE = Message("E103", "cannot read module `{target}`: {reason}")
+IMPORT_CYCLE = Message("E104", "import cycle: {cycle}")
+IMPORT_OUTSIDE = Message("E105", "import `{target}` resolves to {resolved}, outside {allowed}")
+
+# ---------------------------------------------------------------- types (E106)
+BOOL_EXPECTED = Message("E106", "`{var}` is {type}; only a bool variable can stand alone as a condition")
+ENUM_ORDER_ON_BOOL = Message("E106", "`{op}` compares enum values by their order; `{var}` is a bool")
+BOOL_VALUE_ON_ENUM = Message("E106", "`{var}` is an enum; compare it with one of its values, not `{value}`")
+ENUM_VALUE_ON_BOOL = Message("E106", "`{var}` is a bool; compare it with `true` or `false`, not `{value}`")
+CONTEXT_TYPE_CLASH = Message("E106", "context variable `{name}` is declared as {this} here but as {other} elsewhere")
+
+# ---------------------------------------------------------------- fields (E107, E108)
+REPEATED_FIELD = Message("E107", "`{field}` is given more than once in {owner}")
+BAD_WEIGHT = Message("E107", "weight must be greater than 0, not {value}")
+BAD_REGEX = Message("E107", "detect regex does not compile: {error}")
+BAD_SIDE = Message("E107", "`{side}` is not a side of `conflict {left} vs {right}`")
+SAME_SIDES = Message("E107", "a conflict needs two different sides, not `{side}` twice")
+MANY_OTHERWISE = Message("E107", "a conflict has at most one `prefer ... otherwise` clause")
+RULE_VERDICT = Message("E107", "rule `{name}` needs exactly one `never ACTION` or `always ACTION`")
+EXAMPLE_MISSING = Message("E107", "an example needs a `{field}`")
+WEIGHT_NOT_PRINCIPLE = Message("E107", "`weight` sets a principle's weight; `{name}` is a {kind}")
+DUPLICATE_ENUM_VALUE = Message("E107", "enum value `{value}` is listed more than once")
+UNUSABLE_PRINCIPLE = Message(
+    "E108", "principle `{name}` has neither `critique` with `revision` nor `compare`, so no phase can use it"
+)
+
+# ---------------------------------------------------------------- deployments and order (E201-E208)
+EXTENDS_CYCLE = Message("E207", "deployment extends cycle: {cycle}")
+NOTHING_ENABLED = Message("E208", "deployment `{name}` leaves no principle or rule enabled")

@@ -1,0 +1,183 @@
+"""Rendering diagnostics: rustc-style text, the JSON of the language contract, SARIF 2.1.0.
+
+The text form shows `severity[CODE]: message`, an arrow to file:line:col,
+the source line with a caret span under the offending text, then notes
+(deployment, witness, related places) and a `help:` line. Colour is added
+only when writing to a terminal (rich decides). JSON follows section 4 of
+the contract key for key; SARIF is what code-scanning tools load.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Iterable, Mapping
+
+from rich.text import Text
+
+from cai_lang import __version__
+from cai_lang.diagnostics.codes import CODES, Severity
+from cai_lang.diagnostics.model import Diagnostic, summarize
+from cai_lang.span import SourceFile, Span
+
+_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "bold yellow", Severity.INFO: "bold cyan"}
+
+
+def format_witness(witness: Mapping[str, object]) -> str:
+    return ", ".join(f"{k} = {str(v).lower() if isinstance(v, bool) else v}" for k, v in witness.items())
+
+
+def _snippet(out: Text, span: Span, source: SourceFile | None, style: str, label: str = "") -> None:
+    if source is None:
+        return
+    gutter = len(str(span.end_line)) + 1
+    pad = " " * gutter
+    out.append(f"{pad}|\n", style="bold blue")
+    last = span.end_line if span.end_line - span.line < 4 else span.line
+    for number in range(span.line, last + 1):
+        line = source.line_text(number)
+        out.append(f"{number:>{gutter - 1}} | ", style="bold blue")
+        out.append(line + "\n")
+        start = span.column if number == span.line else 1
+        if number == span.end_line:
+            end = max(span.end_column, start + 1)
+        else:
+            end = max(len(line) + 1, start + 1)
+        out.append(f"{pad}| ", style="bold blue")
+        out.append(" " * (start - 1) + "^" * (end - start), style=style)
+        if label and number == last:
+            out.append(" " + label, style=style)
+        out.append("\n")
+
+
+def render_text(diagnostic: Diagnostic, sources: Mapping[str, SourceFile]) -> Text:
+    style = _STYLE[diagnostic.severity]
+    out = Text()
+    out.append(f"{diagnostic.severity.value}[{diagnostic.code}]", style=style)
+    out.append(f": {diagnostic.message}\n", style="bold")
+    span = diagnostic.span
+    if span is not None:
+        pad = " " * (len(str(span.end_line)) + 1)
+        out.append(f"{pad[:-1]}--> ", style="bold blue")
+        out.append(f"{span.file}:{span.line}:{span.column}\n")
+        _snippet(out, span, sources.get(span.file), style)
+    else:
+        pad = "  "
+    for related in diagnostic.related:
+        out.append(f"{pad}= note: ", style="bold")
+        out.append(f"{related.message} at {related.span.file}:{related.span.line}:{related.span.column}\n")
+    if diagnostic.deployment is not None:
+        out.append(f"{pad}= note: ", style="bold")
+        out.append(f"in deployment `{diagnostic.deployment}`\n")
+    if diagnostic.witness:
+        out.append(f"{pad}= witness: ", style="bold")
+        out.append(format_witness(diagnostic.witness) + "\n")
+    if diagnostic.help:
+        out.append(f"{pad}= help: ", style="bold")
+        out.append(diagnostic.help + "\n")
+    out.append(f"{pad}= explain: ", style="dim")
+    out.append(f"caic explain {diagnostic.code}\n", style="dim")
+    return out
+
+
+def summary_line(diagnostics: Iterable[Diagnostic]) -> str:
+    counts = summarize(diagnostics)
+
+    def plural(n: int, word: str) -> str:
+        return f"{n} {word}{'' if n == 1 else 's'}"
+
+    return f"{plural(counts['errors'], 'error')}, {plural(counts['warnings'], 'warning')}, {plural(counts['infos'], 'note')}"
+
+
+def diagnostic_json(diagnostic: Diagnostic) -> dict:
+    span = diagnostic.span
+    return {
+        "code": diagnostic.code,
+        "severity": diagnostic.severity.value,
+        "message": diagnostic.message,
+        "file": span.file if span else None,
+        "line": span.line if span else None,
+        "column": span.column if span else None,
+        "end_line": span.end_line if span else None,
+        "end_column": span.end_column if span else None,
+        "deployment": diagnostic.deployment,
+        "witness": diagnostic.witness,
+        "related": [
+            {"file": r.span.file, "line": r.span.line, "column": r.span.column, "message": r.message} for r in diagnostic.related
+        ],
+    }
+
+
+def render_json(diagnostics: list[Diagnostic]) -> str:
+    return json.dumps(
+        {"diagnostics": [diagnostic_json(d) for d in diagnostics], "summary": summarize(diagnostics)},
+        indent=2,
+        ensure_ascii=False,
+    )
+
+
+_SARIF_LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
+
+
+def _sarif_region(span: Span) -> dict:
+    return {"startLine": span.line, "startColumn": span.column, "endLine": span.end_line, "endColumn": span.end_column}
+
+
+def render_sarif(diagnostics: list[Diagnostic]) -> str:
+    used = sorted({d.code for d in diagnostics})
+    rules = [
+        {
+            "id": code,
+            "name": CODES[code].title.replace(" ", "-"),
+            "shortDescription": {"text": CODES[code].title},
+            "fullDescription": {"text": CODES[code].explanation},
+            "defaultConfiguration": {"level": _SARIF_LEVEL[CODES[code].severity]},
+            "help": {"text": f"caic explain {code}"},
+        }
+        for code in used
+    ]
+    results = []
+    for diagnostic in diagnostics:
+        result: dict = {
+            "ruleId": diagnostic.code,
+            "ruleIndex": used.index(diagnostic.code),
+            "level": _SARIF_LEVEL[diagnostic.severity],
+            "message": {"text": diagnostic.message + (f" ({diagnostic.help})" if diagnostic.help else "")},
+        }
+        if diagnostic.span is not None:
+            result["locations"] = [
+                {"physicalLocation": {"artifactLocation": {"uri": diagnostic.span.file}, "region": _sarif_region(diagnostic.span)}}
+            ]
+        if diagnostic.related:
+            result["relatedLocations"] = [
+                {
+                    "id": index,
+                    "message": {"text": r.message},
+                    "physicalLocation": {"artifactLocation": {"uri": r.span.file}, "region": _sarif_region(r.span)},
+                }
+                for index, r in enumerate(diagnostic.related)
+            ]
+        properties = {}
+        if diagnostic.deployment is not None:
+            properties["deployment"] = diagnostic.deployment
+        if diagnostic.witness is not None:
+            properties["witness"] = diagnostic.witness
+        if properties:
+            result["properties"] = properties
+        results.append(result)
+    log = {
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "caic",
+                        "version": __version__,
+                        "rules": rules,
+                    }
+                },
+                "results": results,
+            }
+        ],
+    }
+    return json.dumps(log, indent=2, ensure_ascii=False)

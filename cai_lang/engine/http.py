@@ -1,0 +1,312 @@
+"""The OpenAI-compatible HTTP backend: vLLM, TGI, llama.cpp and friends.
+
+`HTTPBackend` speaks the subset of the OpenAI API that inference servers
+share: `/v1/completions` for text prompts and `/v1/chat/completions` for chat
+prompts (the server applies its own chat template). It owns the transport
+(standard-library urllib, a thread pool for concurrency, timeouts, retries
+with exponential backoff on connection errors, timeouts, 429 and 5xx, an
+optional bearer key) and the two scoring routes: exact continuation
+log-probabilities for text prompts through `echo` on `/v1/completions`, and
+first-token log-probabilities for chat prompts through `top_logprobs`, which
+is all a chat endpoint reveals. See docs/engine.md for which servers support
+what.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import random
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Sequence
+
+from cai_lang.engine.base import (
+    BackendHTTPError,
+    GenerationBackend,
+    Prompt,
+    SamplingParams,
+    UnsupportedScoringError,
+    check_pairs,
+    is_chat,
+    truncate_at_stop,
+)
+
+_LOOPBACK = {"localhost", "127.0.0.1", "::1"}
+# The most alternatives OpenAI returns per position; vLLM's default cap too.
+MAX_TOP_LOGPROBS = 20
+
+
+def api_base(url: str) -> str:
+    """`http://host:8000` and `http://host:8000/v1/` both mean `.../v1`."""
+    url = url.rstrip("/")
+    return url if url.endswith("/v1") else url + "/v1"
+
+
+class HTTPBackend(GenerationBackend):
+    """A model behind an OpenAI-compatible server."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        model: str | None = None,
+        api_key: str | None = None,
+        timeout: float = 120.0,
+        max_retries: int = 4,
+        backoff: float = 0.5,
+        max_backoff: float = 30.0,
+        concurrency: int = 8,
+        top_logprobs: int = MAX_TOP_LOGPROBS,
+    ):
+        if not model:
+            raise ValueError(
+                f"an HTTP backend needs model=NAME, the model name {url} serves (GET {api_base(url)}/models lists them)"
+            )
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self.base_url = api_base(url)
+        self.model_id = model
+        self.api_key = api_key
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self.concurrency = concurrency
+        self.top_logprobs = top_logprobs
+        host = urllib.parse.urlsplit(self.base_url).hostname or ""
+        # A server on this machine is never reached through a proxy, whatever
+        # http_proxy says; remote ones honour the environment as usual.
+        handlers = [urllib.request.ProxyHandler({})] if host in _LOOPBACK else []
+        self._opener = urllib.request.build_opener(*handlers)
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
+        self._jitter = random.Random()
+
+    # -- transport ----------------------------------------------------------
+
+    def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST JSON, retrying what a retry can fix; return the parsed reply."""
+        url = self.base_url + path
+        data = json.dumps(body).encode("utf-8")
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        last = ""
+        for attempt in range(self.max_retries + 1):
+            retry_after = None
+            try:
+                request = urllib.request.Request(url, data=data, headers=headers, method="POST")
+                with self._opener.open(request, timeout=self.timeout) as response:
+                    raw = response.read()
+            except urllib.error.HTTPError as err:
+                detail = _error_detail(err)
+                if err.code != 429 and err.code < 500:
+                    raise BackendHTTPError(f"{url} answered {err.code}: {detail}", status=err.code) from None
+                last = f"HTTP {err.code}: {detail}"
+                retry_after = _retry_after(err)
+            except (urllib.error.URLError, TimeoutError, ConnectionError, http.client.HTTPException) as err:
+                reason = getattr(err, "reason", err)
+                last = f"timed out after {self.timeout:g}s" if isinstance(reason, TimeoutError) else str(reason)
+            else:
+                try:
+                    return json.loads(raw.decode("utf-8"))
+                except (UnicodeDecodeError, json.JSONDecodeError):
+                    raise BackendHTTPError(f"{url} answered with something that is not JSON: {raw[:200]!r}") from None
+            if attempt < self.max_retries:
+                time.sleep(self._delay(attempt, retry_after))
+        raise BackendHTTPError(f"{url} failed after {self.max_retries + 1} attempts; last error: {last}")
+
+    def _delay(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(retry_after, self.max_backoff)
+        # Jitter spreads the retries of many threads that failed together.
+        return min(self.max_backoff, self.backoff * 2**attempt) * (0.5 + self._jitter.random() / 2)
+
+    def _map(self, fn, items: Sequence[Any]) -> list[Any]:
+        if len(items) <= 1:
+            return [fn(item) for item in items]
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="caic-http")
+        return list(self._pool.map(fn, items))
+
+    def close(self) -> None:
+        with self._pool_lock:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
+                self._pool = None
+
+    # -- generation ---------------------------------------------------------
+
+    def generate(self, prompts: Sequence[Prompt], params: SamplingParams | None = None) -> list[str]:
+        params = params or SamplingParams()
+        for prompt in prompts:
+            is_chat(prompt)
+        return self._map(lambda prompt: self._complete(prompt, params), list(prompts))
+
+    def _complete(self, prompt: Prompt, params: SamplingParams) -> str:
+        body: dict[str, Any] = {
+            "model": self.model_id,
+            "max_tokens": params.max_new_tokens,
+            "temperature": 0.0 if params.greedy else params.temperature,
+            "top_p": 1.0 if params.greedy else params.top_p,
+            "n": 1,
+        }
+        if params.top_k and not params.greedy:
+            body["top_k"] = params.top_k  # a vLLM/TGI extension; OpenAI has none
+        if params.stop:
+            body["stop"] = list(params.stop)
+        if params.seed is not None:
+            body["seed"] = params.seed
+        if is_chat(prompt):
+            body["messages"] = [dict(m) for m in prompt]  # type: ignore[union-attr]
+            reply = self.post("/chat/completions", body)
+            text = _first_choice(reply)["message"].get("content") or ""
+        else:
+            body["prompt"] = prompt
+            reply = self.post("/completions", body)
+            text = _first_choice(reply).get("text") or ""
+        # Servers drop the stop string themselves; cutting again is harmless
+        # and covers servers that leave it in.
+        return truncate_at_stop(text, params.stop)[0]
+
+    # -- scoring ------------------------------------------------------------
+
+    def continuation_logprobs(self, prompts: Sequence[Prompt], continuations: Sequence[str]) -> list[float]:
+        check_pairs(prompts, continuations)
+        # One request per distinct prompt, carrying all of its options.
+        groups: dict[str, list[int]] = {}
+        for i, prompt in enumerate(prompts):
+            groups.setdefault(json.dumps(prompt, sort_keys=True), []).append(i)
+        scores = [0.0] * len(prompts)
+
+        def score(indices: list[int]) -> None:
+            prompt = prompts[indices[0]]
+            options = [continuations[i] for i in indices]
+            values = self._score_chat(prompt, options) if is_chat(prompt) else self._score_text(prompt, options)
+            for i, value in zip(indices, values):
+                scores[i] = value
+
+        self._map(score, list(groups.values()))
+        return scores
+
+    def _score_text(self, prompt: str, options: list[str]) -> list[float]:
+        body = {
+            "model": self.model_id,
+            "prompt": [prompt + option for option in options],
+            "max_tokens": 0,
+            "echo": True,
+            "logprobs": 1,
+            "temperature": 0.0,
+        }
+        try:
+            reply = self.post("/completions", body)
+        except BackendHTTPError as err:
+            if err.status is not None and 400 <= err.status < 500:
+                raise UnsupportedScoringError(
+                    f"{self.base_url} refused an echo request (echo=true, logprobs=1, max_tokens=0), so it "
+                    f"cannot score text continuations; vLLM supports this, llama.cpp and TGI do not. {err}"
+                ) from err
+            raise
+        choices = sorted(reply.get("choices", []), key=lambda c: c.get("index", 0))
+        if len(choices) != len(options):
+            raise BackendHTTPError(f"asked to score {len(options)} texts, got {len(choices)} choices back")
+        return [_sum_tail_logprobs(choice, option) for choice, option in zip(choices, options)]
+
+    def _score_chat(self, prompt: Prompt, options: list[str]) -> list[float]:
+        body = {
+            "model": self.model_id,
+            "messages": [dict(m) for m in prompt],  # type: ignore[union-attr]
+            "max_tokens": 1,
+            "temperature": 0.0,
+            "logprobs": True,
+            "top_logprobs": self.top_logprobs,
+        }
+        reply = self.post("/chat/completions", body)
+        content = (_first_choice(reply).get("logprobs") or {}).get("content") or []
+        if not content:
+            raise UnsupportedScoringError(f"{self.base_url} returned no logprobs for a chat completion")
+        first = {alt["token"]: float(alt["logprob"]) for alt in content[0].get("top_logprobs") or []}
+        first.setdefault(content[0]["token"], float(content[0]["logprob"]))
+        missing = [option for option in options if option not in first]
+        if missing:
+            raise UnsupportedScoringError(
+                f"cannot score {missing!r} after a chat prompt over HTTP: chat endpoints return log-probabilities "
+                f"only of generated tokens, so only a continuation that is exactly one token among the first "
+                f"token's top {self.top_logprobs} can be scored (got {sorted(first)!r}). Use single-token options "
+                f"such as 'A'/'B', send a text prompt rendered with the chat template, or use a local backend."
+            )
+        return [first[option] for option in options]
+
+
+def _first_choice(reply: dict[str, Any]) -> dict[str, Any]:
+    choices = reply.get("choices") or []
+    if not choices:
+        raise BackendHTTPError(f"the server's reply has no choices: {json.dumps(reply)[:200]}")
+    return choices[0]
+
+
+def _sum_tail_logprobs(choice: dict[str, Any], continuation: str) -> float:
+    """Sum the logprobs of the echoed tokens that cover the continuation.
+
+    Offsets are anchored at the end, not at len(prompt): servers count a
+    BOS's text ("<s>") and some spell tokens raw ("Ġ", "▁"), which shifts
+    every start but not where the echo stops, since max_tokens=0 adds nothing.
+    A token straddling the boundary is counted, like the local backend's
+    shared-prefix rule. Character counts match for ASCII continuations.
+    """
+    echoed = choice.get("text")
+    if isinstance(echoed, str) and echoed and not echoed.endswith(continuation):
+        # The end anchor below assumes nothing was generated after the echo.
+        raise UnsupportedScoringError("the server generated text after the echo despite max_tokens=0")
+    logprobs = choice.get("logprobs") or {}
+    tokens = logprobs.get("tokens") or []
+    values = logprobs.get("token_logprobs") or []
+    if not tokens or len(values) != len(tokens):
+        raise UnsupportedScoringError("the server did not echo prompt token logprobs (echo=true is unsupported)")
+    offsets = logprobs.get("text_offset")
+    if not offsets or len(offsets) != len(tokens):
+        offsets, at = [], 0
+        for token in tokens:
+            offsets.append(at)
+            at += len(token)
+    ends = list(offsets[1:]) + [offsets[-1] + len(tokens[-1])]
+    start = ends[-1] - len(continuation)
+    total = 0.0
+    for end, value in zip(ends, values):
+        if end <= start:
+            continue
+        if value is None:
+            raise UnsupportedScoringError(
+                f"cannot score {continuation!r}: it covers the first echoed token, which has no logprob"
+            )
+        total += float(value)
+    return total
+
+
+def _error_detail(err: urllib.error.HTTPError) -> str:
+    try:
+        text = err.read().decode("utf-8", "replace")
+    except Exception:  # noqa: BLE001 - the status code alone still explains
+        return err.reason or ""
+    try:
+        payload = json.loads(text)
+        message = payload.get("error", payload)
+        if isinstance(message, dict):
+            message = message.get("message", message)
+        return str(message)[:500]
+    except (json.JSONDecodeError, AttributeError):
+        return text[:500]
+
+
+def _retry_after(err: urllib.error.HTTPError) -> float | None:
+    value = err.headers.get("Retry-After") if err.headers else None
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None

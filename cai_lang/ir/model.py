@@ -1,0 +1,158 @@
+"""The resolved model: what a constitution means once names are bound.
+
+`Constitution` is built by the checker's name pass from a `Program`: every
+principle, rule and action under its qualified id (`helpful`,
+`harmless.least_harmful`), the merged context schema, priorities and
+conflicts with their references resolved to ids, and the deployments.
+`ResolvedDeployment` is one deployment with its inheritance applied: the
+principles and rules it enables with their effective weights, its
+assumptions, and what it changed against its base. The compiler reads these
+values; it never looks up a name itself.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from cai_lang.ir import nodes as ir
+from cai_lang.span import Span
+
+DEFAULT_DEPLOYMENT = "default"
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class ContextVariable(Frozen):
+    name: str
+    kind: Literal["bool", "enum"]
+    values: tuple[str, ...] = ()  # enum values in declared order; empty for bool
+    span: Span
+
+    def describe(self) -> str:
+        return "bool" if self.kind == "bool" else "enum " + " | ".join(self.values)
+
+
+class ActionDef(Frozen):
+    id: str
+    text: str
+    span: Span
+
+
+class PrincipleDef(Frozen):
+    id: str
+    node: ir.Principle
+    origin: str = DEFAULT_DEPLOYMENT  # the deployment that declared it
+
+    @property
+    def weight(self) -> float:
+        return self.node.weight.value if self.node.weight is not None else 1.0
+
+
+class RuleDef(Frozen):
+    id: str
+    node: ir.Rule
+    action: str | None = None  # the action's id, None when unresolved
+    origin: str = DEFAULT_DEPLOYMENT
+
+
+class PriorityDef(Frozen):
+    members: tuple[str, ...]  # ids, highest first
+    spans: tuple[Span, ...]  # the span of each member reference
+    node: ir.Priority
+    origin: str = DEFAULT_DEPLOYMENT
+
+
+class ClauseDef(Frozen):
+    side: str  # id of the preferred side
+    condition: ir.Condition | None = None  # None: `otherwise`
+    node: ir.PreferClause
+
+
+class ConflictDef(Frozen):
+    left: str
+    right: str
+    clauses: tuple[ClauseDef, ...]
+    node: ir.Conflict
+    origin: str = DEFAULT_DEPLOYMENT
+
+
+class DeploymentDef(Frozen):
+    """A deployment as declared, with its own items resolved; inheritance not applied."""
+
+    name: str
+    extends: str | None = None  # None only for `default`
+    node: ir.Deployment | None = None
+    assumptions: tuple[ir.Condition, ...] = ()
+    weights: dict[str, float] = Field(default_factory=dict)
+    weight_spans: dict[str, Span] = Field(default_factory=dict)
+    disabled: tuple[str, ...] = ()
+    enabled: tuple[str, ...] = ()
+    principles: tuple[PrincipleDef, ...] = ()
+    rules: tuple[RuleDef, ...] = ()
+    priorities: tuple[PriorityDef, ...] = ()
+    conflicts: tuple[ConflictDef, ...] = ()
+
+    @property
+    def span(self) -> Span | None:
+        return self.node.name.span if self.node is not None else None
+
+
+class Constitution(Frozen):
+    name: str
+    version: str | None = None
+    description: str | None = None
+    root: str
+    anchor: Span  # where findings about the whole constitution point: its header, or line 1
+    context: dict[str, ContextVariable] = Field(default_factory=dict)
+    actions: dict[str, ActionDef] = Field(default_factory=dict)
+    principles: dict[str, PrincipleDef] = Field(default_factory=dict)
+    rules: dict[str, RuleDef] = Field(default_factory=dict)
+    priorities: tuple[PriorityDef, ...] = ()
+    conflicts: tuple[ConflictDef, ...] = ()
+    deployments: dict[str, DeploymentDef] = Field(default_factory=dict)  # `default` first
+
+    def chain(self, name: str) -> list[DeploymentDef]:
+        """`default` first, then each deployment down to `name`; stops at a cycle."""
+        chain: list[DeploymentDef] = []
+        current: str | None = name
+        while current is not None and current in self.deployments:
+            deployment = self.deployments[current]
+            if deployment in chain:
+                break
+            chain.append(deployment)
+            current = deployment.extends
+        return list(reversed(chain))
+
+
+class ResolvedDeployment(Frozen):
+    """One deployment with inheritance applied: the value the compiler turns into a bundle."""
+
+    name: str
+    chain: tuple[str, ...]  # `default` ... name
+    assumptions: tuple[ir.Condition, ...]
+    context: dict[str, ContextVariable]
+    principles: tuple[PrincipleDef, ...]  # enabled only
+    weights: dict[str, float]  # effective weight of each enabled principle
+    rules: tuple[RuleDef, ...]  # enabled only
+    actions: dict[str, ActionDef]
+    priorities: tuple[PriorityDef, ...]
+    conflicts: tuple[ConflictDef, ...]
+    disabled: tuple[str, ...]  # ids switched off by this chain
+    added: tuple[str, ...]  # ids declared by deployments in the chain
+    reweighted: dict[str, float]  # weights set by deployments in the chain
+
+    def enabled_ids(self) -> set[str]:
+        return {p.id for p in self.principles} | {r.id for r in self.rules}
+
+    def span_of(self, item_id: str) -> Span | None:
+        for principle in self.principles:
+            if principle.id == item_id:
+                return principle.node.name.span
+        for rule in self.rules:
+            if rule.id == item_id:
+                return rule.node.name.span
+        return None

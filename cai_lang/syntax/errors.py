@@ -1,0 +1,138 @@
+"""Syntax errors in the language's own words.
+
+Lark reports what it expected as a set of terminal names (`PRINCIPLE`,
+`RBRACE`, `$END`). Users should never see those: this module turns the set
+into phrases such as "a principle field such as `critique` or `weight`",
+names the token that was found, and adds a help line for the common
+mistakes (a colon after a field, a reserved keyword used as a name).
+"""
+
+from __future__ import annotations
+
+from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
+
+from cai_lang.diagnostics import messages as msg
+from cai_lang.diagnostics.model import Diagnostic
+from cai_lang.span import SourceFile
+from cai_lang.syntax.parser import error_offset, terminal_patterns
+
+# Groups of keywords that, when all expected together, read better as one phrase.
+# Ordered: the first group that the expected set covers is used.
+_GROUPS: list[tuple[frozenset[str], str]] = [
+    (
+        frozenset({"critique", "revision", "compare", "weight", "tags", "applies", "example", "description"}),
+        "a principle field such as `critique` or `weight`",
+    ),
+    (
+        frozenset({"assume", "weight", "disable", "enable", "principle", "rule", "priority", "conflict"}),
+        "a deployment item such as `assume`, `disable` or `principle`",
+    ),
+    (
+        frozenset({"constitution", "import", "context", "action", "principle", "rule", "priority", "conflict", "deployment"}),
+        "a declaration such as `principle`, `rule` or `context`",
+    ),
+    (frozenset({"prompt", "response", "critique", "revision"}), "an example field (`prompt`, `response`, `critique` or `revision`)"),
+    (frozenset({"never", "always", "detect"}), "a rule field (`never`, `always` or `detect regex`)"),
+    (frozenset({"version", "description"}), "a header field (`version` or `description`)"),
+    (frozenset({"prefer"}), "a clause `prefer X when CONDITION` or `prefer X otherwise`"),
+    (frozenset({"==", "!=", "<", "<=", ">", ">="}), "a comparison (`==`, `!=`, `<`, `<=`, `>`, `>=`)"),
+    (frozenset({"true", "false", "not", "("}), "a condition"),
+]
+
+_NAMED = {
+    "NAME": "a name",
+    "STRING": "a string",
+    "LONG_STRING": "a string",
+    "NUMBER": "a number",
+    "$END": "the end of the file",
+}
+
+_FIELD_KEYWORDS = {
+    "critique", "revision", "compare", "weight", "tags", "description", "version",
+    "prompt", "response", "applies", "detect",
+}
+
+
+def _expected_phrases(expected: set[str]) -> list[str]:
+    patterns = terminal_patterns()
+    words = {patterns.get(name, name) for name in expected}
+    phrases: list[str] = []
+    for group, phrase in _GROUPS:
+        if group <= words:
+            phrases.append(phrase)
+            words -= group
+    # A string is one thing to the user, whichever quotes it uses.
+    if "STRING" in words and "LONG_STRING" in words:
+        words.discard("LONG_STRING")
+    for word in sorted(words, key=lambda w: (w not in _NAMED, w)):
+        phrases.append(_NAMED.get(word, f"`{word}`"))
+    return phrases
+
+
+def _join(phrases: list[str]) -> str:
+    if not phrases:
+        return "something else"
+    if len(phrases) == 1:
+        return phrases[0]
+    return ", ".join(phrases[:-1]) + " or " + phrases[-1]
+
+
+def _describe_token(token) -> str:
+    if token.type == "$END":
+        return "the end of the file"
+    if token.type == "NAME":
+        return f"name `{token}`"
+    if token.type in ("STRING", "LONG_STRING"):
+        return "a string"
+    if token.type == "NUMBER":
+        return f"number `{token}`"
+    value = str(token)
+    if value.isidentifier():
+        return f"keyword `{value}`"
+    return f"`{value}`"
+
+
+def _help_for(error: UnexpectedToken, source: SourceFile) -> str | None:
+    token = error.token
+    expected = error.expected or set()
+    if token.type != "NAME" and "NAME" in expected and str(token).isidentifier():
+        return f"`{token}` is a reserved keyword and cannot be used as a name"
+    if str(token) == ":":
+        before = source.text[: token.start_pos].rstrip().rsplit(None, 1)
+        if before and before[-1] in _FIELD_KEYWORDS:
+            return f"fields take no colon: write `{before[-1]} ...` directly"
+    if str(token) in (",", ";"):
+        return "declarations and fields need no separators"
+    if token.type == "$END":
+        return "a `{` may be missing its closing `}`"
+    return None
+
+
+def syntax_diagnostic(error: UnexpectedInput, source: SourceFile) -> Diagnostic:
+    offset = error_offset(error, source.text)
+    if isinstance(error, UnexpectedCharacters):
+        char = source.text[offset : offset + 1]
+        if char == '"':
+            triple = source.text.startswith('"""', offset)
+            line_end = source.text.find("\n", offset)
+            end = len(source.text) if triple or line_end < 0 else line_end
+            return msg.UNTERMINATED_STRING.at(
+                source.span(offset, max(end, offset + 1)),
+                help='close the string with `"""`' if triple else 'close the string on the same line, or use `"""` for text that spans lines',
+                quotes='triple-quoted ' if triple else "",
+            )
+        allowed = set(error.allowed or ())
+        return msg.UNEXPECTED_CHARACTER.at(
+            source.span(offset, offset + 1),
+            char=char.replace("\n", "\\n"),
+            expected=_join(_expected_phrases(allowed)),
+        )
+    assert isinstance(error, UnexpectedToken)
+    token = error.token
+    end = offset if token.type == "$END" else (token.end_pos or offset + 1)
+    return msg.UNEXPECTED_TOKEN.at(
+        source.span(offset, end),
+        help=_help_for(error, source),
+        expected=_join(_expected_phrases(set(error.expected or ()))),
+        found=_describe_token(token),
+    )
