@@ -1,0 +1,29 @@
+"""Fixtures for the engine tests: one tiny model per session, a stub server per test."""
+
+from __future__ import annotations
+
+import pytest
+
+from openai_stub import start_stub
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory):
+    from cai_lang.engine.tiny import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model", size="tiny", seed=0)
+
+
+@pytest.fixture(scope="session")
+def tiny_backend(tiny_model_dir):
+    from cai_lang.engine.local import LocalBackend
+
+    return LocalBackend(str(tiny_model_dir), device="cpu", batch_size=4)
+
+
+@pytest.fixture
+def stub():
+    stub, server = start_stub()
+    yield stub
+    server.shutdown()
+    server.server_close()

@@ -1,0 +1,130 @@
+"""A scripted stand-in for an OpenAI-compatible server, for the HTTP backend tests.
+
+It implements just enough of `/v1/completions` (including vLLM-style
+`echo` + `logprobs`) and `/v1/chat/completions` (including `top_logprobs`),
+records every request, and can be told to fail, stall or refuse the next
+requests, so retries, timeouts and error messages can be tested without a
+real inference server. Its "tokenizer" splits text into a BOS plus words with
+their leading space, and a token's logprob is -0.1 per character, so tests can
+compute expected scores by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+BOS = "<s>"
+
+
+def stub_tokens(text: str) -> list[str]:
+    return [BOS] + re.findall(r"\s*\S+|\s+$", text)
+
+
+def token_logprob(token: str) -> float:
+    return -0.1 * len(token)
+
+
+@dataclass
+class Stub:
+    """State shared with the handler threads: what was asked, what to do next."""
+
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    # Actions for the next requests, consumed in order: ("status", code,
+    # headers) answers with that error; ("delay", seconds) stalls first.
+    script: list[tuple] = field(default_factory=list)
+    # Per-prompt stalls, so concurrent answers finish out of order.
+    delay_for: dict[str, float] = field(default_factory=dict)
+    refuse_echo: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    url: str = ""
+
+    def next_action(self) -> tuple | None:
+        with self.lock:
+            return self.script.pop(0) if self.script else None
+
+
+class _Handler(BaseHTTPRequestHandler):
+    stub: Stub
+
+    def log_message(self, *args: Any) -> None:  # keep test output quiet
+        pass
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        with self.stub.lock:
+            self.stub.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
+        action = self.stub.next_action()
+        if action and action[0] == "delay":
+            time.sleep(action[1])
+        if action and action[0] == "status":
+            headers = action[2] if len(action) > 2 else {}
+            return self._send(action[1], {"error": {"message": f"injected {action[1]}"}}, headers)
+        if self.path == "/v1/completions":
+            return self._completions(body)
+        if self.path == "/v1/chat/completions":
+            return self._chat(body)
+        self._send(404, {"error": {"message": f"no route {self.path}"}})
+
+    def _completions(self, body: dict[str, Any]) -> None:
+        prompts = body["prompt"] if isinstance(body["prompt"], list) else [body["prompt"]]
+        if body.get("echo"):
+            if self.stub.refuse_echo:
+                return self._send(400, {"error": {"message": "echo is not supported"}})
+            return self._send(200, {"choices": [self._echo(p, i) for i, p in enumerate(prompts)]})
+        time.sleep(self.stub.delay_for.get(prompts[0], 0.0))
+        # The completion names its prompt, so tests can check the order; the
+        # stop strings are left in, so tests see the client cut them.
+        text = f" <<{prompts[0]}>> STOP tail"
+        self._send(200, {"choices": [{"index": 0, "text": text, "finish_reason": "length"}]})
+
+    def _echo(self, prompt: str, index: int) -> dict[str, Any]:
+        tokens = stub_tokens(prompt)
+        offsets, at = [], 0
+        for token in tokens:
+            offsets.append(at)
+            at += len(token)
+        values = [None] + [token_logprob(t) for t in tokens[1:]]
+        logprobs = {"tokens": tokens, "token_logprobs": values, "text_offset": offsets, "top_logprobs": None}
+        return {"index": index, "text": prompt, "logprobs": logprobs, "finish_reason": "length"}
+
+    def _chat(self, body: dict[str, Any]) -> None:
+        last = body["messages"][-1]["content"]
+        time.sleep(self.stub.delay_for.get(last, 0.0))
+        choice: dict[str, Any] = {
+            "index": 0,
+            "message": {"role": "assistant", "content": f"chat<<{last}>> STOP tail"},
+            "finish_reason": "length",
+        }
+        if body.get("logprobs"):
+            top = [{"token": "A", "logprob": -0.25}, {"token": "B", "logprob": -1.5}]
+            choice["logprobs"] = {"content": [{"token": "A", "logprob": -0.25, "top_logprobs": top}]}
+        self._send(200, {"choices": [choice]})
+
+    def _send(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+        data = json.dumps(payload).encode()
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            for key, value in (headers or {}).items():
+                self.send_header(key, value)
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client timed out and hung up, as the timeout test wants
+
+
+def start_stub() -> tuple[Stub, ThreadingHTTPServer]:
+    stub = Stub()
+    handler = type("Handler", (_Handler,), {"stub": stub})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    stub.url = f"http://127.0.0.1:{server.server_address[1]}"
+    return stub, server
