@@ -22,8 +22,8 @@ from typing import Any
 BOS = "<s>"
 
 
-def stub_tokens(text: str) -> list[str]:
-    return [BOS] + re.findall(r"\s*\S+|\s+$", text)
+def stub_tokens(text: str, bos: bool = True) -> list[str]:
+    return [BOS] * bos + re.findall(r"\s*\S+|\s+$", text)
 
 
 def token_logprob(token: str) -> float:
@@ -41,6 +41,7 @@ class Stub:
     # Per-prompt stalls, so concurrent answers finish out of order.
     delay_for: dict[str, float] = field(default_factory=dict)
     refuse_echo: bool = False
+    bos: bool = True  # whether the stub "model" starts every text with a BOS
     lock: threading.Lock = field(default_factory=threading.Lock)
     url: str = ""
 
@@ -84,7 +85,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(200, {"choices": [{"index": 0, "text": text, "finish_reason": "length"}]})
 
     def _echo(self, prompt: str, index: int) -> dict[str, Any]:
-        tokens = stub_tokens(prompt)
+        tokens = stub_tokens(prompt, self.stub.bos)
         offsets, at = [], 0
         for token in tokens:
             offsets.append(at)
@@ -125,6 +126,7 @@ def start_stub() -> tuple[Stub, ThreadingHTTPServer]:
     handler = type("Handler", (_Handler,), {"stub": stub})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    # A short poll interval keeps shutdown() (run after every test) quick.
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
     stub.url = f"http://127.0.0.1:{server.server_address[1]}"
     return stub, server

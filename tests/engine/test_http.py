@@ -1,0 +1,141 @@
+"""The OpenAI-compatible backend against a stub server started by the tests."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import pytest
+
+from cai_lang.engine import BackendHTTPError, SamplingParams, UnsupportedScoringError
+from cai_lang.engine.http import HTTPBackend, api_base
+from openai_stub import token_logprob
+
+CHAT = [{"role": "user", "content": "Which is better, A or B?"}]
+
+
+def backend_for(stub, **options) -> HTTPBackend:
+    options = {"model": "stub-model", "backoff": 0.01, "timeout": 5.0, **options}
+    return HTTPBackend(stub.url, **options)
+
+
+def test_api_base_normalises_urls():
+    assert api_base("http://h:8000") == "http://h:8000/v1"
+    assert api_base("http://h:8000/v1/") == "http://h:8000/v1"
+
+
+def test_text_and_chat_prompts_use_their_endpoints_and_keep_order(stub):
+    prompts = [f"prompt {i}" for i in range(8)] + [CHAT]
+    # Earlier prompts answer later, so the thread pool finishes out of order.
+    stub.delay_for = {p: 0.02 * (8 - i) for i, p in enumerate(prompts[:8])}
+    with backend_for(stub, concurrency=4) as backend:
+        out = backend.generate(prompts, SamplingParams(max_new_tokens=5, stop=("STOP",)))
+    assert out[:8] == [f" <<prompt {i}>> " for i in range(8)]
+    assert out[8] == "chat<<Which is better, A or B?>> "
+    paths = sorted(r["path"] for r in stub.requests)
+    assert paths == ["/v1/chat/completions"] + ["/v1/completions"] * 8
+    chat_body = next(r["body"] for r in stub.requests if r["path"] == "/v1/chat/completions")
+    assert chat_body["messages"] == CHAT and chat_body["model"] == "stub-model"
+
+
+def test_sampling_params_reach_the_server(stub):
+    backend = backend_for(stub)
+    backend.generate(["x"], SamplingParams(max_new_tokens=7, temperature=0.7, top_p=0.9, top_k=5, seed=3, stop=("\n",)))
+    backend.generate(["y"], SamplingParams(max_new_tokens=3, do_sample=False))
+    sampled, greedy = (r["body"] for r in stub.requests)
+    assert sampled["max_tokens"] == 7 and sampled["temperature"] == 0.7 and sampled["top_p"] == 0.9
+    assert sampled["top_k"] == 5 and sampled["seed"] == 3 and sampled["stop"] == ["\n"]
+    assert greedy["temperature"] == 0.0 and "top_k" not in greedy and "seed" not in greedy and "stop" not in greedy
+
+
+def test_api_key_is_sent_as_a_bearer_token(stub):
+    backend_for(stub, api_key="sekret").generate(["x"])
+    assert stub.requests[0]["headers"]["Authorization"] == "Bearer sekret"
+    backend_for(stub).generate(["x"])
+    assert "Authorization" not in stub.requests[1]["headers"]
+
+
+def test_a_500_is_retried(stub):
+    stub.script = [("status", 500)]
+    assert backend_for(stub).generate(["x"], SamplingParams(stop=("STOP",))) == [" <<x>> "]
+    assert len(stub.requests) == 2
+
+
+def test_a_429_is_retried_after_retry_after(stub):
+    stub.script = [("status", 429, {"Retry-After": "0"}), ("status", 503)]
+    assert backend_for(stub).generate(["x"]) == [" <<x>> STOP tail"]
+    assert len(stub.requests) == 3
+
+
+def test_retries_give_up_with_the_last_error(stub):
+    stub.script = [("status", 502)] * 3
+    with pytest.raises(BackendHTTPError, match="after 3 attempts.*HTTP 502"):
+        backend_for(stub, max_retries=2).generate(["x"])
+
+
+def test_a_client_error_is_not_retried(stub):
+    stub.script = [("status", 400)]
+    with pytest.raises(BackendHTTPError, match="400: injected 400") as info:
+        backend_for(stub).generate(["x"])
+    assert info.value.status == 400 and len(stub.requests) == 1
+
+
+def test_a_slow_response_times_out(stub):
+    stub.script = [("delay", 2.0), ("delay", 2.0)]
+    start = time.monotonic()
+    with pytest.raises(BackendHTTPError, match="timed out after 0.2s"):
+        backend_for(stub, timeout=0.2, max_retries=1).generate(["x"])
+    assert time.monotonic() - start < 1.5
+    assert len(stub.requests) == 2
+
+
+def test_connection_refused_is_retried_then_reported():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed again before the request: nothing listens
+    backend = HTTPBackend(f"http://127.0.0.1:{port}", model="m", max_retries=2, backoff=0.01)
+    with pytest.raises(BackendHTTPError, match="after 3 attempts.*refused"):
+        backend.generate(["x"])
+
+
+def test_text_continuations_are_scored_from_echoed_logprobs(stub):
+    backend = backend_for(stub)
+    scores = backend.continuation_logprobs(
+        ["The answer is", "The answer is", "The answer is ", "Say"], [" (A)", " (B) because", "(A)", " yes"]
+    )
+    expected_a = token_logprob(" (A)")
+    assert scores[0] == pytest.approx(expected_a)
+    assert scores[1] == pytest.approx(token_logprob(" (B)") + token_logprob(" because"))
+    # The trailing space belongs to the straddling token " (A)", counted whole.
+    assert scores[2] == pytest.approx(expected_a)
+    assert scores[3] == pytest.approx(token_logprob(" yes"))
+    echo = [r["body"] for r in stub.requests if r["body"].get("echo")]
+    assert len(echo) == 3  # one request per distinct prompt
+    first = next(b for b in echo if b["prompt"] == ["The answer is (A)", "The answer is (B) because"])
+    assert first["max_tokens"] == 0 and first["logprobs"] == 1
+
+
+def test_echo_cannot_score_the_first_token(stub):
+    stub.bos = False  # without a BOS the first word has no logprob
+    with pytest.raises(UnsupportedScoringError, match="first echoed token"):
+        backend_for(stub).continuation_logprobs([""], ["Hello"])
+
+
+def test_a_server_without_echo_gives_a_clear_error(stub):
+    stub.refuse_echo = True
+    with pytest.raises(UnsupportedScoringError, match="vLLM supports this"):
+        backend_for(stub).continuation_logprobs(["The answer is"], [" (A)"])
+
+
+def test_chat_continuations_use_first_token_top_logprobs(stub):
+    backend = backend_for(stub)
+    assert backend.continuation_logprobs([CHAT, CHAT], ["A", "B"]) == [-0.25, -1.5]
+    (request,) = stub.requests
+    assert request["path"] == "/v1/chat/completions"
+    assert request["body"]["logprobs"] is True and request["body"]["top_logprobs"] == 20
+    assert request["body"]["max_tokens"] == 1
+
+
+def test_chat_continuations_beyond_the_first_token_are_refused(stub):
+    with pytest.raises(UnsupportedScoringError, match="exactly one token"):
+        backend_for(stub).continuation_logprobs([CHAT, CHAT], ["A", " (B) because"])
