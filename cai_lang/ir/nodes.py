@@ -174,6 +174,7 @@ class Principle(Node):
 class Rule(Node):
     name: Name
     verdict: Literal["never", "always"] | None = None
+    verdict_span: Span | None = None  # `never ACTION [when|unless COND]`
     action: Ref | None = None
     guard: Literal["when", "unless"] | None = None
     condition: Condition | None = None

@@ -12,7 +12,6 @@ enabled items only.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Iterable
 
 from cai_lang.ir.model import PriorityDef
@@ -36,24 +35,31 @@ class PriorityGraph:
         for edge in self.edges:
             self.successors.setdefault(edge.higher, []).append(edge.lower)
             self.successors.setdefault(edge.lower, [])
+        self._below: dict[str, frozenset[str]] = {}
 
-    @cached_property
-    def reachable(self) -> dict[str, frozenset[str]]:
-        """For each item, every item it outranks (directly or transitively)."""
-        result: dict[str, frozenset[str]] = {}
-        for start in self.successors:
-            seen: set[str] = set()
-            stack = list(self.successors[start])
-            while stack:
-                node = stack.pop()
-                if node not in seen:
-                    seen.add(node)
-                    stack.extend(self.successors.get(node, ()))
-            result[start] = frozenset(seen)
+    def below(self, item: str) -> frozenset[str]:
+        """Every item `item` outranks, directly or transitively (memoised per item)."""
+        cached = self._below.get(item)
+        if cached is not None:
+            return cached
+        seen: set[str] = set()
+        stack = list(self.successors.get(item, ()))
+        while stack:
+            node = stack.pop()
+            if node in seen:
+                continue
+            seen.add(node)
+            known = self._below.get(node)
+            if known is not None:
+                seen.update(known)
+            else:
+                stack.extend(self.successors.get(node, ()))
+        result = frozenset(seen)
+        self._below[item] = result
         return result
 
     def outranks(self, higher: str, lower: str) -> bool:
-        return lower in self.reachable.get(higher, frozenset())
+        return lower in self.below(higher)
 
     def path(self, higher: str, lower: str) -> list[str] | None:
         """One chain of items from `higher` down to `lower`, for messages."""
@@ -132,24 +138,39 @@ class PriorityGraph:
         return cycles
 
     def tiers(self, items: Iterable[str]) -> dict[str, int]:
-        """Tier of each item (0 = highest): the longest chain of enabled items above it."""
-        enabled = list(items)
+        """Tier of each item (0 = highest): how many enabled items stand on the longest chain above it.
+
+        Items not in `items` (disabled ones) pass the order through without
+        counting, so `a > b > c` with `b` disabled puts `c` right below `a`.
+        Items on a cycle (already an error) are placed as if the cycle's
+        closing edge were absent.
+        """
+        enabled = list(dict.fromkeys(items))
         enabled_set = set(enabled)
-        above: dict[str, list[str]] = {item: [] for item in enabled}
-        for higher in enabled:
-            for lower in self.reachable.get(higher, ()):
-                if lower in enabled_set and lower != higher:
-                    above[lower].append(higher)
-        tier: dict[str, int] = {}
-
-        def depth(item: str, guard: frozenset[str]) -> int:
-            if item in tier:
-                return tier[item]
-            parents = [p for p in above[item] if p not in guard]
-            value = 0 if not parents else 1 + max(depth(p, guard | {item}) for p in parents)
-            tier[item] = value
-            return value
-
-        for item in enabled:
-            depth(item, frozenset())
-        return tier
+        predecessors: dict[str, list[str]] = {}
+        for edge in self.edges:
+            predecessors.setdefault(edge.lower, []).append(edge.higher)
+        level: dict[str, int] = {}
+        for start in enabled:
+            if start in level:
+                continue
+            # Iterative depth-first evaluation; `active` marks the current path.
+            stack: list[tuple[str, int]] = [(start, 0)]
+            active: set[str] = {start}
+            while stack:
+                node, position = stack[-1]
+                parents = predecessors.get(node, [])
+                if position < len(parents):
+                    stack[-1] = (node, position + 1)
+                    parent = parents[position]
+                    if parent not in level and parent not in active:
+                        active.add(parent)
+                        stack.append((parent, 0))
+                    continue
+                stack.pop()
+                active.discard(node)
+                level[node] = max(
+                    (level[p] + (1 if p in enabled_set else 0) for p in parents if p in level),
+                    default=0,
+                )
+        return {item: level[item] for item in enabled}

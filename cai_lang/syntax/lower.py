@@ -204,7 +204,7 @@ class _Lowerer(Transformer):
         kwargs: dict[str, Any] = {}
         if verdicts:
             keyword, action, guard, condition = verdicts[0].value
-            kwargs = {"verdict": keyword, "action": action, "guard": guard, "condition": condition}
+            kwargs = {"verdict": keyword, "verdict_span": verdicts[0].span, "action": action, "guard": guard, "condition": condition}
         return ir.Rule(span=span, name=name, detect=fields.get("detect"), **kwargs)
 
     # ------------------------------------------------------------ ordering
