@@ -76,6 +76,8 @@ class SamplingParams:
         if isinstance(self.stop, str):
             # A bare string would otherwise be read as a tuple of characters.
             object.__setattr__(self, "stop", (self.stop,))
+        elif not isinstance(self.stop, tuple):
+            object.__setattr__(self, "stop", tuple(self.stop))  # keep the params hashable
         if any(not s for s in self.stop):
             raise ValueError("stop strings must be non-empty")
 

@@ -182,7 +182,8 @@ class HTTPBackend(GenerationBackend):
         # One request per distinct prompt, carrying all of its options.
         groups: dict[str, list[int]] = {}
         for i, prompt in enumerate(prompts):
-            groups.setdefault(json.dumps(prompt, sort_keys=True), []).append(i)
+            key = prompt if isinstance(prompt, str) else [dict(m) for m in prompt]
+            groups.setdefault(json.dumps(key, sort_keys=True), []).append(i)
         scores = [0.0] * len(prompts)
 
         def score(indices: list[int]) -> None:

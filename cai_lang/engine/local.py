@@ -19,7 +19,14 @@ from typing import Any, Sequence
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, StoppingCriteria, StoppingCriteriaList
 
-from cai_lang.engine.base import GenerationBackend, Prompt, SamplingParams, check_pairs, truncate_at_stop
+from cai_lang.engine.base import (
+    EngineError,
+    GenerationBackend,
+    Prompt,
+    SamplingParams,
+    check_pairs,
+    truncate_at_stop,
+)
 from cai_lang.engine.tokens import PromptEncoder
 
 _DTYPES = {
@@ -105,6 +112,8 @@ class LocalBackend(GenerationBackend):
     def generate(self, prompts: Sequence[Prompt], params: SamplingParams | None = None) -> list[str]:
         params = params or SamplingParams()
         encoded = [self.encoder.prompt_ids(p) for p in prompts]
+        if any(not ids for ids in encoded):
+            raise EngineError("cannot generate from an empty prompt: this tokenizer adds no BOS to start from")
         # Longest first: rows of a batch waste little padding, and a batch
         # that runs out of memory does so on the first try, not the last.
         order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i]))

@@ -9,9 +9,12 @@ from openai_stub import start_stub
 
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory):
-    from cai_lang.engine.tiny import build_tiny_model
+    from cai_lang.engine.tiny import FALLBACK_TEXT, build_tiny_model
 
-    return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model", size="tiny", seed=0)
+    # A fixed corpus: prompt sets added to the package later must not change
+    # the model these tests decode with.
+    out = tmp_path_factory.mktemp("tiny") / "model"
+    return build_tiny_model(out, size="tiny", seed=0, corpus=[FALLBACK_TEXT])
 
 
 @pytest.fixture(scope="session")

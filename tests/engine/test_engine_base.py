@@ -26,6 +26,8 @@ def test_sampling_params_greedy_and_validation():
     assert SamplingParams(temperature=0.0).greedy
     assert not SamplingParams().greedy
     assert SamplingParams(stop="\n").stop == ("\n",)  # type: ignore[arg-type]
+    assert SamplingParams(stop=["a", "b"]).stop == ("a", "b")  # type: ignore[arg-type]
+    hash(SamplingParams(stop=["a"]))  # type: ignore[arg-type]
     for bad in (dict(max_new_tokens=0), dict(temperature=-1), dict(top_p=0), dict(top_k=-1), dict(stop=("",))):
         with pytest.raises(ValueError):
             SamplingParams(**bad)

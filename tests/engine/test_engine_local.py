@@ -75,14 +75,15 @@ def test_a_seed_makes_sampling_reproducible_without_touching_global_rng(tiny_bac
 def test_stop_strings_truncate(tiny_backend):
     prompt = PROMPTS[1]
     full = tiny_backend.generate([prompt], SamplingParams(max_new_tokens=24, do_sample=False))[0]
-    stop = full[len(full) // 2 : len(full) // 2 + 2]
-    assert stop.strip() and stop in full
-    cut = tiny_backend.generate([prompt], SamplingParams(max_new_tokens=24, do_sample=False, stop=(stop, "\x00")))[0]
+    stop = next(full[j : j + 2] for j in range(len(full) // 2, len(full) - 1) if not full[j : j + 2].isspace())
+    params = SamplingParams(max_new_tokens=24, do_sample=False, stop=(stop, "\x00"))
+    cut = tiny_backend.generate([prompt], params)[0]
     assert cut == full[: full.index(stop)]
 
 
 def test_generation_ends_early_once_every_row_has_stopped(tiny_backend, monkeypatch):
-    firsts = [text[:1] for text in tiny_backend.generate(PROMPTS[:2], SamplingParams(max_new_tokens=1, do_sample=False))]
+    one_token = SamplingParams(max_new_tokens=1, do_sample=False)
+    firsts = [text[:1] for text in tiny_backend.generate(PROMPTS[:2], one_token)]
     counter = ForwardCounter(tiny_backend.model, monkeypatch)
     params = SamplingParams(max_new_tokens=40, do_sample=False, stop=tuple(firsts))
     assert tiny_backend.generate(PROMPTS[:2], params) == ["", ""]
@@ -133,6 +134,8 @@ def test_scoring_edge_cases(tiny_backend):
         tiny_backend.continuation_logprobs(["a", "b"], [" x"])
     with pytest.raises(EngineError, match="no context"):
         tiny_backend.continuation_logprobs([""], ["Hello"])
+    with pytest.raises(EngineError, match="empty prompt"):
+        tiny_backend.generate([""], GREEDY)
 
 
 def test_a_tokenizer_without_chat_template_refuses_chat_prompts(tiny_model_dir):
