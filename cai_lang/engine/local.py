@@ -88,13 +88,13 @@ class LocalBackend(GenerationBackend):
                 revision=revision,
                 dtype=resolve_dtype(dtype, self.device),
                 trust_remote_code=trust_remote_code,
-            ).to(self.device)
+            ).to(self.device).eval()
         else:
             # A model handed over by a trainer stays where it is.
             if tokenizer is None:
                 raise ValueError("pass the tokenizer together with the model")
             self.device = next(model.parameters()).device
-        self.model = model.eval()
+        self.model = model
         self.tokenizer = tokenizer
         self.encoder = PromptEncoder(tokenizer)
         self._eos_ids = _eos_ids(model, tokenizer)
@@ -118,7 +118,7 @@ class LocalBackend(GenerationBackend):
         # that runs out of memory does so on the first try, not the last.
         order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i]))
         results: list[str] = [""] * len(encoded)
-        with self._seeded(params.seed), torch.inference_mode():
+        with self._seeded(params.seed), _eval_mode(self.model), torch.inference_mode():
             for start in range(0, len(order), self.batch_size):
                 rows = order[start : start + self.batch_size]
                 texts = self._generate_batch([encoded[i] for i in rows], params)
@@ -177,7 +177,7 @@ class LocalBackend(GenerationBackend):
         splits = [self.encoder.split(p, c) for p, c in zip(prompts, continuations)]
         order = sorted(range(len(splits)), key=lambda i: -len(splits[i].ids))
         scores = [0.0] * len(splits)
-        with torch.inference_mode():
+        with _eval_mode(self.model), torch.inference_mode():
             for start in range(0, len(order), self.batch_size):
                 rows = order[start : start + self.batch_size]
                 for i, score in zip(rows, self._score_batch([splits[i] for i in rows])):
@@ -250,6 +250,18 @@ class _SeedScope:
 
     def __exit__(self, *exc: object) -> None:
         self._fork.__exit__(*exc)
+
+
+@contextlib.contextmanager
+def _eval_mode(model: Any):
+    # Dropout must be off to decode and score, but a policy lent by a trainer
+    # has to go back in the mode it came in.
+    was_training = model.training
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train(was_training)
 
 
 def _eos_ids(model: Any, tokenizer: Any) -> list[int]:

@@ -145,9 +145,16 @@ def test_a_tokenizer_without_chat_template_refuses_chat_prompts(tiny_model_dir):
         backend.generate([[{"role": "user", "content": "hi"}]], GREEDY)
 
 
-def test_from_model_wraps_objects_in_memory(tiny_backend):
+def test_from_model_wraps_objects_in_memory_and_restores_train_mode(tiny_backend):
     wrapped = LocalBackend.from_model(tiny_backend.model, tiny_backend.tokenizer, batch_size=3)
-    assert wrapped.generate(PROMPTS[:3], GREEDY) == tiny_backend.generate(PROMPTS[:3], GREEDY)
+    expected = tiny_backend.generate(PROMPTS[:3], GREEDY)
+    tiny_backend.model.train()  # as a trainer would leave its policy
+    try:
+        assert wrapped.generate(PROMPTS[:3], GREEDY) == expected
+        wrapped.continuation_logprobs(["The answer is"], [" (A)"])
+        assert tiny_backend.model.training
+    finally:
+        tiny_backend.model.eval()
 
 
 def test_dtype_resolution():
