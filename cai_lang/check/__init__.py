@@ -51,7 +51,9 @@ def check_program(program: Program, deployment: str | None = None) -> CheckResul
         result.diagnostics.extend(check_pass(program, constitution))
     if not any(d.is_error for d in result.diagnostics):
         from cai_lang.check.deployments import check_deployments
+        from cai_lang.check.lints import check_unused
 
         result.diagnostics.extend(check_deployments(constitution, only=deployment))
+        result.diagnostics.extend(check_unused(program, constitution))
     result.diagnostics = sort_and_dedupe(result.diagnostics)
     return result

@@ -11,11 +11,15 @@ once, for the first, with a note naming the others.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Callable
 
 from cai_lang.diagnostics import messages as msg
 from cai_lang.diagnostics.model import Diagnostic
-from cai_lang.ir.model import Constitution, ResolvedDeployment
+from cai_lang.ir import nodes as ir
+from cai_lang.ir.model import Constitution, PrincipleDef, ResolvedDeployment, RuleDef
+from cai_lang.ir.order import PriorityGraph
 
 
 def resolve_deployment(constitution: Constitution, name: str) -> ResolvedDeployment:
@@ -61,26 +65,70 @@ def resolve_deployment(constitution: Constitution, name: str) -> ResolvedDeploym
     )
 
 
-def check_nothing_enabled(constitution: Constitution, deployment: ResolvedDeployment) -> list[Diagnostic]:
-    if deployment.principles or deployment.rules:
+@dataclass
+class DeploymentView:
+    """One resolved deployment plus what the passes compute about it once."""
+
+    constitution: Constitution
+    deployment: ResolvedDeployment
+
+    @property
+    def name(self) -> str:
+        return self.deployment.name
+
+    @cached_property
+    def solver(self):
+        from cai_lang.check.solver import ContextSolver  # z3 loads only when needed
+
+        return ContextSolver(self.constitution.context, self.deployment.assumptions)
+
+    @cached_property
+    def graph(self) -> PriorityGraph:
+        return PriorityGraph(self.deployment.priorities)
+
+    @cached_property
+    def items(self) -> dict[str, PrincipleDef | RuleDef]:
+        found: dict[str, PrincipleDef | RuleDef] = {p.id: p for p in self.deployment.principles}
+        found.update({r.id: r for r in self.deployment.rules})
+        return found
+
+    def condition_of(self, item_id: str) -> ir.Condition | None:
+        """Where an item applies: a principle's `applies when`, a rule's (effective) condition."""
+        item = self.items[item_id]
+        if isinstance(item, PrincipleDef):
+            return item.node.applies
+        return item.node.effective_condition
+
+    def anchor(self):
+        return self.constitution.deployments[self.name].span or self.constitution.anchor
+
+
+def check_nothing_enabled(view: DeploymentView) -> list[Diagnostic]:
+    if view.deployment.principles or view.deployment.rules:
         return []
-    span = constitution.deployments[deployment.name].span or constitution.anchor
-    return [msg.NOTHING_ENABLED.at(span, name=deployment.name)]
+    return [msg.NOTHING_ENABLED.at(view.anchor(), name=view.name)]
 
 
-DeploymentPass = Callable[[Constitution, ResolvedDeployment], list[Diagnostic]]
+DeploymentPass = Callable[[DeploymentView], list[Diagnostic]]
 
-DEPLOYMENT_PASSES: list[DeploymentPass] = [check_nothing_enabled]
+
+def deployment_passes() -> tuple[DeploymentPass, ...]:
+    # Imported here: the logic and lint passes pull in z3 and the word lists.
+    from cai_lang.check.lints import LINT_PASSES
+    from cai_lang.check.logic import LOGIC_PASSES
+
+    return (check_nothing_enabled, *LOGIC_PASSES, *LINT_PASSES)
 
 
 def check_deployments(constitution: Constitution, only: str | None = None) -> list[Diagnostic]:
     names = [only] if only is not None else list(constitution.deployments)
     first_seen: dict[tuple, Diagnostic] = {}
     also_in: dict[tuple, list[str]] = {}
+    passes = deployment_passes()
     for name in names:
-        deployment = resolve_deployment(constitution, name)
-        for check_pass in DEPLOYMENT_PASSES:
-            for finding in check_pass(constitution, deployment):
+        view = DeploymentView(constitution, resolve_deployment(constitution, name))
+        for check_pass in passes:
+            for finding in check_pass(view):
                 key = finding.identity()
                 if key in first_seen:
                     if name not in also_in[key]:

@@ -52,3 +52,29 @@ UNUSABLE_PRINCIPLE = Message(
 # ---------------------------------------------------------------- deployments and order (E201-E208)
 EXTENDS_CYCLE = Message("E207", "deployment extends cycle: {cycle}")
 NOTHING_ENABLED = Message("E208", "deployment `{name}` leaves no principle or rule enabled")
+PRIORITY_CYCLE = Message("E201", "priority cycle: {cycle}")
+RULES_CONTRADICT = Message("E202", "rules `{never}` (never {action}) and `{always}` (always {action}) both apply in some context")
+CONFLICT_INCOMPLETE = Message("E203", "conflict `{left} vs {right}` decides nothing in some context where both sides apply")
+CONFLICT_AMBIGUOUS = Message("E204", "clauses of conflict `{left} vs {right}` prefer different sides in the same context")
+CONFLICT_AGAINST_PRIORITY = Message(
+    "E205", "this clause prefers `{lower}`, but the priority order ranks `{higher}` above `{lower}`"
+)
+ASSUME_UNSAT = Message("E206", "the assumptions of deployment `{name}` can never all hold")
+
+# ---------------------------------------------------------------- lints (W301-W307) and notes (I401)
+VAGUE = Message("W301", "principle `{name}`: its {field} wording gives no concrete criterion")
+ONE_PHASE = Message("W302", "principle `{name}` is usable only in the {phase} phase")
+OVER_REFUSAL_DOMINATED = Message(
+    "W303", "harm avoidance outranks every helpfulness principle in every context ({helpful})"
+)
+OVER_REFUSAL_NO_HELP = Message("W303", "no helpfulness principle is enabled beside the harm-avoidance principles ({harmful})")
+UNDECLARED_CONFLICT = Message(
+    "W304", "principles `{first}` (helpfulness) and `{second}` (harm avoidance) can apply together but nothing orders them"
+)
+NEAR_DUPLICATE = Message("W305", "principles `{first}` and `{second}` are near-duplicates ({similarity:.0%} similar)")
+UNUSED_ACTION = Message("W306", "action `{name}` is declared but no rule uses it")
+UNUSED_VARIABLE = Message("W306", "context variable `{name}` is declared but no condition reads it")
+DEAD_CONDITION = Message("W307", "{what} can never hold")
+RULES_RESOLVED = Message(
+    "I401", "rules `{never}` (never {action}) and `{always}` (always {action}) overlap; `{winner}` wins by priority"
+)
