@@ -79,3 +79,49 @@ def check_files(paths: list[str | Path], *, deployment: str | None = None) -> Re
             report.sources[source.display] = source
     report.diagnostics = sort_and_dedupe(found)
     return report
+
+
+# ---------------------------------------------------------------- compiling
+
+
+class CompileRefused(Exception):
+    """The constitution has errors, so nothing was compiled; `result` holds the diagnostics."""
+
+    def __init__(self, result: CheckResult):
+        super().__init__(f"{len(result.errors)} error(s)")
+        self.result = result
+
+    @property
+    def sources(self) -> dict[str, SourceFile]:
+        return self.result.program.source_by_display()
+
+
+def compile_file(
+    path: str | Path,
+    *,
+    deployment: str | None = None,
+    all_deployments: bool = False,
+    compiler_version: str | None = None,
+):
+    """Check a constitution and compile it into bundles (a list of `cai_lang.codegen.bundle.Bundle`).
+
+    Compiles `deployment` (default: `default`), or with `all_deployments`
+    `default` and then every deployment in declaration order. The whole file
+    is checked first; any error refuses the compile with `CompileRefused`.
+    Raises OSError when the file cannot be read and UnknownDeployment for a
+    deployment the file does not declare.
+    """
+    from cai_lang.codegen.compiler import compile_deployment
+
+    result = check_file(path)
+    if result.errors or result.constitution is None:
+        raise CompileRefused(result)
+    constitution = result.constitution
+    if all_deployments:
+        names = list(constitution.deployments)
+    else:
+        names = [deployment or "default"]
+        if names[0] not in constitution.deployments:
+            raise UnknownDeployment(names[0], list(constitution.deployments))
+    options = {"compiler_version": compiler_version} if compiler_version is not None else {}
+    return [compile_deployment(constitution, name, **options) for name in names]

@@ -1,0 +1,252 @@
+"""The compiler: a resolved deployment in, a sealed `Bundle` out, and the bundle written to disk.
+
+`build_bundle` turns one `ResolvedDeployment` (and the deployment it
+extends, to say what changed) into a bundle: IR conditions become span-free
+trees with plain-English text, rules get generated wording, the priority
+chains become tiers (`PriorityGraph.tiers`) and ranked pairs, and every list
+is sorted so that declaration order, comments, whitespace and spans cannot
+reach the content hash. `write_bundle` lays out `NAME/bundle.json`,
+`NAME/templates/DIALECT/PHASE.jinja` and `NAME/constitution.md`, always
+with the same bytes for the same bundle. The compiler trusts its input to
+have been checked without errors; `cai_lang.api.compile_file` sees to that.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from cai_lang import __version__
+from cai_lang.check.deployments import resolve_deployment
+from cai_lang.codegen.bundle import (
+    BUNDLE_FILE,
+    Bundle,
+    Changes,
+    Clause,
+    Condition,
+    ConflictEntry,
+    ConstitutionInfo,
+    DeploymentInfo,
+    Example,
+    PriorityOrder,
+    PrincipleEntry,
+    Reweight,
+    RuleEntry,
+    Wording,
+)
+from cai_lang.codegen.conditions import (
+    TRUE,
+    AndExpr,
+    CompareExpr,
+    ConstExpr,
+    ContextVariableSpec,
+    InExpr,
+    NotExpr,
+    OrExpr,
+    VarExpr,
+)
+from cai_lang.codegen.templates import TEMPLATE_OPTIONS, TEMPLATE_VARIABLES, template_entries
+from cai_lang.codegen.wording import applies_text, condition_text, resolution_text, rule_statement, rule_wording, words
+from cai_lang.ir import nodes as ir
+from cai_lang.ir.model import Constitution, ConflictDef, PrincipleDef, ResolvedDeployment, RuleDef
+from cai_lang.ir.order import PriorityGraph
+
+MARKDOWN_FILE = "constitution.md"
+
+
+# ---------------------------------------------------------------- conditions
+
+
+def tree_of(condition: ir.Condition):
+    """The span-free bundle tree of an IR condition."""
+    if isinstance(condition, ir.BoolConst):
+        return ConstExpr(value=condition.value)
+    if isinstance(condition, ir.VarCond):
+        return VarExpr(var=condition.var.value)
+    if isinstance(condition, ir.CompareCond):
+        return CompareExpr(var=condition.var.value, op=condition.op, value=condition.value.value)
+    if isinstance(condition, ir.InCond):
+        return InExpr(var=condition.var.value, values=tuple(v.value for v in condition.values))
+    if isinstance(condition, ir.NotCond):
+        return NotExpr(operand=tree_of(condition.operand))
+    if isinstance(condition, ir.AndCond):
+        return AndExpr(operands=tuple(tree_of(o) for o in condition.operands))
+    if isinstance(condition, ir.OrCond):
+        return OrExpr(operands=tuple(tree_of(o) for o in condition.operands))
+    raise TypeError(f"not a condition: {condition!r}")
+
+
+def condition_of(condition: ir.Condition | None) -> Condition:
+    """A bundle condition; a missing one (no `applies when`, no `when`) is `true`."""
+    tree = TRUE if condition is None else tree_of(condition)
+    return Condition(tree=tree, text=condition_text(tree))
+
+
+def _key(model) -> str:
+    # A total order on bundle values, for lists whose meaning does not depend on order.
+    return json.dumps(model.model_dump(mode="json"), sort_keys=True)
+
+
+def _distinct_sorted(models) -> tuple:
+    unique = {_key(m): m for m in models}
+    return tuple(unique[k] for k in sorted(unique))
+
+
+# ---------------------------------------------------------------- items
+
+
+def principle_entry(principle: PrincipleDef, weight: float, tier: int) -> PrincipleEntry:
+    node = principle.node
+    text = lambda field: field.value if field is not None else None  # noqa: E731
+    wording = Wording(critique_request=text(node.critique), revision_request=text(node.revision), comparison_question=text(node.compare))
+    phases = []
+    if wording.critique_request is not None and wording.revision_request is not None:
+        phases.append("sl")
+    if wording.comparison_question is not None:
+        phases.append("rl")
+    return PrincipleEntry(
+        id=principle.id,
+        description=text(node.description),
+        origin=principle.origin,
+        weight=float(weight),
+        tier=tier,
+        tags=tuple(sorted({t.value for t in node.tags})),
+        applies=condition_of(node.applies),
+        wording=wording,
+        examples=tuple(
+            Example(prompt=text(e.prompt), response=text(e.response), critique=text(e.critique), revision=text(e.revision)) for e in node.examples
+        ),
+        phases=tuple(phases),
+    )
+
+
+def rule_entry(rule: RuleDef, deployment: ResolvedDeployment, tier: int) -> RuleEntry:
+    node = rule.node
+    action = deployment.actions[rule.action]
+    guard_tree = tree_of(node.condition) if node.condition is not None else None
+    return RuleEntry(
+        id=rule.id,
+        origin=rule.origin,
+        verdict=node.verdict,
+        action=action.id,
+        action_text=action.text,
+        statement=rule_statement(node.verdict, action.text, node.guard, guard_tree),
+        weight=1.0,
+        tier=tier,
+        applies=condition_of(node.effective_condition),
+        wording=rule_wording(node.verdict, action.text, node.guard, guard_tree),
+        detect=node.detect.value if node.detect is not None else None,
+        phases=("sl", "rl"),
+    )
+
+
+def conflict_entry(conflict: ConflictDef) -> ConflictEntry:
+    conditional = _distinct_sorted(Clause(prefer=c.side, when=condition_of(c.condition)) for c in conflict.clauses if c.condition is not None)
+    otherwise = [Clause(prefer=c.side) for c in conflict.clauses if c.condition is None][:1]
+    clauses = (*conditional, *otherwise)
+    return ConflictEntry(
+        left=conflict.left,
+        right=conflict.right,
+        origin=conflict.origin,
+        clauses=clauses,
+        resolution=resolution_text(conflict.left, conflict.right, clauses),
+    )
+
+
+def priority_order(deployment: ResolvedDeployment) -> tuple[PriorityOrder, dict[str, int]]:
+    graph = PriorityGraph(deployment.priorities)
+    enabled = sorted(deployment.enabled_ids())
+    tier = graph.tiers(enabled)
+    tiers = [sorted(i for i in enabled if tier[i] == level) for level in range(max(tier.values(), default=-1) + 1)]
+    order = sorted((higher, lower) for higher in enabled for lower in enabled if higher != lower and graph.outranks(higher, lower))
+    return PriorityOrder(tiers=tuple(tuple(t) for t in tiers), order=tuple(order)), tier
+
+
+# ---------------------------------------------------------------- deployment
+
+
+def _enabled_weights(deployment: ResolvedDeployment) -> dict[str, float]:
+    return {**{r.id: 1.0 for r in deployment.rules}, **deployment.weights}
+
+
+def changes_against(deployment: ResolvedDeployment, base: ResolvedDeployment) -> Changes:
+    mine, theirs = deployment.enabled_ids(), base.enabled_ids()
+    before, after = _enabled_weights(base), _enabled_weights(deployment)
+    base_assumptions = {_key(condition_of(a)) for a in base.assumptions}
+    return Changes(
+        added=tuple(sorted(mine - theirs)),
+        removed=tuple(sorted(theirs - mine)),
+        reweighted=tuple(Reweight(id=i, before=before[i], after=after[i]) for i in sorted(mine & theirs) if before[i] != after[i]),
+        assumptions=_distinct_sorted(c for c in map(condition_of, deployment.assumptions) if _key(c) not in base_assumptions),
+        priorities=tuple(sorted({p.members for p in deployment.priorities if p.origin == deployment.name})),
+        conflicts=tuple(sorted({(c.left, c.right) for c in deployment.conflicts if c.origin == deployment.name})),
+    )
+
+
+def build_bundle(
+    deployment: ResolvedDeployment,
+    *,
+    constitution: ConstitutionInfo,
+    base: ResolvedDeployment | None = None,
+    compiler_version: str = __version__,
+) -> Bundle:
+    """Compile one resolved deployment; `base` is the deployment it extends (None for `default`)."""
+    priority, tier = priority_order(deployment)
+    enabled = deployment.enabled_ids()
+    principles = [principle_entry(p, deployment.weights[p.id], tier[p.id]) for p in deployment.principles]
+    rules = [rule_entry(r, deployment, tier[r.id]) for r in deployment.rules]
+    conflicts = [conflict_entry(c) for c in deployment.conflicts if c.left in enabled and c.right in enabled]
+    context = [ContextVariableSpec(name=v.name, kind=v.kind, values=v.values) for v in deployment.context.values()]
+    bundle = Bundle(
+        compiler_version=compiler_version,
+        constitution=constitution,
+        deployment=DeploymentInfo(
+            name=deployment.name,
+            base=base.name if base is not None else None,
+            chain=deployment.chain,
+            assumptions=_distinct_sorted(condition_of(a) for a in deployment.assumptions),
+            changes=changes_against(deployment, base) if base is not None else None,
+        ),
+        context=tuple(sorted(context, key=lambda v: v.name)),
+        principles=tuple(sorted(principles, key=lambda p: p.id)),
+        rules=tuple(sorted(rules, key=lambda r: r.id)),
+        priority=priority,
+        conflicts=_distinct_sorted(conflicts),
+        template_variables=dict(TEMPLATE_VARIABLES),
+        template_options=dict(TEMPLATE_OPTIONS),
+        templates=template_entries(),
+    )
+    return bundle.sealed()
+
+
+def compile_deployment(constitution: Constitution, name: str, *, compiler_version: str = __version__) -> Bundle:
+    """Compile deployment `name` of a checked constitution."""
+    deployment = resolve_deployment(constitution, name)
+    base = resolve_deployment(constitution, deployment.chain[-2]) if len(deployment.chain) > 1 else None
+    info = ConstitutionInfo(name=constitution.name, version=constitution.version, description=constitution.description)
+    return build_bundle(deployment, constitution=info, base=base, compiler_version=compiler_version)
+
+
+# ---------------------------------------------------------------- output
+
+
+def bundle_files(bundle: Bundle) -> dict[str, str]:
+    """Every file of a compiled bundle, by path relative to its folder, with its text."""
+    from cai_lang.codegen.markdown import render_markdown
+
+    files = {BUNDLE_FILE: bundle.to_json(), MARKDOWN_FILE: render_markdown(bundle)}
+    for template in bundle.templates.values():
+        files[template.file] = template.source
+    return dict(sorted(files.items()))
+
+
+def write_bundle(bundle: Bundle, out_dir: str | Path) -> list[Path]:
+    """Write a bundle under `out_dir/DEPLOYMENT/`; returns the paths written."""
+    folder = Path(out_dir) / bundle.deployment.name
+    written = []
+    for relative, text in bundle_files(bundle).items():
+        path = folder / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(text.encode("utf-8"))
+        written.append(path)
+    return written

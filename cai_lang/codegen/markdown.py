@@ -1,0 +1,161 @@
+"""`constitution.md`: the bundle as a document a reviewer can audit.
+
+It is rendered from the bundle alone, so what the reviewer reads is what
+the trainer gets: the deployment and what it changed against its base, the
+context, principles in priority order (tier, then weight, then id) with
+their wording and few-shot examples, rules in plain words with the
+condition under which they are in force, conflicts and how they resolve,
+and the content hash that identifies the bundle. User text is quoted as
+written; only identifiers and regular expressions are set as code.
+"""
+
+from __future__ import annotations
+
+from cai_lang.codegen.bundle import Bundle, Condition, PrincipleEntry, RuleEntry, Wording
+from cai_lang.codegen.wording import applies_text
+
+_PHASE_NAMES = {"sl": "SL (critique and revision)", "rl": "RL (comparison)"}
+
+
+def code(text: str) -> str:
+    """Inline code that survives backticks inside the text."""
+    longest = run = 0
+    for char in text:
+        run = run + 1 if char == "`" else 0
+        longest = max(longest, run)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def quote(text: str) -> list[str]:
+    return [f"> {line}" if line else ">" for line in text.splitlines() or [""]]
+
+
+def _number(value: float) -> str:
+    return f"{value:g}"
+
+
+def _applies(condition: Condition) -> str:
+    return applies_text(condition.tree)
+
+
+def _wording(lines: list[str], wording: Wording) -> None:
+    for label, text in (
+        ("Critique request", wording.critique_request),
+        ("Revision request", wording.revision_request),
+        ("Comparison question", wording.comparison_question),
+    ):
+        if text is not None:
+            lines += [f"{label}:", "", *quote(text), ""]
+
+
+def _principle(lines: list[str], principle: PrincipleEntry) -> None:
+    lines += [f"### {code(principle.id)}", ""]
+    if principle.description:
+        lines += [principle.description, ""]
+    phases = ", ".join(_PHASE_NAMES[p] for p in principle.phases)
+    lines.append(f"- Tier {principle.tier}, weight {_number(principle.weight)}")
+    lines.append(f"- Applies {_applies(principle.applies)}")
+    lines.append(f"- Phases: {phases}")
+    if principle.tags:
+        lines.append(f"- Tags: {', '.join(principle.tags)}")
+    if principle.origin != "default":
+        lines.append(f"- Declared by deployment {code(principle.origin)}")
+    lines.append("")
+    _wording(lines, principle.wording)
+    for number, example in enumerate(principle.examples, 1):
+        lines += [f"Example {number}:", ""]
+        for label, text in (("Prompt", example.prompt), ("Response", example.response), ("Critique", example.critique), ("Revision", example.revision)):
+            if text is not None:
+                lines += [f"- {label}:", "", *("  " + line for line in quote(text)), ""]
+
+
+def _rule(lines: list[str], rule: RuleEntry) -> None:
+    lines += [f"### {code(rule.id)}", "", f"**{rule.statement}**", ""]
+    lines.append(f"- Tier {rule.tier}")
+    lines.append(f"- In force {_applies(rule.applies)}")
+    if rule.detect is not None:
+        lines.append(f"- A response that matches the regular expression {code(rule.detect)} breaks the rule")
+    if rule.origin != "default":
+        lines.append(f"- Declared by deployment {code(rule.origin)}")
+    lines.append("")
+    _wording(lines, rule.wording)
+
+
+def _deployment(lines: list[str], bundle: Bundle) -> None:
+    deployment = bundle.deployment
+    lines += ["## Deployment", ""]
+    if deployment.base is None:
+        lines.append(f"{code(deployment.name)} is the base constitution.")
+    else:
+        chain = " → ".join(code(name) for name in deployment.chain)
+        lines.append(f"{code(deployment.name)} extends {code(deployment.base)} ({chain}).")
+    lines.append("")
+    if deployment.assumptions:
+        lines += ["It assumes, in every context:", ""]
+        lines += [f"- {a.text}" for a in deployment.assumptions]
+        lines.append("")
+    changes = deployment.changes
+    if changes is None:
+        return
+    lines += [f"### Changes against {code(deployment.base)}", ""]
+    listed = [
+        ("Enabled here", ", ".join(code(i) for i in changes.added)),
+        ("Disabled here", ", ".join(code(i) for i in changes.removed)),
+        ("Reweighted", ", ".join(f"{code(r.id)} {_number(r.before)} → {_number(r.after)}" for r in changes.reweighted)),
+        ("New assumptions", "; ".join(a.text for a in changes.assumptions)),
+        ("New priorities", "; ".join(" > ".join(code(m) for m in chain) for chain in changes.priorities)),
+        ("New conflicts", "; ".join(f"{code(a)} vs {code(b)}" for a, b in changes.conflicts)),
+    ]
+    shown = [f"- {label}: {value}" for label, value in listed if value]
+    lines += shown or ["- Nothing: the deployment only renames its base."]
+    lines.append("")
+
+
+def render_markdown(bundle: Bundle) -> str:
+    info = bundle.constitution
+    lines = [f"# Constitution {code(info.name)}, deployment {code(bundle.deployment.name)}", ""]
+    if info.description:
+        lines += [info.description, ""]
+    if info.version:
+        lines.append(f"- Version: {info.version}")
+    lines.append(f"- Content hash: {code(bundle.content_hash)}")
+    lines.append(f"- Compiled by caic {bundle.compiler_version} (bundle format {bundle.format})")
+    lines.append("")
+    _deployment(lines, bundle)
+
+    lines += ["## Context", ""]
+    if bundle.context:
+        lines += ["| variable | values |", "|---|---|"]
+        for variable in bundle.context:
+            values = "true, false" if variable.kind == "bool" else " < ".join(variable.values)
+            lines.append(f"| {code(variable.name)} | {values} |")
+    else:
+        lines.append("No context variables: every principle and rule applies everywhere.")
+    lines.append("")
+
+    lines += ["## Priority order", "", "Tier 0 outranks tier 1, and so on; an item no priority ranks below another sits in tier 0.", ""]
+    for level, members in enumerate(bundle.priority.tiers):
+        lines.append(f"- Tier {level}: {', '.join(code(m) for m in members)}")
+    lines.append("")
+
+    lines += ["## Principles", ""]
+    ranked = sorted(bundle.principles, key=lambda p: (p.tier, -p.weight, p.id))
+    if not ranked:
+        lines += ["None enabled.", ""]
+    for principle in ranked:
+        _principle(lines, principle)
+
+    lines += ["## Rules", ""]
+    if not bundle.rules:
+        lines += ["None enabled.", ""]
+    for rule in sorted(bundle.rules, key=lambda r: (r.tier, r.id)):
+        _rule(lines, rule)
+
+    lines += ["## Conflicts", ""]
+    if not bundle.conflicts:
+        lines += ["None declared between enabled items.", ""]
+    for conflict in bundle.conflicts:
+        lines += [f"### {code(conflict.left)} vs {code(conflict.right)}", "", conflict.resolution, ""]
+    return "\n".join(lines).rstrip("\n") + "\n"

@@ -1,0 +1,153 @@
+"""Plain English for conditions, rules and conflict resolutions.
+
+Rules have no critique or revision text of their own: the compiler builds
+it here from the action's text (`reveal a patient's protected health
+information`) and the rule's condition, so that a rule can be used in the
+SL phase (critique, then revise) and the RL phase (compare two responses)
+like any principle. Conditions are spelled out the same way for the bundle,
+for `constitution.md` and inside those requests: `risk >= medium` reads
+"risk is medium or higher", `not authorized` reads "not authorized".
+Identifiers have their underscores turned into spaces. Nothing here imports
+jinja2; the functions take bundle condition trees, not IR.
+"""
+
+from __future__ import annotations
+
+from cai_lang.codegen.bundle import Clause, Wording
+from cai_lang.codegen.conditions import AndExpr, CompareExpr, ConstExpr, InExpr, NotExpr, OrExpr, VarExpr
+
+
+def words(identifier: str) -> str:
+    """An identifier as words: `protected_info` -> `protected info`."""
+    return identifier.replace("_", " ")
+
+
+def _listing(values, conjunction: str) -> str:
+    items = [words(v) for v in values]
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + f" {conjunction} " + items[-1]
+
+
+_COMPARE = {
+    "==": "{var} is {value}",
+    "!=": "{var} is not {value}",
+    "<": "{var} is lower than {value}",
+    "<=": "{var} is {value} or lower",
+    ">": "{var} is higher than {value}",
+    ">=": "{var} is {value} or higher",
+}
+_NEGATED = {"==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
+
+
+def condition_text(expr) -> str:
+    """A condition in plain English; the constant conditions read "always" and "never"."""
+    if isinstance(expr, ConstExpr):
+        return "always" if expr.value else "never"
+    return _text(expr)
+
+
+def _text(expr) -> str:
+    if isinstance(expr, ConstExpr):
+        return "true" if expr.value else "false"
+    if isinstance(expr, VarExpr):
+        return words(expr.var)
+    if isinstance(expr, CompareExpr):
+        return _COMPARE[expr.op].format(var=words(expr.var), value=words(expr.value))
+    if isinstance(expr, InExpr):
+        if len(expr.values) == 1:
+            return f"{words(expr.var)} is {words(expr.values[0])}"
+        return f"{words(expr.var)} is {_listing(expr.values, 'or')}"
+    if isinstance(expr, NotExpr):
+        return _negated(expr.operand)
+    if isinstance(expr, (AndExpr, OrExpr)):
+        joiner = " and " if isinstance(expr, AndExpr) else " or "
+        return joiner.join(_operand(o, expr) for o in expr.operands)
+    raise TypeError(f"not a condition: {expr!r}")
+
+
+def _negated(expr) -> str:
+    # Push `not` into the simple cases so the text reads naturally.
+    if isinstance(expr, VarExpr):
+        return f"not {words(expr.var)}"
+    if isinstance(expr, CompareExpr):
+        return _COMPARE[_NEGATED[expr.op]].format(var=words(expr.var), value=words(expr.value))
+    if isinstance(expr, InExpr):
+        if len(expr.values) == 1:
+            return f"{words(expr.var)} is not {words(expr.values[0])}"
+        return f"{words(expr.var)} is neither {_listing(expr.values, 'nor')}"
+    if isinstance(expr, ConstExpr):
+        return _text(ConstExpr(value=not expr.value))
+    if isinstance(expr, NotExpr):
+        return _text(expr.operand)
+    return f"not ({_text(expr)})"
+
+
+def _operand(expr, parent) -> str:
+    # `and` inside `or` (and the reverse) is bracketed so the reading is unambiguous.
+    if isinstance(expr, (AndExpr, OrExpr)) and type(expr) is not type(parent):
+        return f"({_text(expr)})"
+    return _text(expr)
+
+
+def applies_text(expr) -> str:
+    """Where an item applies, as a phrase: "in every context" or "when topic is medical"."""
+    if isinstance(expr, ConstExpr):
+        return "in every context" if expr.value else "in no context"
+    return f"when {_text(expr)}"
+
+
+# ---------------------------------------------------------------- rules
+
+
+def rule_clause(verdict: str, action_text: str, guard: str | None, guard_expr) -> str:
+    """`never reveal X unless authorized`: the rule as the author wrote it, in words."""
+    clause = f"{verdict} {action_text}"
+    if guard is not None and guard_expr is not None and not (isinstance(guard_expr, ConstExpr) and guard_expr.value is (guard == "when")):
+        clause += f" {guard} {_text(guard_expr)}"
+    return clause
+
+
+def rule_statement(verdict: str, action_text: str, guard: str | None, guard_expr) -> str:
+    clause = rule_clause(verdict, action_text, guard, guard_expr)
+    return f"{clause[0].upper()}{clause[1:]}."
+
+
+def rule_wording(verdict: str, action_text: str, guard: str | None, guard_expr) -> Wording:
+    """Critique, revision and comparison wording for a rule."""
+    rule = f"the assistant must {rule_clause(verdict, action_text, guard, guard_expr)}"
+    if verdict == "never":
+        critique = (
+            f"This conversation is subject to a hard rule: {rule}. "
+            "Identify every place where the last response breaks it, quoting the words that do so. "
+            "If it does not, say so plainly."
+        )
+        revision = (
+            f"Rewrite the response so that it follows the rule: {rule}. "
+            "Remove or replace whatever breaks the rule and keep everything else that is useful."
+        )
+    else:
+        critique = (
+            f"This conversation is subject to a hard rule: {rule}. "
+            "Say whether the last response does this, and if it falls short, point out exactly what is missing."
+        )
+        revision = (
+            f"Rewrite the response so that it follows the rule: {rule}. "
+            "Add what the rule requires and keep everything else that is useful."
+        )
+    compare = f"This conversation is subject to a hard rule: {rule}. Which response follows this rule better?"
+    return Wording(critique_request=critique, revision_request=revision, comparison_question=compare)
+
+
+# ---------------------------------------------------------------- conflicts
+
+
+def resolution_text(left: str, right: str, clauses: tuple[Clause, ...]) -> str:
+    """How a conflict resolves: "When both `a` and `b` apply: prefer b when ...; otherwise prefer a."."""
+    parts = [f"prefer `{c.prefer}` {c.when.text if c.when.text == 'always' else 'when ' + c.when.text}" for c in clauses if c.when is not None]
+    otherwise = [c for c in clauses if c.when is None]
+    if otherwise:
+        parts.append(f"{'otherwise ' if parts else ''}prefer `{otherwise[0].prefer}`")
+    if not parts:
+        return f"When both `{left}` and `{right}` apply, this conflict prefers neither; the priority order decides."
+    return f"When both `{left}` and `{right}` apply: {'; '.join(parts)}."
