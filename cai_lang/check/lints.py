@@ -19,6 +19,7 @@ from cai_lang.check.types import conditions_of
 from cai_lang.diagnostics import messages as msg
 from cai_lang.diagnostics.model import Diagnostic, Related
 from cai_lang.ir import nodes as ir
+from cai_lang.ir.conditions import variables_read
 from cai_lang.ir.model import Constitution, PrincipleDef
 from cai_lang.ir.program import Program
 
@@ -203,16 +204,6 @@ def check_near_duplicates(view: DeploymentView) -> list[Diagnostic]:
     return found
 
 
-def _variables_read(cond: ir.Condition) -> set[str]:
-    if isinstance(cond, (ir.VarCond, ir.CompareCond, ir.InCond)):
-        return {cond.var.value}
-    if isinstance(cond, ir.NotCond):
-        return _variables_read(cond.operand)
-    if isinstance(cond, (ir.AndCond, ir.OrCond)):
-        return set().union(*(_variables_read(c) for c in cond.operands))
-    return set()
-
-
 def check_unused(program: Program, constitution: Constitution) -> list[Diagnostic]:
     """W306 over the whole constitution: actions no rule uses, variables no condition reads."""
     used_actions = {r.action for r in constitution.rules.values()}
@@ -222,7 +213,7 @@ def check_unused(program: Program, constitution: Constitution) -> list[Diagnosti
     for module in program.modules.values():
         for declaration in module.declarations:
             for cond in conditions_of(declaration):
-                read |= _variables_read(cond)
+                read |= variables_read(cond)
     found = [msg.UNUSED_ACTION.at(a.span, name=a.id) for a in constitution.actions.values() if a.id not in used_actions]
     found += [msg.UNUSED_VARIABLE.at(v.span, name=v.name) for v in constitution.context.values() if v.name not in read]
     return found

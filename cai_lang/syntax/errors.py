@@ -74,7 +74,9 @@ def _join(phrases: list[str]) -> str:
         return "something else"
     if len(phrases) == 1:
         return phrases[0]
-    return ", ".join(phrases[:-1]) + " or " + phrases[-1]
+    # A comma before the last "or" keeps "a field such as `x` or `y`, or `}`" readable.
+    comma = "," if len(phrases) > 2 or " or " in phrases[0] else ""
+    return ", ".join(phrases[:-1]) + f"{comma} or " + phrases[-1]
 
 
 def _describe_token(token) -> str:

@@ -85,9 +85,68 @@ def decode_literal(token_text: str, raw: bool = False) -> tuple[str, list[Escape
     return value, errors
 
 
-def encode_literal(value: str) -> str:
-    """The canonical source form of a string value (used by the formatter)."""
-    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\t", "\\t")
-    if "\n" in value:
-        return '"""\n' + value.replace("\\", "\\\\").replace('"""', '\\"""') + '\n"""'
-    return '"' + escaped + '"'
+def encode_literal(value: str, indent: str = "", *, raw: bool = False) -> str:
+    """The canonical source form of a string value; decoding it gives `value` back.
+
+    A value without a newline is written `"..."`. One with newlines becomes a
+    triple-quoted block whose lines sit four spaces deeper than `indent` and
+    whose closing quotes sit at `indent`, so the dedent rule gives the value
+    back; values a block cannot carry faithfully (a line with trailing spaces,
+    or indentation that every line shares) stay on one line with `\n`.
+    With `raw` (a `detect regex` pattern, where a backslash is not an escape)
+    nothing can be escaped, and a value no literal carries raises ValueError.
+    """
+    if raw:
+        return _encode_raw(value, indent)
+    lines = value.split("\n")
+    if len(lines) > 1 and _fits_block(lines):
+        return _block([_escape(line, block=True) for line in lines], indent)
+    return '"' + _escape(value, block=False) + '"'
+
+
+_ONE_LINE = re.compile(r'"(?!"")(?:\\.|[^"\\\n])*"')
+
+
+def _escape(text: str, *, block: bool) -> str:
+    out = ""
+    for char in text:
+        if char == "\\":
+            out += "\\\\"
+        elif char == "\t":
+            out += "\\t"
+        elif char == "\n":
+            out += "\\n"
+        elif char == '"':
+            # On one line every quote is escaped; in a block only a quote that
+            # would make a run of three, the one thing that ends a block early.
+            out += '\\"' if not block or out.endswith('""') else '"'
+        elif char != " " and not char.isprintable():
+            out += f"\\u{{{ord(char):04X}}}"
+        else:
+            out += char
+    return out
+
+
+def _fits_block(lines: list[str]) -> bool:
+    if any(line != line.rstrip(" ") for line in lines):
+        return False
+    written = [line for line in lines if line]
+    # The dedent rule would remove indentation that every line shares; a
+    # value of nothing but newlines reads better as `"\n\n"`.
+    return bool(written) and any(not line.startswith(" ") for line in written)
+
+
+def _block(lines: list[str], indent: str) -> str:
+    inner = indent + "    "
+    body = "\n".join(inner + line if line else "" for line in lines)
+    return '"""\n' + body + "\n" + indent + '"""'
+
+
+def _encode_raw(value: str, indent: str) -> str:
+    if "\n" not in value and _ONE_LINE.fullmatch('"' + value + '"'):
+        return '"' + value + '"'
+    if '"""' not in value:
+        literal = _block(value.split("\n"), indent)
+        if dedent_block(literal[3:-3]) == value:
+            return literal
+    raise ValueError("no string literal carries this regex pattern unchanged")

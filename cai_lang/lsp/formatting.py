@@ -1,0 +1,80 @@
+"""Formatting a `.const` buffer: parse, refuse what cannot be printed faithfully, print, verify.
+
+`caic fmt` and the language server's formatting request both come here, so
+they always produce the same text. A file is left alone when it has syntax
+errors, or when the parser had to drop part of it (a field given twice, a
+second `constitution` header): printing the IR would silently delete that
+text. Every result is checked before it is handed out: it must parse to the
+same declarations and keep every comment, otherwise `FormatterBug` is raised
+and the caller keeps the original. This module does not import pygls.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+from cai_lang.diagnostics import messages as msg
+from cai_lang.diagnostics.model import Diagnostic
+from cai_lang.ir.printer import ir_shape, print_module
+from cai_lang.span import SourceFile
+from cai_lang.syntax.lower import parse_module
+
+_SYNTAX_CODES = frozenset({"E001", "E002"})
+
+
+def _template(message: msg.Message) -> re.Pattern:
+    parts = re.split(r"\{[^}]*\}", message.template)
+    return re.compile(".*".join(re.escape(part) for part in parts) + r"\Z", re.DOTALL)
+
+
+# Findings of the parser that mean the IR lacks text the file has.
+_LOSSY = (_template(msg.REPEATED_FIELD), _template(msg.DUPLICATE))
+
+
+class FormatterBug(RuntimeError):
+    """The printed text would not mean what the original means; nothing was changed."""
+
+
+@dataclass
+class Formatted:
+    """The outcome for one buffer: `text` is None when it was not formatted."""
+
+    original: str
+    text: str | None
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    source: SourceFile | None = None
+
+    @property
+    def changed(self) -> bool:
+        return self.text is not None and self.text != self.original
+
+
+def blocking(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    """The parser findings that stop a file from being formatted."""
+    return [d for d in diagnostics if d.code in _SYNTAX_CODES or (d.is_error and any(p.match(d.message) for p in _LOSSY))]
+
+
+def format_text(text: str, path: str = "<buffer>", display: str | None = None) -> Formatted:
+    """Format one buffer. Raises FormatterBug rather than return text that changes meaning."""
+    source = SourceFile(path, text, display if display is not None else path)
+    module, diagnostics = parse_module(source, path)
+    stopping = blocking(diagnostics)
+    if stopping:
+        return Formatted(original=text, text=None, diagnostics=stopping, source=source)
+    printed = print_module(module, text)
+    _verify(module, printed, path)
+    return Formatted(original=text, text=printed, source=source)
+
+
+def _verify(module, printed: str, path: str) -> None:
+    again, diagnostics = parse_module(SourceFile(path, printed, path), path)
+    if blocking(diagnostics):
+        raise FormatterBug(f"formatting {path} produced text that does not parse: {blocking(diagnostics)[0].message}")
+    if ir_shape(again) != ir_shape(module):
+        raise FormatterBug(f"formatting {path} changed its declarations")
+    before = Counter(c.text.rstrip() for c in module.comments)
+    after = Counter(c.text.rstrip() for c in again.comments)
+    if before != after:
+        raise FormatterBug(f"formatting {path} lost or changed a comment")

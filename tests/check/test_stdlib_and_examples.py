@@ -1,0 +1,63 @@
+"""Every standard-library module and every shipped example passes
+`caic check --strict`; the spec example of the language contract checks with
+exactly one I401 (duty_to_warn over hipaa) and no errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cai_lang.api import check_file
+from cai_lang.cli import app
+from cai_lang.resources import stdlib_dir
+
+REPO = Path(__file__).resolve().parents[2]
+STDLIB = sorted(stdlib_dir().glob("*.const"))
+EXAMPLES = sorted(p for p in (REPO / "examples").rglob("*.const") if p.name != "spec_example.const")
+REQUIRED_STD = {
+    "harmless", "honest", "helpful", "medical", "creative_writing", "customer_service",
+    "financial_advice", "legal_advice", "hipaa", "cai_2022",
+}
+
+
+def test_the_standard_library_has_the_contract_modules() -> None:
+    assert REQUIRED_STD <= {p.stem for p in STDLIB}
+    principles = check_file(stdlib_dir() / "cai_2022.const").constitution.principles
+    assert len(principles) == 16
+    assert all(p.node.critique and p.node.revision and p.node.compare for p in principles.values())
+    assert {"least_harmful"} <= set(check_file(stdlib_dir() / "harmless.const").constitution.principles)
+    assert {"calibrated", "humble"} <= set(check_file(stdlib_dir() / "honest.const").constitution.principles)
+    assert {"responsive"} <= set(check_file(stdlib_dir() / "helpful.const").constitution.principles)
+
+
+@pytest.mark.parametrize("path", STDLIB + EXAMPLES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_passes_strict_check(path: Path) -> None:
+    result = CliRunner().invoke(app, ["check", "--strict", str(path)])
+    assert result.exit_code == 0, result.output
+
+
+def test_examples_use_the_whole_language() -> None:
+    from cai_lang.ir import nodes as ir
+
+    for name in ("medical", "creative_writing", "customer_service"):
+        result = check_file(REPO / "examples" / f"{name}.const")
+        module = result.program.root_module
+        kinds = {type(d) for d in module.declarations}
+        assert module.imports, name
+        assert {ir.ContextBlock, ir.Rule, ir.Priority, ir.Conflict, ir.Deployment} <= kinds, name
+        assert any(d.extends is not None for d in module.of_type(ir.Deployment)), name
+    medical = check_file(REPO / "examples" / "medical.const").constitution
+    assert any(r.node.verdict == "never" and r.node.detect is not None for r in medical.rules.values())
+
+
+def test_spec_example_has_exactly_one_i401_and_no_errors() -> None:
+    result = check_file(REPO / "examples" / "spec_example.const")
+    assert not [d for d in result.diagnostics if d.is_error]
+    infos = [d for d in result.diagnostics if d.code == "I401"]
+    assert len(infos) == 1
+    (info,) = infos
+    assert "duty_to_warn" in info.message and "hipaa" in info.message
+    assert info.deployment == "default" and "clinic" in info.message
+    assert info.witness["authorized"] is False and info.witness["risk"] == "high"
