@@ -1,12 +1,198 @@
 """`caic` commands for the compile side of the tool; registered on the app by `cai_lang.cli`.
 
-Heavy imports stay inside the command bodies so that `caic check` starts fast.
+`compile` writes bundles, `render` previews one prompt as the model will see
+it, `export` writes the Hugging Face CAI recipe's JSON, and `schema` prints
+the bundle's JSON Schema. Exit codes follow the language contract: 0 done,
+1 when the constitution has errors (printed as `caic check` prints them, on
+stderr so that stdout stays the command's output), 2 for usage and I/O
+problems. Heavy imports stay inside the command bodies so that `caic check`
+starts fast.
 """
 
 from __future__ import annotations
 
+import enum
+import json
+from pathlib import Path
+from typing import Any, Optional
+
 import typer
+
+USAGE_ERROR = 2
+HAS_ERRORS = 1
+
+
+class Phase(str, enum.Enum):
+    critique = "critique"
+    revision = "revision"
+    compare = "compare"
+    compare_cot = "compare_cot"
+    compare_cot_answer = "compare_cot_answer"
+
+
+class Dialect(str, enum.Enum):
+    chat = "chat"
+    text = "text"
+
+
+class ExportFormat(str, enum.Enum):
+    hf_cai = "hf-cai"
+
+
+# What `caic render` shows where the caller gave no conversation or model output.
+PLACEHOLDERS: dict[str, Any] = {
+    "conversation": [
+        {"role": "user", "content": "<the user's message>"},
+        {"role": "assistant", "content": "<the response under review>"},
+    ],
+    "critique": "<the critique written in the critique step>",
+    "response_a": "<response A>",
+    "response_b": "<response B>",
+    "reasoning": "<the step-by-step reasoning written in the compare_cot step>",
+}
+
+
+def _fail(message: str, code: int = USAGE_ERROR) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def _compile(file: Path, deployment: Optional[str] = None, all_deployments: bool = False) -> list:
+    """Run `api.compile_file`, turning its refusals into exit codes."""
+    from cai_lang.api import CompileRefused, UnknownDeployment, compile_file
+
+    try:
+        return compile_file(file, deployment=deployment, all_deployments=all_deployments)
+    except CompileRefused as refused:
+        _print_diagnostics(refused)
+        raise typer.Exit(HAS_ERRORS)
+    except UnknownDeployment as exc:
+        raise _fail(str(exc))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _fail(f"cannot read {getattr(exc, 'filename', None) or file}: {getattr(exc, 'strerror', None) or exc}")
+
+
+def _print_diagnostics(refused) -> None:
+    from rich.console import Console
+
+    from cai_lang.diagnostics import render
+
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
+    diagnostics = refused.result.diagnostics
+    for diagnostic in diagnostics:
+        console.print(render.render_text(diagnostic, refused.sources))
+    console.print(f"{render.summary_line(diagnostics)}: nothing compiled", markup=False)
+
+
+def compile_command(
+    file: Path = typer.Argument(..., help="The `.const` file to compile.", show_default=False),
+    output: Path = typer.Option(..., "--output", "-o", help="Folder to write DEPLOYMENT/bundle.json, templates and constitution.md into."),
+    deployment: Optional[str] = typer.Option(None, "--deployment", "-d", help="Compile this deployment (default: `default`)."),
+    all_deployments: bool = typer.Option(False, "--all", help="Compile `default` and every deployment."),
+) -> None:
+    """Compile a constitution into content-hashed bundles of prompt templates for the trainer."""
+    from cai_lang.codegen.compiler import write_bundle
+
+    if deployment is not None and all_deployments:
+        raise _fail("give either --deployment or --all, not both")
+    bundles = _compile(file, deployment, all_deployments)
+    for bundle in bundles:
+        try:
+            written = write_bundle(bundle, output)
+        except OSError as exc:
+            raise _fail(f"cannot write {getattr(exc, 'filename', None) or output}: {exc.strerror or exc}")
+        typer.echo(f"{bundle.deployment.name}: {written[0].parent / 'bundle.json'} ({len(written)} files, sha256 {bundle.content_hash[:16]})")
+
+
+def schema_command() -> None:
+    """Print the JSON Schema of `bundle.json`."""
+    from cai_lang.codegen.schema import bundle_schema_json
+
+    typer.echo(bundle_schema_json(), nl=False)
+
+
+def _read_conversation(path: Path | None) -> dict[str, Any]:
+    """A conversation file: a list of {role, content}, or an object with `conversation` and any of
+    `critique`, `response_a`, `response_b`, `reasoning`."""
+    if path is None:
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise _fail(f"cannot read {path}: {exc.strerror or exc}")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise _fail(f"{path} is not JSON: {exc}")
+    if isinstance(data, list):
+        data = {"conversation": data}
+    if not isinstance(data, dict) or not isinstance(data.get("conversation", []), list):
+        raise _fail(f"{path}: expected a list of messages or an object with a `conversation` list")
+    for turn in data.get("conversation", []):
+        if not (isinstance(turn, dict) and isinstance(turn.get("role"), str) and isinstance(turn.get("content"), str)):
+            raise _fail(f"{path}: every message needs a string `role` and `content`")
+    unknown = set(data) - set(PLACEHOLDERS)
+    if unknown:
+        raise _fail(f"{path}: unknown key(s) {', '.join(sorted(unknown))}; expected {', '.join(PLACEHOLDERS)}")
+    return data
+
+
+def render_command(
+    file: Path = typer.Argument(..., help="The `.const` file.", show_default=False),
+    principle: str = typer.Option(..., "--principle", "-p", help="Id of a principle or rule, e.g. `helpful` or `harmless.least_harmful`."),
+    phase: Phase = typer.Option(..., "--phase", help="Which prompt to render."),
+    dialect: Dialect = typer.Option(Dialect.chat, "--dialect", help="`chat` (messages for instruct models) or `text` (base models)."),
+    conversation: Optional[Path] = typer.Option(None, "--conversation", "-c", help="JSON: a list of {role, content}, or an object with `conversation`, `critique`, `response_a`, `response_b`, `reasoning`."),
+    deployment: Optional[str] = typer.Option(None, "--deployment", "-d", help="Render for this deployment (default: `default`)."),
+    as_json: bool = typer.Option(False, "--json", help="Print chat messages as JSON rather than as readable turns."),
+) -> None:
+    """Print a rendered prompt, to preview what the model will see."""
+    from cai_lang.codegen.templates import render_prompt
+
+    given = _read_conversation(conversation)
+    (bundle,) = _compile(file, deployment)
+    values = {**PLACEHOLDERS, **given}
+    if "conversation" not in given and phase.value.startswith("compare"):
+        values["conversation"] = PLACEHOLDERS["conversation"][:1]
+    try:
+        bundle.item(principle)
+    except KeyError as exc:
+        known = ", ".join(e.id for e in (*bundle.principles, *bundle.rules))
+        raise _fail(f"{exc.args[0]}; enabled: {known}")
+    try:
+        rendered = render_prompt(bundle, principle, phase.value, dialect.value, **values)
+    except ValueError as exc:
+        raise _fail(str(exc))
+    if isinstance(rendered, str):
+        typer.echo(rendered)
+    elif as_json:
+        typer.echo(json.dumps(rendered, indent=2, ensure_ascii=False))
+    else:
+        typer.echo("\n\n".join(f"[{m['role']}]\n{m['content']}" for m in rendered))
+
+
+def export_command(
+    file: Path = typer.Argument(..., help="The `.const` file to export.", show_default=False),
+    export_format: ExportFormat = typer.Option(..., "--format", "-f", help="`hf-cai`: the Hugging Face open CAI recipe's constitution JSON."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="File to write (default: print to stdout)."),
+    deployment: Optional[str] = typer.Option(None, "--deployment", "-d", help="Export this deployment (default: `default`)."),
+) -> None:
+    """Export a constitution for other pipelines."""
+    from cai_lang.codegen.hf_export import hf_cai_json
+
+    (bundle,) = _compile(file, deployment)
+    text = hf_cai_json(bundle)
+    if output is None:
+        typer.echo(text, nl=False)
+        return
+    try:
+        output.write_bytes(text.encode("utf-8"))
+    except OSError as exc:
+        raise _fail(f"cannot write {output}: {exc.strerror or exc}")
+    typer.echo(f"wrote {output} ({export_format.value}, deployment {bundle.deployment.name})")
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the `caic` app."""
+    app.command("compile")(compile_command)
+    app.command("render")(render_command)
+    app.command("export")(export_command)
+    app.command("schema")(schema_command)
