@@ -1,12 +1,108 @@
 """`caic` commands for the editor side of the tool; registered on the app by `cai_lang.cli`.
 
-Heavy imports stay inside the command bodies so that `caic check` starts fast.
+`caic fmt` rewrites files into the canonical layout (or, with `--check` and
+`--diff`, only reports what would change, for CI); `caic lsp` runs the
+language server over stdio. Heavy imports stay inside the command bodies so
+that `caic check` starts fast, and pygls is imported only by `caic lsp`.
+Exit codes: 0 when nothing is wrong, 1 when a file has syntax errors or
+(with `--check`) would be reformatted, 2 when a file cannot be read or written.
 """
 
 from __future__ import annotations
 
+import difflib
+import sys
+from pathlib import Path
+from typing import List
+
 import typer
+
+USAGE_ERROR = 2
+
+
+def _read(path: Path) -> str:
+    # Bytes, not read_text: newline translation would hide `\r\n` from the check.
+    return path.read_bytes().decode("utf-8")
+
+
+def _diff(path: str, before: str, after: str) -> str:
+    return "".join(difflib.unified_diff(before.splitlines(True), after.splitlines(True), f"{path} (original)", f"{path} (formatted)"))
+
+
+def fmt(
+    files: List[Path] = typer.Argument(..., help="`.const` files to format; `-` formats standard input to standard output.", show_default=False),
+    check: bool = typer.Option(False, "--check", help="Change nothing; exit 1 when a file would be reformatted."),
+    diff: bool = typer.Option(False, "--diff", help="Change nothing; print what formatting would change as a unified diff."),
+) -> None:
+    """Format constitutions into the one canonical layout, keeping every comment."""
+    from rich.console import Console
+
+    from cai_lang.diagnostics import render
+    from cai_lang.lsp.formatting import FormatterBug, format_text
+
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    status = 0
+    changed = unchanged = 0
+    for path in files:
+        shown = str(path)
+        from_stdin = shown == "-"
+        try:
+            text = sys.stdin.read() if from_stdin else _read(path)
+        except (OSError, UnicodeDecodeError) as exc:
+            err.print(f"[bold red]error:[/] cannot read {shown}: {getattr(exc, 'strerror', None) or exc}")
+            status = max(status, USAGE_ERROR)
+            continue
+        try:
+            result = format_text(text, "<stdin>" if from_stdin else str(path.resolve()), display=shown)
+        except FormatterBug as exc:
+            err.print(f"[bold red]error:[/] {exc}; {shown} was left unchanged (this is a bug in caic fmt, please report it)")
+            status = max(status, 1)
+            continue
+        if result.text is None:
+            for diagnostic in result.diagnostics:
+                err.print(render.render_text(diagnostic, {result.source.display: result.source}))
+            err.print(f"{shown}: not formatted, fix the syntax errors first")
+            status = max(status, 1)
+            continue
+        if from_stdin and not (check or diff):
+            sys.stdout.write(result.text)
+            continue
+        if not result.changed:
+            unchanged += 1
+            continue
+        changed += 1
+        if diff:
+            sys.stdout.write(_diff(shown, text, result.text))
+        if check:
+            err.print(f"would reformat {shown}")
+            status = max(status, 1)
+        elif not diff:
+            try:
+                path.write_bytes(result.text.encode("utf-8"))
+            except OSError as exc:
+                err.print(f"[bold red]error:[/] cannot write {shown}: {exc.strerror or exc}")
+                status = max(status, USAGE_ERROR)
+                continue
+            err.print(f"reformatted {shown}")
+    if changed or unchanged:
+        verb = "would be reformatted" if (check or diff) else "reformatted"
+        err.print(f"{changed} file{'s' if changed != 1 else ''} {verb}, {unchanged} unchanged")
+    raise typer.Exit(status)
+
+
+def lsp(
+    stdio: bool = typer.Option(True, "--stdio", hidden=True, help="Speak over standard input and output (the only transport)."),
+) -> None:
+    """Run the caic language server over standard input and output."""
+    try:
+        from cai_lang.lsp.server import main
+    except ImportError as exc:  # pygls is an optional extra
+        typer.echo(f"error: the language server needs the lsp extra (pip install 'caic[lsp]'): {exc}", err=True)
+        raise typer.Exit(USAGE_ERROR)
+    main()
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the `caic` app."""
+    app.command("fmt")(fmt)
+    app.command("lsp")(lsp)

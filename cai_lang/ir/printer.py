@@ -280,20 +280,21 @@ class _Printer:
         entries: list[tuple] = []
         for line in self.lines:
             comment_depth = line.depth + 1 if line.kind == "close" else line.depth
-            for comment in line.leading + line.trailing[:-1]:
+            # Comments that cannot stay at the end of the line go above it, in source order.
+            for comment in sorted(line.leading + line.trailing[:-1], key=lambda c: c.span.start):
                 entries.append((comment_depth, comment.text.rstrip(), comment.span.start, comment.span.end, line.group, "comment", ""))
             if line.kind != "eof":
                 trailing = line.trailing[-1].text.rstrip() if line.trailing else ""
                 entries.append((line.depth, line.text, line.start, line.end, line.group, line.kind, trailing))
-        rows: list[list[str]] = []  # [code, trailing comment]; a blank line is ["", ""]
+        rows: list[list] = []  # [code, trailing comment, depth, kind]; a blank line has no code
         previous = None
         for entry in entries:
             if previous is not None and self.blank_between(previous, entry, kinds):
-                rows.append(["", ""])
-            rows.append([INDENT * entry[0] + entry[1], entry[6]])
+                rows.append(["", "", 0, "blank"])
+            rows.append([INDENT * entry[0] + entry[1], entry[6], entry[0], entry[5]])
             previous = entry
         _align_trailing(rows)
-        return "".join((code + "  " + comment if comment else code) + "\n" for code, comment in rows)
+        return "".join((code + "  " + comment if comment else code) + "\n" for code, comment, _, _ in rows)
 
     def one_line(self, group: int) -> bool:
         if not hasattr(self, "_line_counts"):
@@ -312,15 +313,19 @@ class _Printer:
         return bool(_BLANK_LINE.search(self.source, first[3], max(first[3], second[2])))
 
 
-def _align_trailing(rows: list[list[str]]) -> None:
-    """Trailing comments on consecutive one-line rows start in one column."""
+def _align_trailing(rows: list[list]) -> None:
+    """Trailing comments of consecutive one-line items of one block start in one column."""
+
+    def aligned(row: list, first: list) -> bool:
+        return bool(row[1]) and row[3] == "atom" and row[2] == first[2] and "\n" not in row[0]
+
     index = 0
     while index < len(rows):
         run_end = index
-        while run_end < len(rows) and rows[run_end][1] and "\n" not in rows[run_end][0]:
+        while run_end < len(rows) and aligned(rows[run_end], rows[index]):
             run_end += 1
         if run_end - index > 1:
-            width = max(len(code) for code, _ in rows[index:run_end])
+            width = max(len(row[0]) for row in rows[index:run_end])
             for row in rows[index:run_end]:
                 row[0] = row[0].ljust(width)
         index = max(run_end, index + 1)
