@@ -107,13 +107,18 @@ def template_entries() -> dict[str, Template]:
     return entries
 
 
+@lru_cache(maxsize=64)
+def _compiled(source: str):
+    # The trainer renders the same few templates thousands of times; parse each once.
+    return environment().from_string(source)
+
+
 def render(template: Template, variables: Mapping[str, Any]) -> str | list[dict[str, str]]:
     """Render a template: a prompt string (text dialect) or a list of {role, content} (chat)."""
     missing = [name for name in template.variables if name not in variables]
     if missing:
         raise TemplateVariableError(f"template {template.name} needs {', '.join(missing)}")
-    compiled = environment().from_string(template.source)
-    rendered = compiled.render({name: variables[name] for name in template.variables})
+    rendered = _compiled(template.source).render({name: variables[name] for name in template.variables})
     if template.output == "text":
         return rendered
     messages = json.loads(rendered)
