@@ -142,3 +142,20 @@ def test_the_trainer_loads_bundles_without_jinja2(tmp_path):
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == bundle.content_hash
+
+
+def test_caic_fmt_output_compiles_to_the_same_hash(tmp_path):
+    from typer.testing import CliRunner
+
+    from cai_lang.cli import app
+
+    messy = reformat(HEADER) + "\n".join(reformat(b) for b in reversed(BLOCKS))
+    path = write(tmp_path, messy)
+    before = hashes(tmp_path, messy)
+    result = CliRunner().invoke(app, ["fmt", str(path)])
+    if result.exit_code == 2 and "No such command" in result.output:
+        pytest.skip("`caic fmt` is not available")
+    assert result.exit_code == 0, result.output
+    formatted = path.read_text(encoding="utf-8")
+    assert formatted != messy
+    assert hashes(tmp_path, formatted) == before == dict(source_hashes())
