@@ -96,7 +96,9 @@ def lsp(
     """Run the caic language server over standard input and output."""
     try:
         from cai_lang.lsp.server import main
-    except ImportError as exc:  # pygls is an optional extra
+    except ModuleNotFoundError as exc:  # pygls is an optional extra
+        if (exc.name or "").split(".")[0] not in ("pygls", "lsprotocol"):
+            raise
         typer.echo(f"error: the language server needs the lsp extra (pip install 'caic[lsp]'): {exc}", err=True)
         raise typer.Exit(USAGE_ERROR)
     main()

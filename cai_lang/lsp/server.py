@@ -1,0 +1,240 @@
+"""The caic language server (pygls): documents in, the checker's findings out.
+
+Every open document is checked as a root with `cai_lang.api.check_file`,
+the same entry point `caic check` uses, with the text of all open
+documents passed as `overlays` so unsaved edits count, and one
+`ModuleCache` per workspace folder so imported and standard-library
+modules are parsed once (an entry is dropped when its file changes on
+disk). Findings go to the URI of the file they point into; a file that
+several open roots import gets the union. When a document changes, open
+documents that import it are checked again. The feature modules beside
+this one answer hover, definition, completion, symbols and formatting;
+`main` serves over stdio (`caic lsp`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from pathlib import Path
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer
+
+from cai_lang import __version__
+from cai_lang.api import check_file
+from cai_lang.check import CheckResult
+from cai_lang.diagnostics.codes import lookup
+from cai_lang.lsp import completion, diagnostics, hover, index, symbols
+from cai_lang.lsp.formatting import FormatterBug, format_text
+from cai_lang.lsp.positions import LineIndex, path_of, span_range, uri_of
+from cai_lang.syntax.loader import ModuleCache
+
+log = logging.getLogger(__name__)
+
+
+class CaicLanguageServer(LanguageServer):
+    def __init__(self) -> None:
+        super().__init__("caic", __version__)
+        self.caches: dict[str, ModuleCache] = {}
+        self.mtimes: dict[str, int | None] = {}
+        self.results: dict[str, CheckResult] = {}  # uri -> its latest check as a root
+        self.good: dict[str, CheckResult] = {}  # uri -> its latest check that got as far as names
+        self.published: dict[str, dict[str, list[types.Diagnostic]]] = {}  # root uri -> target uri -> findings
+        self.synthetic: dict[str, str] = {}  # made-up path -> uri, for documents not on disk
+
+    # ------------------------------------------------------------ paths and state
+    @property
+    def encoding(self) -> str:
+        return str(self.workspace.position_encoding or types.PositionEncodingKind.Utf16.value)
+
+    def path_for(self, uri: str) -> str:
+        path = path_of(uri)
+        if path is None:  # an unsaved `untitled:` buffer: check it as if it sat in the workspace
+            base = self.workspace.root_path or os.getcwd()
+            name = hashlib.sha1(uri.encode("utf-8")).hexdigest()[:12]
+            path = str(Path(base, f"untitled-{name}.const").resolve())
+            self.synthetic[path] = uri
+        return path
+
+    def uri_for(self, path: str) -> str:
+        return self.synthetic.get(path) or uri_of(path)
+
+    def cache_for(self, path: str) -> ModuleCache:
+        folders = [path_of(f.uri) for f in self.workspace.folders.values()]
+        inside = [f for f in folders if f and (path + os.sep).startswith(f.rstrip(os.sep) + os.sep)]
+        key = max(inside, key=len) if inside else ""
+        cache = self.caches.setdefault(key, ModuleCache())
+        for cached in list(cache.parsed):
+            if self.mtimes.get(cached) != _mtime(cached):
+                cache.parsed.pop(cached, None)
+                self.mtimes[cached] = _mtime(cached)
+        return cache
+
+    def overlays(self) -> dict[str, str]:
+        return {self.path_for(uri): doc.source for uri, doc in self.workspace.text_documents.items()}
+
+    def latest(self, uri: str) -> tuple[CheckResult | None, CheckResult | None]:
+        """The latest check of a document and the latest one that resolved names."""
+        if uri not in self.results and uri in self.workspace.text_documents:
+            self.validate(uri)
+        return self.results.get(uri), self.good.get(uri)
+
+    # ------------------------------------------------------------ checking
+    def check(self, uri: str) -> CheckResult:
+        path = self.path_for(uri)
+        result = check_file(path, cache=self.cache_for(path), overlays=self.overlays())
+        self.results[uri] = result
+        if result.constitution is not None:
+            self.good[uri] = result
+        return result
+
+    def validate(self, uri: str, follow: bool = True) -> None:
+        try:
+            result = self.check(uri)
+        except Exception as exc:  # a crash must not take the editor session down
+            log.exception("checking %s failed", uri)
+            self.window_log_message(types.LogMessageParams(type=types.MessageType.Error, message=f"caic: checking {uri} failed: {exc}"))
+            return
+        found = diagnostics.by_file(result.diagnostics, result.program, self.uri_for, self.encoding)
+        self.publish(uri, found)
+        if follow:
+            path = self.path_for(uri)
+            for other, previous in list(self.results.items()):
+                if other != uri and other in self.workspace.text_documents and path in previous.program.modules:
+                    self.validate(other, follow=False)
+
+    def publish(self, root: str, found: dict[str, list[types.Diagnostic]]) -> None:
+        before = self.published.pop(root, {})
+        if found:
+            self.published[root] = found
+        for target in set(before) | set(found):
+            merged, seen = [], set()
+            for per_root in self.published.values():
+                for item in per_root.get(target, []):
+                    key = (item.code, item.message, item.range.start.line, item.range.start.character, item.range.end.line, item.range.end.character)
+                    if key not in seen:
+                        seen.add(key)
+                        merged.append(item)
+            self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=target, diagnostics=merged))
+
+    def forget(self, uri: str) -> None:
+        self.results.pop(uri, None)
+        self.good.pop(uri, None)
+        self.publish(uri, {})
+
+
+def _mtime(path: str) -> int | None:
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return None
+
+
+def _where(ls: CaicLanguageServer, params) -> tuple[str, str, LineIndex, int]:
+    uri = params.text_document.uri
+    text = ls.workspace.get_text_document(uri).source
+    lines = LineIndex(text, ls.encoding)
+    return uri, text, lines, lines.offset(params.position)
+
+
+def build_server() -> CaicLanguageServer:
+    server = CaicLanguageServer()
+
+    @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
+    def did_open(ls: CaicLanguageServer, params: types.DidOpenTextDocumentParams) -> None:
+        ls.validate(params.text_document.uri)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+    def did_change(ls: CaicLanguageServer, params: types.DidChangeTextDocumentParams) -> None:
+        ls.validate(params.text_document.uri)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
+    def did_save(ls: CaicLanguageServer, params: types.DidSaveTextDocumentParams) -> None:
+        ls.validate(params.text_document.uri)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+    def did_close(ls: CaicLanguageServer, params: types.DidCloseTextDocumentParams) -> None:
+        ls.forget(params.text_document.uri)
+
+    @server.feature(types.TEXT_DOCUMENT_HOVER)
+    def on_hover(ls: CaicLanguageServer, params: types.HoverParams) -> types.Hover | None:
+        uri, _text, lines, offset = _where(ls, params)
+        result, good = ls.latest(uri)
+        if result is None:
+            return None
+        target = index.target_at(result.program, ls.path_for(uri), offset)
+        if target is None:
+            return None
+        constitution = result.constitution or (good.constitution if good is not None else None)
+        text = hover.hover_markdown(target, result.program, constitution)
+        if text is None:
+            return None
+        contents = types.MarkupContent(kind=types.MarkupKind.Markdown, value=text)
+        return types.Hover(contents=contents, range=lines.range(target.span.start, target.span.end))
+
+    @server.feature(types.TEXT_DOCUMENT_DEFINITION)
+    def on_definition(ls: CaicLanguageServer, params: types.DefinitionParams) -> types.Location | None:
+        uri, _text, _lines, offset = _where(ls, params)
+        result, good = ls.latest(uri)
+        if result is None:
+            return None
+        target = index.target_at(result.program, ls.path_for(uri), offset)
+        if target is None:
+            return None
+        for checked in (result, good):
+            if checked is None:
+                continue
+            found = index.declaration_of(target, checked.program, checked.constitution)
+            source = checked.program.sources.get(found[0]) if found is not None else None
+            if source is not None:
+                return types.Location(uri=ls.uri_for(found[0]), range=span_range(found[1], source, ls.encoding))
+        return None
+
+    @server.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(trigger_characters=["."]))
+    def on_completion(ls: CaicLanguageServer, params: types.CompletionParams) -> types.CompletionList:
+        uri, text, _lines, offset = _where(ls, params)
+        _result, good = ls.latest(uri)
+        names = completion.Names(good.program if good else None, good.constitution if good else None, ls.path_for(uri))
+        return types.CompletionList(is_incomplete=False, items=completion.complete(text[:offset], names))
+
+    @server.feature(types.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
+    def on_symbols(ls: CaicLanguageServer, params: types.DocumentSymbolParams) -> list[types.DocumentSymbol]:
+        uri = params.text_document.uri
+        result, _good = ls.latest(uri)
+        module = result.program.modules.get(ls.path_for(uri)) if result is not None else None
+        if module is None:
+            return []
+        return symbols.document_symbols(module, LineIndex(ls.workspace.get_text_document(uri).source, ls.encoding))
+
+    @server.feature(types.TEXT_DOCUMENT_FORMATTING)
+    def on_formatting(ls: CaicLanguageServer, params: types.DocumentFormattingParams) -> list[types.TextEdit] | None:
+        uri = params.text_document.uri
+        text = ls.workspace.get_text_document(uri).source
+        try:
+            formatted = format_text(text, ls.path_for(uri))
+        except FormatterBug as exc:
+            ls.window_log_message(types.LogMessageParams(type=types.MessageType.Error, message=f"caic: {exc}"))
+            return None
+        if formatted.text is None:
+            ls.window_show_message(types.ShowMessageParams(type=types.MessageType.Warning, message="caic: not formatted, the file has syntax errors"))
+            return None
+        if not formatted.changed:
+            return []
+        return [types.TextEdit(range=LineIndex(text, ls.encoding).whole(), new_text=formatted.text)]
+
+    @server.command(diagnostics.EXPLAIN_COMMAND)
+    def explain(ls: CaicLanguageServer, code: str) -> str | None:
+        entry = lookup(str(code))
+        if entry is None:
+            return None
+        text = f"{entry.code} ({entry.severity.value}): {entry.title}\n\n{entry.explanation}\n\nExample:\n{entry.bad}\nFixed:\n{entry.fixed}"
+        ls.window_show_message(types.ShowMessageParams(type=types.MessageType.Info, message=text))
+        return text
+
+    return server
+
+
+def main() -> None:
+    build_server().start_io()
