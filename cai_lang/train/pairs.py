@@ -1,0 +1,77 @@
+"""Response pairs for RLAIF: two sampled responses per prompt from the policy.
+
+The preference data of the RL phase starts here: for every prompt the policy
+(by default the SL-CAI model) samples two responses, and each pair records
+the policy that wrote it and the exact sampling settings, so a label can be
+traced back to how its responses were made. Both responses of a prompt are
+sampled in the same `generate` call as neighbouring rows, which gives them
+independent random draws (the engine seeds per call, not per row). Greedy
+settings are refused: they would make both responses identical and every
+label a tie.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Iterable, Mapping, Sequence
+
+from cai_lang.engine.base import GenerationBackend, SamplingParams
+
+DEFAULT_PAIR_SAMPLING = SamplingParams(max_new_tokens=128, temperature=1.0, top_p=0.95, seed=0)
+
+
+def prompt_conversation(record: Mapping) -> list[dict[str, str]]:
+    """The conversation a prompt record stands for: its `conversation`/`messages`, or its `prompt` as one user turn."""
+    for key in ("conversation", "messages"):
+        if record.get(key):
+            return [{"role": str(m["role"]), "content": str(m["content"])} for m in record[key]]
+    prompt = record.get("prompt")
+    if isinstance(prompt, str):
+        return [{"role": "user", "content": prompt}]
+    if isinstance(prompt, list):
+        return [{"role": str(m["role"]), "content": str(m["content"])} for m in prompt]
+    raise ValueError(f"prompt record {record.get('id', '?')!r} has no `prompt`, `conversation` or `messages`")
+
+
+def sampling_record(params: SamplingParams) -> dict:
+    """The sampling settings as plain JSON."""
+    values = dataclasses.asdict(params)
+    values["stop"] = list(params.stop)
+    return values
+
+
+def sample_pairs(
+    policy: GenerationBackend,
+    prompts: Iterable[Mapping],
+    params: SamplingParams = DEFAULT_PAIR_SAMPLING,
+    *,
+    policy_name: str | None = None,
+) -> list[dict]:
+    """Two responses per prompt record (`id`, `prompt` or `conversation`, optional `context`).
+
+    Returns one dict per prompt: `id` (the prompt's id), `conversation`,
+    `context`, `response_a`, `response_b`, `policy` and `sampling`, ready to be
+    written as JSONL and passed to `cai_lang.train.aggregate.label_pairs`.
+    """
+    if params.greedy:
+        raise ValueError("pair sampling needs sampling (temperature > 0, do_sample=True): greedy decoding gives two identical responses")
+    records = list(prompts)
+    conversations = [prompt_conversation(record) for record in records]
+    doubled: list[Sequence[Mapping[str, str]]] = [c for c in conversations for _ in range(2)]
+    responses = policy.generate(doubled, params)
+    sampling = sampling_record(params)
+    name = policy_name or getattr(policy, "model_id", type(policy).__name__)
+    pairs = []
+    for i, (record, conversation) in enumerate(zip(records, conversations)):
+        pairs.append(
+            {
+                "id": str(record.get("id", i)),
+                "conversation": conversation,
+                "context": dict(record.get("context") or {}),
+                "response_a": responses[2 * i],
+                "response_b": responses[2 * i + 1],
+                "policy": name,
+                "sampling": sampling,
+            }
+        )
+    return pairs
