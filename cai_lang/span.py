@@ -55,9 +55,10 @@ class SourceFile:
         # The name diagnostics print: what the user typed, not an absolute path.
         self.display = display if display is not None else str(path)
         self._line_starts = [0]
-        for index, char in enumerate(text):
-            if char == "\n":
-                self._line_starts.append(index + 1)
+        found = text.find("\n")
+        while found >= 0:
+            self._line_starts.append(found + 1)
+            found = text.find("\n", found + 1)
 
     @classmethod
     def read(cls, path: str | Path, display: str | None = None) -> "SourceFile":

@@ -13,6 +13,7 @@ UNEXPECTED_TOKEN = Message("E001", "expected {expected}, found {found}")
 UNEXPECTED_CHARACTER = Message("E001", "unexpected character `{char}`; expected {expected}")
 MISPLACED_HEADER = Message("E001", "`constitution` must be the first declaration of the file")
 MISPLACED_IMPORT = Message("E001", "`import` must come before the other declarations")
+TOO_DEEP = Message("E001", "condition nested more than {limit} levels deep")
 UNTERMINATED_STRING = Message("E002", "unterminated {quotes}string")
 BAD_ESCAPE = Message("E002", "{detail}")
 

@@ -11,10 +11,13 @@ with, which keeps every line and column of later tokens exact.
 from __future__ import annotations
 
 import re
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Iterator
 
-from lark import Lark, Tree
+from lark import Lark
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 from cai_lang.resources import grammar_file
@@ -37,14 +40,29 @@ _SCAN = re.compile(r'"""(?:.|\n)*?"""|"(?:\\.|[^"\\\n])*"?|#[^\n]*|[{}]|[A-Za-z_
 
 @lru_cache(maxsize=1)
 def get_parser() -> Lark:
+    """The parser, with the IR lowering embedded: `parse` returns a list of IR items."""
+    from cai_lang.syntax.lower import _Lowerer
+
     return Lark.open(
         str(grammar_file()),
         parser="lalr",
         lexer="basic",
         strict=True,
-        propagate_positions=True,
+        keep_all_tokens=True,  # spans come from the first and last token of each rule
         maybe_placeholders=False,
+        transformer=_Lowerer(),
     )
+
+
+_PARSER_LOCK = threading.Lock()
+
+
+@contextmanager
+def lowering_parser() -> Iterator:
+    """Hold the shared parser for one file; yields its lowering transformer to reset."""
+    parser = get_parser()
+    with _PARSER_LOCK:
+        yield parser.options.transformer
 
 
 @lru_cache(maxsize=1)
@@ -55,7 +73,7 @@ def terminal_patterns() -> dict[str, str]:
 
 @dataclass
 class ParseResult:
-    trees: list[Tree] = field(default_factory=list)
+    trees: list[list] = field(default_factory=list)  # lowered items of each parsed stretch
     errors: list[UnexpectedInput] = field(default_factory=list)
 
 
@@ -108,7 +126,7 @@ def error_offset(error: UnexpectedInput, text: str) -> int:
     return len(text)
 
 
-def _parse_once(text: str) -> tuple[Tree | None, UnexpectedInput | None]:
+def _parse_once(text: str) -> tuple[list | None, UnexpectedInput | None]:
     try:
         return get_parser().parse(text), None
     except UnexpectedInput as exc:

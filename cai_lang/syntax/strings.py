@@ -23,6 +23,8 @@ class EscapeError:
 
 
 def decode_escapes(body: str) -> tuple[str, list[EscapeError]]:
+    if "\\" not in body:
+        return body, []
     out: list[str] = []
     errors: list[EscapeError] = []
     index = 0
