@@ -1,0 +1,318 @@
+"""The preference model: a reward model trained on soft AI labels, optionally mixed with human preferences.
+
+trl's `RewardTrainer` fits the Bradley-Terry loss -log σ(r_chosen - r_rejected)
+to hard labels (with an optional per-row margin). The labeller gives soft
+labels, P(A better), so `SoftLabelRewardTrainer` swaps the loss for binary
+cross-entropy with logits on r_chosen - r_rejected against the soft label q:
+
+    loss = -(q log σ(Δ) + (1 - q) log(1 - σ(Δ))),   Δ = r_chosen - r_rejected
+
+With q = 1 this is trl's loss exactly, which is how human preference rows
+(`--human-preferences FILE`: prompt/chosen/rejected, the paper's hybrid)
+join the same batches. Rows are oriented so that `chosen` is the response
+the labeller prefers and q ≥ 0.5; the trainer's own accuracy metric (r_chosen
+> r_rejected) then reads as agreement with the labeller's majority. The model
+is saved with `save_pretrained` as a sequence-classification folder with
+`num_labels=1` and `pad_token_id` set, which `AutoModelForSequenceClassification`
+loads and trl's online trainers accept as a reward model by path.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+SOFT_LABEL = "soft_label"
+
+
+# ---------------------------------------------------------------- rows
+
+
+def _as_messages(value: Any, role: str) -> list[dict[str, str]]:
+    if isinstance(value, str):
+        return [{"role": role, "content": value}]
+    return [{"role": str(m["role"]), "content": str(m["content"])} for m in value]
+
+
+def preference_rows(pairs: Iterable[Mapping], labels: Iterable[Any]) -> list[dict]:
+    """Training rows from labelled pairs: conversational prompt/chosen/rejected plus `soft_label` ≥ 0.5.
+
+    `labels` are `PreferenceLabel`s or their dicts, matched to pairs by id.
+    """
+    by_id = {}
+    for label in labels:
+        data = label.to_dict() if hasattr(label, "to_dict") else dict(label)
+        by_id[str(data["pair_id"])] = data
+    rows = []
+    for pair in pairs:
+        label = by_id.get(str(pair["id"]))
+        if label is None:
+            continue
+        p = float(label["p_a"])
+        a, b = pair["response_a"], pair["response_b"]
+        chosen, rejected, q = (a, b, p) if p >= 0.5 else (b, a, 1.0 - p)
+        rows.append(
+            {
+                "prompt": _as_messages(pair["conversation"], "user"),
+                "chosen": _as_messages(chosen, "assistant"),
+                "rejected": _as_messages(rejected, "assistant"),
+                SOFT_LABEL: q,
+                "source": "ai",
+                "pair_id": str(pair["id"]),
+            }
+        )
+    return rows
+
+
+def load_human_preferences(path: str | Path) -> list[dict]:
+    """Human preference rows from JSONL (`prompt`, `chosen`, `rejected`; text or messages), each with label 1.0."""
+    rows = []
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            record = json.loads(line)
+            missing = [key for key in ("prompt", "chosen", "rejected") if key not in record]
+            if missing:
+                raise ValueError(f"{path}:{number}: a human preference needs {', '.join(missing)}")
+            rows.append(
+                {
+                    "prompt": _as_messages(record["prompt"], "user"),
+                    "chosen": _as_messages(record["chosen"], "assistant"),
+                    "rejected": _as_messages(record["rejected"], "assistant"),
+                    SOFT_LABEL: 1.0,
+                    "source": "human",
+                    "pair_id": str(record.get("id", f"human-{number}")),
+                }
+            )
+    return rows
+
+
+def split_rows(rows: Sequence[dict], eval_fraction: float, seed: int = 0) -> tuple[list[dict], list[dict]]:
+    """A seeded train/held-out split; at least one row is held out when eval_fraction > 0 and there are two rows."""
+    order = list(range(len(rows)))
+    random.Random(seed).shuffle(order)
+    n_eval = int(round(len(rows) * eval_fraction))
+    if eval_fraction > 0 and n_eval == 0 and len(rows) >= 2:
+        n_eval = 1
+    held = sorted(order[:n_eval])
+    train = sorted(order[n_eval:])
+    return [rows[i] for i in train], [rows[i] for i in held]
+
+
+# ---------------------------------------------------------------- trainer
+
+
+def soft_label_trainer_class():
+    """`SoftLabelRewardTrainer`, built on first use so that importing this module does not import trl."""
+    global _TRAINER
+    if _TRAINER is not None:
+        return _TRAINER
+    import torch
+    import torch.nn.functional as F
+    from trl import RewardTrainer
+
+    class SoftLabelCollator:
+        """trl's preference collator, plus the soft labels as a float tensor."""
+
+        def __init__(self, inner):
+            self.inner = inner
+
+        def __call__(self, examples):
+            labels = [float(example[SOFT_LABEL]) for example in examples]
+            batch = self.inner([{k: v for k, v in example.items() if k != SOFT_LABEL} for example in examples])
+            batch[SOFT_LABEL] = torch.tensor(labels, dtype=torch.float)
+            return batch
+
+    class SoftLabelRewardTrainer(RewardTrainer):
+        """RewardTrainer with binary cross-entropy against P(chosen better) in column `soft_label`."""
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.data_collator = SoftLabelCollator(self.data_collator)
+
+        def _set_signature_columns_if_needed(self):
+            # Trainer drops dataset columns outside this list before collating.
+            if self._signature_columns is None:
+                self._signature_columns = ["chosen_ids", "rejected_ids", "margin", SOFT_LABEL]
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            soft = inputs.pop(SOFT_LABEL, None)
+            # The parent runs the model and records reward, accuracy and margin
+            # metrics; only its hard-label loss is replaced.
+            hard_loss, outputs = super().compute_loss(model, inputs, return_outputs=True, num_items_in_batch=num_items_in_batch)
+            if soft is None:
+                return (hard_loss, outputs) if return_outputs else hard_loss
+            rewards_chosen, rewards_rejected = torch.chunk(outputs.logits.squeeze(-1), chunks=2)
+            loss = F.binary_cross_entropy_with_logits(rewards_chosen - rewards_rejected, soft.to(rewards_chosen.dtype))
+            if self.args.center_rewards_coefficient is not None:
+                loss = loss + self.args.center_rewards_coefficient * torch.mean((rewards_chosen + rewards_rejected) ** 2)
+            return (loss, outputs) if return_outputs else loss
+
+    _TRAINER = SoftLabelRewardTrainer
+    return _TRAINER
+
+
+_TRAINER = None
+
+
+@dataclass
+class PreferenceTrainingConfig:
+    """How to train the preference model; defaults are CPU-safe and small."""
+
+    output_dir: str = field(metadata={"help": "Where the sequence-classification folder is saved."})
+    max_steps: int = field(default=-1, metadata={"help": "Optimizer steps; -1 trains for `num_train_epochs`."})
+    num_train_epochs: float = field(default=1.0, metadata={"help": "Epochs when max_steps is -1."})
+    learning_rate: float = field(default=1e-5, metadata={"help": "Peak learning rate."})
+    batch_size: int = field(default=8, metadata={"help": "Pairs per device per step."})
+    max_length: int | None = field(default=1024, metadata={"help": "Longer rows are dropped (trl filters, not truncates)."})
+    eval_fraction: float = field(default=0.1, metadata={"help": "Share of rows held out for pairwise accuracy."})
+    seed: int = field(default=0, metadata={"help": "Seeds the split, the new score head and the data order."})
+    logging_steps: int = field(default=10, metadata={"help": "Log every this many steps."})
+    center_rewards_coefficient: float | None = field(default=None, metadata={"help": "trl's reward centring term."})
+
+
+@dataclass
+class PreferenceResult:
+    output_dir: Path
+    train_loss: float | None
+    heldout_accuracy: float | None
+    heldout_rows: int
+    train_rows: int
+
+
+def device_settings() -> dict[str, Any]:
+    """Trainer arguments for this machine: fp32 on CPU (no bf16 instructions), no activation checkpointing."""
+    import torch
+
+    on_cpu = not torch.cuda.is_available()
+    return {
+        "use_cpu": on_cpu,
+        "bf16": not on_cpu and torch.cuda.is_bf16_supported(),
+        "activation_checkpointing": False,
+        "gradient_checkpointing": False,
+        "report_to": [],
+        "save_strategy": "no",
+        "disable_tqdm": True,
+    }
+
+
+def train_preference_model(
+    base_model: str | Path,
+    rows: Sequence[dict],
+    config: PreferenceTrainingConfig,
+    *,
+    bundle_hash: str,
+    heldout: Sequence[dict] | None = None,
+) -> PreferenceResult:
+    """Train a preference model from `base_model` (a causal-LM or classifier folder) on soft-label rows.
+
+    Held-out rows come from `heldout`, or are split off `rows` by
+    `config.eval_fraction`. Accuracy is measured on the saved folder, reloaded,
+    so a folder that does not load fails here rather than in the RL step.
+    """
+    from datasets import Dataset
+    from transformers import AutoTokenizer
+    from trl import RewardConfig
+
+    if heldout is None:
+        train_rows, heldout = split_rows(rows, config.eval_fraction, config.seed)
+    else:
+        train_rows = list(rows)
+    if not train_rows:
+        raise ValueError("no preference rows to train on")
+    out = Path(config.output_dir)
+    args = RewardConfig(
+        output_dir=str(out),
+        max_steps=config.max_steps,
+        num_train_epochs=config.num_train_epochs,
+        learning_rate=config.learning_rate,
+        per_device_train_batch_size=config.batch_size,
+        max_length=config.max_length,
+        seed=config.seed,
+        logging_steps=config.logging_steps,
+        center_rewards_coefficient=config.center_rewards_coefficient,
+        **device_settings(),
+    )
+    tokenizer = AutoTokenizer.from_pretrained(str(base_model))
+    trainer = soft_label_trainer_class()(
+        model=str(base_model),
+        args=args,
+        train_dataset=Dataset.from_list([_trainable(r) for r in train_rows]),
+        processing_class=tokenizer,
+    )
+    result = trainer.train()
+    trainer.save_model(str(out))
+    accuracy = pairwise_accuracy(out, heldout) if heldout else None
+    from cai_lang.train.policy import write_model_card
+
+    write_model_card(
+        out,
+        kind="preference model",
+        base_model=str(base_model),
+        bundle_hash=bundle_hash,
+        method="soft-label reward modelling (BCE on r_chosen - r_rejected)",
+        metrics={"train_loss": result.training_loss, "heldout_pairwise_accuracy": accuracy, "heldout_rows": len(heldout)},
+        extra={"train_rows": len(train_rows), "human_rows": sum(r.get("source") == "human" for r in train_rows)},
+    )
+    return PreferenceResult(out, result.training_loss, accuracy, len(heldout), len(train_rows))
+
+
+def _trainable(row: Mapping) -> dict:
+    return {"prompt": row["prompt"], "chosen": row["chosen"], "rejected": row["rejected"], SOFT_LABEL: float(row[SOFT_LABEL])}
+
+
+# ---------------------------------------------------------------- scoring
+
+
+def load_preference_model(path: str | Path):
+    """(model, tokenizer) of a saved preference model, in eval mode."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    model = AutoModelForSequenceClassification.from_pretrained(str(path), num_labels=1).eval()
+    tokenizer = AutoTokenizer.from_pretrained(str(path))
+    return model, tokenizer
+
+
+def reward_scores(model, tokenizer, conversations: Sequence[Sequence[Mapping[str, str]]], batch_size: int = 8) -> list[float]:
+    """The preference model's scalar reward for each whole conversation (prompt and response),
+    tokenised with the chat template exactly as the trainer tokenised its rows."""
+    import torch
+
+    scores: list[float] = []
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else model.config.pad_token_id
+    for start in range(0, len(conversations), batch_size):
+        chunk = conversations[start : start + batch_size]
+        encoded = [tokenizer.apply_chat_template([dict(m) for m in c], tokenize=True, return_dict=True)["input_ids"] for c in chunk]
+        width = max(len(ids) for ids in encoded)
+        # Right padding, as trl's collator pads: the classifier reads the last non-pad token.
+        input_ids = torch.full((len(encoded), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(encoded), width), dtype=torch.long)
+        for r, ids in enumerate(encoded):
+            input_ids[r, : len(ids)] = torch.tensor(ids)
+            mask[r, : len(ids)] = 1
+        with torch.inference_mode():
+            logits = model(input_ids=input_ids.to(model.device), attention_mask=mask.to(model.device)).logits
+        scores.extend(float(x) for x in logits.squeeze(-1).float().cpu())
+    return scores
+
+
+def pairwise_accuracy(model_or_path, rows: Sequence[Mapping], tokenizer=None) -> float | None:
+    """Share of rows whose preferred side (soft label > 0.5) gets the higher reward; exact ties are skipped."""
+    if isinstance(model_or_path, (str, Path)):
+        model, tokenizer = load_preference_model(model_or_path)
+    else:
+        model = model_or_path
+    decided = [r for r in rows if float(r[SOFT_LABEL]) != 0.5]
+    if not decided:
+        return None
+    chosen = reward_scores(model, tokenizer, [list(r["prompt"]) + list(r["chosen"]) for r in decided])
+    rejected = reward_scores(model, tokenizer, [list(r["prompt"]) + list(r["rejected"]) for r in decided])
+    right = 0
+    for row, c, j in zip(decided, chosen, rejected):
+        prefers_chosen = float(row[SOFT_LABEL]) > 0.5
+        right += (c > j) == prefers_chosen
+    return right / len(decided)

@@ -1,0 +1,246 @@
+"""The preference model and policy optimisation: soft-label loss arithmetic, human-preference mixing,
+and short real training runs on the tiny model (DPO, RLOO with the preference model, GRPO with the
+labeller as reward), each leaving a folder the right Auto class loads, with the bundle hash on its card."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from rl_testkit import ControlledBackend, compile_test_bundle, expected_soft_label
+
+from cai_lang.train.aggregate import Aggregator
+from cai_lang.train.labeller import ComparisonLabeller
+from cai_lang.train.policy import (
+    MethodUnavailable,
+    PolicyTrainingConfig,
+    dpo_rows,
+    labeller_reward,
+    ppo_status,
+    train_policy,
+)
+from cai_lang.train.preference import (
+    PreferenceTrainingConfig,
+    load_human_preferences,
+    preference_rows,
+    soft_label_trainer_class,
+    split_rows,
+    train_preference_model,
+)
+
+PROMPTS = [
+    {"id": f"q{i}", "prompt": f"Question {i}: how should I store kitchen knives?", "context": {"risk": "low", "fiction": False}}
+    for i in range(8)
+]
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory):
+    return compile_test_bundle(tmp_path_factory.mktemp("bundle"))
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory):
+    from cai_lang.engine.tiny import FALLBACK_TEXT, build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model", size="tiny", seed=0, corpus=[FALLBACK_TEXT])
+
+
+def ai_rows(n=12, q=0.9):
+    rows = []
+    for i in range(n):
+        rows.append(
+            {
+                "prompt": [{"role": "user", "content": f"Question {i}: is this safe?"}],
+                "chosen": [{"role": "assistant", "content": "yes yes yes, with care"}],
+                "rejected": [{"role": "assistant", "content": "no no no"}],
+                "soft_label": q,
+                "source": "ai",
+                "pair_id": f"p{i}",
+            }
+        )
+    return rows
+
+
+def assert_card(folder, bundle_hash):
+    card = (folder / "README.md").read_text()
+    assert bundle_hash in card
+    assert json.loads((folder / "caic_training.json").read_text())["bundle_content_hash"] == bundle_hash
+
+
+# ---------------------------------------------------------------- rows
+
+
+def test_preference_rows_put_the_preferred_response_first():
+    pairs = [
+        {"id": "x", "conversation": [{"role": "user", "content": "Hi"}], "response_a": "A", "response_b": "B"},
+        {"id": "y", "conversation": [{"role": "user", "content": "Yo"}], "response_a": "C", "response_b": "D"},
+        {"id": "unlabelled", "conversation": [{"role": "user", "content": "?"}], "response_a": "E", "response_b": "F"},
+    ]
+    rows = preference_rows(pairs, [{"pair_id": "x", "p_a": 0.8}, {"pair_id": "y", "p_a": 0.3}])
+    assert [(r["chosen"][0]["content"], r["rejected"][0]["content"], r["soft_label"]) for r in rows] == [("A", "B", 0.8), ("D", "C", pytest.approx(0.7))]
+    assert rows[0]["prompt"] == [{"role": "user", "content": "Hi"}]
+
+
+def test_human_preferences_load_as_certain_labels(tmp_path):
+    path = tmp_path / "human.jsonl"
+    path.write_text(
+        json.dumps({"prompt": "Hi", "chosen": "Hello!", "rejected": "Go away."}) + "\n\n"
+        + json.dumps({"prompt": [{"role": "user", "content": "Yo"}], "chosen": [{"role": "assistant", "content": "Hey"}], "rejected": "..."}) + "\n"
+    )
+    rows = load_human_preferences(path)
+    assert [r["soft_label"] for r in rows] == [1.0, 1.0] and {r["source"] for r in rows} == {"human"}
+    assert rows[0]["prompt"] == [{"role": "user", "content": "Hi"}] and rows[0]["chosen"] == [{"role": "assistant", "content": "Hello!"}]
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"prompt": "Hi", "chosen": "x"}) + "\n")
+    with pytest.raises(ValueError, match="rejected"):
+        load_human_preferences(bad)
+
+
+def test_split_is_seeded_and_holds_out_at_least_one_row():
+    rows = [{"i": i} for i in range(10)]
+    train, held = split_rows(rows, 0.2, seed=3)
+    assert len(held) == 2 and len(train) == 8 and split_rows(rows, 0.2, seed=3) == (train, held)
+    assert len(split_rows(rows[:3], 0.1)[1]) == 1
+    assert split_rows(rows, 0.0)[1] == []
+
+
+def test_dpo_rows_skip_near_ties_and_orient_pairs():
+    rows = ai_rows(1, 0.9) + ai_rows(1, 0.55) + ai_rows(1, 0.2) + ai_rows(1, 0.5)
+    kept = dpo_rows(rows, tie_margin=0.1)
+    assert len(kept) == 2
+    assert kept[0]["chosen"][0]["content"].startswith("yes") and kept[1]["chosen"][0]["content"] == "no no no"
+    assert len(dpo_rows(rows, tie_margin=0.0)) == 3  # an exact tie is never a DPO pair
+
+
+# ---------------------------------------------------------------- the soft-label loss
+
+
+def test_soft_label_loss_is_bce_on_the_reward_difference(tiny_dir, tmp_path):
+    import torch
+    from datasets import Dataset
+    from transformers import AutoTokenizer
+    from trl import RewardConfig
+
+    from cai_lang.train.preference import device_settings
+
+    rows = ai_rows(4)
+    for row, q in zip(rows, (0.9, 0.6, 1.0, 0.75)):
+        row["soft_label"] = q
+    trainer = soft_label_trainer_class()(
+        model=str(tiny_dir),
+        args=RewardConfig(output_dir=str(tmp_path), per_device_train_batch_size=4, max_steps=1, **device_settings()),
+        train_dataset=Dataset.from_list([{k: r[k] for k in ("prompt", "chosen", "rejected", "soft_label")} for r in rows]),
+        processing_class=AutoTokenizer.from_pretrained(str(tiny_dir)),
+    )
+    batch = next(iter(trainer.get_train_dataloader()))
+    assert sorted(batch["soft_label"].tolist()) == pytest.approx([0.6, 0.75, 0.9, 1.0])
+    model = trainer.model.eval()
+    with torch.no_grad():
+        loss = trainer.compute_loss(model, dict(batch))
+        hard = super(type(trainer), trainer).compute_loss(model, {k: v for k, v in batch.items() if k != "soft_label"})
+        rewards = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits.squeeze(-1)
+    chosen, rejected = rewards.chunk(2)
+    diff = (chosen - rejected).tolist()
+    q = batch["soft_label"].tolist()
+    expected = -sum(qi * math.log(1 / (1 + math.exp(-d))) + (1 - qi) * math.log(1 - 1 / (1 + math.exp(-d))) for qi, d in zip(q, diff)) / 4
+    assert float(loss) == pytest.approx(expected, rel=1e-5)
+    # With every label 1 the soft loss is trl's Bradley-Terry loss.
+    with torch.no_grad():
+        certain = trainer.compute_loss(model, {**batch, "soft_label": torch.ones(4)})
+    assert float(certain) == pytest.approx(float(hard), rel=1e-5)
+
+
+@pytest.mark.slow
+def test_preference_model_learns_from_soft_labels_mixed_with_human_rows(tiny_dir, tmp_path, bundle):
+    from transformers import AutoModelForSequenceClassification
+
+    human = tmp_path / "human.jsonl"
+    human.write_text("".join(json.dumps({"prompt": f"Q{i}?", "chosen": "yes yes yes, with care", "rejected": "no no no"}) + "\n" for i in range(4)))
+    rows = ai_rows(24, 0.8) + load_human_preferences(human)
+    config = PreferenceTrainingConfig(output_dir=str(tmp_path / "pm"), max_steps=30, learning_rate=3e-3, batch_size=8, eval_fraction=0.2, logging_steps=10)
+    result = train_preference_model(tiny_dir, rows, config, bundle_hash=bundle.content_hash)
+    assert result.heldout_rows == 6 and result.train_rows == 22
+    assert result.heldout_accuracy == 1.0
+    model = AutoModelForSequenceClassification.from_pretrained(str(result.output_dir))
+    assert model.config.num_labels == 1 and model.config.pad_token_id is not None
+    assert_card(result.output_dir, bundle.content_hash)
+    metadata = json.loads((result.output_dir / "caic_training.json").read_text())
+    assert metadata["human_rows"] > 0 and metadata["metrics"]["heldout_pairwise_accuracy"] == 1.0
+
+
+# ---------------------------------------------------------------- policy optimisation
+
+
+@pytest.mark.slow
+def test_dpo_saves_a_causal_lm_with_the_bundle_hash(tiny_dir, tmp_path, bundle):
+    from transformers import AutoModelForCausalLM
+
+    config = PolicyTrainingConfig(output_dir=str(tmp_path / "dpo"), max_steps=2, batch_size=4)
+    out = train_policy(tiny_dir, config, bundle_hash=bundle.content_hash, preference_rows=ai_rows(6) + ai_rows(2, 0.52))
+    AutoModelForCausalLM.from_pretrained(str(out))
+    assert_card(out, bundle.content_hash)
+    assert json.loads((out / "caic_training.json").read_text())["skipped_near_ties"] == 2
+
+
+@pytest.mark.slow
+def test_rloo_with_the_preference_model_as_reward(tiny_dir, tmp_path, bundle):
+    from transformers import AutoModelForCausalLM
+
+    pm = train_preference_model(
+        tiny_dir, ai_rows(8), PreferenceTrainingConfig(output_dir=str(tmp_path / "pm"), max_steps=1, batch_size=4, eval_fraction=0.0), bundle_hash=bundle.content_hash
+    ).output_dir
+    config = PolicyTrainingConfig(output_dir=str(tmp_path / "rloo"), method="rloo", max_steps=2, batch_size=4, num_generations=2, max_completion_length=8)
+    out = train_policy(tiny_dir, config, bundle_hash=bundle.content_hash, prompts=PROMPTS, reward=pm)
+    AutoModelForCausalLM.from_pretrained(str(out))
+    assert_card(out, bundle.content_hash)
+
+
+@pytest.mark.slow
+def test_grpo_with_the_labeller_as_reward(tiny_dir, tmp_path, bundle):
+    from transformers import AutoModelForCausalLM
+
+    from cai_lang.engine.local import LocalBackend
+
+    labeller = ComparisonLabeller.from_backends(bundle, LocalBackend(str(tiny_dir), device="cpu"))
+    config = PolicyTrainingConfig(output_dir=str(tmp_path / "grpo"), method="grpo", max_steps=2, batch_size=4, num_generations=2, max_completion_length=8)
+    out = train_policy(tiny_dir, config, bundle_hash=bundle.content_hash, prompts=PROMPTS, reward=labeller_reward(labeller, Aggregator(bundle, "priority")))
+    AutoModelForCausalLM.from_pretrained(str(out))
+    assert_card(out, bundle.content_hash)
+    assert "labeller" in (out / "README.md").read_text()
+
+
+def test_labeller_reward_is_the_mean_win_probability_within_each_prompt_group(bundle):
+    quality = {"good": 2.0, "fair": 1.0, "poor": 0.0, "x": 0.0, "y": 1.0}
+    labeller = ComparisonLabeller(bundle, [ControlledBackend(quality, position_bias=0.5)])
+    reward = labeller_reward(labeller, Aggregator(bundle, "sample"))
+    one = [{"role": "user", "content": "Knives?"}]
+    two = [{"role": "user", "content": "Forks?"}]
+    prompts = [one, one, two, one, two]
+    completions = [[{"role": "assistant", "content": c}] for c in ("good", "fair", "x", "poor", "y")]
+    context = [json.dumps({"risk": "low", "fiction": False})] * 5
+    got = reward(prompts, completions, context=context)
+
+    def p(a, b):
+        return expected_soft_label(quality[a], quality[b], 0.5)
+
+    assert got == pytest.approx(
+        [(p("good", "fair") + p("good", "poor")) / 2, (p("fair", "good") + p("fair", "poor")) / 2, p("x", "y"), (p("poor", "good") + p("poor", "fair")) / 2, p("y", "x")]
+    )
+    assert reward([one], [[{"role": "assistant", "content": "good"}]]) == [0.5]
+
+
+def test_ppo_is_refused_with_the_reason():
+    problem = ppo_status()
+    assert problem is not None and "PPOTrainer" in problem
+    with pytest.raises(MethodUnavailable, match="rloo or grpo"):
+        train_policy("unused", PolicyTrainingConfig(output_dir="unused", method="ppo"), bundle_hash="h")
+
+
+def test_methods_check_their_inputs():
+    with pytest.raises(ValueError, match="preference rows"):
+        train_policy("unused", PolicyTrainingConfig(output_dir="unused"), bundle_hash="h")
+    with pytest.raises(ValueError, match="reward"):
+        train_policy("unused", PolicyTrainingConfig(output_dir="unused", method="grpo"), bundle_hash="h", prompts=PROMPTS)
