@@ -91,6 +91,8 @@ class _Printer:
         self.token_starts = [t[0] for t in self.tokens]
         self.lines: list[_Line] = []
         self.group: int | None = None
+        self.line_counts: Counter = Counter()
+        self.tall_groups: set[int | None] = set()
 
     # ------------------------------------------------------------ source positions
     def keyword(self, value_start: int, word: str) -> int:
@@ -239,6 +241,8 @@ class _Printer:
         if self.has_source:
             self.attach_comments()
         self.join_empty_blocks()
+        self.line_counts = Counter(line.group for line in self.lines)
+        self.tall_groups = {line.group for line in self.lines if "\n" in line.text}
         return self.render(kinds)
 
     def attach_comments(self) -> None:
@@ -297,10 +301,7 @@ class _Printer:
         return "".join((code + "  " + comment if comment else code) + "\n" for code, comment, _, _ in rows)
 
     def one_line(self, group: int) -> bool:
-        if not hasattr(self, "_line_counts"):
-            self._line_counts = Counter(line.group for line in self.lines)
-            self._tall = {line.group for line in self.lines if "\n" in line.text}
-        return self._line_counts[group] == 1 and group not in self._tall
+        return self.line_counts[group] == 1 and group not in self.tall_groups
 
     def blank_between(self, first: tuple, second: tuple, kinds: list[type]) -> bool:
         if first[5] == "open" or second[5] == "close":

@@ -120,9 +120,15 @@ class CaicLanguageServer(LanguageServer):
             self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=target, diagnostics=merged))
 
     def forget(self, uri: str) -> None:
+        """A closed document: drop its findings, and re-check the open files that import it,
+        which now see the file on disk instead of the editor's text."""
         self.results.pop(uri, None)
         self.good.pop(uri, None)
         self.publish(uri, {})
+        path = self.path_for(uri)
+        for other, previous in list(self.results.items()):
+            if other in self.workspace.text_documents and path in previous.program.modules:
+                self.validate(other, follow=False)
 
 
 def _mtime(path: str) -> int | None:
