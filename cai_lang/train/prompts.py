@@ -1,0 +1,247 @@
+"""Prompt sets for data generation: where they come from and which prompts a run uses.
+
+This module owns reading prompts (the two sets shipped with caic by name,
+or a user's JSONL file, CSV file, or folder written by `datasets`'
+`save_to_disk`) into `PromptRecord`s with their context labels, keeping
+one split, and choosing a run's prompts: red-team prompts with a fraction of
+helpful ones mixed in (the paper mixes helpful samples into SL-CAI so the
+model does not learn only to refuse), capped and ordered by a seed so that
+the same arguments always give the same list. That determinism is what lets
+`--resume` pick up a killed run. Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Literal, Mapping
+
+from cai_lang import resources
+
+Kind = Literal["red_team", "helpful"]
+KINDS: tuple[str, ...] = ("red_team", "helpful")
+SHIPPED: dict[str, Kind] = {"red_team": "red_team", "helpful": "helpful"}
+SPLITS = ("train", "eval", "all")
+
+
+class PromptSetError(ValueError):
+    """A prompt source that cannot be used; the message names the file and the problem."""
+
+
+@dataclass(frozen=True)
+class PromptRecord:
+    """One user prompt with what the trainer needs to know about it."""
+
+    id: str
+    prompt: str
+    kind: Kind
+    context: Mapping[str, Any] = field(default_factory=dict)
+    split: str = "train"
+    domain: str | None = None
+
+
+def shipped_path(name: str) -> Path:
+    """The file of a prompt set shipped with caic (`red_team` or `helpful`)."""
+    return resources.data_dir() / "prompts" / f"{name}.jsonl"
+
+
+def load_prompts(source: str | Path, *, kind: Kind | None = None, split: str = "all") -> list[PromptRecord]:
+    """Read a prompt set: a shipped name, a `.jsonl` or `.csv` file, or a `datasets` folder.
+
+    Rows need a `prompt`; `id` defaults to `STEM-NNNN` (line number),
+    `context` to no labels, `split` to `train`, and `kind` to the `kind`
+    argument, else the shipped set's kind, else `red_team`. `split` keeps only
+    rows of that split (`all` keeps every row).
+    """
+    if split not in SPLITS:
+        raise PromptSetError(f"unknown split {split!r}; use one of {', '.join(SPLITS)}")
+    text = str(source)
+    if text in SHIPPED:
+        path = shipped_path(text)
+        kind = kind or SHIPPED[text]
+    else:
+        path = Path(source)
+    if not path.exists():
+        names = ", ".join(SHIPPED)
+        raise PromptSetError(f"no prompt set at {text!r} (give a .jsonl or .csv file, a `datasets` folder, or one of: {names})")
+    if path.is_dir():
+        raw = _read_dataset_folder(path)
+    elif path.suffix.lower() == ".csv":
+        raw = _read_csv(path)
+    else:
+        raw = _read_jsonl(path)
+    records = [_record(row, n, path, kind) for n, row in enumerate(raw, start=1)]
+    _check_unique(records, path)
+    return [r for r in records if split == "all" or r.split == split]
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    rows = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PromptSetError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from exc
+    for n, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise PromptSetError(f"{path}:{n}: not JSON ({exc.msg})") from exc
+        if not isinstance(row, dict):
+            raise PromptSetError(f"{path}:{n}: expected a JSON object per line")
+        rows.append(row)
+    return rows
+
+
+def _read_csv(path: Path) -> list[dict[str, Any]]:
+    # A CSV cell cannot hold an object: `context` is JSON text, and columns
+    # named `context.NAME` add one label each (true/false read as booleans).
+    try:
+        with path.open(encoding="utf-8", newline="") as handle:
+            rows = list(csv.DictReader(handle))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PromptSetError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from exc
+    out = []
+    for n, row in enumerate(rows, start=2):
+        context: dict[str, Any] = {}
+        if row.get("context"):
+            try:
+                context = json.loads(row["context"])
+            except json.JSONDecodeError as exc:
+                raise PromptSetError(f"{path}:{n}: the `context` cell is not JSON ({exc.msg})") from exc
+        for key, value in row.items():
+            if key and key.startswith("context.") and value not in (None, ""):
+                context[key[len("context.") :]] = _csv_label(value)
+        cleaned = {k: v for k, v in row.items() if k and not k.startswith("context") and v not in (None, "")}
+        out.append({**cleaned, "context": context})
+    return out
+
+
+def _csv_label(value: str) -> Any:
+    lowered = value.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    return value.strip()
+
+
+def _read_dataset_folder(path: Path) -> list[dict[str, Any]]:
+    try:
+        from datasets import DatasetDict, load_from_disk
+    except ImportError as exc:  # pragma: no cover - the train extra installs it
+        raise PromptSetError(f"{path} is a folder; reading `datasets` folders needs `pip install caic[train]`") from exc
+    try:
+        data = load_from_disk(str(path))
+    except (FileNotFoundError, ValueError) as exc:
+        raise PromptSetError(f"{path} is a folder but not one written by datasets' save_to_disk: {exc}") from exc
+    if isinstance(data, DatasetDict):
+        # Each split of a DatasetDict becomes the rows' `split` unless they name one.
+        rows = []
+        for name, part in data.items():
+            rows.extend({"split": name, **row} for row in part)
+        return rows
+    return [dict(row) for row in data]
+
+
+def _record(row: Mapping[str, Any], n: int, path: Path, kind: Kind | None) -> PromptRecord:
+    prompt = row.get("prompt")
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise PromptSetError(f"{path}: row {n} has no `prompt` text")
+    context = row.get("context") or {}
+    if isinstance(context, str):
+        try:
+            context = json.loads(context)
+        except json.JSONDecodeError as exc:
+            raise PromptSetError(f"{path}: row {n}: `context` is not a JSON object") from exc
+    if not isinstance(context, Mapping):
+        raise PromptSetError(f"{path}: row {n}: `context` must be an object of labels")
+    # datasets stores a struct column with None for labels a row lacks.
+    context = {k: v for k, v in context.items() if v is not None}
+    row_kind = row.get("kind") or kind or "red_team"
+    if row_kind not in KINDS:
+        raise PromptSetError(f"{path}: row {n}: kind {row_kind!r} is not one of {', '.join(KINDS)}")
+    stem = path.stem if path.is_file() else path.name
+    return PromptRecord(
+        id=str(row.get("id") or f"{stem}-{n:04d}"),
+        prompt=prompt,
+        kind=row_kind,
+        context=dict(context),
+        split=str(row.get("split") or "train"),
+        domain=row.get("domain"),
+    )
+
+
+def _check_unique(records: Iterable[PromptRecord], where: Path | str) -> None:
+    seen: set[str] = set()
+    for record in records:
+        if record.id in seen:
+            raise PromptSetError(f"{where}: prompt id {record.id!r} appears more than once; ids must be unique")
+        seen.add(record.id)
+
+
+@dataclass(frozen=True)
+class PromptSelection:
+    """Which prompts a data-generation run uses; part of what `--resume` checks."""
+
+    sources: tuple[str, ...] = ("red_team",)
+    helpful: str | None = "helpful"
+    helpful_fraction: float = field(
+        default=0.25, metadata={"help": "Share of the selected prompts drawn from the helpful set (0 disables)."}
+    )
+    split: str = "train"
+    max_prompts: int | None = None
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.helpful_fraction < 1:
+            raise PromptSetError("the helpful fraction must be at least 0 and below 1")
+        if self.max_prompts is not None and self.max_prompts < 1:
+            raise PromptSetError("max prompts must be at least 1")
+
+
+def select_prompts(selection: PromptSelection) -> list[PromptRecord]:
+    """The run's prompts, in the order they are generated: the same selection always gives the same list.
+
+    Red-team prompts come from `sources`; a `helpful_fraction` share of the
+    result comes from `helpful` (prompts a source marks `helpful` count
+    toward it too). With `max_prompts`, a seeded sample of each kind keeps
+    that share. The two kinds are then shuffled together with the seed.
+    """
+    pool: list[PromptRecord] = []
+    for source in selection.sources:
+        pool.extend(load_prompts(source, split=selection.split))
+    red = [r for r in pool if r.kind == "red_team"]
+    helpful = [r for r in pool if r.kind == "helpful"]
+    if selection.helpful and selection.helpful_fraction > 0:
+        helpful.extend(load_prompts(selection.helpful, kind="helpful", split=selection.split))
+    rng = random.Random(f"prompts:{selection.seed}")
+    n_red, n_helpful = _counts(len(red), len(helpful), selection.helpful_fraction, selection.max_prompts)
+    chosen = _sample(red, n_red, rng) + _sample(helpful, n_helpful, rng)
+    rng.shuffle(chosen)
+    _check_unique(chosen, "the selected prompts")
+    if not chosen:
+        raise PromptSetError(f"no prompts selected (split {selection.split!r}, sources {', '.join(selection.sources)})")
+    return chosen
+
+
+def _counts(n_red: int, n_helpful: int, fraction: float, cap: int | None) -> tuple[int, int]:
+    if fraction <= 0 or n_helpful == 0:
+        return (min(n_red, cap) if cap else n_red), 0
+    if n_red == 0:
+        return 0, min(n_helpful, cap) if cap else n_helpful
+    if cap is None:
+        # Every red-team prompt, and helpful ones so they make up `fraction` of the whole.
+        want = round(n_red * fraction / (1 - fraction))
+        return n_red, min(n_helpful, want)
+    helpful = min(n_helpful, round(cap * fraction))
+    red = min(n_red, cap - helpful)
+    return red, min(n_helpful, cap - red)
+
+
+def _sample(records: list[PromptRecord], n: int, rng: random.Random) -> list[PromptRecord]:
+    if n >= len(records):
+        return list(records)
+    return rng.sample(records, n)
