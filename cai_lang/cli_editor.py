@@ -61,7 +61,7 @@ def fmt(
         if result.text is None:
             for diagnostic in result.diagnostics:
                 err.print(render.render_text(diagnostic, {result.source.display: result.source}))
-            err.print(f"{shown}: not formatted, fix the syntax errors first")
+            err.print(f"{shown}: not formatted until the errors above are fixed")
             status = max(status, 1)
             continue
         if from_stdin and not (check or diff):

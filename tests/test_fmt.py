@@ -262,11 +262,10 @@ def atoms(draw) -> str:
 conditions = st.recursive(
     atoms(),
     lambda inner: st.one_of(
-        inner.map(lambda c: f"not {c}"),
-        st.tuples(inner, inner).map(lambda p: f"{p[0]} and {p[1]}"),
-        st.tuples(inner, inner).map(lambda p: f"{p[0]} or {p[1]}"),
-        inner.map(lambda c: f"({c})"),
-        inner.map(lambda c: f"( {c} )"),
+        st.tuples(gap, inner).map(lambda p: f"not{p[0]}{p[1]}"),
+        st.tuples(inner, gap, gap, inner).map(lambda p: f"{p[0]}{p[1]}and{p[2]}{p[3]}"),
+        st.tuples(inner, gap, gap, inner).map(lambda p: f"{p[0]}{p[1]}or{p[2]}{p[3]}"),
+        st.tuples(opt_gap, inner, opt_gap).map(lambda p: f"({p[0]}{p[1]}{p[2]})"),
     ),
     max_leaves=6,
 )

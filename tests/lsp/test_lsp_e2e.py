@@ -190,3 +190,19 @@ def test_formatting_returns_the_formatter_output(session):
 def test_explain_command_gives_the_long_explanation(session):
     text = session["client"].request("workspace/executeCommand", {"command": "caic.explain", "arguments": ["E101"]})
     assert text.startswith("E101") and "Example" in text
+
+
+def test_an_unsaved_buffer_edited_incrementally_then_closed(session):
+    client, uri = session["client"], "untitled:Untitled-1"
+    text = 'principle p { compare "Which is clearer?" }\npriority p > q\n'
+    client.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "caic", "version": 1, "text": text}})
+    opened = client.wait_for("textDocument/publishDiagnostics", lambda p: p["uri"] == uri)
+    unknown = [d["range"] for d in opened["diagnostics"] if d["code"] == "E101"]
+    assert unknown == [{"start": _position(text, "q\n"), "end": _position(text, "q\n", 1)}]
+    end = _position(text, text, len(text))
+    insertion = {"range": {"start": end, "end": end}, "text": 'principle q { compare "Which is shorter?" }\n'}
+    client.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": 2}, "contentChanges": [insertion]})
+    changed = client.wait_for("textDocument/publishDiagnostics", lambda p: p["uri"] == uri)
+    assert "E101" not in [d["code"] for d in changed["diagnostics"]]
+    client.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
+    assert client.wait_for("textDocument/publishDiagnostics", lambda p: p["uri"] == uri)["diagnostics"] == []
