@@ -70,30 +70,11 @@ def check(
     strict: bool = typer.Option(False, "--strict", help="Exit 1 when there are warnings."),
 ) -> None:
     """Check constitutions: syntax, names, types, and contradictions in every deployment."""
-    from cai_lang.api import UnknownDeployment, check_files
-    from cai_lang.diagnostics import render
+    from cai_lang.entry import run_check
 
-    try:
-        report = check_files(list(files), deployment=deployment)
-    except UnknownDeployment as exc:
-        raise fail(str(exc))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise fail(f"cannot read {getattr(exc, 'filename', None) or 'file'}: {getattr(exc, 'strerror', None) or exc}")
-
-    if output_format is OutputFormat.json:
-        print(render.render_json(report.diagnostics))
-    elif output_format is OutputFormat.sarif:
-        print(render.render_sarif(report.diagnostics))
-    else:
-        console = _out()
-        for diagnostic in report.diagnostics:
-            console.print(render.render_text(diagnostic, report.sources))
-        checked = ", ".join(str(f) for f in files)
-        console.print(f"checked {checked}: {render.summary_line(report.diagnostics)}")
-    if report.has_errors:
-        raise typer.Exit(1)
-    if strict and report.has_warnings:
-        raise typer.Exit(1)
+    status = run_check([str(f) for f in files], deployment, output_format.value, strict)
+    if status:
+        raise typer.Exit(status)
 
 
 @app.command()

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict
 class Span(BaseModel):
     """A stretch of source: lines and columns are 1-based, `end_column` exclusive."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     file: str
     line: int

@@ -11,8 +11,6 @@ word lists live in `lexicon.py`.
 from __future__ import annotations
 
 import math
-import z3
-
 from cai_lang.check.deployments import DeploymentView
 from cai_lang.check.lexicon import EMPTY_WORDS, aim, is_vague, words
 from cai_lang.check.types import conditions_of
@@ -64,7 +62,7 @@ def check_one_phase(view: DeploymentView) -> list[Diagnostic]:
     return found
 
 
-def _applies(view: DeploymentView, principle: PrincipleDef) -> z3.BoolRef:
+def _applies(view: DeploymentView, principle: PrincipleDef):
     return view.solver.encode(principle.node.applies)
 
 
@@ -80,11 +78,11 @@ def _dominated(view: DeploymentView, helpful: PrincipleDef, harmful: list[Princi
         if view.graph.outranks(harm.id, helpful.id):
             return True
         for conflict in _conflict_between(view, harm.id, helpful.id):
-            both = z3.And(_applies(view, harm), _applies(view, helpful))
+            both = view.solver.all_of(_applies(view, harm), _applies(view, helpful))
             if not view.solver.satisfiable(both):
                 continue
             helpful_wins = [_clause_formula(view, conflict, i) for i, c in enumerate(conflict.clauses) if c.side == helpful.id]
-            if not helpful_wins or not view.solver.satisfiable(both, z3.Or(*helpful_wins)):
+            if not helpful_wins or not view.solver.satisfiable(both, view.solver.any_of(*helpful_wins)):
                 return True
     return False
 
@@ -154,21 +152,33 @@ def _content_words(principle: PrincipleDef) -> frozenset[str]:
 
 
 def near_duplicate_pairs(sets: list[frozenset[str]], threshold: float) -> list[tuple[int, int, float]]:
-    """Pairs of sets with Jaccard similarity >= threshold, by prefix filtering.
+    """Pairs (i, j), i < j, of sets with Jaccard similarity >= threshold.
 
-    Two sets this similar must share one of their rarest
+    Identical sets are grouped first: each later copy pairs with the first
+    one only, so a file of a thousand copies costs a thousand steps, not a
+    million. The distinct sets then go through prefix filtering: two sets
+    this similar must share one of their rarest
     `len - ceil(threshold * len) + 1` words, so only pairs sharing such a
-    word are compared: near-linear in practice instead of all pairs.
+    word are compared, which is near-linear in practice.
     """
-    frequency: dict[str, int] = {}
-    for s in sets:
-        for word in s:
-            frequency[word] = frequency.get(word, 0) + 1
-    index: dict[str, list[int]] = {}
-    pairs = []
+    pairs: list[tuple[int, int, float]] = []
+    first_of: dict[frozenset[str], int] = {}
+    distinct: list[int] = []
     for i, s in enumerate(sets):
         if not s:
             continue
+        if s in first_of:
+            pairs.append((first_of[s], i, 1.0))
+        else:
+            first_of[s] = i
+            distinct.append(i)
+    frequency: dict[str, int] = {}
+    for i in distinct:
+        for word in sets[i]:
+            frequency[word] = frequency.get(word, 0) + 1
+    index: dict[str, list[int]] = {}
+    for i in distinct:
+        s = sets[i]
         ordered = sorted(s, key=lambda w: (frequency[w], w))
         prefix = ordered[: len(ordered) - math.ceil(threshold * len(ordered)) + 1]
         candidates: set[int] = set()
@@ -180,7 +190,7 @@ def near_duplicate_pairs(sets: list[frozenset[str]], threshold: float) -> list[t
             similarity = len(s & other) / len(s | other)
             if similarity >= threshold:
                 pairs.append((j, i, similarity))
-    return pairs
+    return sorted(pairs)
 
 
 def check_near_duplicates(view: DeploymentView) -> list[Diagnostic]:

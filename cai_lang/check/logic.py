@@ -18,8 +18,6 @@ from __future__ import annotations
 
 from itertools import combinations
 
-import z3
-
 from cai_lang.check.deployments import DeploymentView
 from cai_lang.diagnostics import messages as msg
 from cai_lang.diagnostics.model import Diagnostic, Related
@@ -52,10 +50,10 @@ def check_rules(view: DeploymentView) -> list[Diagnostic]:
         if rule.action is not None and rule.node.verdict is not None:
             by_action.setdefault(rule.action, {"never": [], "always": []})[rule.node.verdict].append(rule)
     found = []
-    solver = view.solver
     for action, sides in by_action.items():
         for never in sides["never"]:
             for always in sides["always"]:
+                solver = view.solver
                 witness = solver.find(solver.encode(never.node.effective_condition), solver.encode(always.node.effective_condition))
                 if witness is None:
                     continue
@@ -84,22 +82,22 @@ def check_rules(view: DeploymentView) -> list[Diagnostic]:
     return found
 
 
-def _clause_formula(view: DeploymentView, conflict: ConflictDef, index: int) -> z3.BoolRef:
+def _clause_formula(view: DeploymentView, conflict: ConflictDef, index: int):
     """Where a clause matches; `otherwise` matches where no `when` clause does."""
     clause = conflict.clauses[index]
     if clause.condition is not None:
         return view.solver.encode(clause.condition)
     others = [view.solver.encode(c.condition) for c in conflict.clauses if c.condition is not None]
-    return z3.Not(z3.Or(*others)) if others else z3.BoolVal(True)
+    return view.solver.negate(view.solver.any_of(*others))
 
 
 def check_conflicts(view: DeploymentView) -> list[Diagnostic]:
     found = []
-    solver = view.solver
     for conflict in view.deployment.conflicts:
         if conflict.left not in view.items or conflict.right not in view.items:
             continue  # a side is disabled here: the conflict cannot arise
-        both = z3.And(solver.encode(view.condition_of(conflict.left)), solver.encode(view.condition_of(conflict.right)))
+        solver = view.solver
+        both = solver.all_of(solver.encode(view.condition_of(conflict.left)), solver.encode(view.condition_of(conflict.right)))
         if not solver.satisfiable(both):
             continue  # the sides never apply together: nothing to decide
         node = conflict.node
@@ -111,7 +109,7 @@ def check_conflicts(view: DeploymentView) -> list[Diagnostic]:
         ]
         formulas = [_clause_formula(view, conflict, i) for i in range(len(conflict.clauses))]
 
-        undecided = solver.find(both, z3.Not(z3.Or(*formulas)) if formulas else z3.BoolVal(True))
+        undecided = solver.find(both, solver.negate(solver.any_of(*formulas)))
         if undecided is not None:
             found.append(
                 msg.CONFLICT_INCOMPLETE.at(header, witness=undecided, related=sides, help="add a clause for this context, or `prefer X otherwise`", **names)
@@ -166,19 +164,20 @@ def check_assumptions(view: DeploymentView) -> list[Diagnostic]:
 
 def check_dead_conditions(view: DeploymentView) -> list[Diagnostic]:
     found = []
-    solver = view.solver
     for principle in view.deployment.principles:
         if principle.origin == view.name and principle.node.applies is not None:
+            solver = view.solver
             if not solver.satisfiable(solver.encode(principle.node.applies)):
                 found.append(msg.DEAD_CONDITION.at(principle.node.applies.span, what=f"the condition of principle `{principle.id}`"))
     for rule in view.deployment.rules:
         condition = rule.node.effective_condition
-        if rule.origin == view.name and condition is not None and not solver.satisfiable(solver.encode(condition)):
+        if rule.origin == view.name and condition is not None and not view.solver.satisfiable(view.solver.encode(condition)):
             found.append(msg.DEAD_CONDITION.at(rule.node.condition.span, what=f"the condition of rule `{rule.id}`"))
     for conflict in view.deployment.conflicts:
         if conflict.origin != view.name or conflict.left not in view.items or conflict.right not in view.items:
             continue
-        both = z3.And(solver.encode(view.condition_of(conflict.left)), solver.encode(view.condition_of(conflict.right)))
+        solver = view.solver
+        both = solver.all_of(solver.encode(view.condition_of(conflict.left)), solver.encode(view.condition_of(conflict.right)))
         if not solver.satisfiable(both):
             continue
         for index, clause in enumerate(conflict.clauses):

@@ -116,3 +116,17 @@ class ContextSolver:
 
     def satisfiable(self, *formulas: z3.BoolRef) -> bool:
         return self.find(*formulas) is not None
+
+    # Formula builders, so that passes need not import z3 themselves (it
+    # loads only when some check actually asks the solver something).
+    @staticmethod
+    def all_of(*formulas: z3.BoolRef) -> z3.BoolRef:
+        return z3.And(*formulas) if formulas else z3.BoolVal(True)
+
+    @staticmethod
+    def any_of(*formulas: z3.BoolRef) -> z3.BoolRef:
+        return z3.Or(*formulas) if formulas else z3.BoolVal(False)
+
+    @staticmethod
+    def negate(formula: z3.BoolRef) -> z3.BoolRef:
+        return z3.Not(formula)

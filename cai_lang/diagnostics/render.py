@@ -12,70 +12,86 @@ from __future__ import annotations
 import json
 from typing import Iterable, Mapping
 
-from rich.text import Text
-
 from cai_lang import __version__
 from cai_lang.diagnostics.codes import CODES, Severity
 from cai_lang.diagnostics.model import Diagnostic, summarize
 from cai_lang.span import SourceFile, Span
 
 _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "bold yellow", Severity.INFO: "bold cyan"}
+_ANSI = {"bold": "1", "dim": "2", "red": "31", "yellow": "33", "cyan": "36", "blue": "34"}
+
+Segment = tuple[str, "str | None"]
 
 
 def format_witness(witness: Mapping[str, object]) -> str:
     return ", ".join(f"{k} = {str(v).lower() if isinstance(v, bool) else v}" for k, v in witness.items())
 
 
-def _snippet(out: Text, span: Span, source: SourceFile | None, style: str, label: str = "") -> None:
+def _snippet(out: list[Segment], span: Span, source: SourceFile | None, style: str) -> None:
     if source is None:
         return
     gutter = len(str(span.end_line)) + 1
     pad = " " * gutter
-    out.append(f"{pad}|\n", style="bold blue")
+    out.append((f"{pad}|\n", "bold blue"))
     last = span.end_line if span.end_line - span.line < 4 else span.line
     for number in range(span.line, last + 1):
         line = source.line_text(number)
-        out.append(f"{number:>{gutter - 1}} | ", style="bold blue")
-        out.append(line + "\n")
+        out.append((f"{number:>{gutter - 1}} | ", "bold blue"))
+        out.append((line + "\n", None))
         start = span.column if number == span.line else 1
-        if number == span.end_line:
-            end = max(span.end_column, start + 1)
-        else:
-            end = max(len(line) + 1, start + 1)
-        out.append(f"{pad}| ", style="bold blue")
-        out.append(" " * (start - 1) + "^" * (end - start), style=style)
-        if label and number == last:
-            out.append(" " + label, style=style)
-        out.append("\n")
+        end = max(span.end_column, start + 1) if number == span.end_line else max(len(line) + 1, start + 1)
+        out.append((f"{pad}| ", "bold blue"))
+        out.append((" " * (start - 1) + "^" * (end - start), style))
+        out.append(("\n", None))
 
 
-def render_text(diagnostic: Diagnostic, sources: Mapping[str, SourceFile]) -> Text:
+def segments(diagnostic: Diagnostic, sources: Mapping[str, SourceFile]) -> list[Segment]:
+    """The text form of one diagnostic as (text, style) pieces."""
     style = _STYLE[diagnostic.severity]
-    out = Text()
-    out.append(f"{diagnostic.severity.value}[{diagnostic.code}]", style=style)
-    out.append(f": {diagnostic.message}\n", style="bold")
+    out: list[Segment] = [(f"{diagnostic.severity.value}[{diagnostic.code}]", style), (f": {diagnostic.message}\n", "bold")]
     span = diagnostic.span
+    pad = "  "
     if span is not None:
         pad = " " * (len(str(span.end_line)) + 1)
-        out.append(f"{pad[:-1]}--> ", style="bold blue")
-        out.append(f"{span.file}:{span.line}:{span.column}\n")
+        out.append((f"{pad[:-1]}--> ", "bold blue"))
+        out.append((f"{span.file}:{span.line}:{span.column}\n", None))
         _snippet(out, span, sources.get(span.file), style)
-    else:
-        pad = "  "
+
+    def note(label: str, text: str, label_style: str = "bold") -> None:
+        out.append((f"{pad}= {label}: ", label_style))
+        out.append((text + "\n", "dim" if label_style == "dim" else None))
+
     for related in diagnostic.related:
-        out.append(f"{pad}= note: ", style="bold")
-        out.append(f"{related.message} at {related.span.file}:{related.span.line}:{related.span.column}\n")
+        note("note", f"{related.message} at {related.span.file}:{related.span.line}:{related.span.column}")
     if diagnostic.deployment is not None:
-        out.append(f"{pad}= note: ", style="bold")
-        out.append(f"in deployment `{diagnostic.deployment}`\n")
+        note("note", f"in deployment `{diagnostic.deployment}`")
     if diagnostic.witness:
-        out.append(f"{pad}= witness: ", style="bold")
-        out.append(format_witness(diagnostic.witness) + "\n")
+        note("witness", format_witness(diagnostic.witness))
     if diagnostic.help:
-        out.append(f"{pad}= help: ", style="bold")
-        out.append(diagnostic.help + "\n")
-    out.append(f"{pad}= explain: ", style="dim")
-    out.append(f"caic explain {diagnostic.code}\n", style="dim")
+        note("help", diagnostic.help)
+    note("explain", f"caic explain {diagnostic.code}", "dim")
+    return out
+
+
+def format_text(diagnostic: Diagnostic, sources: Mapping[str, SourceFile], color: bool = False) -> str:
+    """The text form as a string, with ANSI colours when `color` (no rich needed)."""
+    pieces = []
+    for text, style in segments(diagnostic, sources):
+        if color and style:
+            codes = ";".join(_ANSI[word] for word in style.split())
+            pieces.append(f"\x1b[{codes}m{text}\x1b[0m")
+        else:
+            pieces.append(text)
+    return "".join(pieces)
+
+
+def render_text(diagnostic: Diagnostic, sources: Mapping[str, SourceFile]):
+    """The text form as a rich `Text`, for commands that print through rich."""
+    from rich.text import Text
+
+    out = Text()
+    for text, style in segments(diagnostic, sources):
+        out.append(text, style=style)
     return out
 
 

@@ -23,7 +23,7 @@ DEFAULT_DEPLOYMENT = "default"
 
 
 class Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
 
 class ContextVariable(Frozen):

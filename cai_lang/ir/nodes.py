@@ -18,7 +18,7 @@ from cai_lang.span import Span
 
 
 class Node(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     span: Span
 
@@ -243,7 +243,7 @@ class Comment(Node):
 class Module(BaseModel):
     """One parsed `.const` file."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     path: str
     display: str

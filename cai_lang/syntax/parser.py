@@ -51,6 +51,10 @@ def get_parser() -> Lark:
         keep_all_tokens=True,  # spans come from the first and last token of each rule
         maybe_placeholders=False,
         transformer=_Lowerer(),
+        # Building the LALR tables takes ~0.5 s; Lark caches them in the temp
+        # folder under a hash of the grammar and options, and rebuilds (and
+        # logs) if the cache cannot be read or written.
+        cache=True,
     )
 
 
