@@ -67,9 +67,9 @@ class CaicLanguageServer(LanguageServer):
         key = max(inside, key=len) if inside else ""
         cache = self.caches.setdefault(key, ModuleCache())
         for cached in list(cache.parsed):
-            if self.mtimes.get(cached) != _mtime(cached):
+            if self.mtimes.get(cached) != _mtime(cached):  # changed on disk since it was parsed
                 cache.parsed.pop(cached, None)
-                self.mtimes[cached] = _mtime(cached)
+                self.mtimes.pop(cached, None)
         return cache
 
     def overlays(self) -> dict[str, str]:
@@ -84,7 +84,10 @@ class CaicLanguageServer(LanguageServer):
     # ------------------------------------------------------------ checking
     def check(self, uri: str) -> CheckResult:
         path = self.path_for(uri)
-        result = check_file(path, cache=self.cache_for(path), overlays=self.overlays())
+        cache = self.cache_for(path)
+        result = check_file(path, cache=cache, overlays=self.overlays())
+        for parsed in cache.parsed:
+            self.mtimes.setdefault(parsed, _mtime(parsed))
         self.results[uri] = result
         if result.constitution is not None:
             self.good[uri] = result

@@ -10,6 +10,7 @@ symbols, formatting and the explain command are asked of the fixed text.
 
 from __future__ import annotations
 
+import os
 import textwrap
 from pathlib import Path
 
@@ -206,3 +207,18 @@ def test_an_unsaved_buffer_edited_incrementally_then_closed(session):
     assert "E101" not in [d["code"] for d in changed["diagnostics"]]
     client.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
     assert client.wait_for("textDocument/publishDiagnostics", lambda p: p["uri"] == uri)["diagnostics"] == []
+
+
+def test_an_imported_file_changed_on_disk_is_read_again(session):
+    client, root = session["client"], Path(session["extra_uri"].removeprefix("file://"))
+    root.write_text(EXTRA.replace("missing_thing", "extra_care_too") + '\nprinciple extra_care_too { compare "Which is safer?" }\n', encoding="utf-8")
+    stat = root.stat()
+    os.utime(root, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    client.notify("textDocument/didSave", {"textDocument": {"uri": session["uri"]}})
+    # Earlier checks published for this file too; wait for one without the error (or time out).
+    cleared = client.wait_for(
+        "textDocument/publishDiagnostics",
+        lambda p: p["uri"] == session["extra_uri"] and "E101" not in [d["code"] for d in p["diagnostics"]],
+        timeout=10,
+    )
+    assert [d for d in cleared["diagnostics"] if d["severity"] == 1] == []
