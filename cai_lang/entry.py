@@ -93,9 +93,15 @@ def _fast_check(args: list[str]) -> int | None:
 def main() -> None:
     args = sys.argv[1:]
     if args[:1] == ["check"]:
-        status = _fast_check(args[1:])
+        try:
+            status = _fast_check(args[1:])
+            if status is not None:
+                sys.stdout.flush()
+        except BrokenPipeError:
+            # The reader went away (`caic check ... | head`): not an error of ours.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            status = 1
         if status is not None:
-            sys.stdout.flush()
             sys.exit(status)
     from cai_lang.cli import main as typer_main
 

@@ -11,7 +11,7 @@ once, for the first, with a note naming the others.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Callable
 
@@ -71,6 +71,9 @@ class DeploymentView:
 
     constitution: Constitution
     deployment: ResolvedDeployment
+    # Results that do not depend on the deployment (a principle's aim, wording
+    # similarity), computed once and shared by every deployment's view.
+    shared: dict = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -125,8 +128,9 @@ def check_deployments(constitution: Constitution, only: str | None = None) -> li
     first_seen: dict[tuple, Diagnostic] = {}
     also_in: dict[tuple, list[str]] = {}
     passes = deployment_passes()
+    shared: dict = {}
     for name in names:
-        view = DeploymentView(constitution, resolve_deployment(constitution, name))
+        view = DeploymentView(constitution, resolve_deployment(constitution, name), shared)
         for check_pass in passes:
             for finding in check_pass(view):
                 key = finding.identity()

@@ -21,7 +21,7 @@ HELP_TAGS = frozenset({"helpful", "helpfulness"})
 # Wording that signals harm avoidance. "safe" alone is left out on purpose:
 # "as fully as is safe" is a helpfulness principle hedging, not a harm one.
 HARM_PATTERNS = tuple(
-    re.compile(p)
+    p
     for p in (
         r"\bharm(s|ful|fully|fulness)?\b",
         r"\bless harmful\b",
@@ -40,7 +40,7 @@ HARM_PATTERNS = tuple(
 )
 
 HELP_PATTERNS = tuple(
-    re.compile(p)
+    p
     for p in (
         r"\bhelpful(ness)?\b",
         r"\bmaximally helpful\b",
@@ -56,6 +56,9 @@ HELP_PATTERNS = tuple(
         r"\buser'?s? (actual |stated )?(question|goals?|request)\b",
     )
 )
+
+_HARM = re.compile("|".join(f"(?:{p})" for p in HARM_PATTERNS))
+_HELP = re.compile("|".join(f"(?:{p})" for p in HELP_PATTERNS))
 
 # W301: wording with no criterion. A field is vague when it matches one of
 # these whole-sentence shapes, or when, after removing the words below, fewer
@@ -105,8 +108,8 @@ def aim(tags: set[str], wording: str) -> str:
         harm, help_ = harm_tag, help_tag
     else:
         text = wording.lower().replace("_", " ")
-        harm = any(p.search(text) for p in HARM_PATTERNS)
-        help_ = any(p.search(text) for p in HELP_PATTERNS)
+        harm = _HARM.search(text) is not None
+        help_ = _HELP.search(text) is not None
     if harm and help_:
         return "balanced"
     if harm:

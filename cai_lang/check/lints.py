@@ -30,8 +30,12 @@ def _wording(principle: PrincipleDef) -> str:
     return " ".join(parts)
 
 
-def principle_aim(principle: PrincipleDef) -> str:
-    return aim({t.value for t in principle.node.tags}, _wording(principle))
+def principle_aim(principle: PrincipleDef, shared: dict | None = None) -> str:
+    cache = shared.setdefault("aims", {}) if shared is not None else {}
+    key = principle.node.span
+    if key not in cache:
+        cache[key] = aim({t.value for t in principle.node.tags}, _wording(principle))
+    return cache[key]
 
 
 def check_vague(view: DeploymentView) -> list[Diagnostic]:
@@ -88,7 +92,7 @@ def _dominated(view: DeploymentView, helpful: PrincipleDef, harmful: list[Princi
 
 
 def check_over_refusal(view: DeploymentView) -> list[Diagnostic]:
-    aims = {p.id: principle_aim(p) for p in view.deployment.principles}
+    aims = {p.id: principle_aim(p, view.shared) for p in view.deployment.principles}
     harmful = [p for p in view.deployment.principles if aims[p.id] == "harm"]
     helpful = [p for p in view.deployment.principles if aims[p.id] in ("help", "balanced")]
     if not harmful:
@@ -112,7 +116,7 @@ def check_over_refusal(view: DeploymentView) -> list[Diagnostic]:
 
 
 def check_undeclared_conflicts(view: DeploymentView) -> list[Diagnostic]:
-    aims = {p.id: principle_aim(p) for p in view.deployment.principles}
+    aims = {p.id: principle_aim(p, view.shared) for p in view.deployment.principles}
     helpful = [p for p in view.deployment.principles if aims[p.id] == "help"]
     harmful = [p for p in view.deployment.principles if aims[p.id] == "harm"]
     found = []
@@ -155,11 +159,12 @@ def near_duplicate_pairs(sets: list[frozenset[str]], threshold: float) -> list[t
     """Pairs (i, j), i < j, of sets with Jaccard similarity >= threshold.
 
     Identical sets are grouped first: each later copy pairs with the first
-    one only, so a file of a thousand copies costs a thousand steps, not a
-    million. The distinct sets then go through prefix filtering: two sets
-    this similar must share one of their rarest
-    `len - ceil(threshold * len) + 1` words, so only pairs sharing such a
-    word are compared, which is near-linear in practice.
+    one only, so a thousand copies cost a thousand steps, not a million.
+    The distinct sets then go through the AllPairs prefix filter: visited
+    from smallest to largest, words ordered rarest first, a set probes the
+    index with its first `len - ceil(t * len) + 1` words and is indexed under
+    its first `len - ceil(2t / (1 + t) * len) + 1`; any pair this similar
+    must meet there, so only pairs sharing a rare word are compared.
     """
     pairs: list[tuple[int, int, float]] = []
     first_of: dict[frozenset[str], int] = {}
@@ -176,29 +181,51 @@ def near_duplicate_pairs(sets: list[frozenset[str]], threshold: float) -> list[t
     for i in distinct:
         for word in sets[i]:
             frequency[word] = frequency.get(word, 0) + 1
+    index_share = 2 * threshold / (1 + threshold)
     index: dict[str, list[int]] = {}
-    for i in distinct:
+    for i in sorted(distinct, key=lambda k: (len(sets[k]), k)):
         s = sets[i]
+        size = len(s)
         ordered = sorted(s, key=lambda w: (frequency[w], w))
-        prefix = ordered[: len(ordered) - math.ceil(threshold * len(ordered)) + 1]
         candidates: set[int] = set()
-        for word in prefix:
+        for word in ordered[: size - math.ceil(threshold * size) + 1]:
             candidates.update(index.get(word, ()))
-            index.setdefault(word, []).append(i)
-        for j in sorted(candidates):
+        for j in candidates:
             other = sets[j]
+            if len(other) < threshold * size:
+                continue
             similarity = len(s & other) / len(s | other)
             if similarity >= threshold:
-                pairs.append((j, i, similarity))
+                pairs.append((min(i, j), max(i, j), similarity))
+        for word in ordered[: size - math.ceil(index_share * size) + 1]:
+            index.setdefault(word, []).append(i)
     return sorted(pairs)
 
 
+def _all_near_duplicates(view: DeploymentView) -> list[tuple[PrincipleDef, PrincipleDef, float]]:
+    """Near-duplicate pairs among every principle any deployment enables, computed once."""
+    if "near_duplicates" not in view.shared:
+        everything: dict = {}
+        for principle in view.constitution.principles.values():
+            everything[principle.node.span] = principle
+        for deployment in view.constitution.deployments.values():
+            for principle in deployment.principles:
+                everything[principle.node.span] = principle
+        principles = list(everything.values())
+        sets = [_content_words(p) for p in principles]
+        view.shared["near_duplicates"] = [
+            (principles[i], principles[j], similarity) for i, j, similarity in near_duplicate_pairs(sets, NEAR_DUPLICATE_THRESHOLD)
+        ]
+    return view.shared["near_duplicates"]
+
+
 def check_near_duplicates(view: DeploymentView) -> list[Diagnostic]:
-    principles = list(view.deployment.principles)
-    sets = [_content_words(p) for p in principles]
+    enabled = {p.node.span for p in view.deployment.principles}
     found = []
-    for i, j, similarity in near_duplicate_pairs(sets, NEAR_DUPLICATE_THRESHOLD):
-        second, first = _primary_first(view, principles[i], principles[j])
+    for one, two, similarity in _all_near_duplicates(view):
+        if one.node.span not in enabled or two.node.span not in enabled:
+            continue
+        second, first = _primary_first(view, one, two)
         if view.name not in (first.origin, second.origin):
             continue  # reported in the deployment that declared one of them
         found.append(
