@@ -113,3 +113,12 @@ def test_several_errors_in_one_file_are_all_reported() -> None:
     module, diagnostics = parse(text)
     assert [d.span.line for d in diagnostics] == [1, 3, 5]
     assert {p.name.value for p in module.declarations} == {"b", "d"}
+
+
+def test_grammar_has_no_terminal_collisions() -> None:
+    """The runtime parser skips Lark's strict check for speed; this keeps it honest."""
+    from lark import Lark
+
+    from cai_lang.resources import grammar_file
+
+    Lark.open(str(grammar_file()), parser="lalr", lexer="basic", strict=True, keep_all_tokens=True)
