@@ -78,6 +78,36 @@ def check(
 
 
 @app.command()
+def graph(
+    file: Path = typer.Argument(..., help="The `.const` file."),
+    output: Path = typer.Option(..., "--output", "-o", help="Where to write: a .dot, .svg or .png file."),
+    deployment: str = typer.Option("default", "--deployment", "-d", help="Which deployment to draw."),
+) -> None:
+    """Draw a deployment's priority order and declared conflicts."""
+    from cai_lang.api import UnknownDeployment, check_file
+    from cai_lang.check.deployments import resolve_deployment
+    from cai_lang.codegen.graph import write_graph
+    from cai_lang.diagnostics import render
+
+    try:
+        result = check_file(file, deployment=deployment)
+    except UnknownDeployment as exc:
+        raise fail(str(exc))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise fail(f"cannot read {file}: {getattr(exc, 'strerror', None) or exc}")
+    if result.errors or result.constitution is None:
+        for diagnostic in result.errors:
+            sys.stderr.write(render.format_text(diagnostic, result.program.source_by_display()) + "\n")
+        raise typer.Exit(1)
+    resolved = resolve_deployment(result.constitution, deployment)
+    try:
+        renderer = write_graph(resolved, f"{result.constitution.name} / {deployment}", output)
+    except ValueError as exc:
+        raise fail(str(exc))
+    print(f"wrote {output} ({renderer})")
+
+
+@app.command()
 def explain(code: str = typer.Argument(..., help="A diagnostic code such as E202.")) -> None:
     """Explain a diagnostic code, with a minimal example and its fix."""
     from cai_lang.diagnostics.codes import CODES, lookup
