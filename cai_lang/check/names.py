@@ -48,6 +48,37 @@ class _Scope:
     aliases: dict[str, str] = field(default_factory=dict)  # alias -> module path
 
 
+@dataclass
+class AliasPaths:
+    """How the root names every module it reaches: the id prefix of each module's
+    items, each module's import aliases, and imports that reuse an alias."""
+
+    prefix: dict[str, str]
+    aliases: dict[str, dict[str, str]]
+    repeated: list[ir.Import]
+
+
+def alias_paths(program: Program) -> AliasPaths:
+    """Breadth first from the root, so each module gets its shortest alias path
+    (`""` for the root, `harmless.` for `import std.harmless`)."""
+    result = AliasPaths(prefix={program.root: ""}, aliases={}, repeated=[])
+    queue = deque([program.root])
+    while queue:
+        path = queue.popleft()
+        aliases = result.aliases.setdefault(path, {})
+        for node, target in program.imports.get(path, []):
+            if node.alias_name in aliases:
+                result.repeated.append(node)
+                continue
+            if target is None:
+                continue
+            aliases[node.alias_name] = target
+            if target not in result.prefix:
+                result.prefix[target] = f"{result.prefix[path]}{node.alias_name}."
+                queue.append(target)
+    return result
+
+
 def _suggest(name: str, candidates) -> str | None:
     found = difflib.get_close_matches(name, sorted(set(candidates)), n=1, cutoff=0.6)
     return f"did you mean `{found[0]}`?" if found else None
@@ -66,27 +97,14 @@ class _Resolver:
 
     # ------------------------------------------------------------ module order and scopes
     def module_order(self) -> list[str]:
-        """Breadth-first from the root, so each module gets its shortest alias path."""
-        order = [self.program.root]
-        self.scopes[self.program.root] = _Scope(prefix="")
-        queue = deque([self.program.root])
-        while queue:
-            path = queue.popleft()
-            scope = self.scopes[path]
-            for node, target in self.program.imports.get(path, []):
-                alias = node.alias_name
-                if alias in scope.aliases:
-                    span = node.alias.span if node.alias is not None else node.target_span
-                    self.diagnostics.append(msg.DUPLICATE.at(span, kind="import alias", name=alias, help="give one of the imports another name with `as`"))
-                    continue
-                if target is None:
-                    continue
-                scope.aliases[alias] = target
-                if target not in self.scopes:
-                    self.scopes[target] = _Scope(prefix=f"{scope.prefix}{alias}.")
-                    order.append(target)
-                    queue.append(target)
-        return order
+        """Modules in the order the root reaches them, each with its alias prefix."""
+        paths = alias_paths(self.program)
+        for path, prefix in paths.prefix.items():
+            self.scopes[path] = _Scope(prefix=prefix, aliases=paths.aliases.get(path, {}))
+        for node in paths.repeated:
+            span = node.alias.span if node.alias is not None else node.target_span
+            self.diagnostics.append(msg.DUPLICATE.at(span, kind="import alias", name=node.alias_name, help="give one of the imports another name with `as`"))
+        return list(paths.prefix)
 
     def declare_item(self, scope: _Scope, name: ir.Name, kind: str, extra: dict[str, str] | None = None) -> str | None:
         visible = extra if extra is not None else scope.items

@@ -79,3 +79,12 @@ DEAD_CONDITION = Message("W307", "{what} can never hold")
 RULES_RESOLVED = Message(
     "I401", "rules `{never}` (never {action}) and `{always}` (always {action}) overlap; `{winner}` wins by priority"
 )
+
+
+def _name_messages() -> None:
+    for name, value in globals().items():
+        if isinstance(value, Message):
+            value.name = name
+
+
+_name_messages()

@@ -37,6 +37,9 @@ class Diagnostic(BaseModel):
     deployment: str | None = None
     witness: dict[str, WitnessValue] | None = None
     help: str | None = None
+    # Which wording in `messages.py` produced it (e.g. "REPEATED_FIELD"), for
+    # tools that must tell findings of one code apart; not part of the JSON.
+    kind: str | None = None
 
     @property
     def is_error(self) -> bool:
@@ -60,6 +63,7 @@ class Message:
             raise KeyError(f"unregistered diagnostic code {code}")
         self.code = code
         self.template = template
+        self.name: str | None = None  # set by messages.py to the constant's name
 
     @property
     def severity(self) -> Severity:
@@ -87,6 +91,7 @@ class Message:
             deployment=deployment,
             witness=witness,
             help=help,
+            kind=self.name,
         )
 
 

@@ -11,11 +11,9 @@ and the caller keeps the original. This module does not import pygls.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from cai_lang.diagnostics import messages as msg
 from cai_lang.diagnostics.model import Diagnostic
 from cai_lang.ir.printer import ir_shape, print_module
 from cai_lang.span import SourceFile
@@ -24,13 +22,8 @@ from cai_lang.syntax.lower import parse_module
 _SYNTAX_CODES = frozenset({"E001", "E002"})
 
 
-def _template(message: msg.Message) -> re.Pattern:
-    parts = re.split(r"\{[^}]*\}", message.template)
-    return re.compile(".*".join(re.escape(part) for part in parts) + r"\Z", re.DOTALL)
-
-
 # Findings of the parser that mean the IR lacks text the file has.
-_LOSSY = (_template(msg.REPEATED_FIELD), _template(msg.DUPLICATE))
+_LOSSY = frozenset({"REPEATED_FIELD", "DUPLICATE"})
 
 
 class FormatterBug(RuntimeError):
@@ -53,7 +46,7 @@ class Formatted:
 
 def blocking(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
     """The parser findings that stop a file from being formatted."""
-    return [d for d in diagnostics if d.code in _SYNTAX_CODES or (d.is_error and any(p.match(d.message) for p in _LOSSY))]
+    return [d for d in diagnostics if d.code in _SYNTAX_CODES or (d.is_error and d.kind in _LOSSY)]
 
 
 def format_text(text: str, path: str = "<buffer>", display: str | None = None) -> Formatted:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterator
 
+from cai_lang.check.names import alias_paths
 from cai_lang.ir import nodes as ir
 from cai_lang.ir.model import Constitution, PrincipleDef, RuleDef
 from cai_lang.ir.program import Program
@@ -34,19 +35,9 @@ class Scopes:
 
     def __init__(self, program: Program):
         self.program = program
-        self.prefix: dict[str, str] = {program.root: ""}
-        self.aliases: dict[str, dict[str, str]] = {}
-        queue = [program.root]
-        while queue:
-            path = queue.pop(0)
-            aliases = self.aliases.setdefault(path, {})
-            for node, target in program.imports.get(path, []):
-                if node.alias_name in aliases or target is None:
-                    continue
-                aliases[node.alias_name] = target
-                if target not in self.prefix:
-                    self.prefix[target] = self.prefix[path] + node.alias_name + "."
-                    queue.append(target)
+        paths = alias_paths(program)  # the name checker's own rule, so the two cannot drift
+        self.prefix: dict[str, str] = paths.prefix
+        self.aliases: dict[str, dict[str, str]] = paths.aliases
 
     def item_id(self, ref: ir.Ref, path: str) -> str | None:
         if path not in self.prefix:
