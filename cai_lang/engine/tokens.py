@@ -35,6 +35,10 @@ class PromptEncoder:
     def __init__(self, tokenizer: Any):
         self.tokenizer = tokenizer
         self.prefix, self.suffix = _special_affixes(tokenizer)
+        # Control-token strings (`</s>`, `<|im_end|>`, ...) that may appear in
+        # user text: red-team prompts and model responses are data, and must
+        # never close a turn or end a text when tokenised.
+        self.specials = sorted({t for t in getattr(tokenizer, "all_special_tokens", []) if t}, key=len, reverse=True)
 
     def render(self, prompt: Prompt) -> str:
         """The prompt as the exact text the model reads (chat rendered)."""
@@ -44,12 +48,26 @@ class PromptEncoder:
             raise EngineError(
                 "this model's tokenizer has no chat template; send text prompts (plain strings) instead"
             )
-        return self.tokenizer.apply_chat_template(
-            [dict(m) for m in prompt], tokenize=False, add_generation_prompt=True
-        )
+        messages = [{**m, "content": self.defuse(str(m.get("content", "")))} for m in prompt]
+        return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+    def defuse(self, content: str) -> str:
+        """Message text with any control-token string broken by a zero-width joiner.
+
+        A chat prompt must be tokenised with special tokens recognised (the
+        chat template writes them), so their strings inside message text are
+        altered by one invisible character instead; text prompts need no
+        such change, they are tokenised with special tokens split.
+        """
+        for token in self.specials:
+            if token in content:
+                content = content.replace(token, token[:1] + "\u200d" + token[1:])
+        return content
 
     def encode(self, text: str, chat: bool) -> list[int]:
-        ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        # Text prompts come from plain-text templates: any control-token string
+        # in them is user data, so it is tokenised as ordinary text.
+        ids = self.tokenizer(text, add_special_tokens=False, split_special_tokens=not chat)["input_ids"]
         # The special suffix (an EOS some tokenizers append) is left off: a
         # prompt is the start of a text, never a finished one.
         return list(ids) if chat else self.prefix + list(ids)
