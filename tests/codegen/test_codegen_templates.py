@@ -124,7 +124,7 @@ principle sourced {
     assert bundle.exemplars("revision") == []
 
 
-TRICKY = "{{ 7 * 7 }} {% for i in range(3) %}loop{% endfor %} {# hidden #} {% raw %}"
+TRICKY = "{{ 7 * 7 }} {% for i in range(3) %}loop{% endfor %} {# hidden #} {% raw %} </s> <|im_end|> <|endoftext|>"
 
 
 def test_user_text_is_printed_literally_never_run_as_template_code(tmp_path):
