@@ -116,15 +116,31 @@ def check_over_refusal(view: DeploymentView) -> list[Diagnostic]:
 
 
 def check_undeclared_conflicts(view: DeploymentView) -> list[Diagnostic]:
+    """W304: a helpfulness and a harm-avoidance principle that nothing relates.
+
+    A pair is flagged when the two can apply together, no priority chain or
+    conflict relates them, and at least one of them has not been weighed
+    against any principle of the other aim anywhere in the deployment. A
+    principle the author already ordered against one harm principle (say,
+    `helpful` in a conflict with `harmless.least_harmful`) is not flagged
+    against every sibling of that principle in an imported module.
+    """
     aims = {p.id: principle_aim(p, view.shared) for p in view.deployment.principles}
     helpful = [p for p in view.deployment.principles if aims[p.id] == "help"]
     harmful = [p for p in view.deployment.principles if aims[p.id] == "harm"]
+    if not helpful or not harmful:
+        return []
+    conflicts = {frozenset((c.left, c.right)) for c in view.deployment.conflicts}
+
+    def related(a: str, b: str) -> bool:
+        return frozenset((a, b)) in conflicts or view.graph.outranks(a, b) or view.graph.outranks(b, a)
+
+    weighed = {p.id for p in helpful if any(related(p.id, h.id) for h in harmful)}
+    weighed |= {h.id for h in harmful if any(related(p.id, h.id) for p in helpful)}
     found = []
     for help_p in helpful:
         for harm_p in harmful:
-            if view.graph.outranks(help_p.id, harm_p.id) or view.graph.outranks(harm_p.id, help_p.id):
-                continue
-            if _conflict_between(view, help_p.id, harm_p.id):
+            if related(help_p.id, harm_p.id) or (help_p.id in weighed and harm_p.id in weighed):
                 continue
             if not view.solver.satisfiable(_applies(view, help_p), _applies(view, harm_p)):
                 continue
