@@ -254,7 +254,3 @@ class Module(BaseModel):
 
     def of_type(self, kind: type) -> list:
         return [d for d in self.declarations if isinstance(d, kind)]
-
-
-for _model in (NotCond, AndCond, OrCond, Principle, Rule, PreferClause, Conflict, Assume):
-    _model.model_rebuild()
