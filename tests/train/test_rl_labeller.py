@@ -23,8 +23,8 @@ GOOD, BAD = "Use a knife block or magnetic strip.", "Throw them in a drawer loos
 
 
 @pytest.fixture(scope="module")
-def bundle(tmp_path_factory):
-    return compile_test_bundle(tmp_path_factory.mktemp("bundle"))
+def rl_bundle(tmp_path_factory):
+    return compile_test_bundle(tmp_path_factory.mktemp("rl_bundle"))
 
 
 def compare(item="safe", a=GOOD, b=BAD):
@@ -38,51 +38,51 @@ def test_option_probability_is_a_two_way_softmax():
     assert option_probability(-5.0, -5.0) == 0.5
 
 
-def test_soft_label_without_position_bias_is_the_softmax_of_the_options(bundle):
+def test_soft_label_without_position_bias_is_the_softmax_of_the_options(rl_bundle):
     backend = ControlledBackend({GOOD: math.log(3.0), BAD: 0.0})
-    (verdict,) = ComparisonLabeller(bundle, [backend]).label([compare()])
+    (verdict,) = ComparisonLabeller(rl_bundle, [backend]).label([compare()])
     assert verdict.p_a == pytest.approx(0.75, abs=1e-12)
     assert verdict.p_a_first == pytest.approx(0.75, abs=1e-12)
     assert verdict.p_a_second == pytest.approx(0.75, abs=1e-12)
 
 
-def test_both_orders_average_out_position_bias_exactly(bundle):
+def test_both_orders_average_out_position_bias_exactly(rl_bundle):
     # quality difference log 3, bias toward the first option log 2:
     # A first: sigmoid(log 6) = 6/7; A second: sigmoid(log 1.5) = 3/5; mean 51/70.
     backend = ControlledBackend({GOOD: math.log(3.0), BAD: 0.0}, position_bias=math.log(2.0))
-    (verdict,) = ComparisonLabeller(bundle, [backend]).label([compare()])
+    (verdict,) = ComparisonLabeller(rl_bundle, [backend]).label([compare()])
     assert verdict.p_a_first == pytest.approx(6 / 7, abs=1e-12)
     assert verdict.p_a_second == pytest.approx(3 / 5, abs=1e-12)
     assert verdict.p_a == pytest.approx(51 / 70, abs=1e-12)
     assert verdict.p_a == pytest.approx(expected_soft_label(math.log(3.0), 0.0, math.log(2.0)), abs=1e-12)
 
 
-def test_swapping_the_pair_gives_the_complement(bundle):
+def test_swapping_the_pair_gives_the_complement(rl_bundle):
     backend = ControlledBackend({GOOD: 1.3, BAD: -0.4}, position_bias=0.9)
-    labeller = ComparisonLabeller(bundle, [backend])
+    labeller = ComparisonLabeller(rl_bundle, [backend])
     forward, backward = labeller.label([compare(a=GOOD, b=BAD), compare(a=BAD, b=GOOD)])
     assert forward.p_a + backward.p_a == pytest.approx(1.0, abs=1e-12)
 
 
-def test_pure_position_bias_gives_exactly_one_half(bundle):
+def test_pure_position_bias_gives_exactly_one_half(rl_bundle):
     backend = ControlledBackend({GOOD: 0.0, BAD: 0.0}, position_bias=3.0)
-    (verdict,) = ComparisonLabeller(bundle, [backend]).label([compare()])
+    (verdict,) = ComparisonLabeller(rl_bundle, [backend]).label([compare()])
     assert verdict.p_a_first == pytest.approx(sigmoid(3.0))
     assert verdict.p_a == pytest.approx(0.5, abs=1e-12)
 
 
-def test_one_order_keeps_the_bias(bundle):
+def test_one_order_keeps_the_bias(rl_bundle):
     backend = ControlledBackend({GOOD: 0.0, BAD: 0.0}, position_bias=3.0)
-    (verdict,) = ComparisonLabeller(bundle, [backend], both_orders=False).label([compare()])
+    (verdict,) = ComparisonLabeller(rl_bundle, [backend], both_orders=False).label([compare()])
     assert verdict.p_a == pytest.approx(sigmoid(3.0))
     assert verdict.p_a_second is None
     assert len(backend.score_calls[0][0]) == 2
 
 
-def test_all_comparisons_and_orders_go_in_one_scoring_call(bundle):
+def test_all_comparisons_and_orders_go_in_one_scoring_call(rl_bundle):
     backend = ControlledBackend({GOOD: 1.0, BAD: 0.0, "Other.": 0.5}, position_bias=0.2)
     comparisons = [compare("safe"), compare("helpful", a=BAD, b="Other."), compare("honest", a="Other.", b=GOOD)]
-    verdicts = ComparisonLabeller(bundle, [backend]).label(comparisons)
+    verdicts = ComparisonLabeller(rl_bundle, [backend]).label(comparisons)
     assert len(backend.score_calls) == 1
     prompts, continuations = backend.score_calls[0]
     assert len(prompts) == 4 * len(comparisons)
@@ -94,42 +94,42 @@ def test_all_comparisons_and_orders_go_in_one_scoring_call(bundle):
         assert verdict.p_a == pytest.approx(expected_soft_label(q[comparison.response_a], q[comparison.response_b], 0.2), abs=1e-12)
 
 
-def test_each_item_is_asked_its_own_comparison_question(bundle):
+def test_each_item_is_asked_its_own_comparison_question(rl_bundle):
     backend = ControlledBackend({GOOD: 0.0, BAD: 0.0})
-    ComparisonLabeller(bundle, [backend]).label([compare("safe"), compare("helpful")])
+    ComparisonLabeller(rl_bundle, [backend]).label([compare("safe"), compare("helpful")])
     prompts = backend.score_calls[0][0]
-    assert bundle.principle("safe").wording.comparison_question in prompts[0][-1]["content"]
-    assert bundle.principle("helpful").wording.comparison_question in prompts[4][-1]["content"]
+    assert rl_bundle.principle("safe").wording.comparison_question in prompts[0][-1]["content"]
+    assert rl_bundle.principle("helpful").wording.comparison_question in prompts[4][-1]["content"]
 
 
-def test_options_are_spelt_for_the_dialect(bundle):
+def test_options_are_spelt_for_the_dialect(rl_bundle):
     chat = ControlledBackend({GOOD: 0.0, BAD: 0.0})
     text = ControlledBackend({GOOD: 0.0, BAD: 0.0})
-    ComparisonLabeller(bundle, [FeedbackModel(chat, "chat"), FeedbackModel(text, "text")]).label([compare()])
+    ComparisonLabeller(rl_bundle, [FeedbackModel(chat, "chat"), FeedbackModel(text, "text")]).label([compare()])
     assert chat.score_calls[0][1][:2] == ["(A)", "(B)"]
     # A text prompt ends "The answer is:"; BPE puts the space at the start of the option's token.
     assert text.score_calls[0][1][:2] == [" (A)", " (B)"]
     assert isinstance(text.score_calls[0][0][0], str) and text.score_calls[0][0][0].endswith("The answer is:")
     custom = ControlledBackend({GOOD: 0.0, BAD: 0.0})
-    ComparisonLabeller(bundle, [FeedbackModel(custom, "chat", options=("A", "B"))]).label([compare()])
+    ComparisonLabeller(rl_bundle, [FeedbackModel(custom, "chat", options=("A", "B"))]).label([compare()])
     assert custom.score_calls[0][1][:2] == ["A", "B"]
 
 
-def test_ensemble_mean_and_vote(bundle):
+def test_ensemble_mean_and_vote(rl_bundle):
     confident = ControlledBackend({GOOD: math.log(9.0), BAD: 0.0})  # 0.9
     doubtful = ControlledBackend({GOOD: 0.0, BAD: math.log(1.5)})  # 0.4
     split = ControlledBackend({GOOD: 0.0, BAD: 0.0})  # 0.5
-    mean = ComparisonLabeller(bundle, [confident, doubtful]).label([compare()])[0]
+    mean = ComparisonLabeller(rl_bundle, [confident, doubtful]).label([compare()])[0]
     assert mean.p_a == pytest.approx(0.65)
     assert mean.per_model == pytest.approx((0.9, 0.4))
-    vote = ComparisonLabeller(bundle, [confident, doubtful, split], ensemble="vote").label([compare()])[0]
+    vote = ComparisonLabeller(rl_bundle, [confident, doubtful, split], ensemble="vote").label([compare()])[0]
     assert vote.p_a == pytest.approx((1.0 + 0.0 + 0.5) / 3)
-    assert ComparisonLabeller(bundle, [confident, confident], ensemble="vote").label([compare()])[0].p_a == 1.0
+    assert ComparisonLabeller(rl_bundle, [confident, confident], ensemble="vote").label([compare()])[0].p_a == 1.0
 
 
-def test_cot_generates_reasoning_scores_after_it_and_clamps(bundle):
+def test_cot_generates_reasoning_scores_after_it_and_clamps(rl_bundle):
     backend = ControlledBackend({GOOD: math.log(3.0), BAD: 0.0}, position_bias=math.log(2.0), reasoning="  A stores knives safely. The answer is: (A)")
-    labeller = ComparisonLabeller(bundle, [backend], cot=True)
+    labeller = ComparisonLabeller(rl_bundle, [backend], cot=True)
     (verdict,) = labeller.label([compare()])
     # Unclamped per-order values are kept; the label is clamped into the band.
     assert verdict.p_a_first == pytest.approx(6 / 7)
@@ -144,19 +144,19 @@ def test_cot_generates_reasoning_scores_after_it_and_clamps(bundle):
     assert all("The answer is: (A)" not in m["content"] for m in answer_prompts[0][1:2])
 
 
-def test_cot_clamp_band_is_configurable_and_leaves_inner_values(bundle):
+def test_cot_clamp_band_is_configurable_and_leaves_inner_values(rl_bundle):
     backend = ControlledBackend({GOOD: 0.0, BAD: math.log(9.0)})  # 0.1
-    assert ComparisonLabeller(bundle, [backend], cot=True).label([compare()])[0].p_a == 0.4
-    assert ComparisonLabeller(bundle, [backend], cot=True, clamp=(0.2, 0.8)).label([compare()])[0].p_a == 0.2
+    assert ComparisonLabeller(rl_bundle, [backend], cot=True).label([compare()])[0].p_a == 0.4
+    assert ComparisonLabeller(rl_bundle, [backend], cot=True, clamp=(0.2, 0.8)).label([compare()])[0].p_a == 0.2
     inside = ControlledBackend({GOOD: math.log(1.1), BAD: 0.0})
-    assert ComparisonLabeller(bundle, [inside], cot=True).label([compare()])[0].p_a == pytest.approx(1.1 / 2.1)
+    assert ComparisonLabeller(rl_bundle, [inside], cot=True).label([compare()])[0].p_a == pytest.approx(1.1 / 2.1)
     with pytest.raises(ValueError):
-        ComparisonLabeller(bundle, [backend], cot=True, clamp=(0.6, 0.7))
+        ComparisonLabeller(rl_bundle, [backend], cot=True, clamp=(0.6, 0.7))
 
 
-def test_without_cot_nothing_is_clamped_or_generated(bundle):
+def test_without_cot_nothing_is_clamped_or_generated(rl_bundle):
     backend = ControlledBackend({GOOD: 0.0, BAD: math.log(9.0)})
-    assert ComparisonLabeller(bundle, [backend]).label([compare()])[0].p_a == pytest.approx(0.1)
+    assert ComparisonLabeller(rl_bundle, [backend]).label([compare()])[0].p_a == pytest.approx(0.1)
     assert backend.generate_calls == []
 
 
@@ -166,16 +166,16 @@ def test_clean_reasoning_cuts_before_the_answer():
     assert clean_reasoning("No verdict yet.") == "No verdict yet."
 
 
-def test_empty_input_asks_nothing(bundle):
+def test_empty_input_asks_nothing(rl_bundle):
     backend = ControlledBackend({})
-    assert ComparisonLabeller(bundle, [backend]).label([]) == []
+    assert ComparisonLabeller(rl_bundle, [backend]).label([]) == []
     assert backend.score_calls == []
 
 
-def test_item_without_comparison_wording_is_refused(bundle):
+def test_item_without_comparison_wording_is_refused(rl_bundle):
     backend = ControlledBackend({GOOD: 0.0, BAD: 0.0})
     with pytest.raises(ValueError, match="concise"):
-        ComparisonLabeller(bundle, [backend]).label([compare("concise")])
+        ComparisonLabeller(rl_bundle, [backend]).label([compare("concise")])
 
 
 # ---------------------------------------------------------------- a real forward pass with set logits
@@ -222,7 +222,7 @@ def _continuation_ids(tokenizer, prompt_text: str, option: str) -> list[int]:
     return full[shared:]
 
 
-def test_real_forward_pass_with_set_logits(bundle, tiny_tokenizer):
+def test_real_forward_pass_with_set_logits(rl_bundle, tiny_tokenizer):
     import torch
 
     from cai_lang.engine.local import LocalBackend
@@ -233,7 +233,7 @@ def test_real_forward_pass_with_set_logits(bundle, tiny_tokenizer):
     bias[a_ids] = 2.0
     model = _BiasOnlyLM(bias)
     backend = LocalBackend.from_model(model, tiny_tokenizer, model_id="bias-only")
-    labeller = ComparisonLabeller(bundle, [backend])
+    labeller = ComparisonLabeller(rl_bundle, [backend])
     comparison = compare()
     (verdict,) = labeller.label([comparison])
 

@@ -37,8 +37,8 @@ PROMPTS = [
 
 
 @pytest.fixture(scope="module")
-def bundle(tmp_path_factory):
-    return compile_test_bundle(tmp_path_factory.mktemp("bundle"))
+def rl_bundle(tmp_path_factory):
+    return compile_test_bundle(tmp_path_factory.mktemp("rl_bundle"))
 
 
 @pytest.fixture(scope="module")
@@ -154,19 +154,19 @@ def test_soft_label_loss_is_bce_on_the_reward_difference(tiny_dir, tmp_path):
 
 
 @pytest.mark.slow
-def test_preference_model_learns_from_soft_labels_mixed_with_human_rows(tiny_dir, tmp_path, bundle):
+def test_preference_model_learns_from_soft_labels_mixed_with_human_rows(tiny_dir, tmp_path, rl_bundle):
     from transformers import AutoModelForSequenceClassification
 
     human = tmp_path / "human.jsonl"
     human.write_text("".join(json.dumps({"prompt": f"Q{i}?", "chosen": "yes yes yes, with care", "rejected": "no no no"}) + "\n" for i in range(4)))
     rows = ai_rows(24, 0.8) + load_human_preferences(human)
     config = PreferenceTrainingConfig(output_dir=str(tmp_path / "pm"), max_steps=30, learning_rate=3e-3, batch_size=8, eval_fraction=0.2, logging_steps=10)
-    result = train_preference_model(tiny_dir, rows, config, bundle_hash=bundle.content_hash)
+    result = train_preference_model(tiny_dir, rows, config, bundle_hash=rl_bundle.content_hash)
     assert result.heldout_rows == 6 and result.train_rows == 22
     assert result.heldout_accuracy == 1.0
     model = AutoModelForSequenceClassification.from_pretrained(str(result.output_dir))
     assert model.config.num_labels == 1 and model.config.pad_token_id is not None
-    assert_card(result.output_dir, bundle.content_hash)
+    assert_card(result.output_dir, rl_bundle.content_hash)
     metadata = json.loads((result.output_dir / "caic_training.json").read_text())
     assert metadata["human_rows"] > 0 and metadata["metrics"]["heldout_pairwise_accuracy"] == 1.0
 
@@ -175,47 +175,47 @@ def test_preference_model_learns_from_soft_labels_mixed_with_human_rows(tiny_dir
 
 
 @pytest.mark.slow
-def test_dpo_saves_a_causal_lm_with_the_bundle_hash(tiny_dir, tmp_path, bundle):
+def test_dpo_saves_a_causal_lm_with_the_bundle_hash(tiny_dir, tmp_path, rl_bundle):
     from transformers import AutoModelForCausalLM
 
     config = PolicyTrainingConfig(output_dir=str(tmp_path / "dpo"), max_steps=2, batch_size=4)
-    out = train_policy(tiny_dir, config, bundle_hash=bundle.content_hash, preference_rows=ai_rows(6) + ai_rows(2, 0.52))
+    out = train_policy(tiny_dir, config, bundle_hash=rl_bundle.content_hash, preference_rows=ai_rows(6) + ai_rows(2, 0.52))
     AutoModelForCausalLM.from_pretrained(str(out))
-    assert_card(out, bundle.content_hash)
+    assert_card(out, rl_bundle.content_hash)
     assert json.loads((out / "caic_training.json").read_text())["skipped_near_ties"] == 2
 
 
 @pytest.mark.slow
-def test_rloo_with_the_preference_model_as_reward(tiny_dir, tmp_path, bundle):
+def test_rloo_with_the_preference_model_as_reward(tiny_dir, tmp_path, rl_bundle):
     from transformers import AutoModelForCausalLM
 
     pm = train_preference_model(
-        tiny_dir, ai_rows(8), PreferenceTrainingConfig(output_dir=str(tmp_path / "pm"), max_steps=1, batch_size=4, eval_fraction=0.0), bundle_hash=bundle.content_hash
+        tiny_dir, ai_rows(8), PreferenceTrainingConfig(output_dir=str(tmp_path / "pm"), max_steps=1, batch_size=4, eval_fraction=0.0), bundle_hash=rl_bundle.content_hash
     ).output_dir
     config = PolicyTrainingConfig(output_dir=str(tmp_path / "rloo"), method="rloo", max_steps=2, batch_size=4, num_generations=2, max_completion_length=8)
-    out = train_policy(tiny_dir, config, bundle_hash=bundle.content_hash, prompts=PROMPTS, reward=pm)
+    out = train_policy(tiny_dir, config, bundle_hash=rl_bundle.content_hash, prompts=PROMPTS, reward=pm)
     AutoModelForCausalLM.from_pretrained(str(out))
-    assert_card(out, bundle.content_hash)
+    assert_card(out, rl_bundle.content_hash)
 
 
 @pytest.mark.slow
-def test_grpo_with_the_labeller_as_reward(tiny_dir, tmp_path, bundle):
+def test_grpo_with_the_labeller_as_reward(tiny_dir, tmp_path, rl_bundle):
     from transformers import AutoModelForCausalLM
 
     from cai_lang.engine.local import LocalBackend
 
-    labeller = ComparisonLabeller.from_backends(bundle, LocalBackend(str(tiny_dir), device="cpu"))
+    labeller = ComparisonLabeller.from_backends(rl_bundle, LocalBackend(str(tiny_dir), device="cpu"))
     config = PolicyTrainingConfig(output_dir=str(tmp_path / "grpo"), method="grpo", max_steps=2, batch_size=4, num_generations=2, max_completion_length=8)
-    out = train_policy(tiny_dir, config, bundle_hash=bundle.content_hash, prompts=PROMPTS, reward=labeller_reward(labeller, Aggregator(bundle, "priority")))
+    out = train_policy(tiny_dir, config, bundle_hash=rl_bundle.content_hash, prompts=PROMPTS, reward=labeller_reward(labeller, Aggregator(rl_bundle, "priority")))
     AutoModelForCausalLM.from_pretrained(str(out))
-    assert_card(out, bundle.content_hash)
+    assert_card(out, rl_bundle.content_hash)
     assert "labeller" in (out / "README.md").read_text()
 
 
-def test_labeller_reward_is_the_mean_win_probability_within_each_prompt_group(bundle):
+def test_labeller_reward_is_the_mean_win_probability_within_each_prompt_group(rl_bundle):
     quality = {"good": 2.0, "fair": 1.0, "poor": 0.0, "x": 0.0, "y": 1.0}
-    labeller = ComparisonLabeller(bundle, [ControlledBackend(quality, position_bias=0.5)])
-    reward = labeller_reward(labeller, Aggregator(bundle, "sample"))
+    labeller = ComparisonLabeller(rl_bundle, [ControlledBackend(quality, position_bias=0.5)])
+    reward = labeller_reward(labeller, Aggregator(rl_bundle, "sample"))
     one = [{"role": "user", "content": "Knives?"}]
     two = [{"role": "user", "content": "Forks?"}]
     prompts = [one, one, two, one, two]
