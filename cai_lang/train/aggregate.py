@@ -51,6 +51,7 @@ class Plan:
     exact: Mapping[str, float]
     abstained: tuple[str, ...] = ()
     set_aside: tuple[dict, ...] = ()
+    dropped_labels: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,7 @@ class PreferenceLabel:
     tiers: Mapping[int, float] = field(default_factory=dict)
     set_aside: tuple[dict, ...] = ()
     details: Mapping[str, dict] = field(default_factory=dict)
+    dropped_labels: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
         return {
@@ -82,6 +84,7 @@ class PreferenceLabel:
             "tiers": {str(k): v for k, v in self.tiers.items()},
             "set_aside": [dict(s) for s in self.set_aside],
             "details": {k: dict(v) for k, v in self.details.items()},
+            "dropped_labels": list(self.dropped_labels),
         }
 
 
@@ -161,7 +164,16 @@ class Aggregator:
 
     def plan(self, pair_id: str, context: Mapping[str, object], response_a: str, response_b: str) -> Plan:
         """Which items judge this pair. Regex rules are judged here, because a rule that cannot tell
-        the responses apart must not be drawn in sample mode nor dilute its tier in priority mode."""
+        the responses apart must not be drawn in sample mode nor dilute its tier in priority mode.
+
+        Context labels go through the SL phase's `clean_labels`: a prompt set
+        serves many constitutions, so labels this bundle does not declare, or
+        values outside its enums, are dropped (and named in the plan) rather
+        than failing the whole batch.
+        """
+        from cai_lang.train.sampling import clean_labels
+
+        context, dropped = clean_labels(self.bundle, context)
         judges = {entry.id: entry for entry in self.judges(context)}
         counted, set_aside = self.resolve_conflicts(list(judges), context)
         exact: dict[str, float] = {}
@@ -180,7 +192,7 @@ class Aggregator:
             counted = [self._draw(pair_id, [judges[i] for i in counted]).id]
             exact = {i: p for i, p in exact.items() if i in counted}
         model = tuple(i for i in counted if i not in exact)
-        return Plan(tuple(counted), model, exact, tuple(abstained), tuple(set_aside))
+        return Plan(tuple(counted), model, exact, tuple(abstained), tuple(set_aside), tuple(dropped))
 
     def _draw(self, pair_id: str, entries: list[PrincipleEntry | RuleEntry]) -> PrincipleEntry | RuleEntry:
         # A per-pair RNG: the draw depends on the seed and the pair only, not
@@ -211,6 +223,7 @@ class Aggregator:
             abstained=plan.abstained,
             set_aside=plan.set_aside,
             details=dict(details or {}),
+            dropped_labels=plan.dropped_labels,
         )
         if not items:
             # Nothing that applies could judge this pair: no preference either way.

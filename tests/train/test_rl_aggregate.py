@@ -236,3 +236,10 @@ def test_pair_sampling_records_policy_and_settings():
     }
     with pytest.raises(ValueError, match="greedy"):
         sample_pairs(policy, [{"id": "a", "prompt": "Hi"}], SamplingParams(temperature=0))
+
+
+def test_labels_the_bundle_does_not_accept_are_dropped_and_named(rl_bundle):
+    # `risk: extreme` is outside the enum and `topic` is undeclared: neither fails the batch.
+    result, labeller = label(rl_bundle, {"risk": "extreme", "fiction": False, "topic": "medical"}, {"safe": 0.8, "honest": 0.5, "helpful": 0.5})
+    assert result.dropped_labels == ("risk",)
+    assert result.p_a == pytest.approx(0.8)
