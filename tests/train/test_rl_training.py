@@ -36,6 +36,19 @@ PROMPTS = [
 ]
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    # On the shared 2-core test machines a second OpenMP thread waits on a
+    # busy neighbour core: these runs took 27-68 s with two threads and a
+    # steady 7 s with one.
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def rl_bundle(tmp_path_factory):
     return compile_test_bundle(tmp_path_factory.mktemp("rl_bundle"))
