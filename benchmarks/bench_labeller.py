@@ -28,8 +28,9 @@ in proportion to its tokens, so reading a ~170-token comparison prompt
 dominates. Scoring reads it four times per label (two options, two orders);
 a generated verdict reads it twice and then pays one decode step per token.
 The log-prob labeller therefore wins by a wide margin only against long
-verdicts (chain-of-thought length), and on a GPU, where a prompt's forward
-pass costs about as much as one decode step.
+verdicts (chain-of-thought length). On a GPU, where a prompt's forward pass
+costs about as much as one decode step, it should do much better (not yet
+measured).
 """
 
 from __future__ import annotations
