@@ -14,6 +14,7 @@ import shutil
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -28,7 +29,7 @@ def free_port() -> int:
 def test_two_cpu_processes_generate_once_and_train_together(tiny_model, constitution_file, tmp_path, subprocess_env):
     from transformers import AutoModelForCausalLM
 
-    accelerate = shutil.which("accelerate", path=str(__import__("pathlib").Path(sys.executable).parent))
+    accelerate = shutil.which("accelerate", path=str(Path(sys.executable).parent))
     assert accelerate, "accelerate is not installed beside this Python"
     env = {**subprocess_env, "HF_HOME": str(tmp_path / "hf_home"), "OMP_NUM_THREADS": "1"}
     run = tmp_path / "run"

@@ -30,7 +30,7 @@ def test_a_killed_generation_resumes_with_no_lost_and_no_duplicated_rows(tiny_mo
     killed = tmp_path / "killed"
     data = killed / "sl_data.jsonl"
     # Kill after a random number of rows, between the first and the last.
-    target = random.Random().randint(1, 9)
+    target = random.Random().randint(1, 7)
     process = subprocess.Popen([*caic_command(), *command, "-o", str(killed)], env=subprocess_env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 90
