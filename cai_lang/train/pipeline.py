@@ -276,7 +276,8 @@ def train_sl(options: SLOptions, sft_settings, reporter: Reporter | None = None)
         check_model(options.model)
         _wait_for_marker(run_dir)
     rows = read_rows(run_dir / SL_DATA)
-    reporter.phase(f"fine-tuning {options.model} on {len(rows)} rows")
+    if rank == 0:
+        reporter.phase(f"fine-tuning {options.model} on {len(rows)} rows" + (f" in {world} processes" if world > 1 else ""))
     model_dir = run_dir / SL_MODEL
     result = train_sft(rows, model=options.model, output_dir=model_dir, settings=sft_settings)
     if not result.is_main_process:
