@@ -99,7 +99,9 @@ class LocalBackend(GenerationBackend):
         self.encoder = PromptEncoder(tokenizer)
         self._eos_ids = _eos_ids(model, tokenizer)
         self._pad_id = _pad_id(model, tokenizer, self._eos_ids)
-        self._keeps_logits = "logits_to_keep" in inspect.signature(model.forward).parameters
+        parameters = inspect.signature(model.forward).parameters
+        self._keeps_logits = "logits_to_keep" in parameters
+        self._cache_argument = "cache" if "cache" in parameters else "past_key_values"
 
     @classmethod
     def from_model(cls, model: Any, tokenizer: Any, *, batch_size: int = 8, model_id: str | None = None):
@@ -175,13 +177,61 @@ class LocalBackend(GenerationBackend):
     def continuation_logprobs(self, prompts: Sequence[Prompt], continuations: Sequence[str]) -> list[float]:
         check_pairs(prompts, continuations)
         splits = [self.encoder.split(p, c) for p, c in zip(prompts, continuations)]
-        order = sorted(range(len(splits)), key=lambda i: -len(splits[i].ids))
         scores = [0.0] * len(splits)
+        # Rows that share their context (the same prompt scored with several
+        # options, as the comparison labeller does) run the context once.
+        groups: dict[tuple[int, ...], list[int]] = {}
+        for i, split in enumerate(splits):
+            if split.n_continuation:
+                groups.setdefault(tuple(split.ids[: len(split.ids) - split.n_continuation]), []).append(i)
+        contexts = sorted(groups, key=len, reverse=True)
         with _eval_mode(self.model), torch.inference_mode():
-            for start in range(0, len(order), self.batch_size):
-                rows = order[start : start + self.batch_size]
-                for i, score in zip(rows, self._score_batch([splits[i] for i in rows])):
+            for start in range(0, len(contexts), self.batch_size):
+                batch = contexts[start : start + self.batch_size]
+                rows = [(c, i) for c, context in enumerate(batch) for i in groups[context]]
+                for i, score in zip((i for _, i in rows), self._score_shared(batch, rows, splits)):
                     scores[i] = score
+        return scores
+
+    def _score_shared(self, contexts: list[tuple[int, ...]], rows: list[tuple[int, int]], splits) -> list[float]:
+        """Score continuations after shared contexts: one pass over the contexts
+        (keeping the KV cache), then one pass over every continuation's tokens
+        with its context's cache rows."""
+        input_ids, attention_mask = self._left_pad([list(c) for c in contexts])
+        # Left padding does not shift positions by itself: count them from
+        # each row's first real token, as generate() does.
+        position_ids = (attention_mask.cumsum(-1) - 1).clamp(min=0)
+        extra = {"logits_to_keep": 1} if self._keeps_logits else {}
+        out = self.model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=True, **extra)
+        cache = getattr(out, "cache", None) or getattr(out, "past_key_values", None)
+        if cache is None:
+            # A model without a KV cache: score each full sequence instead.
+            return self._score_batch([splits[i] for _, i in rows])
+        first = torch.log_softmax(out.logits[:, -1].float(), dim=-1)
+        tails = [splits[i].ids[len(splits[i].ids) - splits[i].n_continuation :] for _, i in rows]
+        scores = [float(first[c, tail[0]]) for (c, _), tail in zip(rows, tails)]
+        width = max(len(tail) for tail in tails) - 1
+        if width == 0:
+            return scores
+        index = torch.tensor([c for c, _ in rows], dtype=torch.long, device=self.device)
+        cache.reorder_cache(index)  # one cache row per continuation, repeated per context
+        # The continuations go right-padded after their contexts: a causal model
+        # never lets a real token see the padding that follows it.
+        feed = torch.full((len(rows), width), self._pad_id, dtype=torch.long)
+        feed_mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for r, tail in enumerate(tails):
+            feed[r, : len(tail) - 1] = torch.tensor(tail[:-1], dtype=torch.long)
+            feed_mask[r, : len(tail) - 1] = 1
+        feed, feed_mask = feed.to(self.device), feed_mask.to(self.device)
+        mask = torch.cat([attention_mask.index_select(0, index), feed_mask], dim=1)
+        positions = attention_mask.sum(-1).index_select(0, index).unsqueeze(1) + torch.arange(width, device=self.device)
+        # transformers 5 renamed `past_key_values` to `cache`; older models take the old name.
+        cache_argument = {self._cache_argument: cache}
+        logits = self.model(input_ids=feed, attention_mask=mask, position_ids=positions, **cache_argument).logits
+        logprobs = torch.log_softmax(logits.float(), dim=-1)
+        for r, tail in enumerate(tails):
+            for t in range(1, len(tail)):
+                scores[r] += float(logprobs[r, t - 1, tail[t]])
         return scores
 
     def _score_batch(self, splits) -> list[float]:

@@ -112,10 +112,25 @@ def test_continuation_logprobs_match_a_manual_forward_pass(tiny_backend):
     assert all(s < 0 for s in scores)
 
 
-def test_two_options_for_one_prompt_cost_one_forward_pass(tiny_backend, monkeypatch):
-    counter = ForwardCounter(tiny_backend.model, monkeypatch)
-    tiny_backend.continuation_logprobs(["The answer is"] * 2, [" (A)", " (B)"])
-    assert counter.calls == 1
+def test_options_for_one_prompt_share_one_pass_over_the_prompt(tiny_backend, monkeypatch):
+    fed: list[int] = []
+    forward = tiny_backend.model.forward
+
+    def counting(*args, **kwargs):
+        fed.append(int(kwargs["input_ids"].numel()))
+        return forward(*args, **kwargs)
+
+    monkeypatch.setattr(tiny_backend.model, "forward", counting)
+    prompt = "Options: (A) a kind answer (B) a curt answer. The answer is"
+    scores = tiny_backend.continuation_logprobs([prompt] * 2, [" (A)", " (B)"])
+    context = len(tiny_backend.tokenizer(prompt)["input_ids"])
+    option = len(tiny_backend.tokenizer(prompt + " (A)")["input_ids"]) - context
+    # One pass over the prompt, one over both options' tokens: the prompt is
+    # never read twice, whatever the number of options.
+    assert len(fed) == 2
+    assert sum(fed) <= context + 2 * option
+    monkeypatch.undo()
+    assert scores == pytest.approx([manual_logprob(tiny_backend, prompt, o) for o in (" (A)", " (B)")], abs=1e-4)
 
 
 def test_a_trailing_space_in_the_prompt_scores_like_a_leading_one(tiny_backend):
