@@ -674,12 +674,14 @@ def test_triple_quoted_string_escapes(tokenizer: Tokenizer) -> None:
     assert not has_scope(by_text["weight"].scopes, "string")
 
 
-def test_triple_quoted_string_ends_at_first_triple_quote(tokenizer: Tokenizer) -> None:
-    # As in the compiler's lexer, a backslash does not protect a closing """.
-    tokens = tokenizer.tokenize('compare """a \\""" weight 2')
-    opening, close = [t for t in tokens if t.text == '"""']
-    assert has_scope(opening.scopes, "punctuation.definition.string.begin")
-    assert has_scope(close.scopes, "punctuation.definition.string.end")
+def test_escaped_quote_does_not_close_a_triple_quoted_string(tokenizer: Tokenizer) -> None:
+    # As in the compiler's lexer, a backslash pairs with the next character:
+    # `\"""` is an escaped quote and two more quotes, not the end.
+    tokens = tokenizer.tokenize('compare """a \\""" b""" weight 2')
+    escape = next(t for t in tokens if t.text == '\\"')
+    assert has_scope(escape.scopes, "constant.character.escape")
+    closes = [t for t in tokens if has_scope(t.scopes, "punctuation.definition.string.end")]
+    assert len(closes) == 1 and tokens.index(closes[0]) > tokens.index(escape)
     (weight,) = [t for t in tokens if t.text == "weight"]
     assert has_scope(weight.scopes, "keyword.other.field")
 
