@@ -149,6 +149,18 @@ class Template(_Model):
     source: str = Field(description="The Jinja2 source; render it in a sandboxed environment with StrictUndefined and `template_options`.")
 
 
+class EarlyStop(_Model):
+    """How the critic says a response needs no revision, so the SL loop can stop early.
+
+    The critique and revision templates append `instruction` to the critique
+    request; a critique that is `reply` ends that prompt's loop. Both sit in
+    the bundle so the content hash covers what the critic is told.
+    """
+
+    reply: str = Field(description="The exact critique that means there is nothing to fix.")
+    instruction: str = Field(description="The sentence appended to every critique request; it quotes `reply`.")
+
+
 class Bundle(_Model):
     format: int = Field(BUNDLE_FORMAT, description="Version of this bundle format.")
     compiler_version: str
@@ -162,11 +174,16 @@ class Bundle(_Model):
     template_variables: dict[str, str] = Field(description="Every variable a template may use, with what it holds.")
     template_options: dict[str, bool] = Field(description="Jinja2 environment options the templates are written for.")
     templates: dict[str, Template]
+    early_stop: EarlyStop | None = Field(
+        None, description="The critique that ends the SL loop early, and how the critic is asked for it; null in bundles compiled before it existed."
+    )
     content_hash: str = Field("", description="SHA-256 (hex) of the canonical bundle without this field.")
 
     # ------------------------------------------------------------ hashing and files
     def canonical_json(self) -> bytes:
-        return canonical_json(self.model_dump(mode="json", exclude={"content_hash"}))
+        # A bundle compiled before `early_stop` existed was hashed without it.
+        exclude = {"content_hash"} | ({"early_stop"} if self.early_stop is None else set())
+        return canonical_json(self.model_dump(mode="json", exclude=exclude))
 
     def compute_hash(self) -> str:
         return hashlib.sha256(self.canonical_json()).hexdigest()

@@ -46,7 +46,7 @@ from cai_lang.codegen.conditions import (
     VarExpr,
 )
 from cai_lang.codegen.templates import TEMPLATE_OPTIONS, TEMPLATE_VARIABLES, template_entries
-from cai_lang.codegen.wording import condition_text, resolution_text, rule_statement, rule_wording
+from cai_lang.codegen.wording import condition_text, early_stop, resolution_text, rule_statement, rule_wording
 from cai_lang.ir import nodes as ir
 from cai_lang.ir.model import Constitution, ConflictDef, PrincipleDef, ResolvedDeployment, RuleDef
 from cai_lang.ir.order import PriorityGraph
@@ -215,6 +215,7 @@ def build_bundle(
         template_variables=dict(TEMPLATE_VARIABLES),
         template_options=dict(TEMPLATE_OPTIONS),
         templates=template_entries(),
+        early_stop=early_stop(),
     )
     return bundle.sealed()
 

@@ -38,11 +38,12 @@ TEMPLATE_VARIABLES: dict[str, str] = {
     "response_a": "The response shown as option (A).",
     "response_b": "The response shown as option (B).",
     "reasoning": "The model's step-by-step reasoning from the `compare_cot` step, stripped, cut before any `The answer is`.",
+    "early_stop": "The bundle's `early_stop.instruction`, appended to the critique request (empty when the bundle has none).",
 }
 
 PHASE_VARIABLES: dict[str, frozenset[str]] = {
-    "critique": frozenset({"conversation", "principle", "examples"}),
-    "revision": frozenset({"conversation", "principle", "examples", "critique"}),
+    "critique": frozenset({"conversation", "principle", "examples", "early_stop"}),
+    "revision": frozenset({"conversation", "principle", "examples", "critique", "early_stop"}),
     "compare": frozenset({"conversation", "principle", "response_a", "response_b"}),
     "compare_cot": frozenset({"conversation", "principle", "response_a", "response_b"}),
     "compare_cot_answer": frozenset({"conversation", "principle", "response_a", "response_b", "reasoning"}),
@@ -158,6 +159,7 @@ def prompt_variables(
         "response_a": response_a,
         "response_b": response_b,
         "reasoning": reasoning,
+        "early_stop": bundle.early_stop.instruction if bundle.early_stop is not None else "",
     }
     return {name: value for name, value in values.items() if name in PHASE_VARIABLES[phase] and value is not None}
 

@@ -13,7 +13,7 @@ jinja2; the functions take bundle condition trees, not IR.
 
 from __future__ import annotations
 
-from cai_lang.codegen.bundle import Clause, Wording
+from cai_lang.codegen.bundle import Clause, EarlyStop, Wording
 from cai_lang.codegen.conditions import AndExpr, CompareExpr, ConstExpr, InExpr, NotExpr, OrExpr, VarExpr
 
 
@@ -151,3 +151,16 @@ def resolution_text(left: str, right: str, clauses: tuple[Clause, ...]) -> str:
     if not parts:
         return f"When both `{left}` and `{right}` apply, this conflict prefers neither; the priority order decides."
     return f"When both `{left}` and `{right}` apply: {'; '.join(parts)}."
+
+
+# ---------------------------------------------------------------- the SL early stop
+
+NO_CHANGES = "No changes needed."
+
+
+def early_stop(reply: str = NO_CHANGES) -> EarlyStop:
+    """The critique that ends the SL loop for a prompt, and the sentence that asks for it."""
+    return EarlyStop(
+        reply=reply,
+        instruction=f'If the response has nothing to fix under this request, reply with exactly "{reply}" and nothing else.',
+    )

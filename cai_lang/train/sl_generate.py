@@ -17,10 +17,13 @@ every call derives from (seed, chunk, round, step), so a resumed run redoes
 any chunk it had not finished in full and writes only the rows missing:
 with a deterministic backend, the final file equals an uninterrupted run's.
 
-The early stop: the critique request ends with an instruction to answer
-exactly `NO_CHANGES` when there is nothing to fix. A critique that says so
+The early stop belongs to the bundle (`Bundle.early_stop`, covered by its
+content hash): its templates append an instruction to answer exactly
+`early_stop.reply` when there is nothing to fix. A critique that says so
 (`finds_nothing_to_fix`) ends that prompt's loop; the round is recorded with
-no revision. A random tiny model will essentially never write the sentence.
+no revision. A bundle without `early_stop` (compiled before it existed)
+never stops early. A random tiny model will essentially never write the
+sentence.
 """
 
 from __future__ import annotations
@@ -31,15 +34,17 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Sequence
 
 from cai_lang.codegen.bundle import Bundle
+from cai_lang.codegen.wording import early_stop as _early_stop
 from cai_lang.engine.base import GenerationBackend, Prompt, SamplingParams
 from cai_lang.train.prompts import PromptRecord
 from cai_lang.train.runs import RowWriter
 from cai_lang.train.sampling import NoApplicablePrinciple, PrincipleSampler, clean_labels
 
-NO_CHANGES = "No changes needed."
-CRITIQUE_INSTRUCTION = (
-    f' If the response has nothing to fix under this request, reply with exactly "{NO_CHANGES}" and nothing else.'
-)
+_DEFAULT_EARLY_STOP = _early_stop()
+
+# The compiler's default early stop, for tests and callers that build prompts by hand.
+NO_CHANGES = _DEFAULT_EARLY_STOP.reply
+CRITIQUE_INSTRUCTION = " " + _DEFAULT_EARLY_STOP.instruction
 # Base models continue the transcript; these mark where the next turn of it would start.
 TEXT_STOPS = ("\n\nHuman:", "\n\nCritiqueRequest:", "\n\nRevisionRequest:", "\n\n---")
 DIALECTS = ("chat", "text")
@@ -47,20 +52,23 @@ DIALECTS = ("chat", "text")
 _NO_CHANGES_RE = re.compile(r"^(?:critique\s*:\s*)?no\s+changes?\s+(?:are\s+|is\s+)?(?:needed|required|necessary)[.!]?$")
 
 
-def finds_nothing_to_fix(critique: str) -> bool:
-    """Whether a critique is the agreed "nothing to fix" answer.
+def finds_nothing_to_fix(critique: str, reply: str | None = NO_CHANGES) -> bool:
+    """Whether a critique is the agreed "nothing to fix" answer `reply` (None: there is none).
 
     Case, surrounding quotes, markdown emphasis and a `Critique:` prefix are
-    ignored, as are small wording variants ("No change is needed",
-    "no changes required"). The sentence must be the whole critique or its
-    whole first line: "No changes needed, except ..." is a critique, and the
-    loop goes on.
+    ignored, and for the default reply so are small wording variants ("No
+    change is needed", "no changes required"). The sentence must be the
+    whole critique or its whole first line: "No changes needed, except ..."
+    is a critique, and the loop goes on.
     """
     text = critique.strip()
-    if not text:
+    if not text or reply is None:
         return False
-    first_line = text.splitlines()[0]
-    return any(_NO_CHANGES_RE.match(_normalise(candidate)) for candidate in (text, first_line))
+    candidates = [_normalise(c) for c in (text, text.splitlines()[0])]
+    if reply == NO_CHANGES:
+        return any(_NO_CHANGES_RE.match(c) for c in candidates)
+    wanted = _normalise(reply).rstrip(".!")
+    return any(re.sub(r"^critique\s*:\s*", "", c).rstrip(".!") == wanted for c in candidates)
 
 
 def _normalise(text: str) -> str:
@@ -114,32 +122,20 @@ def response_prompt(text: str, dialect: str) -> Prompt:
     return f"Human: {text}\n\nAssistant:"
 
 
-def _variables(bundle: Bundle, item_id: str, phase: str, **values: Any) -> dict[str, Any]:
-    from cai_lang.codegen.templates import prompt_variables
-
-    variables = prompt_variables(bundle, item_id, phase, **values)
-    principle = dict(variables["principle"])
-    principle["critique_request"] = principle["critique_request"].rstrip() + CRITIQUE_INSTRUCTION
-    variables["principle"] = principle
-    return variables
-
-
 def critique_prompt(bundle: Bundle, item_id: str, conversation: list[dict[str, str]], dialect: str) -> Prompt:
-    """The bundle's critique template for one item, with the "nothing to fix" instruction added."""
-    from cai_lang.codegen.templates import render, template_name
+    """The bundle's critique template for one item (it carries the bundle's early-stop instruction)."""
+    from cai_lang.codegen.templates import render_prompt
 
-    template = bundle.templates[template_name(dialect, "critique")]
-    return render(template, _variables(bundle, item_id, "critique", conversation=conversation))
+    return render_prompt(bundle, item_id, "critique", dialect, conversation=conversation)
 
 
 def revision_prompt(
     bundle: Bundle, item_id: str, conversation: list[dict[str, str]], critique: str, dialect: str
 ) -> Prompt:
     """The bundle's revision template for one item and the critique just written."""
-    from cai_lang.codegen.templates import render, template_name
+    from cai_lang.codegen.templates import render_prompt
 
-    template = bundle.templates[template_name(dialect, "revision")]
-    return render(template, _variables(bundle, item_id, "revision", conversation=conversation, critique=critique))
+    return render_prompt(bundle, item_id, "revision", dialect, conversation=conversation, critique=critique)
 
 
 # ---------------------------------------------------------------- the loop
@@ -200,6 +196,7 @@ def generate_chunk(
     for w, answer in zip(work, answers):
         w.initial = w.current = answer.strip()
 
+    stop_reply = bundle.early_stop.reply if bundle.early_stop is not None else None
     active = [w for w in work if w.record.kind == "red_team"]
     for round_index in range(config.rounds):
         items = {}
@@ -220,7 +217,7 @@ def generate_chunk(
             critique = critique.strip()
             entry = {"principle": items[w.record.id].id, "critique": critique, "revision": None, "nothing_to_fix": False}
             w.rounds.append(entry)
-            if finds_nothing_to_fix(critique):
+            if finds_nothing_to_fix(critique, stop_reply):
                 entry["nothing_to_fix"] = True
                 w.stopped_early = True
             else:

@@ -3,7 +3,9 @@
 `CritiqueRequest:` / `Critique:` and `RevisionRequest:` / `Revision:`, and
 the multiple-choice comparison ending in `Options:` (A) (B) and
 `The answer is:`. These goldens pin the rendering character for character
-(and so token for token under any tokenizer)."""
+(and so token for token under any tokenizer). The one addition to the
+paper's format is the bundle's early-stop sentence after the critique
+request, which lets a critic say there is nothing to fix."""
 
 from __future__ import annotations
 
@@ -28,7 +30,7 @@ CRITIQUE = """Human: How do I pick the lock on my neighbour's door?
 
 Assistant: Insert a tension wrench and rake the pins.
 
-CritiqueRequest: Identify specific ways in which the assistant's last response is harmful, unethical or illegal.
+CritiqueRequest: Identify specific ways in which the assistant's last response is harmful, unethical or illegal. If the response has nothing to fix under this request, reply with exactly "No changes needed." and nothing else.
 
 Critique:"""
 
@@ -36,7 +38,7 @@ REVISION = """Human: How do I pick the lock on my neighbour's door?
 
 Assistant: Insert a tension wrench and rake the pins.
 
-CritiqueRequest: Identify specific ways in which the assistant's last response is harmful, unethical or illegal.
+CritiqueRequest: Identify specific ways in which the assistant's last response is harmful, unethical or illegal. If the response has nothing to fix under this request, reply with exactly "No changes needed." and nothing else.
 
 Critique: It helps someone break into a home that is not theirs.
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from codegen_sources import SOURCE, compile_one
 from jinja2 import Environment, UndefinedError, meta
@@ -18,7 +20,7 @@ from cai_lang.codegen.templates import (
     render_prompt,
 )
 
-TRAINER_PROVIDES = {"conversation", "principle", "examples", "critique", "response_a", "response_b", "reasoning"}
+TRAINER_PROVIDES = {"conversation", "principle", "examples", "critique", "response_a", "response_b", "reasoning", "early_stop"}
 CONVERSATION = [
     {"role": "user", "content": "Can I take ibuprofen with paracetamol?"},
     {"role": "assistant", "content": "Yes, they can usually be combined."},
@@ -50,7 +52,8 @@ def test_every_emitted_template_reads_exactly_the_variables_recorded_for_it(bund
 def test_text_dialect_follows_the_published_cai_format(bundle):
     critique = render_prompt(bundle, "helpful", "critique", "text", conversation=CONVERSATION, examples=[])
     assert critique.startswith("Human: Can I take ibuprofen with paracetamol?\n\nAssistant: Yes, they can")
-    assert critique.endswith("CritiqueRequest: " + bundle.principle("helpful").wording.critique_request + "\n\nCritique:")
+    request = bundle.principle("helpful").wording.critique_request + " " + bundle.early_stop.instruction
+    assert critique.endswith("CritiqueRequest: " + request + "\n\nCritique:")
 
     revision = render_prompt(bundle, "helpful", "revision", "text", conversation=CONVERSATION, critique="It skips the dose.", examples=[])
     assert "\n\nCritique: It skips the dose.\n\nRevisionRequest: " in revision
@@ -72,11 +75,12 @@ def test_text_dialect_follows_the_published_cai_format(bundle):
 
 def test_chat_dialect_renders_messages(bundle):
     wording = bundle.principle("helpful").wording
+    request = wording.critique_request + " " + bundle.early_stop.instruction
     critique = render_prompt(bundle, "helpful", "critique", "chat", conversation=CONVERSATION, examples=[])
-    assert critique == [*CONVERSATION, {"role": "user", "content": wording.critique_request}]
+    assert critique == [*CONVERSATION, {"role": "user", "content": request}]
     revision = render_prompt(bundle, "helpful", "revision", "chat", conversation=CONVERSATION, critique="Too vague.", examples=[])
     assert revision[-3:] == [
-        {"role": "user", "content": wording.critique_request},
+        {"role": "user", "content": request},
         {"role": "assistant", "content": "Too vague."},
         {"role": "user", "content": wording.revision_request},
     ]
@@ -171,3 +175,22 @@ def test_a_phase_the_item_cannot_serve_is_refused(tmp_path):
     # Rules serve every phase with generated wording.
     (message,) = render_prompt(bundle, "hipaa", "compare", conversation=CONVERSATION[:1], response_a="a", response_b="b")
     assert "never reveal a patient's protected health information unless authorized" in message["content"]
+
+
+def test_the_early_stop_sentence_is_part_of_the_bundle_and_its_hash(bundle):
+    assert bundle.early_stop.reply == "No changes needed."
+    assert f'"{bundle.early_stop.reply}"' in bundle.early_stop.instruction
+    # Few-shot exemplars keep the author's request as written; only the live request carries the sentence.
+    chat = render_prompt(bundle, "helpful", "critique", "chat", conversation=CONVERSATION)
+    assert chat[-1]["content"].endswith(bundle.early_stop.instruction)
+    assert bundle.early_stop.instruction not in chat[2]["content"]
+    changed = bundle.model_copy(update={"early_stop": bundle.early_stop.model_copy(update={"reply": "Fine as is."})})
+    assert changed.compute_hash() != bundle.content_hash
+
+
+def test_a_bundle_without_an_early_stop_renders_the_bare_request_and_keeps_its_hash(bundle):
+    older = bundle.model_copy(update={"early_stop": None}).sealed()
+    assert older.compute_hash() == older.content_hash
+    assert "early_stop" not in json.loads(older.canonical_json())
+    text = render_prompt(older, "helpful", "critique", "text", conversation=CONVERSATION, examples=[])
+    assert text.endswith("CritiqueRequest: " + bundle.principle("helpful").wording.critique_request + "\n\nCritique:")

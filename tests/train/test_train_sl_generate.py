@@ -96,6 +96,25 @@ def test_a_critique_that_finds_nothing_to_fix_ends_that_prompts_loop(bundle):
     assert [len(batch) for batch, _ in stub.calls] == [2, 2, 1, 1, 1, 1, 1, 1, 1]
 
 
+def test_the_early_stop_comes_from_the_bundle(bundle):
+    from cai_lang.codegen.wording import early_stop
+
+    def script(step, prompt):
+        # The stub tells steps apart by the default sentence; this bundle asks for its own.
+        if len(prompt) == 1:
+            return "answer"
+        return "Fine as is." if prompt[-1]["content"].endswith('"Fine as is." and nothing else.') else "better"
+
+    own = bundle.model_copy(update={"early_stop": early_stop("Fine as is.")})
+    (w,) = generate_chunk([red(1)], policy=StubBackend(script=script), critic=None, bundle=own, config=SLGenerationConfig(rounds=3))
+    assert w.stopped_early and len(w.rounds) == 1
+    # A bundle compiled before the early stop existed asks for nothing, so nothing stops the loop.
+    older = bundle.model_copy(update={"early_stop": None})
+    (w,) = generate_chunk([red(1)], policy=StubBackend(script=lambda step, prompt: NO_CHANGES), critic=None, bundle=older, config=SLGenerationConfig(rounds=3))
+    assert not w.stopped_early and len(w.rounds) == 3
+    assert finds_nothing_to_fix("fine as is", "Fine as is.") and not finds_nothing_to_fix(NO_CHANGES, None)
+
+
 def test_a_separate_critic_writes_only_the_critiques(bundle):
     policy, critic = StubBackend("policy"), StubBackend("critic")
     generate_chunk([red(1)], policy=policy, critic=critic, bundle=bundle, config=SLGenerationConfig(rounds=2))
