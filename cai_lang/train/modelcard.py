@@ -1,103 +1,220 @@
-"""Model cards for the models caic trains.
+"""Model cards and training logs for every model caic trains: the SL-CAI model, the preference model, the policy.
 
-A card is the `README.md` saved beside a fine-tuned model: YAML front matter
-the Hub reads (library, base model, tags), then the constitution and
-deployment the model was trained towards with the bundle's `content_hash`
-(the one fact that pins down exactly which principles and wording shaped
-the data), the data it saw, how it was trained, and what it can and cannot
-show. When the base model is one of caic's random test models the card
-says, first and plainly, that the result is noise. Pure text formatting:
-nothing here imports torch.
+A card is the `README.md` saved beside a model: YAML front matter the Hub
+reads (library, base model, tags), then the constitution and deployment the
+model was trained towards with the bundle's `content_hash` (the one fact that
+pins down exactly which principles and wording shaped the data), the data it
+saw, how it was trained, its metrics, and what it can and cannot show. When
+the base model is one of caic's random test models the card says, first and
+plainly, that the result is noise. `caic_training.json` holds the same facts
+for machines, and `training_log.json` the trainer's log history (what a
+report plots). One writer serves all three kinds of model, so the cards
+cannot drift apart. Pure text formatting: nothing here imports torch.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
 RANDOM_MODEL_TAG = "random-weights"
+CARD_FILE = "README.md"
+METADATA_FILE = "caic_training.json"
+TRAIN_LOG = "training_log.json"
+
+# What each kind of model is, in the card's words; the keys are run.json's output kinds.
+KINDS: dict[str, dict[str, Any]] = {
+    "sft_model": {
+        "title": "SL-CAI fine-tune",
+        "tags": ["sl-cai", "sft"],
+        "intro": [
+            "Fine-tuned with supervised learning on responses revised by critique → revision rounds against a",
+            "constitution compiled by caic (the SL stage of Constitutional AI, Bai et al. 2022).",
+        ],
+        "limits": [
+            "- The training data is only as good as the model that wrote the critiques and revisions. A weak",
+            "  or small critic writes poor critiques, and fine-tuning on its revisions can make a model worse.",
+            "- SL-CAI alone is the first stage of Constitutional AI; the paper follows it with RL from AI",
+            "  feedback. Nothing here was evaluated: measure harmlessness and helpfulness before use.",
+        ],
+        "random": [
+            "- The base model is a random caic test model: it cannot follow a critique request, so every",
+            "  critique and revision is noise and a few training steps teach it nothing about the",
+            "  constitution. It shows that generation, data writing, fine-tuning and saving work end to end.",
+        ],
+    },
+    "preference_model": {
+        "title": "RL-CAI preference model",
+        "tags": ["rlaif", "reward-model"],
+        "intro": [
+            "A preference (reward) model: `AutoModelForSequenceClassification` with one output, the reward of a",
+            "whole conversation. Trained on pairs of the policy's responses labelled by a feedback model asked",
+            "the constitution's comparison questions (RL from AI feedback, Bai et al. 2022), with soft labels.",
+        ],
+        "limits": [
+            "- The labels are the feedback model's judgement of the constitution's questions, not the",
+            "  constitution's: a feedback model that cannot answer them gives labels near 0.5 or biased ones.",
+            "- Held-out pairwise accuracy measures agreement with those labels on a few pairs, nothing more.",
+        ],
+        "random": [
+            "- The base and feedback models are random caic test models: the labels are noise around 0.5 and",
+            "  the rewards mean nothing. It shows that labelling, training and saving work end to end.",
+        ],
+    },
+    "policy": {
+        "title": "RL-CAI policy",
+        "tags": ["rlaif"],
+        "intro": [
+            "A policy optimised against AI preferences derived from a constitution compiled by caic (the RL",
+            "stage of Constitutional AI, Bai et al. 2022).",
+        ],
+        "limits": [
+            "- The policy learns what the preference data rewards; where the feedback model misjudges the",
+            "  constitution, so does the policy. Nothing here was evaluated: measure harmlessness and",
+            "  helpfulness (and evasiveness) before use.",
+        ],
+        "random": [
+            "- The base model is a random caic test model and the preferences are noise: a few steps change",
+            "  nothing that matters. It shows that optimisation and saving work end to end.",
+        ],
+    },
+}
 
 
-def is_random_test_model(model: str) -> bool:
-    """Whether `model` is a folder holding one of caic's random tiny models (by its card's tag)."""
-    card = Path(model) / "README.md"
+def is_random_test_model(model: str | Path) -> bool:
+    """Whether `model` is a folder holding one of caic's random tiny models, or a model trained from one (by its card's tag)."""
+    card = Path(model) / CARD_FILE
     try:
         return RANDOM_MODEL_TAG in card.read_text(encoding="utf-8")
     except OSError:
         return False
 
 
-@dataclass
-class CardFacts:
-    """What a model card states; every field is shown as given."""
+@dataclass(frozen=True)
+class Provenance:
+    """Which compiled constitution a model was trained towards, and the run folder that holds the record."""
 
     constitution: str
     constitution_version: str | None
     deployment: str
     content_hash: str
+    run_dir: str | None = None
+
+    @classmethod
+    def of_bundle(cls, bundle: Any, run_dir: str | Path | None = None) -> "Provenance":
+        return cls(
+            constitution=bundle.constitution.name,
+            constitution_version=bundle.constitution.version,
+            deployment=bundle.deployment.name,
+            content_hash=bundle.content_hash,
+            run_dir=str(run_dir) if run_dir is not None else None,
+        )
+
+
+@dataclass
+class CardFacts:
+    """What a model card states; every field is shown as given."""
+
+    provenance: Provenance
+    kind: str
     base_model: str
-    phase: str = "sl"
+    method: str
     data: Mapping[str, Any] = field(default_factory=dict)
     training: Mapping[str, Any] = field(default_factory=dict)
-    run_dir: str | None = None
-    random_base: bool = False
+    metrics: Mapping[str, Any] = field(default_factory=dict)
+    random_base: bool | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"model kind is one of {', '.join(KINDS)}, not {self.kind!r}")
+        if self.random_base is None:
+            self.random_base = is_random_test_model(self.base_model)
+
+    def metadata(self) -> dict[str, Any]:
+        p = self.provenance
+        return {
+            "kind": self.kind,
+            "method": self.method,
+            "content_hash": p.content_hash,
+            "constitution": p.constitution,
+            "constitution_version": p.constitution_version,
+            "deployment": p.deployment,
+            "base_model": self.base_model,
+            "random_base": self.random_base,
+            "run_dir": p.run_dir,
+            "data": dict(self.data),
+            "training": dict(self.training),
+            "metrics": dict(self.metrics),
+        }
 
 
-def sl_model_card(facts: CardFacts) -> str:
-    """The card of a model fine-tuned on SL-CAI revisions."""
-    tags = ["caic", "constitutional-ai", "sl-cai", "trl", "sft"]
+def model_card(facts: CardFacts) -> str:
+    """The README.md of a model caic trained."""
+    kind = KINDS[facts.kind]
+    p = facts.provenance
+    tags = ["caic", "constitutional-ai", *kind["tags"], "trl"]
+    method_tag = facts.method.split()[0].lower()
+    if method_tag not in tags:
+        tags.append(method_tag)
     if facts.random_base:
         tags.append(RANDOM_MODEL_TAG)
     front = ["---", "library_name: transformers", f"tags: [{', '.join(tags)}]"]
-    if not Path(facts.base_model).exists():
+    if not Path(facts.base_model).exists() and not facts.base_model.startswith(("http://", "https://")):
         front.append(f"base_model: {facts.base_model}")
     front.append("---")
-    version = f" {facts.constitution_version}" if facts.constitution_version else ""
-    lines = [
-        *front,
-        "",
-        f"# {facts.constitution}{version} / {facts.deployment}: SL-CAI fine-tune of {Path(facts.base_model).name}",
-        "",
-    ]
+    version = f" {p.constitution_version}" if p.constitution_version else ""
+    lines = [*front, "", f"# {p.constitution}{version} / {p.deployment}: {kind['title']} of {Path(facts.base_model).name}", ""]
     if facts.random_base:
-        lines += [
-            "**The base model has random weights. This model's text is noise. It proves the pipeline ran, not alignment.**",
-            "",
-        ]
+        lines += ["**The base model has random weights. This model's text is noise. It proves the pipeline ran, not alignment.**", ""]
+    lines += [*kind["intro"], "", "| | |", "|---|---|"]
     lines += [
-        "Fine-tuned with supervised learning on responses revised by critique → revision rounds against a",
-        "constitution compiled by caic (the SL stage of Constitutional AI, Bai et al. 2022).",
-        "",
-        "| | |",
-        "|---|---|",
-        f"| constitution | `{facts.constitution}`{' version ' + facts.constitution_version if facts.constitution_version else ''} |",
-        f"| deployment | `{facts.deployment}` |",
-        f"| bundle content_hash | `{facts.content_hash}` |",
+        f"| constitution | `{p.constitution}`{' version ' + p.constitution_version if p.constitution_version else ''} |",
+        f"| deployment | `{p.deployment}` |",
+        f"| bundle content_hash | `{p.content_hash}` |",
         f"| base model | `{facts.base_model}` |",
-        f"| phase | {facts.phase} |",
+        f"| kind | {facts.kind.replace('_', ' ')} |",
+        f"| method | {facts.method} |",
     ]
-    if facts.run_dir:
-        lines.append(f"| run folder | `{facts.run_dir}` (see its `run.json`) |")
-    lines += ["", "## Data", ""]
-    lines += [f"- {key.replace('_', ' ')}: {value}" for key, value in facts.data.items()]
-    lines += ["", "## Training", ""]
-    lines += [f"- {key.replace('_', ' ')}: {value}" for key, value in facts.training.items()]
+    if p.run_dir:
+        lines.append(f"| run folder | `{p.run_dir}` (see its `run.json`) |")
+    for title, values in (("Data", facts.data), ("Training", facts.training), ("Metrics", facts.metrics)):
+        if values:
+            lines += ["", f"## {title}", ""]
+            lines += [f"- {key.replace('_', ' ')}: {_shown(value)}" for key, value in values.items()]
     lines += [
         "",
         "## What this model can and cannot show",
         "",
         "- The `content_hash` identifies the exact compiled constitution (principles, weights, wording,",
-        "  templates) that produced the critiques and revisions; the same hash means the same bundle.",
-        "- The training data is only as good as the model that wrote the critiques and revisions. A weak",
-        "  or small critic writes poor critiques, and fine-tuning on its revisions can make a model worse.",
-        "- SL-CAI alone is the first stage of Constitutional AI; the paper follows it with RL from AI",
-        "  feedback. Nothing here was evaluated: measure harmlessness and helpfulness before use.",
+        "  templates) that produced the training data; the same hash means the same bundle, and caic",
+        "  refuses to mix data made under different hashes.",
+        *kind["limits"],
     ]
     if facts.random_base:
-        lines += [
-            "- The base model is a random caic test model: it cannot follow a critique request, so every",
-            "  critique and revision is noise and a few training steps teach it nothing about the",
-            "  constitution. It shows that generation, data writing, fine-tuning and saving work end to end.",
-        ]
+        lines += kind["random"]
     return "\n".join(lines) + "\n"
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def write_model_card(folder: str | Path, facts: CardFacts) -> Path:
+    """Write `README.md` and `caic_training.json` into a saved model's folder; returns the card's path."""
+    folder = Path(folder)
+    (folder / METADATA_FILE).write_text(json.dumps(facts.metadata(), indent=2, default=str) + "\n", encoding="utf-8")
+    path = folder / CARD_FILE
+    path.write_text(model_card(facts), encoding="utf-8")
+    return path
+
+
+def write_training_log(folder: str | Path, log_history: list[Mapping[str, Any]], **extra: Any) -> Path:
+    """`training_log.json` beside a model: the trainer's `log_history` (one entry per logging step, then
+    a summary) and whatever else describes the run, in one stable place for reports."""
+    path = Path(folder) / TRAIN_LOG
+    path.write_text(json.dumps({"log_history": list(log_history), **extra}, indent=2, default=str) + "\n", encoding="utf-8")
+    return path

@@ -261,7 +261,7 @@ def data_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 def train_sl(options: SLOptions, sft_settings, reporter: Reporter | None = None) -> dict[str, Any]:
     """`caic train --phase sl`: generate (or finish generating) the SL data, then fine-tune on it."""
-    from cai_lang.train.modelcard import CardFacts, is_random_test_model, sl_model_card
+    from cai_lang.train.modelcard import CardFacts, Provenance, write_model_card
     from cai_lang.train.sft import TRAIN_LOG, train_sft
 
     reporter = reporter or QuietReporter()
@@ -283,18 +283,16 @@ def train_sl(options: SLOptions, sft_settings, reporter: Reporter | None = None)
     if not result.is_main_process:
         return {"model_dir": model_dir}
     record = RunRecord.open(run_dir)
+    constitution = record.get("constitution") or {}
     facts = CardFacts(
-        constitution=(record.get("constitution") or {}).get("name", "?"),
-        constitution_version=(record.get("constitution") or {}).get("version"),
-        deployment=record.get("deployment"),
-        content_hash=data.content_hash,
+        provenance=Provenance(constitution.get("name", "?"), constitution.get("version"), record.get("deployment"), data.content_hash, str(run_dir)),
+        kind="sft_model",
         base_model=options.model,
+        method="SFT",
         data={**data_summary(rows), "rows trained on": result.rows, "rows left out": result.dropped, "dataset": SL_DATA},
         training={**asdict(sft_settings), "steps": result.steps, "final_loss": result.final_loss, "data_format": result.data_format, "processes": result.processes},
-        run_dir=str(run_dir),
-        random_base=is_random_test_model(options.model),
     )
-    (model_dir / "README.md").write_text(sl_model_card(facts), encoding="utf-8")
+    write_model_card(model_dir, facts)
     record.set("models", {**record.get("models", {}), "sl_model": str(model_dir.resolve())})
     record.set("sl_training", {**asdict(sft_settings), "processes": result.processes, "data_format": result.data_format})
     record.add_output("sl_model", model_dir, "model", base_model=model_identity(options.model), steps=result.steps, content_hash=data.content_hash)

@@ -11,77 +11,27 @@ prompt with one another. `ppo` is refused with the reason: trl 1.16 has no
 PPOTrainer, not even in `trl.experimental` (`ppo_status` checks at run
 time, so a later trl that brings it back is reported). Every method saves a
 Hugging Face folder (`AutoModelForCausalLM` loads it) with a model card that
-carries the bundle's content hash.
+carries the bundle's content hash (`cai_lang.train.modelcard`), the trainer's
+`training_log.json` and trl's `trainer_state.json`.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from itertools import combinations
 from pathlib import Path
-from typing import Any, Callable, Literal, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping, Sequence
+
+if TYPE_CHECKING:
+    from cai_lang.train.modelcard import Provenance
 
 Method = Literal["dpo", "rloo", "grpo", "ppo"]
-CARD_FILE = "README.md"
-METADATA_FILE = "caic_training.json"
+METHODS = ("dpo", "rloo", "grpo", "ppo")
 
 
 class MethodUnavailable(RuntimeError):
     """The requested optimisation method does not exist in the installed trl."""
-
-
-# ---------------------------------------------------------------- model cards
-
-
-def write_model_card(
-    folder: str | Path,
-    *,
-    kind: str,
-    base_model: str,
-    bundle_hash: str,
-    method: str,
-    metrics: Mapping[str, Any] | None = None,
-    extra: Mapping[str, Any] | None = None,
-) -> Path:
-    """A README.md model card and a machine-readable `caic_training.json`, both naming the bundle hash."""
-    folder = Path(folder)
-    metadata = {
-        "kind": kind,
-        "base_model": base_model,
-        "bundle_content_hash": bundle_hash,
-        "method": method,
-        "metrics": dict(metrics or {}),
-        **dict(extra or {}),
-    }
-    (folder / METADATA_FILE).write_text(json.dumps(metadata, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
-    lines = [
-        "---",
-        "library_name: transformers",
-        "tags:",
-        "- caic",
-        "- constitutional-ai",
-        "- rlaif",
-        f"- {method.split()[0].lower()}",
-        "---",
-        "",
-        f"# {kind.capitalize()} trained by caic (RL-CAI)",
-        "",
-        f"- Base model: `{base_model}`",
-        f"- Method: {method}",
-        f"- Constitution bundle content hash: `{bundle_hash}`",
-    ]
-    for key, value in sorted({**dict(metrics or {}), **dict(extra or {})}.items()):
-        lines.append(f"- {key.replace('_', ' ')}: {value}")
-    lines += [
-        "",
-        "The bundle hash names the compiled constitution whose principles labelled the preference",
-        "data; `caic` refuses to mix data labelled under different hashes.",
-        "",
-    ]
-    path = folder / CARD_FILE
-    path.write_text("\n".join(lines), encoding="utf-8")
-    return path
 
 
 # ---------------------------------------------------------------- data
@@ -102,12 +52,25 @@ def dpo_rows(preference_rows: Sequence[Mapping], tie_margin: float = 0.1) -> lis
     return rows
 
 
-def prompt_rows(prompts: Sequence[Mapping]) -> list[dict]:
-    """Online-RL rows: a conversational `prompt` and the `context` labels as JSON text (datasets
-    would otherwise turn dicts with differing keys into structs padded with nulls)."""
+def prompt_rows(prompts: Sequence[Mapping], text: bool = False) -> list[dict]:
+    """Online-RL rows: a conversational `prompt` (or, with `text`, the paper's `Human: …\n\nAssistant:`
+    transcript, for models without a chat template), and the `conversation` and `context` labels as
+    JSON text for the reward (datasets would otherwise turn dicts with differing keys into structs
+    padded with nulls)."""
     from cai_lang.train.pairs import prompt_conversation
+    from cai_lang.train.preference import transcript
 
-    return [{"prompt": prompt_conversation(p), "context": json.dumps(dict(p.get("context") or {}), sort_keys=True)} for p in prompts]
+    rows = []
+    for p in prompts:
+        conversation = prompt_conversation(p)
+        rows.append(
+            {
+                "prompt": transcript(conversation) + "\n\nAssistant:" if text else conversation,
+                "conversation": json.dumps(conversation),
+                "context": json.dumps(dict(p.get("context") or {}), sort_keys=True),
+            }
+        )
+    return rows
 
 
 # ---------------------------------------------------------------- rewards
@@ -125,6 +88,7 @@ def labeller_reward(labeller, aggregator) -> Callable[..., list[float]]:
 
     def reward(prompts, completions, **columns) -> list[float]:
         contexts = columns.get("context") or [None] * len(prompts)
+        conversations = columns.get("conversation") or [None] * len(prompts)
         groups: dict[str, list[int]] = {}
         for i, prompt in enumerate(prompts):
             groups.setdefault(json.dumps(prompt, sort_keys=True, default=str), []).append(i)
@@ -135,7 +99,7 @@ def labeller_reward(labeller, aggregator) -> Callable[..., list[float]]:
                 pairs.append(
                     {
                         "id": f"{key}\x00{left}\x00{right}",
-                        "conversation": _conversation(prompts[left]),
+                        "conversation": json.loads(conversations[left]) if isinstance(conversations[left], str) else _conversation(prompts[left]),
                         "context": json.loads(context) if isinstance(context, str) else dict(context or {}),
                         "response_a": _text(completions[left]),
                         "response_b": _text(completions[right]),
@@ -208,15 +172,24 @@ def ppo_status() -> str | None:
     )
 
 
+@dataclass
+class PolicyResult:
+    output_dir: Path
+    method: str
+    steps: int
+    train_loss: float | None
+    details: dict = field(default_factory=dict)
+
+
 def train_policy(
     policy_model: str | Path,
     config: PolicyTrainingConfig,
     *,
-    bundle_hash: str,
+    provenance: "Provenance",
     preference_rows: Sequence[Mapping] | None = None,
     prompts: Sequence[Mapping] | None = None,
     reward: str | Path | Callable[..., list[float]] | None = None,
-) -> Path:
+) -> PolicyResult:
     """Optimise `policy_model` (a causal-LM folder, by default the SL-CAI model) and save it.
 
     DPO needs `preference_rows` (from `cai_lang.train.preference.preference_rows`);
@@ -233,11 +206,11 @@ def train_policy(
     if method == "dpo":
         if not preference_rows:
             raise ValueError("DPO needs preference rows")
-        return _train_dpo(str(policy_model), config, bundle_hash, preference_rows)
+        return _train_dpo(str(policy_model), config, provenance, preference_rows)
     if method in ("rloo", "grpo"):
         if not prompts or reward is None:
             raise ValueError(f"{method.upper()} needs prompts and a reward (a preference-model folder or a reward function)")
-        return _train_online(str(policy_model), config, bundle_hash, prompts, reward)
+        return _train_online(str(policy_model), config, provenance, prompts, reward)
     raise ValueError(f"unknown method {method!r}; use dpo, rloo or grpo")
 
 
@@ -257,30 +230,46 @@ def _common_args(config: PolicyTrainingConfig) -> dict[str, Any]:
     )
 
 
-def _train_dpo(policy_model: str, config: PolicyTrainingConfig, bundle_hash: str, preference_rows) -> Path:
-    from datasets import Dataset
+def _tokenizer(policy_model: str):
     from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(policy_model)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def _train_dpo(policy_model: str, config: PolicyTrainingConfig, provenance, preference_rows) -> PolicyResult:
+    from datasets import Dataset
     from trl import DPOConfig, DPOTrainer
+
+    from cai_lang.train.preference import as_text
 
     rows = dpo_rows(preference_rows, config.tie_margin)
     if not rows:
-        raise ValueError(f"every preference pair is a near-tie (within {config.tie_margin} of 0.5); nothing for DPO to learn")
-    tokenizer = AutoTokenizer.from_pretrained(policy_model)
+        raise ValueError(
+            f"every preference pair is a near-tie (soft label within {config.tie_margin} of 0.5); nothing for DPO to learn. "
+            "Lower --tie-margin, or use a feedback model that can tell the responses apart"
+        )
+    tokenizer = _tokenizer(policy_model)
+    if not getattr(tokenizer, "chat_template", None):
+        rows = [as_text(row) for row in rows]
     args = DPOConfig(max_length=config.max_length, **_common_args(config))
     trainer = DPOTrainer(model=policy_model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer)
     result = trainer.train()
-    return _save(trainer, config, policy_model, bundle_hash, "DPO", result, {"pairs": len(rows), "skipped_near_ties": len(preference_rows) - len(rows)})
+    human = sum(r.get("source") == "human" for r in preference_rows if abs(float(r["soft_label"]) - 0.5) >= config.tie_margin and float(r["soft_label"]) != 0.5)
+    data = {"pairs": len(rows), "human_pairs": human, "skipped_near_ties": len(preference_rows) - len(rows)}
+    return _save(trainer, config, policy_model, provenance, "DPO", result, data)
 
 
-def _train_online(policy_model: str, config: PolicyTrainingConfig, bundle_hash: str, prompts, reward) -> Path:
+def _train_online(policy_model: str, config: PolicyTrainingConfig, provenance, prompts, reward) -> PolicyResult:
     from datasets import Dataset
-    from transformers import AutoTokenizer
 
     if config.method == "rloo":
         from trl import RLOOConfig as Config, RLOOTrainer as Trainer
     else:
         from trl import GRPOConfig as Config, GRPOTrainer as Trainer
-    tokenizer = AutoTokenizer.from_pretrained(policy_model)
+    tokenizer = _tokenizer(policy_model)
     args = Config(
         num_generations=config.num_generations,
         max_completion_length=config.max_completion_length,
@@ -288,28 +277,35 @@ def _train_online(policy_model: str, config: PolicyTrainingConfig, bundle_hash: 
         **_common_args(config),
     )
     reward_funcs = str(reward) if isinstance(reward, Path) else reward
+    text = not getattr(tokenizer, "chat_template", None)
     trainer = Trainer(
         model=policy_model,
         reward_funcs=reward_funcs,
         args=args,
-        train_dataset=Dataset.from_list(prompt_rows(prompts)),
+        train_dataset=Dataset.from_list(prompt_rows(prompts, text=text)),
         processing_class=tokenizer,
     )
     result = trainer.train()
     source = f"preference model {reward_funcs}" if isinstance(reward_funcs, str) else "the comparison labeller"
-    return _save(trainer, config, policy_model, bundle_hash, config.method.upper(), result, {"prompts": len(prompts), "reward": source})
+    return _save(trainer, config, policy_model, provenance, config.method.upper(), result, {"prompts": len(prompts), "reward": source})
 
 
-def _save(trainer, config: PolicyTrainingConfig, policy_model: str, bundle_hash: str, method: str, result, extra: dict) -> Path:
+def _save(trainer, config: PolicyTrainingConfig, policy_model: str, provenance, method: str, result, data: dict) -> PolicyResult:
+    from cai_lang.train.modelcard import CardFacts, write_model_card, write_training_log
+
     out = Path(config.output_dir)
     trainer.save_model(str(out))
+    trainer.save_state()
+    metrics = {"train_loss": result.training_loss, "steps": result.global_step}
+    write_training_log(out, trainer.state.log_history, trainer=type(trainer).__name__, metrics=metrics, data=data)
+    training = {k: v for k, v in asdict(config).items() if k != "output_dir"}
+    if method == "DPO":
+        for online_only in ("num_generations", "max_completion_length", "temperature"):
+            training.pop(online_only)
+    else:
+        training.pop("tie_margin")
     write_model_card(
         out,
-        kind="policy",
-        base_model=policy_model,
-        bundle_hash=bundle_hash,
-        method=method,
-        metrics={"train_loss": result.training_loss, "steps": result.global_step},
-        extra=extra,
+        CardFacts(provenance=provenance, kind="policy", base_model=policy_model, method=method, data=data, training=training, metrics=metrics),
     )
-    return out
+    return PolicyResult(out, config.method, result.global_step, result.training_loss, data)

@@ -21,9 +21,12 @@ from __future__ import annotations
 
 import json
 import random
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+
+if TYPE_CHECKING:
+    from cai_lang.train.modelcard import Provenance
 
 SOFT_LABEL = "soft_label"
 
@@ -182,6 +185,8 @@ class PreferenceResult:
     heldout_accuracy: float | None
     heldout_rows: int
     train_rows: int
+    human_rows: int = 0
+    steps: int = 0
 
 
 def device_settings() -> dict[str, Any]:
@@ -205,18 +210,22 @@ def train_preference_model(
     rows: Sequence[dict],
     config: PreferenceTrainingConfig,
     *,
-    bundle_hash: str,
+    provenance: "Provenance",
     heldout: Sequence[dict] | None = None,
 ) -> PreferenceResult:
     """Train a preference model from `base_model` (a causal-LM or classifier folder) on soft-label rows.
 
     Held-out rows come from `heldout`, or are split off `rows` by
     `config.eval_fraction`. Accuracy is measured on the saved folder, reloaded,
-    so a folder that does not load fails here rather than in the RL step.
+    so a folder that does not load fails here rather than in the RL step. The
+    folder gets a model card, `caic_training.json`, `training_log.json` and
+    trl's `trainer_state.json`.
     """
     from datasets import Dataset
     from transformers import AutoTokenizer
     from trl import RewardConfig
+
+    from cai_lang.train.modelcard import CardFacts, write_model_card, write_training_log
 
     if heldout is None:
         train_rows, heldout = split_rows(rows, config.eval_fraction, config.seed)
@@ -238,31 +247,57 @@ def train_preference_model(
         **device_settings(),
     )
     tokenizer = AutoTokenizer.from_pretrained(str(base_model))
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    text = not getattr(tokenizer, "chat_template", None)
     trainer = soft_label_trainer_class()(
         model=str(base_model),
         args=args,
-        train_dataset=Dataset.from_list([_trainable(r) for r in train_rows]),
+        train_dataset=Dataset.from_list([_trainable(r, text) for r in train_rows]),
         processing_class=tokenizer,
     )
     result = trainer.train()
     trainer.save_model(str(out))
+    trainer.save_state()
     accuracy = pairwise_accuracy(out, heldout) if heldout else None
-    from cai_lang.train.policy import write_model_card
-
+    human = sum(r.get("source") == "human" for r in train_rows)
+    metrics = {"train_loss": result.training_loss, "heldout_pairwise_accuracy": accuracy, "heldout_rows": len(heldout), "steps": result.global_step}
+    write_training_log(out, trainer.state.log_history, trainer="RewardTrainer (soft labels)", metrics=metrics)
     write_model_card(
         out,
-        kind="preference model",
-        base_model=str(base_model),
-        bundle_hash=bundle_hash,
-        method="soft-label reward modelling (BCE on r_chosen - r_rejected)",
-        metrics={"train_loss": result.training_loss, "heldout_pairwise_accuracy": accuracy, "heldout_rows": len(heldout)},
-        extra={"train_rows": len(train_rows), "human_rows": sum(r.get("source") == "human" for r in train_rows)},
+        CardFacts(
+            provenance=provenance,
+            kind="preference_model",
+            base_model=str(base_model),
+            method="soft-label reward modelling (binary cross-entropy on r_chosen - r_rejected)",
+            data={"train_rows": len(train_rows), "ai_rows": len(train_rows) - human, "human_rows": human, "heldout_rows": len(heldout)},
+            training={k: v for k, v in asdict(config).items() if k != "output_dir"},
+            metrics=metrics,
+        ),
     )
-    return PreferenceResult(out, result.training_loss, accuracy, len(heldout), len(train_rows))
+    return PreferenceResult(out, result.training_loss, accuracy, len(heldout), len(train_rows), human, result.global_step)
 
 
-def _trainable(row: Mapping) -> dict:
+def _trainable(row: Mapping, text: bool = False) -> dict:
+    if text:
+        return {**as_text(row), SOFT_LABEL: float(row[SOFT_LABEL])}
     return {"prompt": row["prompt"], "chosen": row["chosen"], "rejected": row["rejected"], SOFT_LABEL: float(row[SOFT_LABEL])}
+
+
+def transcript(messages: Sequence[Mapping[str, str]]) -> str:
+    """A conversation in the paper's text format (`Human: …\n\nAssistant: …`), for models without a chat template."""
+    names = {"user": "Human", "assistant": "Assistant"}
+    return "\n\n".join(f"{names.get(m['role'], str(m['role']).capitalize())}: {m['content']}" for m in messages)
+
+
+def as_text(row: Mapping) -> dict:
+    """A conversational prompt/chosen/rejected row in trl's standard (text) format: the prompt ends
+    with `Assistant:` and each response starts with a space, as a base model would continue it."""
+    return {
+        "prompt": transcript(row["prompt"]) + "\n\nAssistant:",
+        "chosen": " " + "".join(m["content"] for m in row["chosen"]),
+        "rejected": " " + "".join(m["content"] for m in row["rejected"]),
+    }
 
 
 # ---------------------------------------------------------------- scoring
@@ -286,7 +321,11 @@ def reward_scores(model, tokenizer, conversations: Sequence[Sequence[Mapping[str
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else model.config.pad_token_id
     for start in range(0, len(conversations), batch_size):
         chunk = conversations[start : start + batch_size]
-        encoded = [tokenizer.apply_chat_template([dict(m) for m in c], tokenize=True, return_dict=True)["input_ids"] for c in chunk]
+        if getattr(tokenizer, "chat_template", None):
+            encoded = [tokenizer.apply_chat_template([dict(m) for m in c], tokenize=True, return_dict=True)["input_ids"] for c in chunk]
+        else:
+            # As trl tokenises a text row: prompt and response joined, with the EOS text it appends.
+            encoded = [tokenizer(transcript(c) + (tokenizer.eos_token or ""))["input_ids"] for c in chunk]
         width = max(len(ids) for ids in encoded)
         # Right padding, as trl's collator pads: the classifier reads the last non-pad token.
         input_ids = torch.full((len(encoded), width), pad, dtype=torch.long)

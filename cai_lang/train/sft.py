@@ -17,12 +17,11 @@ Face model folder with a model card. The trainer runs under
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-TRAIN_LOG = "training_log.json"
+from cai_lang.train.modelcard import TRAIN_LOG, write_training_log
 
 
 class NoTrainingData(ValueError):
@@ -178,8 +177,8 @@ def train_sft(
     losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
     if main:
         tokenizer.save_pretrained(str(output_dir))
-        log = {"log_history": trainer.state.log_history, "data_format": data_format, "dropped": dropped}
-        (output_dir / TRAIN_LOG).write_text(json.dumps(log, indent=2) + "\n", encoding="utf-8")
+        trainer.save_state()  # trainer_state.json, as transformers writes it
+        write_training_log(output_dir, trainer.state.log_history, trainer="SFTTrainer", data_format=data_format, dropped=dropped)
     trainer.accelerator.wait_for_everyone()
     return SFTResult(
         model_dir=output_dir,

@@ -55,6 +55,13 @@ def rl_bundle(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def provenance(rl_bundle):
+    from cai_lang.train.modelcard import Provenance
+
+    return Provenance.of_bundle(rl_bundle)
+
+
+@pytest.fixture(scope="module")
 def tiny_dir(tmp_path_factory):
     from cai_lang.engine.tiny import FALLBACK_TEXT, build_tiny_model
 
@@ -79,8 +86,11 @@ def ai_rows(n=12, q=0.9):
 
 def assert_card(folder, bundle_hash):
     card = (folder / "README.md").read_text()
-    assert bundle_hash in card
-    assert json.loads((folder / "caic_training.json").read_text())["bundle_content_hash"] == bundle_hash
+    assert bundle_hash in card and "rltest" in card
+    assert json.loads((folder / "caic_training.json").read_text())["content_hash"] == bundle_hash
+    # What a report needs: trl's state and the log history beside the model.
+    assert json.loads((folder / "trainer_state.json").read_text())["log_history"]
+    assert json.loads((folder / "training_log.json").read_text())["log_history"]
 
 
 # ---------------------------------------------------------------- rows
@@ -167,59 +177,60 @@ def test_soft_label_loss_is_bce_on_the_reward_difference(tiny_dir, tmp_path):
 
 
 @pytest.mark.slow
-def test_preference_model_learns_from_soft_labels_mixed_with_human_rows(tiny_dir, tmp_path, rl_bundle):
+def test_preference_model_learns_from_soft_labels_mixed_with_human_rows(tiny_dir, tmp_path, rl_bundle, provenance):
     from transformers import AutoModelForSequenceClassification
 
     human = tmp_path / "human.jsonl"
     human.write_text("".join(json.dumps({"prompt": f"Q{i}?", "chosen": "yes yes yes, with care", "rejected": "no no no"}) + "\n" for i in range(4)))
     rows = ai_rows(24, 0.8) + load_human_preferences(human)
     config = PreferenceTrainingConfig(output_dir=str(tmp_path / "pm"), max_steps=30, learning_rate=3e-3, batch_size=8, eval_fraction=0.2, logging_steps=10)
-    result = train_preference_model(tiny_dir, rows, config, bundle_hash=rl_bundle.content_hash)
+    result = train_preference_model(tiny_dir, rows, config, provenance=provenance)
     assert result.heldout_rows == 6 and result.train_rows == 22
     assert result.heldout_accuracy == 1.0
     model = AutoModelForSequenceClassification.from_pretrained(str(result.output_dir))
     assert model.config.num_labels == 1 and model.config.pad_token_id is not None
     assert_card(result.output_dir, rl_bundle.content_hash)
     metadata = json.loads((result.output_dir / "caic_training.json").read_text())
-    assert metadata["human_rows"] > 0 and metadata["metrics"]["heldout_pairwise_accuracy"] == 1.0
+    assert metadata["data"]["human_rows"] > 0 and metadata["metrics"]["heldout_pairwise_accuracy"] == 1.0
+    assert metadata["kind"] == "preference_model" and result.human_rows > 0
 
 
 # ---------------------------------------------------------------- policy optimisation
 
 
 @pytest.mark.slow
-def test_dpo_saves_a_causal_lm_with_the_bundle_hash(tiny_dir, tmp_path, rl_bundle):
+def test_dpo_saves_a_causal_lm_with_the_bundle_hash(tiny_dir, tmp_path, rl_bundle, provenance):
     from transformers import AutoModelForCausalLM
 
     config = PolicyTrainingConfig(output_dir=str(tmp_path / "dpo"), max_steps=2, batch_size=4)
-    out = train_policy(tiny_dir, config, bundle_hash=rl_bundle.content_hash, preference_rows=ai_rows(6) + ai_rows(2, 0.52))
+    out = train_policy(tiny_dir, config, provenance=provenance, preference_rows=ai_rows(6) + ai_rows(2, 0.52)).output_dir
     AutoModelForCausalLM.from_pretrained(str(out))
     assert_card(out, rl_bundle.content_hash)
-    assert json.loads((out / "caic_training.json").read_text())["skipped_near_ties"] == 2
+    assert json.loads((out / "caic_training.json").read_text())["data"]["skipped_near_ties"] == 2
 
 
 @pytest.mark.slow
-def test_rloo_with_the_preference_model_as_reward(tiny_dir, tmp_path, rl_bundle):
+def test_rloo_with_the_preference_model_as_reward(tiny_dir, tmp_path, rl_bundle, provenance):
     from transformers import AutoModelForCausalLM
 
     pm = train_preference_model(
-        tiny_dir, ai_rows(8), PreferenceTrainingConfig(output_dir=str(tmp_path / "pm"), max_steps=1, batch_size=4, eval_fraction=0.0), bundle_hash=rl_bundle.content_hash
+        tiny_dir, ai_rows(8), PreferenceTrainingConfig(output_dir=str(tmp_path / "pm"), max_steps=1, batch_size=4, eval_fraction=0.0), provenance=provenance
     ).output_dir
     config = PolicyTrainingConfig(output_dir=str(tmp_path / "rloo"), method="rloo", max_steps=2, batch_size=4, num_generations=2, max_completion_length=8)
-    out = train_policy(tiny_dir, config, bundle_hash=rl_bundle.content_hash, prompts=PROMPTS, reward=pm)
+    out = train_policy(tiny_dir, config, provenance=provenance, prompts=PROMPTS, reward=pm).output_dir
     AutoModelForCausalLM.from_pretrained(str(out))
     assert_card(out, rl_bundle.content_hash)
 
 
 @pytest.mark.slow
-def test_grpo_with_the_labeller_as_reward(tiny_dir, tmp_path, rl_bundle):
+def test_grpo_with_the_labeller_as_reward(tiny_dir, tmp_path, rl_bundle, provenance):
     from transformers import AutoModelForCausalLM
 
     from cai_lang.engine.local import LocalBackend
 
     labeller = ComparisonLabeller.from_backends(rl_bundle, LocalBackend(str(tiny_dir), device="cpu"))
     config = PolicyTrainingConfig(output_dir=str(tmp_path / "grpo"), method="grpo", max_steps=2, batch_size=4, num_generations=2, max_completion_length=8)
-    out = train_policy(tiny_dir, config, bundle_hash=rl_bundle.content_hash, prompts=PROMPTS, reward=labeller_reward(labeller, Aggregator(rl_bundle, "priority")))
+    out = train_policy(tiny_dir, config, provenance=provenance, prompts=PROMPTS, reward=labeller_reward(labeller, Aggregator(rl_bundle, "priority"))).output_dir
     AutoModelForCausalLM.from_pretrained(str(out))
     assert_card(out, rl_bundle.content_hash)
     assert "labeller" in (out / "README.md").read_text()
@@ -249,11 +260,11 @@ def test_ppo_is_refused_with_the_reason():
     problem = ppo_status()
     assert problem is not None and "PPOTrainer" in problem
     with pytest.raises(MethodUnavailable, match="rloo or grpo"):
-        train_policy("unused", PolicyTrainingConfig(output_dir="unused", method="ppo"), bundle_hash="h")
+        train_policy("unused", PolicyTrainingConfig(output_dir="unused", method="ppo"), provenance=None)
 
 
 def test_methods_check_their_inputs():
     with pytest.raises(ValueError, match="preference rows"):
-        train_policy("unused", PolicyTrainingConfig(output_dir="unused"), bundle_hash="h")
+        train_policy("unused", PolicyTrainingConfig(output_dir="unused"), provenance=None)
     with pytest.raises(ValueError, match="reward"):
-        train_policy("unused", PolicyTrainingConfig(output_dir="unused", method="grpo"), bundle_hash="h", prompts=PROMPTS)
+        train_policy("unused", PolicyTrainingConfig(output_dir="unused", method="grpo"), provenance=None, prompts=PROMPTS)
