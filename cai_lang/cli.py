@@ -131,9 +131,9 @@ def _indent(text: str) -> str:
 def _register_command_groups() -> None:
     # Each group lives in its own module so the compile, editor and training
     # commands can grow without crowding this file.
-    from cai_lang import cli_compile, cli_editor, cli_train
+    from cai_lang import cli_compile, cli_editor, cli_eval, cli_train
 
-    for group in (cli_compile, cli_editor, cli_train):
+    for group in (cli_compile, cli_editor, cli_train, cli_eval):
         group.register(app)
 
 

@@ -1,0 +1,580 @@
+"""`caic eval`: how well a model keeps a constitution, on prompts it was not trained on.
+
+The evaluation generates answers to held-out prompts (by default the shipped
+sets' `split == "eval"` rows) and measures, per principle and per rule of the
+compiled bundle, only where the item applies to the prompt's context:
+
+- **violation rate**. A rule with a `detect` regex is judged exactly: a
+  response the pattern matches violates it. Every other item with critique
+  wording is judged by a critique: the critic (the feedback model) gets the
+  bundle's critique prompt, which ends by asking for the bundle's early-stop
+  reply ("No changes needed.") when there is nothing to fix, and a critique
+  that is not that reply (read with the SL phase's `finds_nothing_to_fix`,
+  first line only) counts as a violation. A critic that never writes the
+  reply, which is every random or small model, marks every response as a
+  violation; the metrics say so (`critic.informative`) rather than passing
+  that off as a finding.
+- **win rate against a baseline** (`--baseline`): both models answer the
+  same prompts with the same sampling seed, and the comparison labeller
+  judges each pair in both orders; per item the mean P(model better), and
+  overall the label of the priority aggregation (regex rules exact).
+- **refusal rate** (`cai_lang.train.refusal`), by prompt kind: a model that
+  declines everything satisfies "least harmful" and must not look good.
+- **benign loss** (`--benign FILE`): the mean per-token loss of the model on
+  the replies of held-out benign dialogues, to see whether training away a
+  violation cost the model its ordinary competence.
+
+It writes `DIR/metrics.json`, `DIR/responses.jsonl` (every response with its
+judgements), PNG plots in `DIR/plots/`, a self-contained `DIR/report.html`,
+and an `eval` step in `DIR/run.json`.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from collections import Counter, defaultdict
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+from cai_lang.train.prompts import PromptRecord, load_prompts
+
+METRICS_FILE = "metrics.json"
+RESPONSES_FILE = "responses.jsonl"
+REPORT_FILE = "report.html"
+PLOTS_DIR = "plots"
+METRICS_FORMAT = 1
+DEFAULT_SOURCES = ("red_team", "helpful")
+
+
+class EvalError(ValueError):
+    """An evaluation that cannot run as asked; the message says why."""
+
+
+@dataclass
+class EvalOptions:
+    """Everything `caic eval` takes."""
+
+    source: Path
+    model: str
+    output: Path
+    baseline: str | None = None
+    feedback_model: str | None = field(default=None, metadata={"help": "Critic and comparison judge; default the baseline, else the model."})
+    deployment: str | None = None
+    prompts: tuple[str, ...] = ()
+    split: str = "eval"
+    max_prompts: int | None = None
+    samples: int = 1
+    max_new_tokens: int = 64
+    temperature: float = 1.0
+    top_p: float = 1.0
+    seed: int = 0
+    dialect: str = "chat"
+    benign: Path | None = None
+    critiques: bool = True
+    critique_tokens: int = 24
+    batch_size: int = 32
+    device: str = "auto"
+    argv: list[str] | None = None
+
+    def __post_init__(self) -> None:
+        if self.samples < 1:
+            raise EvalError("samples per prompt must be at least 1")
+        if self.max_prompts is not None and self.max_prompts < 1:
+            raise EvalError("max prompts must be at least 1")
+        if self.dialect not in ("chat", "text"):
+            raise EvalError("dialect must be chat or text")
+        if self.max_new_tokens < 1 or self.critique_tokens < 1:
+            raise EvalError("token limits must be at least 1")
+
+
+# ---------------------------------------------------------------- prompts
+
+
+def select_eval_prompts(sources: Sequence[str], split: str = "eval", max_prompts: int | None = None, seed: int = 0) -> list[PromptRecord]:
+    """Held-out prompts: every `split` row of each source (default the shipped sets), a seeded sample if capped.
+
+    The order is the sources' order, so the same arguments give the same list.
+    """
+    records: list[PromptRecord] = []
+    seen: set[str] = set()
+    for source in sources or DEFAULT_SOURCES:
+        for record in load_prompts(source, split=split):
+            if record.id in seen:
+                raise EvalError(f"prompt id {record.id!r} appears in more than one prompt source")
+            seen.add(record.id)
+            records.append(record)
+    if not records:
+        raise EvalError(f"no prompts with split {split!r} in {', '.join(sources or DEFAULT_SOURCES)}")
+    if max_prompts is not None and max_prompts < len(records):
+        keep = set(random.Random(f"eval-prompts:{seed}").sample(range(len(records)), max_prompts))
+        records = [r for i, r in enumerate(records) if i in keep]
+    return records
+
+
+def read_dialogues(path: Path) -> list[list[dict[str, str]]]:
+    """Benign dialogues from JSONL: `messages` (or `conversation`) ending with an assistant turn, or `prompt` + `response`."""
+    dialogues = []
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise EvalError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from exc
+    for n, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise EvalError(f"{path}:{n}: not JSON ({exc.msg})") from exc
+        messages = row.get("messages") or row.get("conversation")
+        if messages is None and isinstance(row.get("prompt"), str):
+            reply = row.get("response", row.get("completion"))
+            messages = [{"role": "user", "content": row["prompt"]}, {"role": "assistant", "content": reply}]
+        if not messages or messages[-1].get("role") != "assistant" or not isinstance(messages[-1].get("content"), str):
+            raise EvalError(f"{path}:{n}: a benign dialogue needs `messages` ending with an assistant turn (or `prompt` and `response`)")
+        dialogues.append([{"role": str(m["role"]), "content": str(m["content"])} for m in messages])
+    if not dialogues:
+        raise EvalError(f"{path} holds no dialogues")
+    return dialogues
+
+
+# ---------------------------------------------------------------- generation
+
+
+def _sampling(options: EvalOptions, **overrides: Any):
+    from cai_lang.engine.base import SamplingParams
+    from cai_lang.train.sl_generate import TEXT_STOPS
+
+    values = dict(
+        max_new_tokens=options.max_new_tokens,
+        temperature=options.temperature,
+        top_p=options.top_p,
+        do_sample=options.temperature > 0,
+        stop=TEXT_STOPS if options.dialect == "text" else (),
+        seed=options.seed,
+    )
+    values.update(overrides)
+    return SamplingParams(**values)
+
+
+def generate_responses(backend, records: Sequence[PromptRecord], options: EvalOptions) -> list[dict[str, Any]]:
+    """`samples` responses per prompt, in one generate call (so two models given the same prompts and seed
+    draw their randomness the same way)."""
+    from cai_lang.train.sl_generate import response_prompt
+
+    prompts = [response_prompt(r.prompt, options.dialect) for r in records for _ in range(options.samples)]
+    texts = backend.generate(prompts, _sampling(options))
+    rows = []
+    for n, text in enumerate(texts):
+        record = records[n // options.samples]
+        rows.append(
+            {"prompt_id": record.id, "sample": n % options.samples, "kind": record.kind, "prompt": record.prompt, "context": dict(record.context), "response": text}
+        )
+    return rows
+
+
+# ---------------------------------------------------------------- violations
+
+
+def applicable_items(bundle, context: Mapping[str, Any]) -> list:
+    """Principles and rules in force for a prompt with these context labels (unknown labels dropped)."""
+    from cai_lang.train.sampling import clean_labels
+
+    labels, _ = clean_labels(bundle, context)
+    return [entry for entry in (*bundle.principles, *bundle.rules) if bundle.applies(entry.applies, labels)]
+
+
+def violation_method(entry) -> str | None:
+    """How an item's violations are read: `regex` (a rule's detect pattern), `critique`, or None (no critique wording)."""
+    if getattr(entry, "detect", None):
+        return "regex"
+    if entry.wording.critique_request and entry.wording.revision_request:
+        return "critique"
+    return None
+
+
+def judge_violations(bundle, rows: Sequence[dict[str, Any]], critic, options: EvalOptions) -> dict[str, Any]:
+    """Fill each row's `violations` ({item: bool}) and `critiques`; return what the critic did.
+
+    `critic` may be None (critiques off): critique-judged items then get no verdict.
+    """
+    from cai_lang.engine.base import SamplingParams
+    from cai_lang.train.sl_generate import critique_prompt, finds_nothing_to_fix
+
+    stop_reply = bundle.early_stop.reply if getattr(bundle, "early_stop", None) is not None else None
+    requests: list[tuple[int, str]] = []
+    prompts = []
+    for index, row in enumerate(rows):
+        row["violations"], row["critiques"] = {}, {}
+        for entry in applicable_items(bundle, row["context"]):
+            method = violation_method(entry)
+            if method == "regex":
+                row["violations"][entry.id] = re.search(entry.detect, row["response"]) is not None
+            elif method == "critique" and critic is not None:
+                conversation = [{"role": "user", "content": row["prompt"]}, {"role": "assistant", "content": row["response"]}]
+                prompts.append(critique_prompt(bundle, entry.id, conversation, options.dialect))
+                requests.append((index, entry.id))
+    nothing = 0
+    if requests:
+        # Greedy and one line: the verdict is whether the first line is the early-stop reply.
+        params = SamplingParams(max_new_tokens=options.critique_tokens, temperature=0.0, do_sample=False, stop=("\n",))
+        critiques = critic.generate(prompts, params)
+        for (index, item_id), critique in zip(requests, critiques):
+            fine = finds_nothing_to_fix(critique, stop_reply)
+            nothing += fine
+            rows[index]["violations"][item_id] = not fine
+            rows[index]["critiques"][item_id] = critique
+    return {
+        "critiques": len(requests),
+        "nothing_to_fix": nothing,
+        "nothing_to_fix_share": nothing / len(requests) if requests else None,
+        # All "violation" or all "fine" is what a critic that cannot read the request produces.
+        "informative": bool(requests) and 0 < nothing < len(requests),
+        "early_stop_reply": stop_reply,
+    }
+
+
+def violation_summary(bundle, rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Per item: responses it applied to, violations, rate; plus the share violating any regex rule."""
+    items: dict[str, dict[str, Any]] = {}
+    for entry in sorted((*bundle.principles, *bundle.rules), key=lambda e: (e.tier, e.id)):
+        judged = [row["violations"][entry.id] for row in rows if entry.id in row.get("violations", {})]
+        items[entry.id] = {
+            "kind": "rule" if hasattr(entry, "verdict") else "principle",
+            "tier": entry.tier,
+            "method": violation_method(entry),
+            "judged": len(judged),
+            "violations": sum(judged),
+            "violation_rate": sum(judged) / len(judged) if judged else None,
+        }
+    regex_items = [i for i, s in items.items() if s["method"] == "regex"]
+    critique_items = [i for i, s in items.items() if s["method"] == "critique"]
+
+    def share(ids: list[str]) -> float | None:
+        judged = [row for row in rows if any(i in row.get("violations", {}) for i in ids)]
+        if not judged:
+            return None
+        return sum(any(row["violations"].get(i) for i in ids) for row in judged) / len(judged)
+
+    return {"violation_rate": share(regex_items), "critique_violation_rate": share(critique_items), "items": items}
+
+
+# ---------------------------------------------------------------- win rate
+
+
+def win_rates(bundle, model_rows: Sequence[dict], baseline_rows: Sequence[dict], labeller, seed: int = 0) -> dict[str, Any]:
+    """P(model better than baseline) per item and overall, from the comparison labeller (both orders) and regex rules.
+
+    A regex rule that matches both responses or neither is a tie (0.5) for
+    that rule; the overall label is the priority aggregation's.
+    """
+    from cai_lang.train.aggregate import Aggregator, label_pairs
+
+    pairs = []
+    for model_row, base_row in zip(model_rows, baseline_rows):
+        assert model_row["prompt_id"] == base_row["prompt_id"] and model_row["sample"] == base_row["sample"]
+        pairs.append(
+            {
+                "id": f"{model_row['prompt_id']}#{model_row['sample']}",
+                "conversation": [{"role": "user", "content": model_row["prompt"]}],
+                "context": model_row["context"],
+                "response_a": model_row["response"],
+                "response_b": base_row["response"],
+            }
+        )
+    labels = label_pairs(pairs, labeller, Aggregator(bundle, "priority", seed=seed))
+    per_item: dict[str, list[float]] = defaultdict(list)
+    for row, label in zip(model_rows, labels):
+        row["win"] = {"p_model_better": label.p_a, "items": dict(label.items), "decided_by": label.decided_by}
+        for item, p in label.items.items():
+            per_item[item].append(float(p))
+        for item in label.abstained:
+            per_item[item].append(0.5)
+
+    def tally(values: Sequence[float]) -> dict[str, Any]:
+        return {
+            "pairs": len(values),
+            "win_rate": sum(values) / len(values) if values else None,
+            "wins": sum(v > 0.5 for v in values),
+            "ties": sum(v == 0.5 for v in values),
+            "losses": sum(v < 0.5 for v in values),
+        }
+
+    return {
+        "overall": tally([label.p_a for label in labels]),
+        "items": {item: tally(values) for item, values in sorted(per_item.items())},
+        "decided_by": dict(Counter(str(label.decided_by) for label in labels)),
+    }
+
+
+# ---------------------------------------------------------------- benign loss
+
+
+def benign_loss(backend, dialogues: Sequence[Sequence[Mapping[str, str]]], dialect: str = "chat") -> dict[str, Any]:
+    """Mean per-token negative log-likelihood of each dialogue's last (assistant) reply given what came before.
+
+    Tokens are counted the way the engine scores continuations (the reply's
+    tokens after the shared prefix with the prompt), so the number is
+    comparable between two checkpoints of the same tokenizer.
+    """
+    encoder = getattr(backend, "encoder", None)
+    if encoder is None:
+        raise EvalError("the benign loss needs a local model (token counts come from its tokenizer)")
+    prompts, continuations = [], []
+    for dialogue in dialogues:
+        history, reply = list(dialogue[:-1]), dialogue[-1]["content"]
+        if dialect == "chat":
+            prompts.append(history)
+            continuations.append(reply)
+        else:
+            turns = "".join(f"\n\n{'Human' if m['role'] == 'user' else 'Assistant'}: {m['content']}" for m in history)
+            prompts.append(turns.lstrip("\n") + "\n\nAssistant:")
+            continuations.append(" " + reply)
+    logprobs = backend.continuation_logprobs(prompts, continuations)
+    tokens = [encoder.split(p, c).n_continuation for p, c in zip(prompts, continuations)]
+    total = sum(tokens)
+    if total == 0:
+        raise EvalError("the benign dialogues' replies have no tokens to score")
+    per_dialogue = [-lp / n for lp, n in zip(logprobs, tokens) if n]
+    return {
+        "loss": -sum(logprobs) / total,
+        "tokens": total,
+        "dialogues": len(dialogues),
+        "mean_dialogue_loss": sum(per_dialogue) / len(per_dialogue),
+    }
+
+
+# ---------------------------------------------------------------- the run
+
+
+def _identity(spec: str) -> str:
+    from cai_lang.train.pipeline import model_identity
+
+    return model_identity(spec)
+
+
+def run_eval(options: EvalOptions, say: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Run the whole evaluation into `options.output`; returns the metrics (also written to metrics.json)."""
+    from cai_lang.engine import load_backend
+    from cai_lang.train.pipeline import check_model, prepare_bundle
+    from cai_lang.train.refusal import detect_refusal, refusal_rate
+    from cai_lang.train.runs import RowWriter, RunRecord, now
+
+    say = say or (lambda text: None)
+    out = options.output
+    for spec in filter(None, (options.model, options.baseline, options.feedback_model)):
+        check_model(spec)
+    benign = read_dialogues(options.benign) if options.benign else None
+    records = select_eval_prompts(options.prompts, options.split, options.max_prompts, options.seed)
+    out.mkdir(parents=True, exist_ok=True)
+    say("compiling the constitution")
+    bundle, bundle_path = prepare_bundle(options.source, options.deployment, out)
+    feedback_spec = options.feedback_model or options.baseline or options.model
+    record = RunRecord.open(out)
+    record.start_command(options.argv)
+    record.set("content_hash", bundle.content_hash)
+    record.set("constitution", {"name": bundle.constitution.name, "version": bundle.constitution.version, "source": str(options.source)})
+    record.set("deployment", bundle.deployment.name)
+    record.set("seed", options.seed)
+    record.add_output("bundle", bundle_path, "bundle", content_hash=bundle.content_hash)
+    record.save()
+    started = now()
+
+    backends: dict[str, Any] = {}
+
+    def backend(spec: str):
+        key = _identity(spec)
+        if key not in backends:
+            backends[key] = load_backend(spec, device=options.device, batch_size=options.batch_size)
+        return backends[key]
+
+    try:
+        sides: dict[str, dict[str, Any]] = {}
+        critics: dict[str, Any] = {}
+        rows_by_side: dict[str, list[dict]] = {}
+        for side, spec in (("model", options.model), ("baseline", options.baseline)):
+            if spec is None:
+                continue
+            say(f"{side}: answering {len(records)} prompts × {options.samples}")
+            rows = generate_responses(backend(spec), records, options)
+            critic = backend(feedback_spec) if options.critiques else None
+            if critic is not None:
+                say(f"{side}: critiques by {feedback_spec}")
+            critics[side] = judge_violations(bundle, rows, critic, options)
+            for row in rows:
+                found = detect_refusal(row["response"])
+                row["refusal"] = None if found is None else {"pattern": found.pattern, "text": found.text, "partial": found.partial}
+            summary = violation_summary(bundle, rows)
+            by_kind = defaultdict(list)
+            for row in rows:
+                by_kind[row["kind"]].append(row["response"])
+            sides[side] = {
+                "id": _identity(spec),
+                **summary,
+                "refusal": {**refusal_rate(r["response"] for r in rows), "by_kind": {k: refusal_rate(v) for k, v in sorted(by_kind.items())}},
+                "benign": benign_loss(backend(spec), benign, options.dialect) if benign else None,
+            }
+            rows_by_side[side] = rows
+        comparison = None
+        if options.baseline is not None:
+            from cai_lang.train.labeller import ComparisonLabeller
+
+            say(f"comparing with the baseline (judge: {feedback_spec})")
+            labeller = ComparisonLabeller.from_backends(bundle, backend(feedback_spec), dialect=options.dialect)
+            comparison = win_rates(bundle, rows_by_side["model"], rows_by_side["baseline"], labeller, options.seed)
+    finally:
+        for opened in backends.values():
+            opened.close()
+
+    metrics = {
+        "format": METRICS_FORMAT,
+        "created": now(),
+        "content_hash": bundle.content_hash,
+        "constitution": {"name": bundle.constitution.name, "version": bundle.constitution.version},
+        "deployment": bundle.deployment.name,
+        "prompts": {
+            "sources": list(options.prompts or DEFAULT_SOURCES),
+            "split": options.split,
+            "count": len(records),
+            "by_kind": dict(Counter(r.kind for r in records)),
+            "samples_per_prompt": options.samples,
+            "responses": len(records) * options.samples,
+        },
+        "sampling": {k: v for k, v in asdict(_sampling(options)).items() if k != "stop"},
+        "feedback_model": _identity(feedback_spec),
+        "critic": critics,
+        "benign_file": str(options.benign) if options.benign else None,
+        "model": sides["model"],
+        "baseline": sides.get("baseline"),
+        "win_rate": comparison,
+    }
+    say("writing metrics, plots and report")
+    responses = out / RESPONSES_FILE
+    responses.unlink(missing_ok=True)
+    with RowWriter(responses, id_key="id") as writer:
+        for side, rows in rows_by_side.items():
+            for row in rows:
+                writer.append({"id": f"{side}:{row['prompt_id']}#{row['sample']}", "side": side, **row})
+    from cai_lang.train.runs import write_atomic
+
+    write_atomic(out / METRICS_FILE, json.dumps(metrics, indent=2, ensure_ascii=False) + "\n")
+    report = write_eval_report(out, metrics, rows_by_side, bundle, bundle_path)
+    record = RunRecord.open(out)
+    record.set("models", {"model": sides["model"]["id"], "baseline": (sides.get("baseline") or {}).get("id"), "feedback": metrics["feedback_model"]})
+    record.set("evaluation", {k: v for k, v in asdict(options).items() if k not in ("output", "argv")} | {"source": str(options.source), "benign": str(options.benign) if options.benign else None})
+    record.add_output("eval_metrics", out / METRICS_FILE, "report")
+    record.add_output("eval_responses", responses, "dataset", rows=sum(len(r) for r in rows_by_side.values()))
+    record.add_output("eval_report", report, "report", plots=PLOTS_DIR)
+    record.add_step("eval", started=started, prompts=len(records), violation_rate=sides["model"]["violation_rate"])
+    record.finish_command()
+    record.save()
+    return metrics
+
+
+# ---------------------------------------------------------------- report
+
+
+def metrics_table_rows(metrics: Mapping[str, Any]) -> tuple[list[str], list[list[Any]]]:
+    """The headline numbers as a table (model and baseline side by side)."""
+    sides = [s for s in ("model", "baseline") if metrics.get(s)]
+    rows = [
+        ["violation rate (regex rules)", *[metrics[s]["violation_rate"] for s in sides]],
+        ["violation rate (critiques)", *[metrics[s]["critique_violation_rate"] for s in sides]],
+        ["refusal rate", *[metrics[s]["refusal"]["rate"] for s in sides]],
+        ["partial refusal rate", *[metrics[s]["refusal"]["partial_rate"] for s in sides]],
+    ]
+    if any(metrics[s].get("benign") for s in sides):
+        rows.append(["benign loss (nats/token)", *[(metrics[s].get("benign") or {}).get("loss") for s in sides]])
+    if metrics.get("win_rate"):
+        overall = metrics["win_rate"]["overall"]
+        rows.append(["win rate vs baseline (overall)", overall["win_rate"], None])
+    return ["metric", *sides], rows
+
+
+def write_eval_report(out: Path, metrics: Mapping[str, Any], rows_by_side: Mapping[str, Sequence[dict]], bundle, bundle_path: Path) -> Path:
+    """`report.html` with the headline table, plots, per-item tables, example responses and the constitution."""
+    from cai_lang.train.report import HtmlPage, constitution_section, plot_bars
+
+    plots = out / PLOTS_DIR
+    sides = [s for s in ("model", "baseline") if metrics.get(s)]
+    page = HtmlPage(f"caic evaluation: {metrics['constitution']['name']} ({metrics['deployment']})")
+    prompts = metrics["prompts"]
+    page.paragraph(
+        f"Model {metrics['model']['id']}" + (f"; baseline {metrics['baseline']['id']}" if metrics.get("baseline") else "")
+        + f"; judge and critic {metrics['feedback_model']}. {prompts['count']} prompts ({', '.join(f'{n} {k}' for k, n in prompts['by_kind'].items())}) "
+        f"from {', '.join(prompts['sources'])} (split {prompts['split']}), {prompts['samples_per_prompt']} sample(s) each; bundle {metrics['content_hash']}.",
+        "muted",
+    )
+    headers, rows = metrics_table_rows(metrics)
+    page.heading("Summary")
+    page.table(headers, rows)
+    for side in sides:
+        critic = metrics["critic"].get(side) or {}
+        if critic.get("critiques") and not critic.get("informative"):
+            page.paragraph(
+                f"The critic answered {critic['nothing_to_fix']} of {critic['critiques']} critique requests on the {side}'s responses "
+                f"with the early-stop reply ({critic.get('early_stop_reply')!r}). A critic that always or never says so cannot tell a "
+                "good response from a bad one: the critique-based violation rates below are uninformative, not findings.",
+                "note",
+            )
+    items = metrics["model"]["items"]
+    grouped = {item: [metrics[s]["items"][item]["violation_rate"] or 0.0 for s in sides] for item, info in items.items() if info["judged"]}
+    figure = _grouped_bars(grouped, sides, "violation rate by item", plots / "violations.png")
+    if figure:
+        page.figure(figure, "Share of responses that violate each principle or rule (regex rules exactly, others by critique), where the item applies.")
+    refusals = {kind: [metrics[s]["refusal"]["by_kind"].get(kind, {}).get("rate", 0.0) for s in sides] for kind in metrics["model"]["refusal"]["by_kind"]}
+    figure = _grouped_bars(refusals, sides, "refusal rate by prompt kind", plots / "refusals.png")
+    if figure:
+        page.figure(figure, "Share of responses that decline the request outright (refusal detector), by prompt kind.")
+    if any((metrics[s].get("benign") or {}).get("loss") is not None for s in sides):
+        figure = _grouped_bars({"benign loss": [(metrics[s].get("benign") or {}).get("loss") or 0.0 for s in sides]}, sides, "benign held-out loss (nats/token)", plots / "benign_loss.png", unit=False)
+        if figure:
+            page.figure(figure, "Mean per-token loss on the replies of held-out benign dialogues (lower is better).")
+    page.heading("Per principle and rule")
+    page.table(
+        ["item", "kind", "tier", "how judged", *[f"{s}: judged" for s in sides], *[f"{s}: violation rate" for s in sides]],
+        [[item, info["kind"], info["tier"], info["method"] or "not judged (no critique wording)", *[metrics[s]["items"][item]["judged"] for s in sides], *[metrics[s]["items"][item]["violation_rate"] for s in sides]] for item, info in items.items()],
+    )
+    if metrics.get("win_rate"):
+        wins = metrics["win_rate"]
+        page.heading("Win rate against the baseline")
+        figure = plot_bars({"overall": wins["overall"]["win_rate"] or 0.5, **{i: s["win_rate"] or 0.5 for i, s in wins["items"].items()}}, "P(model better than baseline)", "win rate", plots / "win_rate.png", reference=0.5, limits=(0, 1))
+        if figure:
+            page.figure(figure, "Mean P(model's response better) per item and overall; 0.5 (dashed) is a draw. Both orders are scored.")
+        page.table(
+            ["item", "pairs", "win rate", "wins", "ties", "losses"],
+            [["overall (priority aggregation)", *[wins["overall"][k] for k in ("pairs", "win_rate", "wins", "ties", "losses")]]]
+            + [[i, *[s[k] for k in ("pairs", "win_rate", "wins", "ties", "losses")]] for i, s in wins["items"].items()],
+        )
+    page.heading("Example responses")
+    examples = []
+    for row in list(rows_by_side.get("model", ()))[:12]:
+        flagged = [i for i, v in row.get("violations", {}).items() if v and items[i]["method"] == "regex"]
+        examples.append([row["prompt_id"], row["prompt"], row["response"], ", ".join(flagged) or "–", "partial" if (row.get("refusal") or {}).get("partial") else ("yes" if row.get("refusal") else "–")])
+    page.table(["prompt", "user", "model's response", "regex violations", "refusal"], examples)
+    page.paragraph("Every response, with its critiques and judgements, is in responses.jsonl.", "muted")
+    constitution_section(page, bundle, bundle_path)
+    return page.write(out / REPORT_FILE)
+
+
+def _grouped_bars(values: Mapping[str, Sequence[float]], sides: Sequence[str], title: str, path: Path, unit: bool = True) -> Path | None:
+    from cai_lang.train.report import pyplot, save_figure
+
+    if not values:
+        return None
+    plt = pyplot()
+    names = list(values)
+    fig, ax = plt.subplots(figsize=(max(4.5, 1.3 * len(names) + 2), 3.3))
+    width = 0.8 / len(sides)
+    colours = ("#4c72b0", "#dd8452")
+    for k, side in enumerate(sides):
+        xs = [i + (k - (len(sides) - 1) / 2) * width for i in range(len(names))]
+        ax.bar(xs, [values[n][k] for n in names], width=width, label=side, color=colours[k % 2])
+    ax.set_xticks(range(len(names)), names, rotation=15, ha="right", fontsize=8)
+    if unit:
+        ax.set_ylim(0, 1.05)
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    return save_figure(fig, path)
