@@ -1,13 +1,15 @@
 """`caic` commands for the train side of the tool; registered on the app by `cai_lang.cli`.
 
 `tiny-model` builds a random test model, `generate sl` writes SL-CAI data
-into a run folder, and `train --phase sl` generates and then fine-tunes.
-Bad input (a missing file, a model that cannot be opened offline, a run
-folder that clashes with the run asked for) exits 2 with one line on
-stderr; a constitution with errors exits 1 with its diagnostics, as
-`caic compile` does. Heavy imports stay inside the command bodies so that
-`caic check` starts fast; the phase list comes from `cai_lang.train.pipeline`
-so that new phases need no new command.
+and `generate rl` RL-CAI preference data into a run folder, and `train
+--phase sl|rl|all` generates and then trains (SFT; preference model and
+policy; or both, the RL phase starting from the SL model). Bad input (a
+missing file, a model that cannot be opened offline, a server where weights
+are needed, a run folder that clashes with the run asked for) exits 2 with
+one line on stderr; a constitution with errors exits 1 with its
+diagnostics, as `caic compile` does. Heavy imports stay inside the command
+bodies so that `caic check` starts fast; the phases come from
+`cai_lang.train.pipeline.PHASES`.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from __future__ import annotations
 import enum
 import sys
 from pathlib import Path
-from typing import List, Optional
+from types import SimpleNamespace
+from typing import List, Optional, Tuple
 
 import typer
 
@@ -52,27 +55,59 @@ class Phase(str, enum.Enum):
     all = "all"
 
 
-# Options shared by `generate sl` and `train`, declared once so the two cannot drift.
+class Mode(str, enum.Enum):
+    priority = "priority"
+    sample = "sample"
+
+
+class Ensemble(str, enum.Enum):
+    mean = "mean"
+    vote = "vote"
+
+
+class Method(str, enum.Enum):
+    dpo = "dpo"
+    rloo = "rloo"
+    grpo = "grpo"
+    ppo = "ppo"
+
+
+class Reward(str, enum.Enum):
+    preference_model = "preference-model"
+    labeller = "labeller"
+
+
+DATA, SL, RL, SERVER, SFT, PM, POLICY = "Run and data", "SL-CAI", "RL-CAI labels", "Servers", "Fine-tuning (SL)", "Preference model", "Policy (RL)"
+
+# Options shared by the commands, declared once so they cannot drift.
 FILE_ARG = typer.Argument(..., help="The `.const` file (or a compiled bundle.json / bundle folder).", show_default=False)
-MODEL = typer.Option(..., "--model", "-m", help="Policy model: a folder saved with save_pretrained, or a Hub id.")
-OUTPUT = typer.Option(..., "--output", "-o", help="Run folder: bundle/, sl_data.jsonl, models and run.json go here.")
-DEPLOYMENT = typer.Option(None, "--deployment", "-d", help="Deployment to compile (default: `default`).")
-CRITIC = typer.Option(None, "--critic-model", help="A separate model that writes the critiques (default: the policy).")
-PROMPTS = typer.Option(None, "--prompts", "-p", help="Red-team prompts: `red_team` (shipped), a .jsonl/.csv file or a datasets folder; repeatable.")
-HELPFUL = typer.Option("helpful", "--helpful", help="Helpful prompts to mix in: `helpful` (shipped), a file or folder, or `none`.")
-HELPFUL_FRACTION = typer.Option(0.25, "--helpful-fraction", help="Share of the selected prompts that are helpful ones (0 disables).")
-SPLIT = typer.Option(Split.train, "--split", help="Which split of the prompt sets to use.")
-ROUNDS = typer.Option(4, "--rounds", "-n", help="Most critique → revision rounds per red-team prompt.")
-MAX_PROMPTS = typer.Option(None, "--max-prompts", "-k", help="Use at most this many prompts (a seeded sample).")
-SEED = typer.Option(0, "--seed", "-s", help="Seeds prompt selection, principle draws, sampling and training.")
-MAX_NEW_TOKENS = typer.Option(128, "--max-new-tokens", help="Most tokens per response, critique and revision.")
-TEMPERATURE = typer.Option(1.0, "--temperature", help="Sampling temperature; 0 decodes greedily.")
-TOP_P = typer.Option(1.0, "--top-p", help="Nucleus sampling mass.")
-DIALECT = typer.Option(Dialect.chat, "--dialect", help="`chat` for instruct models, `text` for base models.")
-BATCH_SIZE = typer.Option(32, "--batch-size", help="Prompts per generate batch.")
-CHUNK_SIZE = typer.Option(32, "--chunk-size", help="Prompts per chunk; rows are written as each chunk finishes.")
-DEVICE = typer.Option("auto", "--device", help="`auto`, `cpu` or `cuda`.")
-RESUME = typer.Option(False, "--resume", help="Continue a run folder whose generation was interrupted.")
+MODEL = typer.Option(..., "--model", "-m", help="Policy model: a folder saved with save_pretrained, a Hub id, or (generate only) a server URL.", rich_help_panel=DATA)
+OUTPUT = typer.Option(..., "--output", "-o", help="Run folder: bundle/, data, models, run.json and report.html go here.", rich_help_panel=DATA)
+DEPLOYMENT = typer.Option(None, "--deployment", "-d", help="Deployment to compile (default: `default`).", rich_help_panel=DATA)
+PROMPTS = typer.Option(None, "--prompts", "-p", help="Red-team prompts: `red_team` (shipped), a .jsonl/.csv file or a datasets folder; repeatable.", rich_help_panel=DATA)
+HELPFUL = typer.Option("helpful", "--helpful", help="Helpful prompts to mix in: `helpful` (shipped), a file or folder, or `none`.", rich_help_panel=DATA)
+HELPFUL_FRACTION = typer.Option(0.25, "--helpful-fraction", help="Share of the selected prompts that are helpful ones (0 disables).", rich_help_panel=DATA)
+SPLIT = typer.Option(Split.train, "--split", help="Which split of the prompt sets to use.", rich_help_panel=DATA)
+MAX_PROMPTS = typer.Option(None, "--max-prompts", "-k", help="Use at most this many prompts (a seeded sample).", rich_help_panel=DATA)
+SEED = typer.Option(0, "--seed", "-s", help="Seeds prompt selection, principle draws, sampling and training.", rich_help_panel=DATA)
+MAX_NEW_TOKENS = typer.Option(128, "--max-new-tokens", help="Most tokens per response, critique, revision and reasoning.", rich_help_panel=DATA)
+TEMPERATURE = typer.Option(1.0, "--temperature", help="Sampling temperature; 0 decodes greedily (refused for RL pairs).", rich_help_panel=DATA)
+TOP_P = typer.Option(1.0, "--top-p", help="Nucleus sampling mass.", rich_help_panel=DATA)
+DIALECT = typer.Option(Dialect.chat, "--dialect", help="`chat` for instruct models, `text` for base models.", rich_help_panel=DATA)
+BATCH_SIZE = typer.Option(32, "--batch-size", help="Prompts per generate batch.", rich_help_panel=DATA)
+CHUNK_SIZE = typer.Option(32, "--chunk-size", help="Prompts per chunk; rows are written as each chunk finishes.", rich_help_panel=DATA)
+DEVICE = typer.Option("auto", "--device", help="`auto`, `cpu` or `cuda`.", rich_help_panel=DATA)
+RESUME = typer.Option(False, "--resume", help="Continue an interrupted run in this folder; finished steps are kept.", rich_help_panel=DATA)
+SERVED_MODEL = typer.Option(None, "--served-model", help="The model name an http:// --model serves (a spec URL#NAME names its own).", rich_help_panel=SERVER)
+API_KEY_ENV = typer.Option(None, "--api-key-env", help="Environment variable holding the server's API key (the key is never recorded).", rich_help_panel=SERVER)
+CRITIC = typer.Option(None, "--critic-model", help="A separate model that writes the critiques (default: the policy).", rich_help_panel=SL)
+ROUNDS = typer.Option(4, "--rounds", "-n", help="Most critique → revision rounds per red-team prompt.", rich_help_panel=SL)
+FEEDBACK = typer.Option(None, "--feedback-model", "-f", help="Model that labels the pairs (default: the policy); repeat for an ensemble.", rich_help_panel=RL)
+ENSEMBLE = typer.Option(Ensemble.mean, "--ensemble", help="Several feedback models: `mean` probability or soft majority `vote`.", rich_help_panel=RL)
+MODE = typer.Option(Mode.priority, "--mode", help="`priority`: tiers decide; `sample`: one weighted principle per pair (the paper).", rich_help_panel=RL)
+COT = typer.Option(False, "--cot", help="The feedback model reasons before answering; labels are clamped to --clamp.", rich_help_panel=RL)
+CLAMP = typer.Option((0.4, 0.6), "--clamp", help="With --cot: the band labels are clamped into.", rich_help_panel=RL)
+MARGIN = typer.Option(0.05, "--margin", help="Priority mode: a tier decides when its verdict is further than this from 0.5.", rich_help_panel=RL)
 
 
 def _fail(message: str, code: int = USAGE_ERROR) -> typer.Exit:
@@ -85,6 +120,7 @@ def register(app: typer.Typer) -> None:
     app.command("tiny-model")(tiny_model)
     app.add_typer(generate_app, name="generate")
     generate_app.command("sl")(generate_sl)
+    generate_app.command("rl")(generate_rl)
     app.command("train")(train)
 
 
@@ -103,36 +139,71 @@ def tiny_model(
     typer.echo(f"wrote a random {size.value} model to {folder} (weights are random: for pipeline tests only)")
 
 
-def _options(file, model, output, deployment, critic_model, prompts, helpful, helpful_fraction, split, rounds,
-             max_prompts, seed, max_new_tokens, temperature, top_p, dialect, batch_size, chunk_size, device, resume):
-    from cai_lang.train.pipeline import SLOptions
-    from cai_lang.train.prompts import PromptSelection, PromptSetError
-    from cai_lang.train.sl_generate import SLGenerationConfig
+# ---------------------------------------------------------------- options into pipeline settings
 
-    if batch_size < 1:
+
+def _common(a: SimpleNamespace):
+    """The prompt selection and server settings every command shares; bad values exit 2."""
+    from cai_lang.train.pipeline import ServerSettings
+    from cai_lang.train.prompts import PromptSelection, PromptSetError
+
+    if a.batch_size < 1:
         raise _fail("--batch-size must be at least 1")
+    if not a.file.exists():
+        raise _fail(f"cannot read {a.file}: no such file or folder")
     try:
         selection = PromptSelection(
-            sources=tuple(prompts or ("red_team",)),
-            helpful=None if helpful.lower() == "none" else helpful,
-            helpful_fraction=helpful_fraction,
-            split=split.value,
-            max_prompts=max_prompts,
-            seed=seed,
-        )
-        generation = SLGenerationConfig(
-            rounds=rounds, seed=seed, max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p,
-            dialect=dialect.value, chunk_size=chunk_size,
+            sources=tuple(a.prompts or ("red_team",)),
+            helpful=None if a.helpful.lower() == "none" else a.helpful,
+            helpful_fraction=a.helpful_fraction,
+            split=a.split.value,
+            max_prompts=a.max_prompts,
+            seed=a.seed,
         )
     except (PromptSetError, ValueError) as exc:
         raise _fail(str(exc))
-    if not file.exists():
-        raise _fail(f"cannot read {file}: no such file or folder")
+    return selection, ServerSettings(served_model=a.served_model, api_key_env=a.api_key_env)
+
+
+def _sl_options(a: SimpleNamespace):
+    from cai_lang.train.pipeline import SLOptions
+    from cai_lang.train.sl_generate import SLGenerationConfig
+
+    selection, server = _common(a)
+    try:
+        generation = SLGenerationConfig(
+            rounds=a.rounds, seed=a.seed, max_new_tokens=a.max_new_tokens, temperature=a.temperature, top_p=a.top_p,
+            dialect=a.dialect.value, chunk_size=a.chunk_size,
+        )
+    except ValueError as exc:
+        raise _fail(str(exc))
     return SLOptions(
-        source=file, model=model, output=output, deployment=deployment, critic_model=critic_model,
-        prompts=selection, generation=generation, batch_size=batch_size, device=device, resume=resume,
-        argv=list(sys.argv),
+        source=a.file, model=a.model, output=a.output, deployment=a.deployment, critic_model=a.critic_model,
+        prompts=selection, generation=generation, batch_size=a.batch_size, device=a.device, resume=a.resume,
+        argv=list(sys.argv), server=server,
     )
+
+
+def _rl_options(a: SimpleNamespace):
+    from cai_lang.train.rl_generate import RLGenerationConfig
+    from cai_lang.train.rl_pipeline import RLOptions
+
+    selection, server = _common(a)
+    try:
+        generation = RLGenerationConfig(
+            seed=a.seed, max_new_tokens=a.max_new_tokens, temperature=a.temperature, top_p=a.top_p, dialect=a.dialect.value,
+            mode=a.mode.value, margin=a.margin, cot=a.cot, clamp=tuple(a.clamp), ensemble=a.ensemble.value, chunk_size=a.chunk_size,
+        )
+    except ValueError as exc:
+        raise _fail(str(exc))
+    return RLOptions(
+        source=a.file, model=a.model, output=a.output, deployment=a.deployment, feedback_models=tuple(a.feedback_model or ()),
+        prompts=selection, generation=generation, batch_size=a.batch_size, device=a.device, resume=a.resume,
+        argv=list(sys.argv), server=server,
+    )
+
+
+# ---------------------------------------------------------------- generate
 
 
 def generate_sl(
@@ -156,29 +227,32 @@ def generate_sl(
     chunk_size: int = CHUNK_SIZE,
     device: str = DEVICE,
     resume: bool = RESUME,
+    served_model: Optional[str] = SERVED_MODEL,
+    api_key_env: Optional[str] = API_KEY_ENV,
 ) -> None:
     """SL-CAI data: sample responses to red-team prompts, then critique → revision rounds per the constitution."""
     from cai_lang.train.pipeline import generate_sl_data
 
-    options = _options(file, model, output, deployment, critic_model, prompts, helpful, helpful_fraction, split,
-                       rounds, max_prompts, seed, max_new_tokens, temperature, top_p, dialect, batch_size,
-                       chunk_size, device, resume)
+    options = _sl_options(SimpleNamespace(**locals()))
     result = _run(lambda reporter: generate_sl_data(options, reporter))
     typer.echo(f"{result.data_path}: {result.rows} rows ({result.written_now} written now), bundle sha256 {result.content_hash[:16]}")
 
 
-def train(
+def generate_rl(
     file: Path = FILE_ARG,
     model: str = MODEL,
     output: Path = OUTPUT,
-    phase: Phase = typer.Option(Phase.sl, "--phase", help="Which stage to run; only `sl` exists so far."),
     deployment: Optional[str] = DEPLOYMENT,
-    critic_model: Optional[str] = CRITIC,
+    feedback_model: Optional[List[str]] = FEEDBACK,
+    ensemble: Ensemble = ENSEMBLE,
+    mode: Mode = MODE,
+    cot: bool = COT,
+    clamp: Tuple[float, float] = CLAMP,
+    margin: float = MARGIN,
     prompts: Optional[List[str]] = PROMPTS,
     helpful: str = HELPFUL,
     helpful_fraction: float = HELPFUL_FRACTION,
     split: Split = SPLIT,
-    rounds: int = ROUNDS,
     max_prompts: Optional[int] = MAX_PROMPTS,
     seed: int = SEED,
     max_new_tokens: int = MAX_NEW_TOKENS,
@@ -189,36 +263,152 @@ def train(
     chunk_size: int = CHUNK_SIZE,
     device: str = DEVICE,
     resume: bool = RESUME,
-    max_steps: int = typer.Option(-1, "--max-steps", help="Fine-tuning steps; -1 trains for --epochs."),
-    epochs: float = typer.Option(1.0, "--epochs", help="Passes over the data when --max-steps is -1."),
-    learning_rate: float = typer.Option(2e-5, "--learning-rate", "--lr", help="Peak learning rate."),
-    train_batch_size: int = typer.Option(8, "--train-batch-size", help="Rows per process per fine-tuning step."),
-    gradient_accumulation: int = typer.Option(1, "--gradient-accumulation", help="Steps summed per optimizer update."),
-    max_length: int = typer.Option(1024, "--max-length", help="Tokens per training example."),
-    logging_steps: int = typer.Option(10, "--logging-steps", help="Log the loss every this many steps."),
+    served_model: Optional[str] = SERVED_MODEL,
+    api_key_env: Optional[str] = API_KEY_ENV,
 ) -> None:
-    """Train from a constitution: `--phase sl` generates SL-CAI data, then fine-tunes the model on the revisions."""
-    from cai_lang.train.pipeline import PHASES, PLANNED_PHASES, run_phase
+    """RL-CAI preference data: two responses per prompt from the policy, labelled by the feedback model(s) per the constitution."""
+    from cai_lang.train.rl_pipeline import generate_rl_data
+
+    options = _rl_options(SimpleNamespace(**locals()))
+    result = _run(lambda reporter: generate_rl_data(options, reporter))
+    spread = result.summary.get("mean_distance_from_half")
+    typer.echo(
+        f"{result.labels_path}: {result.labels} labelled pairs ({result.written_now} written now)"
+        + (f", mean |p - 0.5| {spread:.3f}" if spread is not None else "")
+        + f", bundle sha256 {result.content_hash[:16]}"
+    )
+
+
+# ---------------------------------------------------------------- train
+
+
+def train(
+    file: Path = FILE_ARG,
+    model: str = MODEL,
+    output: Path = OUTPUT,
+    phase: Phase = typer.Option(Phase.sl, "--phase", help="`sl` (SL-CAI), `rl` (RL-CAI from --model) or `all` (SL, then RL from the SL model).", rich_help_panel=DATA),
+    deployment: Optional[str] = DEPLOYMENT,
+    prompts: Optional[List[str]] = PROMPTS,
+    helpful: str = HELPFUL,
+    helpful_fraction: float = HELPFUL_FRACTION,
+    split: Split = SPLIT,
+    max_prompts: Optional[int] = MAX_PROMPTS,
+    seed: int = SEED,
+    max_new_tokens: int = MAX_NEW_TOKENS,
+    temperature: float = TEMPERATURE,
+    top_p: float = TOP_P,
+    dialect: Dialect = DIALECT,
+    batch_size: int = BATCH_SIZE,
+    chunk_size: int = CHUNK_SIZE,
+    device: str = DEVICE,
+    resume: bool = RESUME,
+    served_model: Optional[str] = SERVED_MODEL,
+    api_key_env: Optional[str] = API_KEY_ENV,
+    critic_model: Optional[str] = CRITIC,
+    rounds: int = ROUNDS,
+    feedback_model: Optional[List[str]] = FEEDBACK,
+    ensemble: Ensemble = ENSEMBLE,
+    mode: Mode = MODE,
+    cot: bool = COT,
+    clamp: Tuple[float, float] = CLAMP,
+    margin: float = MARGIN,
+    max_steps: int = typer.Option(-1, "--max-steps", help="Steps of every trainer unless --pm-max-steps / --rl-max-steps say otherwise; -1 trains for --epochs.", rich_help_panel=SFT),
+    epochs: float = typer.Option(1.0, "--epochs", help="Passes over the data when the steps are -1.", rich_help_panel=SFT),
+    learning_rate: float = typer.Option(2e-5, "--learning-rate", "--lr", help="SFT peak learning rate.", rich_help_panel=SFT),
+    train_batch_size: int = typer.Option(8, "--train-batch-size", help="Rows (or completions, online) per process per step, every trainer.", rich_help_panel=SFT),
+    gradient_accumulation: int = typer.Option(1, "--gradient-accumulation", help="SFT steps summed per optimizer update.", rich_help_panel=SFT),
+    max_length: int = typer.Option(1024, "--max-length", help="Tokens per training example (the preference model drops longer pairs).", rich_help_panel=SFT),
+    logging_steps: int = typer.Option(10, "--logging-steps", help="Log the loss every this many steps, every trainer.", rich_help_panel=SFT),
+    preference_base: Optional[str] = typer.Option(None, "--preference-base", help="Model the preference model starts from (default: --model).", rich_help_panel=PM),
+    human_preferences: Optional[Path] = typer.Option(None, "--human-preferences", help="JSONL of prompt/chosen/rejected human preferences mixed in (the paper's hybrid).", rich_help_panel=PM),
+    pm_max_steps: Optional[int] = typer.Option(None, "--pm-max-steps", help="Preference-model steps (default: --max-steps).", rich_help_panel=PM),
+    pm_learning_rate: float = typer.Option(1e-5, "--pm-learning-rate", help="Preference-model peak learning rate.", rich_help_panel=PM),
+    pm_eval_fraction: float = typer.Option(0.1, "--pm-eval-fraction", help="Share of pairs held out for pairwise accuracy.", rich_help_panel=PM),
+    method: Method = typer.Option(Method.dpo, "--method", help="`dpo` (offline), `rloo` or `grpo` (online); `ppo` is not in trl 1.16.", rich_help_panel=POLICY),
+    reward: Optional[Reward] = typer.Option(None, "--reward", help="rloo/grpo reward: the trained `preference-model` (default) or the `labeller` itself.", rich_help_panel=POLICY),
+    rl_max_steps: Optional[int] = typer.Option(None, "--rl-max-steps", help="Policy steps (default: --max-steps).", rich_help_panel=POLICY),
+    rl_learning_rate: float = typer.Option(1e-6, "--rl-learning-rate", help="Policy peak learning rate.", rich_help_panel=POLICY),
+    beta: float = typer.Option(0.1, "--beta", help="KL strength against the starting policy.", rich_help_panel=POLICY),
+    tie_margin: float = typer.Option(0.1, "--tie-margin", help="DPO skips pairs whose soft label is this close to 0.5.", rich_help_panel=POLICY),
+    num_generations: int = typer.Option(4, "--num-generations", help="rloo/grpo: completions per prompt.", rich_help_panel=POLICY),
+    max_completion_length: int = typer.Option(64, "--max-completion-length", help="rloo/grpo: tokens per completion (keep it small on a CPU).", rich_help_panel=POLICY),
+) -> None:
+    """Train from a constitution: `--phase sl` (SL-CAI fine-tune), `rl` (preference model and policy) or `all` (both)."""
+    from cai_lang.train.pipeline import TrainOptions, run_phase
+
+    a = SimpleNamespace(**locals())
+    if phase is not Phase.sl and method is Method.ppo:
+        from cai_lang.train.policy import ppo_status
+
+        raise _fail(ppo_status() or "caic does not drive trl's PPOTrainer yet; use --method rloo or grpo")
+    if reward is not None and method not in (Method.rloo, Method.grpo):
+        raise _fail(f"--reward chooses the reward of online RL (--method rloo or grpo), not of --method {method.value}")
+    options = TrainOptions(sl=_sl_options(a), sft=_sft_settings(a))
+    if phase is not Phase.sl:
+        options.rl = _rl_options(a)
+        options.rl_training = _rl_training(a)
+    result = _run(lambda reporter: run_phase(phase.value, options, reporter))
+    _say_trained(result)
+
+
+def _sft_settings(a: SimpleNamespace):
     from cai_lang.train.sft import SFTSettings
 
-    if phase.value not in PHASES:
-        later = " (planned)" if phase.value in PLANNED_PHASES else ""
-        raise _fail(f"--phase {phase.value}{later} is not implemented yet; use --phase sl")
-    options = _options(file, model, output, deployment, critic_model, prompts, helpful, helpful_fraction, split,
-                       rounds, max_prompts, seed, max_new_tokens, temperature, top_p, dialect, batch_size,
-                       chunk_size, device, resume)
     try:
-        settings = SFTSettings(
-            max_steps=max_steps, epochs=epochs, batch_size=train_batch_size,
-            gradient_accumulation_steps=gradient_accumulation, learning_rate=learning_rate, max_length=max_length,
-            seed=seed, logging_steps=logging_steps, device="cpu" if device == "cpu" else "auto",
+        return SFTSettings(
+            max_steps=a.max_steps, epochs=a.epochs, batch_size=a.train_batch_size,
+            gradient_accumulation_steps=a.gradient_accumulation, learning_rate=a.learning_rate, max_length=a.max_length,
+            seed=a.seed, logging_steps=a.logging_steps, device="cpu" if a.device == "cpu" else "auto",
         )
     except ValueError as exc:
         raise _fail(str(exc))
-    result = _run(lambda reporter: run_phase(phase.value, options, settings, reporter))
-    if "sft" in result:
-        sft = result["sft"]
-        typer.echo(f"{result['model_dir']}: fine-tuned {sft.steps} steps on {sft.rows} rows (final loss {sft.final_loss:.4g})")
+
+
+def _rl_training(a: SimpleNamespace):
+    from cai_lang.train.policy import PolicyTrainingConfig
+    from cai_lang.train.preference import PreferenceTrainingConfig
+    from cai_lang.train.rl_pipeline import RLTrainSettings
+
+    if a.human_preferences is not None and not a.human_preferences.is_file():
+        raise _fail(f"cannot read {a.human_preferences}: no such file")
+    try:
+        preference = PreferenceTrainingConfig(
+            max_steps=a.max_steps if a.pm_max_steps is None else a.pm_max_steps, num_train_epochs=a.epochs,
+            learning_rate=a.pm_learning_rate, batch_size=a.train_batch_size, max_length=a.max_length,
+            eval_fraction=a.pm_eval_fraction, seed=a.seed, logging_steps=a.logging_steps,
+        )
+        policy = PolicyTrainingConfig(
+            method=a.method.value, max_steps=a.max_steps if a.rl_max_steps is None else a.rl_max_steps, num_train_epochs=a.epochs,
+            learning_rate=a.rl_learning_rate, batch_size=a.train_batch_size, beta=a.beta, tie_margin=a.tie_margin,
+            max_length=a.max_length, num_generations=a.num_generations, max_completion_length=a.max_completion_length,
+            temperature=a.temperature if a.temperature > 0 else 1.0, seed=a.seed, logging_steps=a.logging_steps,
+        )
+        return RLTrainSettings(
+            method=a.method.value, reward=(a.reward or Reward.preference_model).value, human_preferences=a.human_preferences,
+            preference_base=a.preference_base, preference=preference, policy=policy,
+        )
+    except ValueError as exc:
+        raise _fail(str(exc))
+
+
+def _say_trained(result: dict) -> None:
+    sft = result.get("sft") or (result.get("sl") or {}).get("sft")
+    if sft is not None:
+        typer.echo(f"{sft.model_dir}: fine-tuned {sft.steps} steps on {sft.rows} rows (final loss {sft.final_loss:.4g})")
+    elif "model_dir" in result or "sl" in result:
+        typer.echo(f"{(result.get('sl') or result)['model_dir']}: kept (finished before)")
+    data = result.get("data")
+    if data is not None and hasattr(data, "labels_path"):
+        typer.echo(f"{data.labels_path}: {data.labels} labelled pairs")
+    preference = result.get("preference")
+    if preference is not None:
+        accuracy = "n/a" if preference.heldout_accuracy is None else f"{preference.heldout_accuracy:.2f}"
+        typer.echo(f"{preference.output_dir}: preference model, {preference.steps} steps, held-out pairwise accuracy {accuracy}")
+    policy = result.get("policy")
+    if policy is not None:
+        typer.echo(f"{policy.output_dir}: policy, {policy.method.upper()} {policy.steps} steps")
+    if result.get("report"):
+        typer.echo(f"{result['report']}: report")
 
 
 def _run(step):

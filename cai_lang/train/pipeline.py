@@ -1,13 +1,18 @@
-"""What `caic generate sl` and `caic train --phase sl` run, step by step, in a run folder.
+"""What `caic generate sl` and `caic train` run, step by step, in a run folder.
 
 The pipeline owns the order of things and their record: check that the
 models can be opened (fast, before anything slow), compile the constitution
 with `cai_lang.api.compile_file` into `DIR/bundle/` (or take a bundle
 already compiled), load the bundle back from disk (the trainer reads
 bundles, never `.const` text), generate SL-CAI rows into `DIR/sl_data.jsonl`,
-fine-tune into `DIR/sl_model/`, and register each of these in
-`DIR/run.json`. Phases are looked up in `PHASES`, so the RL phase plugs in
-beside SL without touching the command line's shape.
+fine-tune into `DIR/sl_model/`, and register each of these, with its kind,
+in `DIR/run.json`. The RL steps live in `cai_lang.train.rl_pipeline`; phases
+(`sl`, `rl`, `all`) are looked up in `PHASES`. A step that ran to its end is
+recorded as completed, so `--resume` skips it; every `caic train` ends by
+writing `DIR/report.html` when `cai_lang.train.report` is installed.
+
+A model is a folder, a Hub id, or (for generation only) an OpenAI-compatible
+server, `http://host/v1` with the name it serves (`ServerSettings`).
 
 Under `accelerate launch` with several processes, process 0 compiles and
 generates while the others wait for it (a marker file tagged with this
@@ -22,15 +27,20 @@ import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from cai_lang.train.prompts import PromptSelection, select_prompts
 from cai_lang.train.runs import RowWriter, RunError, RunRecord, read_rows
 from cai_lang.train.sl_generate import SLGenerationConfig
 
+if TYPE_CHECKING:
+    from cai_lang.train.rl_pipeline import RLOptions, RLTrainSettings
+    from cai_lang.train.sft import SFTSettings
+
 BUNDLE_DIR = "bundle"
 SL_DATA = "sl_data.jsonl"
 SL_MODEL = "sl_model"
+REPORT = "report.html"
 _MARKER = ".sl-data-ready"
 
 
@@ -76,6 +86,7 @@ class SLOptions:
     device: str = "auto"
     resume: bool = False
     argv: list[str] | None = None
+    server: "ServerSettings" = field(default_factory=lambda: ServerSettings())
 
 
 @dataclass
@@ -91,16 +102,59 @@ class SLDataResult:
 # ---------------------------------------------------------------- models
 
 
-def check_model(spec: str) -> None:
+@dataclass(frozen=True)
+class ServerSettings:
+    """How to reach models behind an OpenAI-compatible server: the name it serves (`--served-model`;
+    a spec `URL#NAME` names its own) and the environment variable that holds the API key, if any.
+    The key itself is never written anywhere."""
+
+    served_model: str | None = None
+    api_key_env: str | None = None
+
+    def api_key(self) -> str | None:
+        if self.api_key_env is None:
+            return None
+        key = os.environ.get(self.api_key_env)
+        if not key:
+            raise PipelineError(f"--api-key-env {self.api_key_env}: that environment variable is not set")
+        return key
+
+
+def is_server(spec: str) -> bool:
+    return spec.startswith(("http://", "https://"))
+
+
+def server_spec(spec: str, server: ServerSettings) -> tuple[str, str]:
+    """(URL, served model name) of a server spec; the name comes from `URL#NAME` or `--served-model`."""
+    url, _, name = spec.partition("#")
+    name = name or server.served_model
+    if not name:
+        raise PipelineError(
+            f"{url} is a server: name the model it serves with --served-model NAME (or write {url}#NAME); "
+            "GET /v1/models on the server lists them"
+        )
+    return url, name
+
+
+def check_model(spec: str, server: ServerSettings | None = None, *, trainable: bool = False) -> None:
     """Fail at once, with the reason, when `spec` names no model that can be opened here.
 
     Local folders are checked for `config.json`; a Hub id must be well formed
-    and, when Hub access is off (HF_HUB_OFFLINE=1), already in the cache.
+    and, when Hub access is off (HF_HUB_OFFLINE=1), already in the cache. A
+    server needs the name of the model it serves, and cannot be trained
+    (`trainable`): training needs the weights here.
     """
     from cai_lang.engine import hub_id_problem
 
-    if spec.startswith(("http://", "https://")):
-        raise PipelineError(f"{spec}: servers can write critiques in the Python API, but the command line takes model folders or Hub ids")
+    if is_server(spec):
+        if trainable:
+            raise PipelineError(
+                f"{spec}: training needs local weights, and a server only generates; generate with "
+                "`caic generate sl|rl --model URL`, then train a local copy of the model (a folder or a Hub id)"
+            )
+        server_spec(spec, server or ServerSettings())
+        (server or ServerSettings()).api_key()
+        return
     path = Path(spec).expanduser()
     if path.exists():
         if not (path.is_dir() and (path / "config.json").is_file()):
@@ -121,10 +175,23 @@ def check_model(spec: str) -> None:
             )
 
 
-def model_identity(spec: str) -> str:
-    """How a model is recorded: a local folder by its absolute path, a Hub id as written."""
+def model_identity(spec: str, server: ServerSettings | None = None) -> str:
+    """How a model is recorded: a local folder by its absolute path, a Hub id as written, a server as `URL#NAME`."""
+    if is_server(spec):
+        url, name = server_spec(spec, server or ServerSettings())
+        return f"{url}#{name}"
     path = Path(spec).expanduser()
     return str(path.resolve()) if path.exists() else spec
+
+
+def open_backend(spec: str, server: ServerSettings, *, device: str, batch_size: int):
+    """The generation backend a spec names (local weights or a server)."""
+    from cai_lang.engine import load_backend
+
+    if is_server(spec):
+        url, name = server_spec(spec, server)
+        return load_backend(url, model=name, api_key=server.api_key())
+    return load_backend(spec, device=device, batch_size=batch_size)
 
 
 # ---------------------------------------------------------------- bundle
@@ -165,8 +232,8 @@ def _sl_settings(options: SLOptions, bundle) -> dict[str, Any]:
     return {
         "content_hash": bundle.content_hash,
         "deployment": bundle.deployment.name,
-        "model": model_identity(options.model),
-        "critic_model": model_identity(options.critic_model) if options.critic_model else None,
+        "model": model_identity(options.model, options.server),
+        "critic_model": model_identity(options.critic_model, options.server) if options.critic_model else None,
         "prompts": {**asdict(options.prompts), "sources": list(options.prompts.sources)},
         "generation": options.generation.resume_settings(),
     }
@@ -183,9 +250,9 @@ def generate_sl_data(options: SLOptions, reporter: Reporter | None = None, *, fi
     reporter = reporter or QuietReporter()
     run_dir = options.output
     data_path = run_dir / SL_DATA
-    check_model(options.model)
+    check_model(options.model, options.server)
     if options.critic_model:
-        check_model(options.critic_model)
+        check_model(options.critic_model, options.server)
     if data_path.exists() and data_path.stat().st_size > 0 and not options.resume:
         raise RunError(f"{data_path} already holds rows; pass --resume to continue that run, or choose another -o")
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -197,14 +264,10 @@ def generate_sl_data(options: SLOptions, reporter: Reporter | None = None, *, fi
         record.check_same("sl_generation", settings)
     records = select_prompts(options.prompts)
     record.start_command(options.argv)
-    record.set("seed", options.generation.seed)
-    record.set("content_hash", bundle.content_hash)
-    record.set("constitution", {"name": bundle.constitution.name, "version": bundle.constitution.version, "source": str(options.source)})
-    record.set("deployment", bundle.deployment.name)
+    record_bundle(record, bundle, bundle_path, options.source, options.generation.seed)
     record.set("models", {**record.get("models", {}), "policy": settings["model"], "critic": settings["critic_model"] or settings["model"]})
     record.set("sl_generation", settings)
-    record.add_output("bundle", bundle_path, "bundle", content_hash=bundle.content_hash)
-    record.add_output("sl_data", data_path, "dataset", rows=0, complete=False)
+    record.add_output("sl_data", data_path, "sl_data", rows=0, complete=False)
     record.save()
 
     with RowWriter(data_path) as writer:
@@ -226,7 +289,7 @@ def generate_sl_data(options: SLOptions, reporter: Reporter | None = None, *, fi
                     critic.close()
         reporter.stop()
         total = len(writer)
-    record.add_output("sl_data", data_path, "dataset", rows=total, complete=True, format="jsonl, one row per prompt; `messages` in trl's conversational format")
+    record.add_output("sl_data", data_path, "sl_data", rows=total, complete=True, format="jsonl, one row per prompt; `messages` in trl's conversational format")
     record.add_step("sl-generate", rows=total, written=stats.written if stats else 0, resumed=options.resume)
     if finish:
         record.finish_command()
@@ -234,13 +297,20 @@ def generate_sl_data(options: SLOptions, reporter: Reporter | None = None, *, fi
     return SLDataResult(data_path, total, stats.written if stats else 0, bundle_path, bundle.content_hash, stats)
 
 
-def _open_backends(options: SLOptions):
-    from cai_lang.engine import load_backend
+def record_bundle(record: RunRecord, bundle, bundle_path: Path, source: Path, seed: int) -> None:
+    """The facts every command notes about its run: seed, bundle, constitution, deployment."""
+    record.set("seed", seed)
+    record.set("content_hash", bundle.content_hash)
+    record.set("constitution", {"name": bundle.constitution.name, "version": bundle.constitution.version, "source": str(source)})
+    record.set("deployment", bundle.deployment.name)
+    record.add_output("bundle", bundle_path, "bundle", content_hash=bundle.content_hash)
 
-    policy = load_backend(options.model, device=options.device, batch_size=options.batch_size)
+
+def _open_backends(options: SLOptions):
+    policy = open_backend(options.model, options.server, device=options.device, batch_size=options.batch_size)
     critic = None
-    if options.critic_model and model_identity(options.critic_model) != model_identity(options.model):
-        critic = load_backend(options.critic_model, device=options.device, batch_size=options.batch_size)
+    if options.critic_model and model_identity(options.critic_model, options.server) != model_identity(options.model, options.server):
+        critic = open_backend(options.critic_model, options.server, device=options.device, batch_size=options.batch_size)
     return policy, critic
 
 
@@ -259,35 +329,52 @@ def data_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def train_sl(options: SLOptions, sft_settings, reporter: Reporter | None = None) -> dict[str, Any]:
-    """`caic train --phase sl`: generate (or finish generating) the SL data, then fine-tune on it."""
-    from cai_lang.train.modelcard import CardFacts, Provenance, write_model_card
-    from cai_lang.train.sft import TRAIN_LOG, train_sft
+def train_sl(options: "TrainOptions", reporter: Reporter | None = None, *, finish: bool = True) -> dict[str, Any]:
+    """`caic train --phase sl`: generate (or finish generating) the SL data, then fine-tune on it.
+
+    With `--resume`, a fine-tune that already finished with the same settings
+    on the same data is kept, not redone.
+    """
+    from cai_lang.train.modelcard import TRAIN_LOG, CardFacts, Provenance, write_model_card
+    from cai_lang.train.sft import train_sft
 
     reporter = reporter or QuietReporter()
+    sl, sft_settings = options.sl, options.sft
+    check_model(sl.model, sl.server, trainable=True)
     rank, world = _process_rank()
-    run_dir = options.output
+    run_dir = sl.output
     if rank == 0:
         _clear_marker(run_dir)
-        data = generate_sl_data(options, reporter, finish=False)
+        data = generate_sl_data(sl, reporter, finish=False)
         if world > 1:
             _write_marker(run_dir)
     else:
-        check_model(options.model)
         _wait_for_marker(run_dir)
     rows = read_rows(run_dir / SL_DATA)
-    if rank == 0:
-        reporter.phase(f"fine-tuning {options.model} on {len(rows)} rows" + (f" in {world} processes" if world > 1 else ""))
+    record = RunRecord.open(run_dir)
     model_dir = run_dir / SL_MODEL
-    result = train_sft(rows, model=options.model, output_dir=model_dir, settings=sft_settings)
+    content_hash = record.get("content_hash")
+    check_hashes(rows, content_hash, str(run_dir / SL_DATA))
+    settings = {**asdict(sft_settings), "base_model": model_identity(sl.model), "data_rows": len(rows), "content_hash": content_hash}
+    if sl.resume and record.skip_completed("sl-sft", settings):
+        if rank == 0:
+            reporter.phase(f"fine-tuning: {model_dir} finished before with these settings; kept")
+            record.add_step("sl-sft", skipped=True)
+            if finish:
+                record.finish_command()
+            record.save()
+        return {"model_dir": model_dir, "skipped": True}
+    if rank == 0:
+        reporter.phase(f"fine-tuning {sl.model} on {len(rows)} rows" + (f" in {world} processes" if world > 1 else ""))
+    result = train_sft(rows, model=sl.model, output_dir=model_dir, settings=sft_settings)
     if not result.is_main_process:
         return {"model_dir": model_dir}
     record = RunRecord.open(run_dir)
     constitution = record.get("constitution") or {}
     facts = CardFacts(
-        provenance=Provenance(constitution.get("name", "?"), constitution.get("version"), record.get("deployment"), data.content_hash, str(run_dir)),
+        provenance=Provenance(constitution.get("name", "?"), constitution.get("version"), record.get("deployment"), content_hash, str(run_dir)),
         kind="sft_model",
-        base_model=options.model,
+        base_model=sl.model,
         method="SFT",
         data={**data_summary(rows), "rows trained on": result.rows, "rows left out": result.dropped, "dataset": SL_DATA},
         training={**asdict(sft_settings), "steps": result.steps, "final_loss": result.final_loss, "data_format": result.data_format, "processes": result.processes},
@@ -295,26 +382,84 @@ def train_sl(options: SLOptions, sft_settings, reporter: Reporter | None = None)
     write_model_card(model_dir, facts)
     record.set("models", {**record.get("models", {}), "sl_model": str(model_dir.resolve())})
     record.set("sl_training", {**asdict(sft_settings), "processes": result.processes, "data_format": result.data_format})
-    record.add_output("sl_model", model_dir, "model", base_model=model_identity(options.model), steps=result.steps, content_hash=data.content_hash)
-    record.add_output("sl_training_log", model_dir / TRAIN_LOG, "report")
+    record.add_output("sl_model", model_dir, "sft_model", base_model=model_identity(sl.model), steps=result.steps,
+                      content_hash=content_hash, training_log=f"{SL_MODEL}/{TRAIN_LOG}")
+    record.add_output("sl_training_log", model_dir / TRAIN_LOG, "training_log", model="sl_model")
+    record.mark_completed("sl-sft", settings, ["sl_model"])
     record.add_step("sl-sft", steps=result.steps, rows=result.rows)
-    record.finish_command()
+    if finish:
+        record.finish_command()
     record.save()
     return {"model_dir": model_dir, "data": data, "sft": result}
 
 
+def check_hashes(rows, content_hash: str | None, where: str) -> None:
+    """Refuse rows made under another bundle than the run's (see `rl_generate.check_hashes`)."""
+    from cai_lang.train.rl_generate import check_hashes as check
+
+    if content_hash is not None:
+        check(rows, content_hash, where)
+
+
 # ---------------------------------------------------------------- phases
 
-PHASES: dict[str, Callable[..., dict[str, Any]]] = {"sl": train_sl}
-PLANNED_PHASES = ("rl", "all")
+
+@dataclass
+class TrainOptions:
+    """Everything `caic train` needs: the SL and RL generation options, and each trainer's settings."""
+
+    sl: SLOptions
+    sft: "SFTSettings"
+    rl: "RLOptions | None" = None
+    rl_training: "RLTrainSettings | None" = None
 
 
-def run_phase(phase: str, options: SLOptions, sft_settings, reporter: Reporter | None = None) -> dict[str, Any]:
-    if phase in PLANNED_PHASES and phase not in PHASES:
-        raise PipelineError(f"--phase {phase} is not available yet: only the SL phase (--phase sl) is implemented")
+def _train_rl(options: TrainOptions, reporter: Reporter | None = None) -> dict[str, Any]:
+    from cai_lang.train.rl_pipeline import train_rl
+
+    return train_rl(options, reporter)
+
+
+def _train_all(options: TrainOptions, reporter: Reporter | None = None) -> dict[str, Any]:
+    from cai_lang.train.rl_pipeline import train_all
+
+    return train_all(options, reporter)
+
+
+PHASES: dict[str, Callable[..., dict[str, Any]]] = {"sl": train_sl, "rl": _train_rl, "all": _train_all}
+
+
+def run_phase(phase: str, options: TrainOptions, reporter: Reporter | None = None) -> dict[str, Any]:
+    """Run one phase of `caic train`, then write the run's report."""
     if phase not in PHASES:
         raise PipelineError(f"unknown phase {phase!r}; choose one of {', '.join(PHASES)}")
-    return PHASES[phase](options, sft_settings, reporter)
+    reporter = reporter or QuietReporter()
+    result = PHASES[phase](options, reporter)
+    if _process_rank()[0] == 0:
+        result["report"] = write_report(options.sl.output, reporter)
+    return result
+
+
+def write_report(run_dir: Path, reporter: Reporter | None = None) -> Path | None:
+    """`DIR/report.html` from `cai_lang.train.report`, when that module is installed (it registers the
+    page in run.json itself). A report that fails is a warning, not a failed run: the models are saved."""
+    import importlib.util
+
+    reporter = reporter or QuietReporter()
+    if importlib.util.find_spec("cai_lang.train.report") is None:
+        return None
+    from cai_lang.train import report
+
+    writer = getattr(report, "write_training_report", None)
+    if writer is None:
+        return None
+    try:
+        path = Path(writer(Path(run_dir)))
+    except Exception as exc:  # noqa: BLE001 - whatever the report does wrong, the trained models stand
+        reporter.phase(f"warning: {REPORT} was not written: {type(exc).__name__}: {exc}")
+        return None
+    reporter.phase(f"report: {path}")
+    return path
 
 
 # ---------------------------------------------------------------- several processes

@@ -138,7 +138,7 @@ def _text(completion: Any) -> str:
 class PolicyTrainingConfig:
     """How to optimise the policy; defaults are small and CPU-safe."""
 
-    output_dir: str = field(metadata={"help": "Where the policy folder is saved."})
+    output_dir: str = field(default="", metadata={"help": "Where the policy folder is saved (the pipeline sets it)."})
     method: Method = field(default="dpo", metadata={"help": "dpo (offline), rloo or grpo (online); ppo is refused in trl 1.16."})
     max_steps: int = field(default=-1, metadata={"help": "Optimizer steps; -1 trains for num_train_epochs."})
     num_train_epochs: float = field(default=1.0, metadata={"help": "Epochs when max_steps is -1."})
@@ -152,6 +152,24 @@ class PolicyTrainingConfig:
     temperature: float = field(default=1.0, metadata={"help": "RLOO/GRPO sampling temperature."})
     seed: int = field(default=0, metadata={"help": "Seeds data order and sampling."})
     logging_steps: int = field(default=10, metadata={"help": "Log every this many steps."})
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"method is one of {', '.join(METHODS)}, not {self.method!r}")
+        if self.max_steps == 0 or self.max_steps < -1:
+            raise ValueError("policy max steps must be positive, or -1 to train by epochs")
+        if self.batch_size < 1 or self.beta <= 0:
+            raise ValueError("policy batch size must be at least 1 and beta above 0")
+        if not 0.0 <= self.tie_margin < 0.5:
+            raise ValueError(f"the tie margin must be in [0, 0.5), got {self.tie_margin}")
+        if self.method in ("rloo", "grpo"):
+            if self.num_generations < 2:
+                raise ValueError("online RL needs at least 2 generations per prompt, to compare them")
+            if self.batch_size % self.num_generations:
+                raise ValueError(
+                    f"the batch size ({self.batch_size}) must be a multiple of the generations per prompt ({self.num_generations}): "
+                    "each batch holds whole groups"
+                )
 
 
 def ppo_status() -> str | None:
@@ -287,7 +305,7 @@ def _train_online(policy_model: str, config: PolicyTrainingConfig, provenance, p
     )
     result = trainer.train()
     source = f"preference model {reward_funcs}" if isinstance(reward_funcs, str) else "the comparison labeller"
-    return _save(trainer, config, policy_model, provenance, config.method.upper(), result, {"prompts": len(prompts), "reward": source})
+    return _save(trainer, config, policy_model, provenance, config.method.upper(), result, {"prompts": len(prompts), "reward_source": source})
 
 
 def _save(trainer, config: PolicyTrainingConfig, policy_model: str, provenance, method: str, result, data: dict) -> PolicyResult:

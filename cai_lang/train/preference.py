@@ -166,7 +166,7 @@ _TRAINER = None
 class PreferenceTrainingConfig:
     """How to train the preference model; defaults are CPU-safe and small."""
 
-    output_dir: str = field(metadata={"help": "Where the sequence-classification folder is saved."})
+    output_dir: str = field(default="", metadata={"help": "Where the sequence-classification folder is saved (the pipeline sets it)."})
     max_steps: int = field(default=-1, metadata={"help": "Optimizer steps; -1 trains for `num_train_epochs`."})
     num_train_epochs: float = field(default=1.0, metadata={"help": "Epochs when max_steps is -1."})
     learning_rate: float = field(default=1e-5, metadata={"help": "Peak learning rate."})
@@ -176,6 +176,14 @@ class PreferenceTrainingConfig:
     seed: int = field(default=0, metadata={"help": "Seeds the split, the new score head and the data order."})
     logging_steps: int = field(default=10, metadata={"help": "Log every this many steps."})
     center_rewards_coefficient: float | None = field(default=None, metadata={"help": "trl's reward centring term."})
+
+    def __post_init__(self) -> None:
+        if self.max_steps == 0 or self.max_steps < -1:
+            raise ValueError("preference-model max steps must be positive, or -1 to train by epochs")
+        if self.batch_size < 1:
+            raise ValueError("preference-model batch size must be at least 1")
+        if not 0.0 <= self.eval_fraction < 1.0:
+            raise ValueError(f"the held-out fraction must be in [0, 1), got {self.eval_fraction}")
 
 
 @dataclass
@@ -233,6 +241,8 @@ def train_preference_model(
         train_rows = list(rows)
     if not train_rows:
         raise ValueError("no preference rows to train on")
+    if not config.output_dir:
+        raise ValueError("the preference model needs an output folder")
     out = Path(config.output_dir)
     args = RewardConfig(
         output_dir=str(out),

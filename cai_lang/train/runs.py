@@ -4,8 +4,9 @@ A run folder (`-o DIR`) holds everything one training run produced. This
 module owns two things in it. `RunRecord` is `DIR/run.json`: every command
 that worked on the folder (its command line and when), package versions,
 the seed, the bundle's `content_hash`, the settings a resumed run must share,
-and the path (relative to DIR) of every dataset, model and report written,
-so a later step, or a person, finds them without guessing. It is rewritten
+the path (relative to DIR) and kind of every dataset, model and report
+written, so a later step, or a person, finds them without guessing, and the
+steps that ran to their end, so a resumed run skips them. It is rewritten
 whole through a temporary file and `os.replace`, so a crash leaves the old
 or the new file, never half of one. `RowWriter` appends dataset rows to a
 JSONL file: one complete line per row with a single write, flushed and
@@ -149,6 +150,29 @@ class RunRecord:
         if changed:
             details = "; ".join(f"{n}: was {before.get(n)!r}, now {settings.get(n)!r}" for n in changed)
             raise RunError(f"cannot resume {self.folder}: settings differ from the run that wrote it ({details})")
+
+    # ------------------------------------------------------------ completed steps
+    def completed(self, step: str) -> dict[str, Any] | None:
+        """The record of a step (`sl-sft`, `rl-preference`, ...) that ran to its end, or None."""
+        return self.data.get("completed", {}).get(step)
+
+    def mark_completed(self, step: str, settings: Mapping[str, Any], outputs: Iterable[str]) -> None:
+        """Note that `step` finished with these settings and wrote these outputs (names in `outputs`)."""
+        self.data.setdefault("completed", {})[step] = {"settings": dict(settings), "outputs": list(outputs), "finished": now()}
+
+    def skip_completed(self, step: str, settings: Mapping[str, Any]) -> bool:
+        """Whether a resumed run may skip `step`: it finished before, with the same settings, and its
+        outputs are still there. The same step finished with other settings is refused, naming them:
+        its outputs, and whatever was made from them, would no longer match the run asked for."""
+        done = self.completed(step)
+        if done is None:
+            return False
+        before = done.get("settings", {})
+        changed = [name for name in sorted(set(before) | set(settings)) if before.get(name) != settings.get(name)]
+        if changed:
+            details = "; ".join(f"{n}: was {before.get(n)!r}, now {settings.get(n)!r}" for n in changed)
+            raise RunError(f"cannot resume {self.folder}: step {step} finished with other settings ({details}); use a new output folder")
+        return all((path := self.output_path(name)) is not None and path.exists() for name in done.get("outputs", ()))
 
     def save(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)

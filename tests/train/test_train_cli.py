@@ -65,7 +65,7 @@ def test_an_uncached_hub_id_fails_fast_offline(constitution_file, tmp_path):
     assert not (tmp_path / "run").exists()
 
 
-@pytest.mark.parametrize("model, words", [("./no/such/model", "not a Hub id"), ("http://localhost:1", "model folders")])
+@pytest.mark.parametrize("model, words", [("./no/such/model", "not a Hub id"), ("http://localhost:1", "--served-model")])
 def test_unusable_model_specs_are_one_line_errors(constitution_file, tmp_path, model, words):
     assert words in one_line_error(generate(constitution_file, model, tmp_path / "run"))
 
@@ -85,12 +85,6 @@ def test_a_constitution_with_errors_exits_1_with_its_diagnostics(tiny_model, tmp
     result = generate(broken, tiny_model, tmp_path / "run")
     assert result.exit_code == 1, result.output
     assert "nothing generated" in result.output
-
-
-def test_rl_and_all_phases_are_refused_for_now(tiny_model, constitution_file, tmp_path):
-    for phase in ("rl", "all"):
-        result = runner.invoke(app, ["train", str(constitution_file), "-m", str(tiny_model), "-o", str(tmp_path), "--phase", phase])
-        assert "--phase sl" in one_line_error(result)
 
 
 def test_an_existing_run_needs_resume_and_the_same_settings(tiny_model, constitution_file, tmp_path):

@@ -1,0 +1,240 @@
+"""RL-CAI preference data: two sampled responses per prompt, labelled against the constitution, chunk by chunk.
+
+For every prompt the policy (by default the SL-CAI model) samples two
+responses in one `generate` call; the comparison labeller asks the feedback
+model(s) the constitution's comparison questions about the pair, and the
+aggregator turns the per-principle verdicts into one soft label. Pairs and
+labels go to two JSONL files through `RowWriter`, so a kill loses at most the
+row being written.
+
+Resume works as in the SL phase. Prompts are processed in chunks fixed over
+the whole prompt list, and each chunk's sampling seed derives from (seed,
+chunk) alone. A chunk with missing pairs is sampled again whole (the same
+batch, so the same text with a deterministic backend) and only the missing
+pairs are written; a chunk with missing labels is labelled again whole from
+the pairs on disk, and only the missing labels are written. So a killed and
+resumed run ends with the file an uninterrupted run writes, and a label
+always describes the pair text that is on disk. Every row carries the
+bundle's content hash, and rows made under another hash are refused.
+Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+from cai_lang.codegen.bundle import Bundle
+from cai_lang.engine.base import GenerationBackend, SamplingParams
+from cai_lang.train.prompts import PromptRecord
+from cai_lang.train.runs import RowWriter, RunError
+from cai_lang.train.sl_generate import DIALECTS, TEXT_STOPS, call_seed, response_prompt
+
+MODES = ("sample", "priority")
+ENSEMBLES = ("mean", "vote")
+
+
+@dataclass(frozen=True)
+class RLGenerationConfig:
+    """How pairs are sampled and labelled; everything but `chunk_size` must match on `--resume`."""
+
+    seed: int = field(default=0, metadata={"help": "Seeds sampling and, in sample mode, the principle drawn per pair."})
+    max_new_tokens: int = field(default=128, metadata={"help": "Most tokens per response (and per CoT reasoning)."})
+    temperature: float = field(default=1.0, metadata={"help": "Sampling temperature; must be above 0, or both responses are the same."})
+    top_p: float = field(default=1.0, metadata={"help": "Nucleus sampling mass."})
+    dialect: str = field(default="chat", metadata={"help": "`chat` (instruct models) or `text` (base models), for sampling and labelling."})
+    mode: str = field(default="priority", metadata={"help": "`priority` (tiers decide) or `sample` (one weighted principle per pair, as in the paper)."})
+    margin: float = field(default=0.05, metadata={"help": "Priority mode: a tier decides when its verdict is this far from 0.5."})
+    cot: bool = field(default=False, metadata={"help": "Let the feedback model reason before answering; labels are clamped."})
+    clamp: tuple[float, float] = field(default=(0.4, 0.6), metadata={"help": "CoT only: the band labels are clamped into."})
+    ensemble: str = field(default="mean", metadata={"help": "Several feedback models: `mean` of probabilities or soft majority `vote`."})
+    chunk_size: int = field(default=32, metadata={"help": "Prompts per chunk; rows are written as each chunk finishes."})
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "clamp", tuple(float(x) for x in self.clamp))
+        if self.dialect not in DIALECTS:
+            raise ValueError(f"dialect must be one of {', '.join(DIALECTS)}")
+        if self.mode not in MODES:
+            raise ValueError(f"mode is `sample` or `priority`, not {self.mode!r}")
+        if self.ensemble not in ENSEMBLES:
+            raise ValueError(f"ensemble is `mean` or `vote`, not {self.ensemble!r}")
+        if self.chunk_size < 1:
+            raise ValueError("chunk size must be at least 1")
+        if not 0.0 <= self.margin < 0.5:
+            raise ValueError(f"the decisive margin must be in [0, 0.5), got {self.margin}")
+        low, high = self.clamp
+        if not 0.0 <= low <= 0.5 <= high <= 1.0:
+            raise ValueError(f"the clamp band must contain 0.5 and lie in [0, 1], got {low} {high}")
+        if self.cot and self.mode == "priority" and self.margin >= min(0.5 - low, high - 0.5):
+            raise ValueError(
+                f"priority margin {self.margin} is not below the CoT clamp band ({low}, {high}): no model verdict could be decisive; "
+                "lower --margin or widen --clamp"
+            )
+        if self.sampling(0).greedy:
+            raise ValueError("pair sampling needs a temperature above 0: greedy decoding gives two identical responses")
+
+    def resume_settings(self) -> dict[str, Any]:
+        """The settings a resumed run must share with the run it continues."""
+        values = {k: v for k, v in asdict(self).items() if k != "chunk_size"}
+        values["clamp"] = list(self.clamp)
+        return values
+
+    def sampling(self, seed: int | None) -> SamplingParams:
+        return SamplingParams(
+            max_new_tokens=self.max_new_tokens,
+            temperature=self.temperature,
+            top_p=self.top_p,
+            do_sample=True,
+            stop=TEXT_STOPS if self.dialect == "text" else (),
+            seed=seed,
+        )
+
+    def cot_params(self) -> SamplingParams:
+        return SamplingParams(
+            max_new_tokens=self.max_new_tokens, temperature=0.0, do_sample=False, stop=TEXT_STOPS if self.dialect == "text" else ()
+        )
+
+
+@dataclass
+class RLStats:
+    pairs_written: int = 0
+    labels_written: int = 0
+    chunks_sampled: int = 0
+    chunks_labelled: int = 0
+
+
+def check_hashes(rows: Sequence[Mapping[str, Any]], content_hash: str, where: str) -> None:
+    """Refuse rows made under another bundle: their labels answer another constitution's questions."""
+    for row in rows:
+        found = row.get("content_hash")
+        if found != content_hash:
+            row_id = row.get("id", row.get("pair_id", "?"))
+            raise RunError(
+                f"{where}: row {row_id!r} was made with bundle {str(found)[:16]}…, not this run's {content_hash[:16]}…; "
+                "data made under different constitutions cannot be mixed (use a new output folder)"
+            )
+
+
+def sample_chunk(
+    records: Sequence[PromptRecord],
+    *,
+    policy: GenerationBackend,
+    bundle: Bundle,
+    config: RLGenerationConfig,
+    chunk_index: int,
+    policy_id: str,
+) -> list[dict[str, Any]]:
+    """Two responses per prompt of one chunk, in one generate call, as pair rows."""
+    from cai_lang.train.pairs import sampling_record
+
+    params = config.sampling(call_seed(config.seed, chunk_index, 0, "pairs"))
+    prompts = [response_prompt(r.prompt, config.dialect) for r in records for _ in range(2)]
+    responses = policy.generate(prompts, params)
+    rows = []
+    for i, record in enumerate(records):
+        rows.append(
+            {
+                "id": record.id,
+                "prompt": record.prompt,
+                "kind": record.kind,
+                "split": record.split,
+                "context": dict(record.context),
+                "conversation": [{"role": "user", "content": record.prompt}],
+                "response_a": responses[2 * i].strip(),
+                "response_b": responses[2 * i + 1].strip(),
+                "policy": policy_id,
+                "sampling": sampling_record(params),
+                "dialect": config.dialect,
+                "seed": config.seed,
+                "content_hash": bundle.content_hash,
+                "constitution": bundle.constitution.name,
+                "deployment": bundle.deployment.name,
+            }
+        )
+    return rows
+
+
+def label_rows(pairs: Sequence[Mapping[str, Any]], *, labeller, aggregator, config: RLGenerationConfig, feedback_ids: Sequence[str]) -> list[dict[str, Any]]:
+    """One label row per pair: the aggregated soft label with every per-principle verdict, the mode,
+    the bundle hash, and who labelled it how."""
+    from cai_lang.train.aggregate import label_pairs
+
+    rows = []
+    for label in label_pairs(pairs, labeller, aggregator):
+        data = label.to_dict()
+        rows.append(
+            {
+                "id": data["pair_id"],
+                **data,
+                "feedback_models": list(feedback_ids),
+                "ensemble": config.ensemble,
+                "cot": config.cot,
+                "clamp": list(config.clamp) if config.cot else None,
+                "margin": config.margin if config.mode == "priority" else None,
+                "seed": config.seed,
+            }
+        )
+    return rows
+
+
+def generate_rl(
+    records: Sequence[PromptRecord],
+    *,
+    policy: GenerationBackend | None,
+    labeller,
+    aggregator,
+    bundle: Bundle,
+    config: RLGenerationConfig,
+    pair_writer: RowWriter,
+    label_writer: RowWriter,
+    pairs_on_disk: Mapping[str, Mapping[str, Any]],
+    policy_id: str,
+    feedback_ids: Sequence[str],
+    on_rows: Callable[[int], None] | None = None,
+) -> RLStats:
+    """Sample and label every prompt's pair, skipping rows the writers already hold.
+
+    `pairs_on_disk` maps prompt ids to the pair rows already in the pairs
+    file (a resumed run labels those, not new samples). `policy` may be None
+    when every pair is already on disk.
+    """
+    stats = RLStats()
+    pairs = dict(pairs_on_disk)
+    for chunk_index, start in enumerate(range(0, len(records), config.chunk_size)):
+        chunk = list(records[start : start + config.chunk_size])
+        unlabelled = [r for r in chunk if r.id not in label_writer]
+        if not unlabelled:
+            continue
+        if any(r.id not in pair_writer for r in chunk):
+            if policy is None:
+                raise RunError("pairs are missing and no policy was opened to sample them")
+            # The whole chunk is sampled again so every row sees the batch it saw the first time.
+            for row in sample_chunk(chunk, policy=policy, bundle=bundle, config=config, chunk_index=chunk_index, policy_id=policy_id):
+                if pair_writer.append(row):
+                    pairs[row["id"]] = row
+                    stats.pairs_written += 1
+            stats.chunks_sampled += 1
+        # Labelled whole for the same reason; only the missing labels are written.
+        for row in label_rows([pairs[r.id] for r in chunk], labeller=labeller, aggregator=aggregator, config=config, feedback_ids=feedback_ids):
+            stats.labels_written += label_writer.append(row)
+        stats.chunks_labelled += 1
+        if on_rows:
+            on_rows(len(unlabelled))
+    return stats
+
+
+def label_summary(labels: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """What the labels say in aggregate: how many, how far from a coin flip, what decided them."""
+    if not labels:
+        return {"labels": 0}
+    p = [float(row["p_a"]) for row in labels]
+    decided = [row.get("decided_by") for row in labels]
+    return {
+        "labels": len(p),
+        "mean_p_a": sum(p) / len(p),
+        "min_p_a": min(p),
+        "max_p_a": max(p),
+        "mean_distance_from_half": sum(abs(x - 0.5) for x in p) / len(p),
+        "exact_ties": sum(x == 0.5 for x in p),
+        "undecided": sum(d is None for d in decided),
+    }

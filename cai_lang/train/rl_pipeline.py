@@ -1,0 +1,397 @@
+"""What `caic generate rl` and `caic train --phase rl|all` run in a run folder: pairs, labels, preference model, policy.
+
+Four steps, each recorded in `DIR/run.json` with its outputs and their kinds:
+
+1. `rl-generate`: two responses per prompt from the policy into
+   `rl_pairs.jsonl`, labelled by the feedback model(s) against the bundle
+   into `rl_labels.jsonl` (`cai_lang.train.rl_generate`; resumable row by row);
+2. `rl-preference`: a soft-label preference model trained on those labels,
+   optionally mixed with human preferences, into `preference_model/`;
+3. `rl-policy`: the policy optimised with DPO (offline, from the same
+   preference rows) or RLOO/GRPO (online, rewarded by the preference model or
+   the labeller itself) into `rl_policy/`.
+
+`--phase all` runs the SL phase first and takes its model as the policy.
+Training steps that ran to their end are recorded as completed; a resumed
+run skips them (and refuses to, naming the difference, when their settings
+changed). A training step cut short starts again from its beginning.
+Every row read back is checked against the run's bundle hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from cai_lang.train.pipeline import (
+    SL_MODEL,
+    PipelineError,
+    QuietReporter,
+    Reporter,
+    ServerSettings,
+    TrainOptions,
+    _process_rank,
+    check_hashes,
+    check_model,
+    is_server,
+    model_identity,
+    open_backend,
+    prepare_bundle,
+    record_bundle,
+    train_sl,
+)
+from cai_lang.train.policy import METHODS, PolicyTrainingConfig
+from cai_lang.train.preference import PreferenceTrainingConfig
+from cai_lang.train.prompts import PromptSelection, select_prompts
+from cai_lang.train.rl_generate import RLGenerationConfig, label_summary
+from cai_lang.train.runs import RowWriter, RunError, RunRecord, read_rows
+
+RL_PAIRS = "rl_pairs.jsonl"
+RL_LABELS = "rl_labels.jsonl"
+PREFERENCE_MODEL = "preference_model"
+RL_POLICY = "rl_policy"
+REWARDS = ("preference-model", "labeller")
+
+
+@dataclass
+class RLOptions:
+    """Everything RL data generation needs besides the bundle."""
+
+    source: Path
+    model: str
+    output: Path
+    deployment: str | None = None
+    feedback_models: tuple[str, ...] = ()
+    prompts: PromptSelection = field(default_factory=PromptSelection)
+    generation: RLGenerationConfig = field(default_factory=RLGenerationConfig)
+    batch_size: int = 32
+    device: str = "auto"
+    resume: bool = False
+    argv: list[str] | None = None
+    server: ServerSettings = field(default_factory=ServerSettings)
+
+    @property
+    def feedback(self) -> tuple[str, ...]:
+        """The feedback models: those named, or the policy itself."""
+        return self.feedback_models or (self.model,)
+
+
+@dataclass
+class RLTrainSettings:
+    """How the preference model and the policy are trained (`caic train --phase rl|all`)."""
+
+    method: str = "dpo"
+    reward: str = "preference-model"
+    human_preferences: Path | None = None
+    preference_base: str | None = None
+    preference: PreferenceTrainingConfig = field(default_factory=PreferenceTrainingConfig)
+    policy: PolicyTrainingConfig = field(default_factory=PolicyTrainingConfig)
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"method is one of {', '.join(METHODS)}, not {self.method!r}")
+        if self.reward not in REWARDS:
+            raise ValueError(f"reward is `preference-model` or `labeller`, not {self.reward!r}")
+        self.policy = replace(self.policy, method=self.method)
+
+
+@dataclass
+class RLDataResult:
+    pairs_path: Path
+    labels_path: Path
+    pairs: int
+    labels: int
+    written_now: int
+    content_hash: str
+    summary: dict[str, Any]
+
+
+# ---------------------------------------------------------------- data
+
+
+def _rl_settings(options: RLOptions, bundle) -> dict[str, Any]:
+    return {
+        "content_hash": bundle.content_hash,
+        "deployment": bundle.deployment.name,
+        "policy": model_identity(options.model, options.server),
+        "feedback_models": [model_identity(m, options.server) for m in options.feedback],
+        "prompts": {**asdict(options.prompts), "sources": list(options.prompts.sources)},
+        "generation": options.generation.resume_settings(),
+    }
+
+
+def _has_rows(path: Path) -> bool:
+    return path.exists() and path.stat().st_size > 0
+
+
+def generate_rl_data(options: RLOptions, reporter: Reporter | None = None, *, start: bool = True, finish: bool = True) -> RLDataResult:
+    """Compile, then write (or, with `resume`, complete) `DIR/rl_pairs.jsonl` and `DIR/rl_labels.jsonl`.
+
+    `start=False` continues the command entry an earlier step of this
+    invocation opened (the SL phase of `--phase all`); `finish=False` leaves
+    it open for the training steps that follow.
+    """
+    reporter = reporter or QuietReporter()
+    run_dir = options.output
+    pairs_path, labels_path = run_dir / RL_PAIRS, run_dir / RL_LABELS
+    check_model(options.model, options.server)
+    for spec in options.feedback_models:
+        check_model(spec, options.server)
+    if not options.resume and (_has_rows(pairs_path) or _has_rows(labels_path)):
+        raise RunError(f"{pairs_path} already holds rows; pass --resume to continue that run, or choose another -o")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    reporter.phase("compiling the constitution")
+    bundle, bundle_path = prepare_bundle(options.source, options.deployment, run_dir)
+    record = RunRecord.open(run_dir)
+    settings = _rl_settings(options, bundle)
+    if options.resume:
+        record.check_same("rl_generation", settings)
+    records = select_prompts(options.prompts)
+    if start:
+        record.start_command(options.argv)
+    record_bundle(record, bundle, bundle_path, options.source, options.generation.seed)
+    record.set("models", {**record.get("models", {}), "pair_policy": settings["policy"], "feedback": settings["feedback_models"]})
+    record.set("rl_generation", settings)
+    record.add_output("rl_pairs", pairs_path, "pairs", rows=0, complete=False)
+    record.add_output("rl_labels", labels_path, "preference_labels", rows=0, complete=False)
+    record.save()
+
+    with RowWriter(pairs_path) as pair_writer, RowWriter(labels_path) as label_writer:
+        pairs_on_disk = {row["id"]: row for row in _checked(pairs_path, bundle.content_hash)}
+        _checked(labels_path, bundle.content_hash)
+        missing = [r for r in records if r.id not in label_writer]
+        stats = None
+        reporter.start(len(records), len(records) - len(missing))
+        if missing:
+            reporter.phase(
+                f"sampling and labelling pairs: {len(missing)} prompts, {len(options.feedback)} feedback model(s), "
+                f"{options.generation.mode} mode" + (", with reasoning" if options.generation.cot else "")
+            )
+            stats = _generate(options, bundle, records, pair_writer, label_writer, pairs_on_disk, settings, reporter)
+        reporter.stop()
+        n_pairs, n_labels = len(pair_writer), len(label_writer)
+    labels = read_rows(labels_path)
+    summary = label_summary(labels)
+    record.add_output("rl_pairs", pairs_path, "pairs", rows=n_pairs, complete=True, format="jsonl, one row per prompt: response_a, response_b and how they were sampled")
+    record.add_output("rl_labels", labels_path, "preference_labels", rows=n_labels, complete=True, pairs="rl_pairs",
+                      format="jsonl, one row per pair: p_a = P(response_a better), per-principle items, mode, content_hash", **summary)
+    written = stats.labels_written if stats else 0
+    record.add_step("rl-generate", pairs=n_pairs, labels=n_labels, written=written, resumed=options.resume)
+    if finish:
+        record.finish_command()
+    record.save()
+    return RLDataResult(pairs_path, labels_path, n_pairs, n_labels, written, bundle.content_hash, summary)
+
+
+def _checked(path: Path, content_hash: str) -> list[dict]:
+    rows = read_rows(path) if path.exists() else []
+    check_hashes(rows, content_hash, str(path))
+    return rows
+
+
+def _generate(options: RLOptions, bundle, records, pair_writer, label_writer, pairs_on_disk, settings, reporter):
+    from cai_lang.train.rl_generate import generate_rl
+
+    need_pairs = any(r.id not in pair_writer for r in records)
+    opened: dict[str, Any] = {}
+    try:
+        policy = _backend(options.model, options, opened) if need_pairs else None
+        labeller, aggregator = build_labeller(bundle, options, opened)
+        return generate_rl(
+            records, policy=policy, labeller=labeller, aggregator=aggregator, bundle=bundle, config=options.generation,
+            pair_writer=pair_writer, label_writer=label_writer, pairs_on_disk=pairs_on_disk,
+            policy_id=settings["policy"], feedback_ids=settings["feedback_models"], on_rows=reporter.advance,
+        )
+    finally:
+        for backend in opened.values():
+            backend.close()
+
+
+def _backend(spec: str, options: RLOptions, opened: dict[str, Any]):
+    # One backend per model: the default feedback model is the policy, loaded once.
+    key = model_identity(spec, options.server)
+    if key not in opened:
+        opened[key] = open_backend(spec, options.server, device=options.device, batch_size=options.batch_size)
+    return opened[key]
+
+
+def build_labeller(bundle, options: RLOptions, opened: dict[str, Any]):
+    """The comparison labeller over the feedback model(s), and the aggregator, as the options say."""
+    from cai_lang.train.aggregate import Aggregator
+    from cai_lang.train.labeller import ComparisonLabeller, FeedbackModel
+
+    config = options.generation
+    models = []
+    for spec in options.feedback:
+        # A chat endpoint scores only single tokens; "A"/"B" are, "(A)" seldom is (docs/engine.md).
+        letters = ("A", "B") if is_server(spec) and config.dialect == "chat" else None
+        models.append(FeedbackModel(_backend(spec, options, opened), config.dialect, letters))
+    labeller = ComparisonLabeller(bundle, models, cot=config.cot, clamp=config.clamp, cot_params=config.cot_params(), ensemble=config.ensemble)
+    return labeller, Aggregator(bundle, config.mode, margin=config.margin, seed=config.seed)
+
+
+# ---------------------------------------------------------------- training
+
+
+def train_rl(options: TrainOptions, reporter: Reporter | None = None, *, start: bool = True) -> dict[str, Any]:
+    """`caic train --phase rl`: pairs and labels, then the preference model, then the policy."""
+    reporter = reporter or QuietReporter()
+    rl, settings = options.rl, options.rl_training
+    if rl is None or settings is None:
+        raise PipelineError("the RL phase needs RL options and training settings")
+    if _process_rank()[1] > 1:
+        raise PipelineError("the RL phase runs in one process; start it without `accelerate launch` (only --phase sl trains in several)")
+    check_model(rl.model, rl.server, trainable=True)
+    base = settings.preference_base or options.sl.model
+    check_model(base, rl.server, trainable=True)
+    human = _human_rows(settings.human_preferences)
+    data = generate_rl_data(rl, reporter, start=start, finish=False)
+    record = RunRecord.open(rl.output)
+    bundle = _run_bundle(record)
+    pairs = _checked(data.pairs_path, data.content_hash)
+    labels = _checked(data.labels_path, data.content_hash)
+    preference = _train_preference(options, bundle, pairs, labels, human, base, reporter)
+    policy = _train_policy(options, bundle, pairs, labels, human, reporter)
+    record = RunRecord.open(rl.output)
+    record.finish_command()
+    record.save()
+    return {"data": data, "preference": preference, "policy": policy}
+
+
+def train_all(options: TrainOptions, reporter: Reporter | None = None) -> dict[str, Any]:
+    """`caic train --phase all`: the SL phase, then the RL phase with the SL model as the policy."""
+    reporter = reporter or QuietReporter()
+    if options.rl is None or options.rl_training is None:
+        raise PipelineError("the RL phase needs RL options and training settings")
+    if _process_rank()[1] > 1:
+        raise PipelineError("--phase all runs in one process; start it without `accelerate launch` (only --phase sl trains in several)")
+    _human_rows(options.rl_training.human_preferences)  # a bad file fails before anything slow
+    sl = train_sl(options, reporter, finish=False)
+    policy = str(options.sl.output / SL_MODEL)
+    rl_options = replace(options, rl=replace(options.rl, model=policy))
+    rl = train_rl(rl_options, reporter, start=False)
+    return {"sl": sl, **rl}
+
+
+def _run_bundle(record: RunRecord):
+    from cai_lang.codegen.bundle import load_bundle
+
+    return load_bundle(record.output_path("bundle"))
+
+
+def _human_rows(path: Path | None) -> list[dict]:
+    if path is None:
+        return []
+    from cai_lang.train.preference import load_human_preferences
+
+    try:
+        rows = load_human_preferences(path)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PipelineError(f"--human-preferences {path}: {getattr(exc, 'strerror', None) or exc}") from exc
+    except (ValueError, KeyError, TypeError) as exc:
+        raise PipelineError(f"--human-preferences {path}: {exc}") from exc
+    if not rows:
+        raise PipelineError(f"--human-preferences {path}: no rows in the file")
+    return rows
+
+
+def _file_digest(path: Path | None) -> str | None:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest() if path else None
+
+
+def _train_preference(options: TrainOptions, bundle, pairs, labels, human, base: str, reporter: Reporter):
+    from cai_lang.train.modelcard import TRAIN_LOG, Provenance
+    from cai_lang.train.preference import preference_rows, train_preference_model
+
+    rl, settings = options.rl, options.rl_training
+    run_dir = rl.output
+    record = RunRecord.open(run_dir)
+    out = run_dir / PREFERENCE_MODEL
+    config = replace(settings.preference, output_dir=str(out))
+    step = {
+        **{k: v for k, v in asdict(config).items() if k != "output_dir"},
+        "base_model": model_identity(base), "labels": len(labels), "content_hash": bundle.content_hash,
+        "human_preferences": str(settings.human_preferences) if settings.human_preferences else None,
+        "human_preferences_sha256": _file_digest(settings.human_preferences),
+    }
+    if rl.resume and record.skip_completed("rl-preference", step):
+        reporter.phase(f"preference model: {out} finished before with these settings; kept")
+        record.add_step("rl-preference", skipped=True)
+        record.save()
+        return None
+    rows = preference_rows(pairs, labels) + human
+    reporter.phase(f"training the preference model from {base} on {len(rows)} pairs" + (f" ({len(human)} human)" if human else ""))
+    try:
+        result = train_preference_model(base, rows, config, provenance=Provenance.of_bundle(bundle, run_dir))
+    except ValueError as exc:
+        raise PipelineError(f"preference model: {exc}") from exc
+    record = RunRecord.open(run_dir)
+    record.set("preference_training", step)
+    record.set("models", {**record.get("models", {}), "preference_model": str(out.resolve())})
+    record.add_output("preference_model", out, "preference_model", base_model=model_identity(base), steps=result.steps,
+                      content_hash=bundle.content_hash, train_rows=result.train_rows, human_rows=result.human_rows,
+                      heldout_rows=result.heldout_rows, heldout_accuracy=result.heldout_accuracy,
+                      training_log=f"{PREFERENCE_MODEL}/{TRAIN_LOG}")
+    record.add_output("preference_training_log", out / TRAIN_LOG, "training_log", model="preference_model")
+    record.mark_completed("rl-preference", step, ["preference_model"])
+    record.add_step("rl-preference", steps=result.steps, rows=result.train_rows, human_rows=result.human_rows)
+    record.save()
+    return result
+
+
+def _train_policy(options: TrainOptions, bundle, pairs, labels, human, reporter: Reporter):
+    from cai_lang.train.modelcard import TRAIN_LOG, Provenance
+    from cai_lang.train.policy import MethodUnavailable, labeller_reward, train_policy
+    from cai_lang.train.preference import preference_rows
+
+    rl, settings = options.rl, options.rl_training
+    run_dir = rl.output
+    record = RunRecord.open(run_dir)
+    out = run_dir / RL_POLICY
+    config = replace(settings.policy, output_dir=str(out), method=settings.method)
+    online = settings.method in ("rloo", "grpo")
+    step = {
+        **{k: v for k, v in asdict(config).items() if k != "output_dir"},
+        "base_model": model_identity(rl.model), "reward": settings.reward if online else None,
+        "labels": len(labels), "content_hash": bundle.content_hash,
+        "human_preferences_sha256": _file_digest(settings.human_preferences) if not online else None,
+    }
+    if rl.resume and record.skip_completed("rl-policy", step):
+        reporter.phase(f"policy: {out} finished before with these settings; kept")
+        record.add_step("rl-policy", skipped=True)
+        record.save()
+        return None
+    provenance = Provenance.of_bundle(bundle, run_dir)
+    opened: dict[str, Any] = {}
+    try:
+        if not online:
+            rows = preference_rows(pairs, labels) + human
+            reporter.phase(f"optimising {rl.model} with DPO on {len(rows)} preference pairs")
+            result = train_policy(rl.model, config, provenance=provenance, preference_rows=rows)
+        else:
+            prompts = [{"id": p["id"], "prompt": p["prompt"], "context": p.get("context") or {}} for p in pairs]
+            if settings.reward == "labeller":
+                reward = labeller_reward(*build_labeller(bundle, rl, opened))
+            else:
+                reward = run_dir / PREFERENCE_MODEL
+            reporter.phase(f"optimising {rl.model} with {settings.method.upper()} on {len(prompts)} prompts, reward: {settings.reward}")
+            result = train_policy(rl.model, config, provenance=provenance, prompts=prompts, reward=reward)
+    except MethodUnavailable as exc:
+        raise PipelineError(str(exc)) from exc
+    except ValueError as exc:
+        raise PipelineError(f"policy: {exc}") from exc
+    finally:
+        for backend in opened.values():
+            backend.close()
+    record = RunRecord.open(run_dir)
+    record.set("policy_training", step)
+    record.set("models", {**record.get("models", {}), "rl_policy": str(out.resolve())})
+    record.add_output("rl_policy", out, "policy", base_model=model_identity(rl.model), method=settings.method, steps=result.steps,
+                      reward=step["reward"], content_hash=bundle.content_hash, training_log=f"{RL_POLICY}/{TRAIN_LOG}", **result.details)
+    record.add_output("rl_policy_training_log", out / TRAIN_LOG, "training_log", model="rl_policy")
+    record.mark_completed("rl-policy", step, ["rl_policy"])
+    record.add_step("rl-policy", method=settings.method, steps=result.steps)
+    record.save()
+    return result
