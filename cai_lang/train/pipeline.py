@@ -441,20 +441,15 @@ def run_phase(phase: str, options: TrainOptions, reporter: Reporter | None = Non
 
 
 def write_report(run_dir: Path, reporter: Reporter | None = None) -> Path | None:
-    """`DIR/report.html` from `cai_lang.train.report`, when that module is installed (it registers the
-    page in run.json itself). A report that fails is a warning, not a failed run: the models are saved."""
-    import importlib.util
+    """`DIR/report.html` (`cai_lang.train.report`, which registers the page in run.json itself).
+
+    A report that fails is a warning, not a failed run: the models are saved already.
+    """
+    from cai_lang.train.report import write_training_report
 
     reporter = reporter or QuietReporter()
-    if importlib.util.find_spec("cai_lang.train.report") is None:
-        return None
-    from cai_lang.train import report
-
-    writer = getattr(report, "write_training_report", None)
-    if writer is None:
-        return None
     try:
-        path = Path(writer(Path(run_dir)))
+        path = Path(write_training_report(Path(run_dir)))
     except Exception as exc:  # noqa: BLE001 - whatever the report does wrong, the trained models stand
         reporter.phase(f"warning: {REPORT} was not written: {type(exc).__name__}: {exc}")
         return None

@@ -56,4 +56,5 @@ def test_train_sl_end_to_end_on_cpu(tiny_model, constitution_file, tmp_path):
     command = record["commands"][-1]
     assert command["argv"] and command["status"] == "done" and [s["step"] for s in command["steps"]] == ["sl-generate", "sl-sft"]
     assert command["versions"]["trl"] and command["versions"]["transformers"]
+    assert (run / "report.html").is_file() and (model_dir / "trainer_state.json").is_file()
     assert elapsed < 120

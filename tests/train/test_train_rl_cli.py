@@ -176,3 +176,21 @@ def test_model_specs_that_cannot_be_used_are_one_line_errors(tiny_model, constit
     bad.write_text(json.dumps({"prompt": "p", "chosen": "c"}) + "\n")
     error = one_line_error(runner.invoke(app, [*train, "rl", "-m", str(tiny_model), "--human-preferences", str(bad)]))
     assert "rejected" in error and not (tmp_path / "t" / "rl_pairs.jsonl").exists()
+
+
+def test_a_report_that_fails_is_a_warning_not_a_failed_run(tmp_path, monkeypatch):
+    import cai_lang.train.report as report
+    from cai_lang.train.pipeline import write_report
+
+    said = []
+
+    class Listener:
+        def phase(self, text):
+            said.append(text)
+
+    def broken(run_dir):
+        raise RuntimeError("no plots today")
+
+    monkeypatch.setattr(report, "write_training_report", broken)
+    assert write_report(tmp_path, Listener()) is None
+    assert said == ["warning: report.html was not written: RuntimeError: no plots today"]

@@ -67,8 +67,8 @@ def test_phase_all_end_to_end_on_cpu(tiny_model, constitution_file, tmp_path):
     generation = record["rl_generation"]["generation"]
     assert generation["mode"] == "priority" and generation["clamp"] == [0.4, 0.6] and generation["temperature"] == 1.0
     assert record["rl_generation"]["feedback_models"] == [str((run / "sl_model").resolve())]
-    if (run / "report.html").exists():  # written when cai_lang.train.report is installed
-        assert "report.html" in result.output
+    assert (run / "report.html").is_file() and "report.html: report" in result.output
+    assert outputs["training_report"]["kind"] == "report"
     assert elapsed < 180, f"--phase all took {elapsed:.0f} s"
 
 
