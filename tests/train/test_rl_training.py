@@ -268,3 +268,26 @@ def test_methods_check_their_inputs():
         train_policy("unused", PolicyTrainingConfig(output_dir="unused"), provenance=None)
     with pytest.raises(ValueError, match="reward"):
         train_policy("unused", PolicyTrainingConfig(output_dir="unused", method="grpo"), provenance=None, prompts=PROMPTS)
+
+
+@pytest.mark.slow
+def test_a_model_without_a_chat_template_trains_on_the_papers_text_format(tiny_dir, tmp_path, provenance):
+    import shutil
+
+    from transformers import AutoTokenizer
+
+    from cai_lang.train.preference import as_text, load_preference_model, reward_scores
+
+    base = tmp_path / "base"
+    shutil.copytree(tiny_dir, base)
+    (base / "chat_template.jinja").unlink()
+    assert not AutoTokenizer.from_pretrained(str(base)).chat_template
+    row = ai_rows(1)[0]
+    assert as_text(row) == {"prompt": "Human: Question 0: is this safe?\n\nAssistant:", "chosen": " yes yes yes, with care", "rejected": " no no no"}
+    pm = train_preference_model(base, ai_rows(8), PreferenceTrainingConfig(output_dir=str(tmp_path / "pm"), max_steps=1, batch_size=4, eval_fraction=0.25), provenance=provenance)
+    assert pm.heldout_rows == 2 and pm.heldout_accuracy is not None
+    model, tokenizer = load_preference_model(pm.output_dir)
+    conversation = row["prompt"] + row["chosen"]
+    assert len(reward_scores(model, tokenizer, [conversation])) == 1
+    out = train_policy(base, PolicyTrainingConfig(output_dir=str(tmp_path / "dpo"), max_steps=1, batch_size=4), provenance=provenance, preference_rows=ai_rows(4)).output_dir
+    assert (out / "training_log.json").is_file()

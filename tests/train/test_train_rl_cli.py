@@ -129,13 +129,17 @@ def test_generation_and_feedback_through_an_openai_compatible_server(constitutio
         out = tmp_path / "run"
         result = generate_rl(constitution_file, stub.url + "/v1", out, "--served-model", "served-x", "--api-key-env", "CAIC_TEST_KEY")
         assert result.exit_code == 0, result.output
+        # SL-CAI generation too, with the served name in the spec itself.
+        sl = runner.invoke(app, ["generate", "sl", str(constitution_file), "-m", f"{stub.url}/v1#served-y", "-o", str(tmp_path / "sl"), *FAST, "--rounds", "1"])
+        assert sl.exit_code == 0, sl.output
     finally:
         server.shutdown()
         server.server_close()
     labels = rows(out / "rl_labels.jsonl")
     assert len(labels) == 4 and all(0.0 <= label["p_a"] <= 1.0 for label in labels)
-    assert {r["body"]["model"] for r in stub.requests} == {"served-x"}
-    assert all(r["headers"].get("Authorization") == "Bearer sekrit" for r in stub.requests)
+    assert {r["body"]["model"] for r in stub.requests} == {"served-x", "served-y"}
+    assert all(r["headers"].get("Authorization") == "Bearer sekrit" for r in stub.requests if r["body"]["model"] == "served-x")
+    assert rows(tmp_path / "sl" / "sl_data.jsonl")[0]["model"] == f"{stub.url}/v1#served-y"
     scoring = [r["body"] for r in stub.requests if r["body"].get("logprobs")]
     assert scoring and all(b["max_tokens"] == 1 for b in scoring)  # a chat endpoint scores the letters A and B
     record_text = (out / "run.json").read_text()
