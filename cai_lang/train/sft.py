@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from cai_lang.train.modelcard import TRAIN_LOG, write_training_log
+from cai_lang.train.modelcard import write_training_log
 
 
 class NoTrainingData(ValueError):

@@ -1,0 +1,114 @@
+"""Model specs: what `--model`, `--critic-model`, `--feedback-model` and `--preference-base` may name.
+
+A spec is a folder written by `save_pretrained`, a Hub id, or the URL of an
+OpenAI-compatible server with the name of the model it serves
+(`--served-model NAME`, or `URL#NAME` in the spec itself) and, optionally,
+the environment variable that holds its API key. This module checks a spec
+before anything slow starts (`check_model`: a folder must hold
+`config.json`, a Hub id must be cached when the Hub is off, a server needs
+its model's name and cannot be trained), says how a run records it
+(`model_identity`: never the key), and opens it (`open_backend`). Nothing
+here imports torch.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class PipelineError(RuntimeError):
+    """A step that cannot go ahead; the message says why (the CLI shows it and exits 2)."""
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """How to reach models behind an OpenAI-compatible server: the name it serves (`--served-model`;
+    a spec `URL#NAME` names its own) and the environment variable that holds the API key, if any.
+    The key itself is never written anywhere."""
+
+    served_model: str | None = None
+    api_key_env: str | None = None
+
+    def api_key(self) -> str | None:
+        if self.api_key_env is None:
+            return None
+        key = os.environ.get(self.api_key_env)
+        if not key:
+            raise PipelineError(f"--api-key-env {self.api_key_env}: that environment variable is not set")
+        return key
+
+
+def is_server(spec: str) -> bool:
+    return spec.startswith(("http://", "https://"))
+
+
+def server_spec(spec: str, server: ServerSettings) -> tuple[str, str]:
+    """(URL, served model name) of a server spec; the name comes from `URL#NAME` or `--served-model`."""
+    url, _, name = spec.partition("#")
+    name = name or server.served_model
+    if not name:
+        raise PipelineError(
+            f"{url} is a server: name the model it serves with --served-model NAME (or write {url}#NAME); "
+            "GET /v1/models on the server lists them"
+        )
+    return url, name
+
+
+def check_model(spec: str, server: ServerSettings | None = None, *, trainable: bool = False) -> None:
+    """Fail at once, with the reason, when `spec` names no model that can be opened here.
+
+    Local folders are checked for `config.json`; a Hub id must be well formed
+    and, when Hub access is off (HF_HUB_OFFLINE=1), already in the cache. A
+    server needs the name of the model it serves, and cannot be trained
+    (`trainable`): training needs the weights here.
+    """
+    from cai_lang.engine import hub_id_problem
+
+    if is_server(spec):
+        if trainable:
+            raise PipelineError(
+                f"{spec}: training needs local weights, and a server only generates; generate with "
+                "`caic generate sl|rl --model URL`, then train a local copy of the model (a folder or a Hub id)"
+            )
+        server_spec(spec, server or ServerSettings())
+        (server or ServerSettings()).api_key()
+        return
+    path = Path(spec).expanduser()
+    if path.exists():
+        if not (path.is_dir() and (path / "config.json").is_file()):
+            raise PipelineError(f"{spec} is not a model folder (no config.json in it)")
+        return
+    problem = hub_id_problem(spec)
+    if problem:
+        raise PipelineError(f"cannot load model {spec!r}: no such folder, and not a Hub id: {problem}")
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on") or os.environ.get(
+        "TRANSFORMERS_OFFLINE", ""
+    ).lower() in ("1", "true", "yes", "on"):
+        from huggingface_hub import try_to_load_from_cache
+
+        if not isinstance(try_to_load_from_cache(spec, "config.json"), str):
+            raise PipelineError(
+                f"cannot load model {spec!r} offline: Hub downloads are off (HF_HUB_OFFLINE=1) and it is not in the "
+                "local cache; pass a model folder (e.g. one made by `caic tiny-model`)"
+            )
+
+
+def model_identity(spec: str, server: ServerSettings | None = None) -> str:
+    """How a model is recorded: a local folder by its absolute path, a Hub id as written, a server as `URL#NAME`."""
+    if is_server(spec):
+        url, name = server_spec(spec, server or ServerSettings())
+        return f"{url}#{name}"
+    path = Path(spec).expanduser()
+    return str(path.resolve()) if path.exists() else spec
+
+
+def open_backend(spec: str, server: ServerSettings, *, device: str, batch_size: int):
+    """The generation backend a spec names (local weights or a server)."""
+    from cai_lang.engine import load_backend
+
+    if is_server(spec):
+        url, name = server_spec(spec, server)
+        return load_backend(url, model=name, api_key=server.api_key())
+    return load_backend(spec, device=device, batch_size=batch_size)
