@@ -40,6 +40,9 @@ from typing import Any, Iterable, Mapping, Sequence
 REPORT_FILE = "report.html"
 PLOTS_DIR = "report_plots"
 LOG_FILES = ("training_log.json", "trainer_state.json")
+# run.json output kinds that are trained model folders, and that hold preference labels.
+MODEL_KINDS = ("model", "sft_model", "preference_model", "policy")
+LABEL_KINDS = ("preference_labels",)
 
 _CSS = """
 body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 2em auto; max-width: 980px;
@@ -230,7 +233,8 @@ EXTRA_CURVES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("reward accuracy (DPO: chosen reward above rejected)", ("rewards/accuracies",)),
     ("reward margin (DPO: chosen − rejected)", ("rewards/margins",)),
     ("preference-model accuracy (training batches)", ("accuracy", "train_accuracy")),
-    ("mean reward (online RL)", ("reward", "rewards/constitution_labeller/mean", "reward_mean")),
+    ("mean reward (online RL; a labeller reward averages 0.5 within each group by construction)", ("reward", "rewards/constitution_labeller/mean", "reward_mean")),
+    ("reward spread within a prompt's group (online RL)", ("reward_std",)),
     ("KL to the reference policy", ("kl", "objective/kl")),
 )
 
@@ -355,7 +359,7 @@ def _model_folders(run_dir: Path, record) -> dict[str, Path]:
     """Every model folder of the run: run.json's `model` outputs, then any other folder with a training log."""
     found: dict[str, Path] = {}
     for name, entry in (record.get("outputs") or {}).items():
-        if entry.get("kind") == "model":
+        if entry.get("kind") in MODEL_KINDS:
             path = record.output_path(name)
             if path is not None and path.is_dir():
                 found[name] = path
@@ -372,7 +376,7 @@ def _label_files(run_dir: Path, record) -> list[Path]:
     files = []
     for name, entry in (record.get("outputs") or {}).items():
         path = record.output_path(name)
-        if path is not None and path.is_file() and path.suffix == ".jsonl" and ("label" in name or "preference" in name):
+        if path is not None and path.is_file() and (entry.get("kind") in LABEL_KINDS or (path.suffix == ".jsonl" and "label" in name)):
             files.append(path)
     if not files:
         files = sorted(p for p in run_dir.glob("*.jsonl") if "label" in p.name or "preference" in p.name)

@@ -104,8 +104,8 @@ def add_rl_outputs(run: Path) -> None:
         })
     (run / "rl_labels.jsonl").write_text("".join(json.dumps(label) + "\n" for label in labels))
     record = RunRecord.open(run)
-    record.add_output("preference_model", pm, "model")
-    record.add_output("rl_labels", run / "rl_labels.jsonl", "dataset", rows=len(labels))
+    record.add_output("preference_model", pm, "preference_model")
+    record.add_output("rl_labels", run / "rl_labels.jsonl", "preference_labels", rows=len(labels))
     record.save()
 
 
