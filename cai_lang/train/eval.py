@@ -520,7 +520,15 @@ def write_eval_report(out: Path, metrics: Mapping[str, Any], rows_by_side: Mappi
                 "note",
             )
     items = metrics["model"]["items"]
-    grouped = {item: [metrics[s]["items"][item]["violation_rate"] or 0.0 for s in sides] for item, info in items.items() if info["judged"]}
+    uninformative = any(
+        (metrics["critic"].get(s) or {}).get("critiques") and not (metrics["critic"].get(s) or {}).get("informative") for s in sides
+    )
+
+    def label(item: str, info: Mapping[str, Any]) -> str:
+        # The bar of a critique-judged item says nothing when the critic never (or always) found nothing to fix.
+        return f"{item}\n(critic uninformative)" if info["method"] == "critique" and uninformative else item
+
+    grouped = {label(item, info): [metrics[s]["items"][item]["violation_rate"] or 0.0 for s in sides] for item, info in items.items() if info["judged"]}
     figure = _grouped_bars(grouped, sides, "violation rate by item", plots / "violations.png")
     if figure:
         page.figure(figure, "Share of responses that violate each principle or rule (regex rules exactly, others by critique), where the item applies.")
