@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 
 from cai_lang import __version__
+from cai_lang.cli_common import fail
 
 app = typer.Typer(
     name="caic",
@@ -27,20 +28,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-USAGE_ERROR = 2
-
-
 def _out() -> Console:
     return Console(highlight=False, soft_wrap=True)
-
-
-def _err() -> Console:
-    return Console(stderr=True, highlight=False, soft_wrap=True)
-
-
-def fail(message: str, code: int = USAGE_ERROR) -> "typer.Exit":
-    _err().print(f"[bold red]error:[/] {message}")
-    return typer.Exit(code)
 
 
 def _version(value: bool) -> None:

@@ -18,8 +18,7 @@ from typing import Any, Optional
 
 import typer
 
-USAGE_ERROR = 2
-HAS_ERRORS = 1
+from cai_lang.cli_common import Dialect, fail as _fail, HAS_ERRORS, USAGE_ERROR
 
 
 class Phase(str, enum.Enum):
@@ -28,11 +27,6 @@ class Phase(str, enum.Enum):
     compare = "compare"
     compare_cot = "compare_cot"
     compare_cot_answer = "compare_cot_answer"
-
-
-class Dialect(str, enum.Enum):
-    chat = "chat"
-    text = "text"
 
 
 class ExportFormat(str, enum.Enum):
@@ -50,11 +44,6 @@ PLACEHOLDERS: dict[str, Any] = {
     "response_b": "<response B>",
     "reasoning": "<the step-by-step reasoning written in the compare_cot step>",
 }
-
-
-def _fail(message: str, code: int = USAGE_ERROR) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code)
 
 
 def _compile(file: Path, deployment: Optional[str] = None, all_deployments: bool = False) -> list:

@@ -17,7 +17,7 @@ from typing import List
 
 import typer
 
-USAGE_ERROR = 2
+from cai_lang.cli_common import USAGE_ERROR
 
 
 def _read(path: Path) -> str:

@@ -10,36 +10,18 @@ diagnostics, as `caic compile` and `caic train` do.
 
 from __future__ import annotations
 
-import enum
 import sys
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 
-USAGE_ERROR = 2
-HAS_ERRORS = 1
-
-
-class Dialect(str, enum.Enum):
-    chat = "chat"
-    text = "text"
-
-
-class Split(str, enum.Enum):
-    train = "train"
-    eval = "eval"
-    all = "all"
+from cai_lang.cli_common import Dialect, fail as _fail, HAS_ERRORS, Split, USAGE_ERROR
 
 
 def register(app: typer.Typer) -> None:
     """Add `caic eval` to the app."""
     app.command("eval")(evaluate)
-
-
-def _fail(message: str, code: int = USAGE_ERROR) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code)
 
 
 def evaluate(

@@ -22,8 +22,8 @@ from typing import List, Optional, Tuple
 
 import typer
 
-USAGE_ERROR = 2
-HAS_ERRORS = 1
+from cai_lang.cli_common import Dialect, fail as _fail, HAS_ERRORS, Split, USAGE_ERROR
+
 
 generate_app = typer.Typer(
     name="generate",
@@ -36,17 +36,6 @@ generate_app = typer.Typer(
 class TinySize(str, enum.Enum):
     tiny = "tiny"
     m10 = "10m"
-
-
-class Dialect(str, enum.Enum):
-    chat = "chat"
-    text = "text"
-
-
-class Split(str, enum.Enum):
-    train = "train"
-    eval = "eval"
-    all = "all"
 
 
 class Phase(str, enum.Enum):
@@ -108,11 +97,6 @@ MODE = typer.Option(Mode.priority, "--mode", help="`priority`: tiers decide; `sa
 COT = typer.Option(False, "--cot", help="The feedback model reasons before answering; labels are clamped to --clamp.", rich_help_panel=RL)
 CLAMP = typer.Option((0.4, 0.6), "--clamp", help="With --cot: the band labels are clamped into.", rich_help_panel=RL)
 MARGIN = typer.Option(0.05, "--margin", help="Priority mode: a tier decides when its verdict is further than this from 0.5.", rich_help_panel=RL)
-
-
-def _fail(message: str, code: int = USAGE_ERROR) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code)
 
 
 def register(app: typer.Typer) -> None:
