@@ -116,24 +116,16 @@ def select_eval_prompts(sources: Sequence[str], split: str = "eval", max_prompts
 
 def read_dialogues(path: Path) -> list[list[dict[str, str]]]:
     """Benign dialogues from JSONL: `messages` (or `conversation`) ending with an assistant turn, or `prompt` + `response`."""
+    from cai_lang.train.prompts import read_jsonl
+
     dialogues = []
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise EvalError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from exc
-    for n, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise EvalError(f"{path}:{n}: not JSON ({exc.msg})") from exc
+    for n, row in enumerate(read_jsonl(path, EvalError), start=1):
         messages = row.get("messages") or row.get("conversation")
         if messages is None and isinstance(row.get("prompt"), str):
             reply = row.get("response", row.get("completion"))
             messages = [{"role": "user", "content": row["prompt"]}, {"role": "assistant", "content": reply}]
         if not messages or messages[-1].get("role") != "assistant" or not isinstance(messages[-1].get("content"), str):
-            raise EvalError(f"{path}:{n}: a benign dialogue needs `messages` ending with an assistant turn (or `prompt` and `response`)")
+            raise EvalError(f"{path}, row {n}: a benign dialogue needs `messages` ending with an assistant turn (or `prompt` and `response`)")
         dialogues.append([{"role": str(m["role"]), "content": str(m["content"])} for m in messages])
     if not dialogues:
         raise EvalError(f"{path} holds no dialogues")

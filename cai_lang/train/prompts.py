@@ -72,27 +72,29 @@ def load_prompts(source: str | Path, *, kind: Kind | None = None, split: str = "
     elif path.suffix.lower() == ".csv":
         raw = _read_csv(path)
     else:
-        raw = _read_jsonl(path)
+        raw = read_jsonl(path)
     records = [_record(row, n, path, kind) for n, row in enumerate(raw, start=1)]
     _check_unique(records, path)
     return [r for r in records if split == "all" or r.split == split]
 
 
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+def read_jsonl(path: Path, error: "type[Exception] | None" = None) -> list[dict[str, Any]]:
+    """One JSON object per non-blank line; `error` (default PromptSetError) names the line that is not."""
+    error = error or PromptSetError
     rows = []
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
-        raise PromptSetError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from exc
+        raise error(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from exc
     for n, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise PromptSetError(f"{path}:{n}: not JSON ({exc.msg})") from exc
+            raise error(f"{path}:{n}: not JSON ({exc.msg})") from exc
         if not isinstance(row, dict):
-            raise PromptSetError(f"{path}:{n}: expected a JSON object per line")
+            raise error(f"{path}:{n}: expected a JSON object per line")
         rows.append(row)
     return rows
 
