@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from cai_lang.cli import app
 
 REPO = Path(__file__).resolve().parents[2]
-SPEC = REPO / "examples" / "spec_example.const"
+SPEC = REPO / "tests" / "fixtures" / "spec" / "spec_example.const"
 runner = CliRunner()
 
 
