@@ -10,7 +10,10 @@ dependencies so that every other layer can use it.
 from __future__ import annotations
 
 import bisect
+import gc
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from pydantic import BaseModel, ConfigDict
 
@@ -103,3 +106,22 @@ class SourceFile:
 
     def whole(self) -> Span:
         return self.span(0, len(self.text))
+
+
+@contextmanager
+def paused_collector() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector for a burst of allocation.
+
+    Parsing and checking allocate one small object per token, node and
+    solver term and create no reference cycles of their own, yet those
+    allocations trigger collections that scan every live object; on large
+    files that was a third of the time, and it grew faster than the input.
+    Nested uses are fine: only the outermost one turns collection back on.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()

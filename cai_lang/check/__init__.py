@@ -18,6 +18,7 @@ from cai_lang.check.types import check_types
 from cai_lang.diagnostics.model import Diagnostic, sort_and_dedupe
 from cai_lang.ir.model import Constitution
 from cai_lang.ir.program import Program
+from cai_lang.span import paused_collector
 
 FrontPass = Callable[[Program, Constitution], list[Diagnostic]]
 
@@ -40,6 +41,14 @@ class CheckResult:
 
 def check_program(program: Program, deployment: str | None = None) -> CheckResult:
     """Run every pass that applies; `deployment` limits the deployment passes to one."""
+    # The passes allocate many small, acyclic objects (model values, solver
+    # terms); pausing the cyclic collector keeps its full scans, whose cost
+    # grows with everything alive, from making checking superlinear.
+    with paused_collector():
+        return _check_program(program, deployment)
+
+
+def _check_program(program: Program, deployment: str | None) -> CheckResult:
     result = CheckResult(program=program, diagnostics=list(program.diagnostics))
     if program.has_syntax_errors:
         result.diagnostics = sort_and_dedupe(result.diagnostics)

@@ -14,8 +14,6 @@ than `MAX_DEPTH` is E001 and replaced, so later passes never recurse deeply.
 
 from __future__ import annotations
 
-import gc
-from contextlib import contextmanager
 from typing import Any
 
 from lark import Token, Transformer
@@ -23,7 +21,7 @@ from lark import Token, Transformer
 from cai_lang.diagnostics import messages as msg
 from cai_lang.diagnostics.model import Diagnostic
 from cai_lang.ir import nodes as ir
-from cai_lang.span import SourceFile, Span
+from cai_lang.span import SourceFile, Span, paused_collector
 from cai_lang.syntax.strings import decode_literal
 
 MAX_DEPTH = 100  # nesting of conditions; deeper input is refused, not recursed into
@@ -340,29 +338,12 @@ def _number(token: Token, span: Span) -> ir.Number:
     return ir.Number(span=span, value=float(token), text=str(token))
 
 
-@contextmanager
-def _collector_paused():
-    """Pause Python's cyclic garbage collector while a file is lowered.
-
-    Lowering allocates one small object per token and rule and creates no
-    reference cycles, yet those allocations trigger collections that scan
-    every object alive; on large files that was a third of the time.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def parse_module(source: SourceFile, path: str | None = None) -> tuple[ir.Module, list[Diagnostic]]:
     """Parse one file into a `Module`, with every syntax and field diagnostic found."""
     from cai_lang.syntax.errors import syntax_diagnostic
     from cai_lang.syntax.parser import lowering_parser, parse_text, scan_comments
 
-    with lowering_parser() as lowerer, _collector_paused():
+    with lowering_parser() as lowerer, paused_collector():
         lowerer.reset(source)
         result = parse_text(source.text)
         diagnostics = [syntax_diagnostic(error, source) for error in result.errors]
