@@ -16,7 +16,7 @@ from typing import List, Optional
 
 import typer
 
-from cai_lang.cli_common import Dialect, fail as _fail, HAS_ERRORS, Split, USAGE_ERROR
+from cai_lang.cli_common import Dialect, HAS_ERRORS, Split, USAGE_ERROR, fail as _fail, quiet_libraries
 
 
 def register(app: typer.Typer) -> None:
@@ -91,6 +91,7 @@ def _run(step):
     from cai_lang.train.prompts import PromptSetError
     from cai_lang.train.runs import RunError
 
+    quiet_libraries()
     console = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
         return step(lambda text: console.print(f"[bold]caic eval:[/] {text}"))

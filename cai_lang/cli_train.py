@@ -22,7 +22,7 @@ from typing import List, Optional, Tuple
 
 import typer
 
-from cai_lang.cli_common import Dialect, fail as _fail, HAS_ERRORS, Split, USAGE_ERROR
+from cai_lang.cli_common import Dialect, HAS_ERRORS, Split, USAGE_ERROR, fail as _fail, quiet_libraries
 
 
 generate_app = typer.Typer(
@@ -395,30 +395,6 @@ def _say_trained(result: dict) -> None:
         typer.echo(f"{result['report']}: report")
 
 
-def _quiet_libraries() -> None:
-    """Keep caic's own progress lines; silence the libraries' per-step bars
-    ("Loading weights", "Tokenizing train dataset") unless CAIC_VERBOSE is set."""
-    import os
-    import warnings
-
-    if os.environ.get("CAIC_VERBOSE"):
-        return
-    # Deprecation notices about the libraries' own internals (trl calling
-    # renamed transformers methods) are not the user's to act on.
-    warnings.filterwarnings("ignore", category=FutureWarning, module=r"transformers(\..*)?")
-    try:
-        import datasets
-        import huggingface_hub.utils
-        import transformers
-
-        datasets.disable_progress_bars()
-        huggingface_hub.utils.disable_progress_bars()
-        transformers.logging.disable_progress_bar()
-        transformers.logging.set_verbosity_error()
-    except ImportError:
-        pass
-
-
 def _run(step):
     """Run a pipeline step with a progress reporter, turning expected failures into exit codes."""
     from cai_lang.api import CompileRefused, UnknownDeployment
@@ -429,7 +405,7 @@ def _run(step):
     from cai_lang.train.runs import RunError
     from cai_lang.train.sft import NoTrainingData
 
-    _quiet_libraries()
+    quiet_libraries()
     reporter = RichReporter()
     try:
         return step(reporter)
