@@ -149,6 +149,56 @@ def _sl_settings(options: SLOptions, bundle) -> dict[str, Any]:
     }
 
 
+def has_rows(path: Path) -> bool:
+    return path.exists() and path.stat().st_size > 0
+
+
+def open_generation_run(
+    options,
+    *,
+    step: str,
+    other_models: list[str],
+    outputs: list[tuple[str, Path, str]],
+    settings_of: Callable[[Any, Any], dict],
+    roles_of: Callable[[dict], dict],
+    reporter: Reporter,
+    start: bool = True,
+):
+    """What every data-generation step does before its first row, SL and RL alike.
+
+    Fails fast on a model that cannot be opened and on a run folder that
+    already holds rows without `--resume`; compiles the constitution into the
+    run folder; refuses to resume with other settings; selects the prompts;
+    and records the command, bundle, models, settings and (still incomplete)
+    outputs in run.json. Returns (bundle, bundle path, record, prompt records, settings).
+    """
+    run_dir = options.output
+    check_model(options.model, options.server)
+    for spec in other_models:
+        check_model(spec, options.server)
+    if not options.resume:
+        for _, path, _ in outputs:
+            if has_rows(path):
+                raise RunError(f"{path} already holds rows; pass --resume to continue that run, or choose another -o")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    reporter.phase("compiling the constitution")
+    bundle, bundle_path = prepare_bundle(options.source, options.deployment, run_dir)
+    record = RunRecord.open(run_dir)
+    settings = settings_of(options, bundle)
+    if options.resume:
+        record.check_same(step, settings)
+    records = select_prompts(options.prompts)
+    if start:
+        record.start_command(options.argv)
+    record_bundle(record, bundle, bundle_path, options.source, options.generation.seed)
+    record.set("models", {**record.get("models", {}), **roles_of(settings)})
+    record.set(step, settings)
+    for name, path, kind in outputs:
+        record.add_output(name, path, kind, rows=0, complete=False)
+    record.save()
+    return bundle, bundle_path, record, records, settings
+
+
 def generate_sl_data(options: SLOptions, reporter: Reporter | None = None, *, finish: bool = True) -> SLDataResult:
     """Compile, then write (or, with `resume`, complete) `DIR/sl_data.jsonl`, recording it in run.json.
 
@@ -158,27 +208,16 @@ def generate_sl_data(options: SLOptions, reporter: Reporter | None = None, *, fi
     from cai_lang.train.sl_generate import generate_sl
 
     reporter = reporter or QuietReporter()
-    run_dir = options.output
-    data_path = run_dir / SL_DATA
-    check_model(options.model, options.server)
-    if options.critic_model:
-        check_model(options.critic_model, options.server)
-    if data_path.exists() and data_path.stat().st_size > 0 and not options.resume:
-        raise RunError(f"{data_path} already holds rows; pass --resume to continue that run, or choose another -o")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    reporter.phase("compiling the constitution")
-    bundle, bundle_path = prepare_bundle(options.source, options.deployment, run_dir)
-    record = RunRecord.open(run_dir)
-    settings = _sl_settings(options, bundle)
-    if options.resume:
-        record.check_same("sl_generation", settings)
-    records = select_prompts(options.prompts)
-    record.start_command(options.argv)
-    record_bundle(record, bundle, bundle_path, options.source, options.generation.seed)
-    record.set("models", {**record.get("models", {}), "policy": settings["model"], "critic": settings["critic_model"] or settings["model"]})
-    record.set("sl_generation", settings)
-    record.add_output("sl_data", data_path, "sl_data", rows=0, complete=False)
-    record.save()
+    data_path = options.output / SL_DATA
+    bundle, bundle_path, record, records, settings = open_generation_run(
+        options,
+        step="sl_generation",
+        other_models=[options.critic_model] if options.critic_model else [],
+        outputs=[("sl_data", data_path, "sl_data")],
+        settings_of=_sl_settings,
+        roles_of=lambda s: {"policy": s["model"], "critic": s["critic_model"] or s["model"]},
+        reporter=reporter,
+    )
 
     with RowWriter(data_path) as writer:
         missing = [r for r in records if r.id not in writer]

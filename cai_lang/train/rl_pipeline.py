@@ -38,15 +38,14 @@ from cai_lang.train.pipeline import (
     is_server,
     model_identity,
     open_backend,
-    prepare_bundle,
-    record_bundle,
+    open_generation_run,
     train_sl,
 )
 from cai_lang.train.policy import METHODS, PolicyTrainingConfig
 from cai_lang.train.preference import PreferenceTrainingConfig
-from cai_lang.train.prompts import PromptSelection, select_prompts
+from cai_lang.train.prompts import PromptSelection
 from cai_lang.train.rl_generate import RLGenerationConfig, label_summary
-from cai_lang.train.runs import RowWriter, RunError, RunRecord, read_rows
+from cai_lang.train.runs import RowWriter, RunRecord, read_rows
 
 RL_PAIRS = "rl_pairs.jsonl"
 RL_LABELS = "rl_labels.jsonl"
@@ -122,10 +121,6 @@ def _rl_settings(options: RLOptions, bundle) -> dict[str, Any]:
     }
 
 
-def _has_rows(path: Path) -> bool:
-    return path.exists() and path.stat().st_size > 0
-
-
 def generate_rl_data(options: RLOptions, reporter: Reporter | None = None, *, start: bool = True, finish: bool = True) -> RLDataResult:
     """Compile, then write (or, with `resume`, complete) `DIR/rl_pairs.jsonl` and `DIR/rl_labels.jsonl`.
 
@@ -136,27 +131,16 @@ def generate_rl_data(options: RLOptions, reporter: Reporter | None = None, *, st
     reporter = reporter or QuietReporter()
     run_dir = options.output
     pairs_path, labels_path = run_dir / RL_PAIRS, run_dir / RL_LABELS
-    check_model(options.model, options.server)
-    for spec in options.feedback_models:
-        check_model(spec, options.server)
-    if not options.resume and (_has_rows(pairs_path) or _has_rows(labels_path)):
-        raise RunError(f"{pairs_path} already holds rows; pass --resume to continue that run, or choose another -o")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    reporter.phase("compiling the constitution")
-    bundle, bundle_path = prepare_bundle(options.source, options.deployment, run_dir)
-    record = RunRecord.open(run_dir)
-    settings = _rl_settings(options, bundle)
-    if options.resume:
-        record.check_same("rl_generation", settings)
-    records = select_prompts(options.prompts)
-    if start:
-        record.start_command(options.argv)
-    record_bundle(record, bundle, bundle_path, options.source, options.generation.seed)
-    record.set("models", {**record.get("models", {}), "pair_policy": settings["policy"], "feedback": settings["feedback_models"]})
-    record.set("rl_generation", settings)
-    record.add_output("rl_pairs", pairs_path, "pairs", rows=0, complete=False)
-    record.add_output("rl_labels", labels_path, "preference_labels", rows=0, complete=False)
-    record.save()
+    bundle, _bundle_path, record, records, settings = open_generation_run(
+        options,
+        step="rl_generation",
+        other_models=list(options.feedback_models),
+        outputs=[("rl_pairs", pairs_path, "pairs"), ("rl_labels", labels_path, "preference_labels")],
+        settings_of=_rl_settings,
+        roles_of=lambda s: {"pair_policy": s["policy"], "feedback": s["feedback_models"]},
+        reporter=reporter,
+        start=start,
+    )
 
     with RowWriter(pairs_path) as pair_writer, RowWriter(labels_path) as label_writer:
         pairs_on_disk = {row["id"]: row for row in _checked(pairs_path, bundle.content_hash)}
