@@ -18,7 +18,7 @@ from typing import Any, Optional
 
 import typer
 
-from cai_lang.cli_common import Dialect, fail as _fail, HAS_ERRORS, USAGE_ERROR
+from cai_lang.cli_common import HAS_ERRORS, Dialect, fail as _fail
 
 
 class Phase(str, enum.Enum):

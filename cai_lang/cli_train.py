@@ -22,7 +22,7 @@ from typing import List, Optional, Tuple
 
 import typer
 
-from cai_lang.cli_common import Dialect, HAS_ERRORS, Split, USAGE_ERROR, fail as _fail, quiet_libraries
+from cai_lang.cli_common import HAS_ERRORS, Dialect, Split, fail as _fail, quiet_libraries
 
 
 generate_app = typer.Typer(

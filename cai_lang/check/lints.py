@@ -16,7 +16,6 @@ from cai_lang.check.lexicon import EMPTY_WORDS, aim, is_vague, words
 from cai_lang.check.types import conditions_of
 from cai_lang.diagnostics import messages as msg
 from cai_lang.diagnostics.model import Diagnostic, Related
-from cai_lang.ir import nodes as ir
 from cai_lang.ir.conditions import variables_read
 from cai_lang.ir.model import Constitution, PrincipleDef
 from cai_lang.ir.program import Program
