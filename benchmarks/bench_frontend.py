@@ -73,7 +73,7 @@ def parsing(n: int, repeat: int) -> tuple[float, float, int]:
 
     from cai_lang.resources import grammar_file
     from cai_lang.span import SourceFile
-    from cai_lang.syntax.lower import parse_module
+    from cai_lang.syntax.module import parse_module
 
     text = constitution(n)
     bare = Lark.open(str(grammar_file()), parser="lalr", lexer="basic")

@@ -11,7 +11,7 @@ word lists live in `lexicon.py`.
 from __future__ import annotations
 
 import math
-from cai_lang.check.deployments import DeploymentView
+from cai_lang.check.view import DeploymentView
 from cai_lang.check.lexicon import EMPTY_WORDS, aim, is_vague, words
 from cai_lang.check.types import conditions_of
 from cai_lang.diagnostics import messages as msg
@@ -75,8 +75,6 @@ def _conflict_between(view: DeploymentView, a: str, b: str):
 
 def _dominated(view: DeploymentView, helpful: PrincipleDef, harmful: list[PrincipleDef]) -> bool:
     """Whether some harm-avoidance principle wins over `helpful` in every context."""
-    from cai_lang.check.logic import _clause_formula
-
     for harm in harmful:
         if view.graph.outranks(harm.id, helpful.id):
             return True
@@ -84,7 +82,7 @@ def _dominated(view: DeploymentView, helpful: PrincipleDef, harmful: list[Princi
             both = view.solver.all_of(_applies(view, harm), _applies(view, helpful))
             if not view.solver.satisfiable(both):
                 continue
-            helpful_wins = [_clause_formula(view, conflict, i) for i, c in enumerate(conflict.clauses) if c.side == helpful.id]
+            helpful_wins = [view.clause_formula(conflict, i) for i, c in enumerate(conflict.clauses) if c.side == helpful.id]
             if not helpful_wins or not view.solver.satisfiable(both, view.solver.any_of(*helpful_wins)):
                 return True
     return False

@@ -18,10 +18,10 @@ from __future__ import annotations
 
 from itertools import combinations
 
-from cai_lang.check.deployments import DeploymentView
+from cai_lang.check.view import DeploymentView
 from cai_lang.diagnostics import messages as msg
 from cai_lang.diagnostics.model import Diagnostic, Related
-from cai_lang.ir.model import ConflictDef, RuleDef
+from cai_lang.ir.model import RuleDef
 
 
 def check_priority_cycles(view: DeploymentView) -> list[Diagnostic]:
@@ -82,15 +82,6 @@ def check_rules(view: DeploymentView) -> list[Diagnostic]:
     return found
 
 
-def _clause_formula(view: DeploymentView, conflict: ConflictDef, index: int):
-    """Where a clause matches; `otherwise` matches where no `when` clause does."""
-    clause = conflict.clauses[index]
-    if clause.condition is not None:
-        return view.solver.encode(clause.condition)
-    others = [view.solver.encode(c.condition) for c in conflict.clauses if c.condition is not None]
-    return view.solver.negate(view.solver.any_of(*others))
-
-
 def check_conflicts(view: DeploymentView) -> list[Diagnostic]:
     found = []
     for conflict in view.deployment.conflicts:
@@ -107,7 +98,7 @@ def check_conflicts(view: DeploymentView) -> list[Diagnostic]:
             Related(span=view.deployment.span_of(conflict.left), message=f"`{conflict.left}` declared here"),
             Related(span=view.deployment.span_of(conflict.right), message=f"`{conflict.right}` declared here"),
         ]
-        formulas = [_clause_formula(view, conflict, i) for i in range(len(conflict.clauses))]
+        formulas = [view.clause_formula(conflict, i) for i in range(len(conflict.clauses))]
 
         undecided = solver.find(both, solver.negate(solver.any_of(*formulas)))
         if undecided is not None:
@@ -183,7 +174,7 @@ def check_dead_conditions(view: DeploymentView) -> list[Diagnostic]:
         for index, clause in enumerate(conflict.clauses):
             if clause.condition is None:
                 continue
-            if not solver.satisfiable(both, _clause_formula(view, conflict, index)):
+            if not solver.satisfiable(both, view.clause_formula(conflict, index)):
                 found.append(msg.DEAD_CONDITION.at(clause.condition.span, what="this clause's condition (where both sides apply)"))
     return found
 

@@ -17,7 +17,7 @@ import json
 from pathlib import Path
 
 from cai_lang import __version__
-from cai_lang.check.deployments import resolve_deployment
+from cai_lang.ir.resolve import resolve_deployment
 from cai_lang.codegen.bundle import (
     BUNDLE_FILE,
     Bundle,

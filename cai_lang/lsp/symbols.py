@@ -11,7 +11,7 @@ from __future__ import annotations
 from lsprotocol import types
 
 from cai_lang.ir import nodes as ir
-from cai_lang.ir.printer import print_condition
+from cai_lang.syntax.printer import print_condition
 from cai_lang.lsp.positions import LineIndex
 
 K = types.SymbolKind

@@ -20,7 +20,7 @@ from cai_lang.ir.nodes import Import, Module
 from cai_lang.ir.program import Program
 from cai_lang.resources import stdlib_dir
 from cai_lang.span import SourceFile
-from cai_lang.syntax.lower import parse_module
+from cai_lang.syntax.module import parse_module
 
 
 def display_path(path: Path) -> str:

@@ -21,7 +21,7 @@ from lark import Token, Transformer
 from cai_lang.diagnostics import messages as msg
 from cai_lang.diagnostics.model import Diagnostic
 from cai_lang.ir import nodes as ir
-from cai_lang.span import SourceFile, Span, paused_collector
+from cai_lang.span import SourceFile, Span
 from cai_lang.syntax.strings import decode_literal
 
 MAX_DEPTH = 100  # nesting of conditions; deeper input is refused, not recursed into
@@ -36,7 +36,7 @@ class _Field:
         self.key, self.value, self.span = key, value, span
 
 
-class _Lowerer(Transformer):
+class Lowerer(Transformer):
     """Builds IR while the parser reduces; `reset` points it at the next file."""
 
     def __init__(self) -> None:
@@ -336,46 +336,3 @@ def _edge(item, first: bool) -> tuple[int, int, int]:
 
 def _number(token: Token, span: Span) -> ir.Number:
     return ir.Number(span=span, value=float(token), text=str(token))
-
-
-def parse_module(source: SourceFile, path: str | None = None) -> tuple[ir.Module, list[Diagnostic]]:
-    """Parse one file into a `Module`, with every syntax and field diagnostic found."""
-    from cai_lang.syntax.errors import syntax_diagnostic
-    from cai_lang.syntax.parser import lowering_parser, parse_text, scan_comments
-
-    with lowering_parser() as lowerer, paused_collector():
-        lowerer.reset(source)
-        result = parse_text(source.text)
-        diagnostics = [syntax_diagnostic(error, source) for error in result.errors]
-        diagnostics.extend(lowerer.diagnostics)
-        lowerer.reset(SourceFile("", ""))
-    items: list = [item for part in result.trees for item in part]
-    items.sort(key=lambda node: node.span.start)
-
-    header = None
-    imports: list[ir.Import] = []
-    declarations: list = []
-    for item in items:
-        if isinstance(item, ir.Header):
-            if header is not None:
-                diagnostics.append(msg.DUPLICATE.at(item.name.span, kind="constitution header", name=item.name.value))
-                continue
-            if imports or declarations:
-                diagnostics.append(msg.MISPLACED_HEADER.at(source.span(item.span.start, item.name.span.end)))
-            header = item
-        elif isinstance(item, ir.Import):
-            if declarations:
-                diagnostics.append(msg.MISPLACED_IMPORT.at(item.span))
-            imports.append(item)
-        else:
-            declarations.append(item)
-    comments = tuple(ir.Comment(span=source.span(s, e), text=source.text[s:e]) for s, e in scan_comments(source.text))
-    module = ir.Module(
-        path=str(path if path is not None else source.path),
-        display=source.display,
-        header=header,
-        imports=tuple(imports),
-        declarations=tuple(declarations),
-        comments=comments,
-    )
-    return module, diagnostics

@@ -21,6 +21,7 @@ from lark import Lark
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 from cai_lang.resources import grammar_file
+from cai_lang.syntax.lower import Lowerer
 
 TOP_LEVEL_KEYWORDS = (
     "constitution",
@@ -41,7 +42,6 @@ _SCAN = re.compile(r'"""(?:.|\n)*?"""|"(?:\\.|[^"\\\n])*"?|#[^\n]*|[{}]|[A-Za-z_
 @lru_cache(maxsize=1)
 def get_parser() -> Lark:
     """The parser, with the IR lowering embedded: `parse` returns a list of IR items."""
-    from cai_lang.syntax.lower import _Lowerer
 
     return Lark.open(
         str(grammar_file()),
@@ -51,7 +51,7 @@ def get_parser() -> Lark:
         # checking that at every start would import interegular for nothing.
         keep_all_tokens=True,  # spans come from the first and last token of each rule
         maybe_placeholders=False,
-        transformer=_Lowerer(),
+        transformer=Lowerer(),
         # Building the LALR tables takes ~0.5 s; Lark caches them in the temp
         # folder under a hash of the grammar and options, and rebuilds (and
         # logs) if the cache cannot be read or written.

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cai_lang.api import check_file
-from cai_lang.cli import app
+from cai_lang.cli.app import app
 from cai_lang.resources import stdlib_dir
 
 REPO = Path(__file__).resolve().parents[2]

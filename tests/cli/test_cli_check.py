@@ -8,11 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from cai_lang import __version__
-from cai_lang.cli import app
+from cai_lang.cli.app import app
 
 runner = CliRunner()
 REPO = Path(__file__).resolve().parents[2]

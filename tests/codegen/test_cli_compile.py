@@ -13,7 +13,7 @@ import pytest
 from codegen_sources import COMPARE_ONLY, SOURCE, write
 from typer.testing import CliRunner
 
-from cai_lang.cli import app
+from cai_lang.cli.app import app
 from cai_lang.codegen.bundle import load_bundle
 
 runner = CliRunner()

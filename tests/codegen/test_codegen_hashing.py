@@ -147,7 +147,7 @@ def test_the_trainer_loads_bundles_without_jinja2(tmp_path):
 def test_caic_fmt_output_compiles_to_the_same_hash(tmp_path):
     from typer.testing import CliRunner
 
-    from cai_lang.cli import app
+    from cai_lang.cli.app import app
 
     messy = reformat(HEADER) + "\n".join(reformat(b) for b in reversed(BLOCKS))
     path = write(tmp_path, messy)

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from cai_lang.ir import nodes as ir
 from cai_lang.span import SourceFile
-from cai_lang.syntax.lower import parse_module
+from cai_lang.syntax.module import parse_module
 from cai_lang.syntax.strings import decode_literal, dedent_block
 
 REPO = Path(__file__).resolve().parents[2]

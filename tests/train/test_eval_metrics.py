@@ -13,7 +13,7 @@ from rl_testkit import FixedLabeller, compile_test_bundle
 from stub_backend import StubBackend
 from test_report_training import assert_self_contained, read_page
 
-from cai_lang.cli import app
+from cai_lang.cli.app import app
 from cai_lang.train.eval import (
     EvalError,
     EvalOptions,

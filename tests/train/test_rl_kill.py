@@ -12,7 +12,7 @@ import pytest
 from conftest import caic_command
 from typer.testing import CliRunner
 
-from cai_lang.cli import app
+from cai_lang.cli.app import app
 
 ARGS = ["--max-prompts", "12", "--max-new-tokens", "12", "--chunk-size", "1", "--batch-size", "4", "--seed", "7", "--mode", "sample"]
 

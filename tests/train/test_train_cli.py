@@ -11,7 +11,7 @@ import pytest
 from conftest import write_constitution
 from typer.testing import CliRunner
 
-from cai_lang.cli import app
+from cai_lang.cli.app import app
 
 runner = CliRunner()
 FAST = ["--max-prompts", "3", "--rounds", "1", "--max-new-tokens", "8"]
@@ -100,5 +100,5 @@ def test_an_existing_run_needs_resume_and_the_same_settings(tiny_model, constitu
 
 
 def test_the_cli_module_does_not_import_torch():
-    code = "import sys, cai_lang.cli; assert 'torch' not in sys.modules and 'transformers' not in sys.modules"
+    code = "import sys, cai_lang.cli.app; assert 'torch' not in sys.modules and 'transformers' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)

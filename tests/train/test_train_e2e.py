@@ -8,7 +8,7 @@ import time
 import pytest
 from typer.testing import CliRunner
 
-from cai_lang.cli import app
+from cai_lang.cli.app import app
 
 runner = CliRunner()
 PROVENANCE = {"id", "prompt", "context", "kind", "initial_response", "rounds", "principles", "final_response",

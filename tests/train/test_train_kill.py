@@ -12,7 +12,7 @@ import pytest
 from conftest import caic_command
 from typer.testing import CliRunner
 
-from cai_lang.cli import app
+from cai_lang.cli.app import app
 
 ARGS = ["--max-prompts", "12", "--rounds", "2", "--max-new-tokens", "16", "--chunk-size", "1", "--batch-size", "4", "--seed", "5"]
 

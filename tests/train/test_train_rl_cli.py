@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cai_lang.cli import app
+from cai_lang.cli.app import app
 
 runner = CliRunner()
 FAST = ["--max-prompts", "4", "--max-new-tokens", "8", "--deployment", "clinic"]

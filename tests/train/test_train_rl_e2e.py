@@ -9,7 +9,7 @@ import time
 import pytest
 from typer.testing import CliRunner
 
-from cai_lang.cli import app
+from cai_lang.cli.app import app
 
 runner = CliRunner()
 ARGS = ["--phase", "all", "--deployment", "clinic", "--max-prompts", "8", "--rounds", "1", "--max-new-tokens", "16", "--seed", "2",

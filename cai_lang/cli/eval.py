@@ -1,4 +1,4 @@
-"""`caic eval`: measure a model against a constitution on held-out prompts; registered on the app by `cai_lang.cli`.
+"""`caic eval`: measure a model against a constitution on held-out prompts; registered on the app by `cai_lang.cli.app`.
 
 The command only parses options and reports; the evaluation itself is
 `cai_lang.train.eval.run_eval`, imported inside the command so that
@@ -16,7 +16,7 @@ from typing import List, Optional
 
 import typer
 
-from cai_lang.cli_common import HAS_ERRORS, Dialect, Split, fail as _fail, quiet_libraries
+from cai_lang.cli.common import HAS_ERRORS, Dialect, Split, fail as _fail, quiet_libraries
 
 
 def register(app: typer.Typer) -> None:

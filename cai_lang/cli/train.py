@@ -1,4 +1,4 @@
-"""`caic` commands for the train side of the tool; registered on the app by `cai_lang.cli`.
+"""`caic` commands for the train side of the tool; registered on the app by `cai_lang.cli.app`.
 
 `tiny-model` builds a random test model, `generate sl` writes SL-CAI data
 and `generate rl` RL-CAI preference data into a run folder, and `train
@@ -22,7 +22,7 @@ from typing import List, Optional, Tuple
 
 import typer
 
-from cai_lang.cli_common import HAS_ERRORS, Dialect, Split, fail as _fail, quiet_libraries
+from cai_lang.cli.common import HAS_ERRORS, Dialect, Split, fail as _fail, quiet_libraries
 
 
 generate_app = typer.Typer(

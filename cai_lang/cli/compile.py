@@ -1,4 +1,4 @@
-"""`caic` commands for the compile side of the tool; registered on the app by `cai_lang.cli`.
+"""`caic` commands for the compile side of the tool; registered on the app by `cai_lang.cli.app`.
 
 `compile` writes bundles, `render` previews one prompt as the model will see
 it, `export` writes the Hugging Face CAI recipe's JSON, and `schema` prints
@@ -18,7 +18,7 @@ from typing import Any, Optional
 
 import typer
 
-from cai_lang.cli_common import HAS_ERRORS, Dialect, fail as _fail
+from cai_lang.cli.common import HAS_ERRORS, Dialect, fail as _fail
 
 
 class Phase(str, enum.Enum):

@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 
 from cai_lang import __version__
-from cai_lang.cli_common import fail
+from cai_lang.cli.common import fail
 
 app = typer.Typer(
     name="caic",
@@ -59,7 +59,7 @@ def check(
     strict: bool = typer.Option(False, "--strict", help="Exit 1 when there are warnings."),
 ) -> None:
     """Check constitutions: syntax, names, types, and contradictions in every deployment."""
-    from cai_lang.entry import run_check
+    from cai_lang.cli.run_check import run_check
 
     status = run_check([str(f) for f in files], deployment, output_format.value, strict)
     if status:
@@ -74,7 +74,7 @@ def graph(
 ) -> None:
     """Draw a deployment's priority order and declared conflicts."""
     from cai_lang.api import UnknownDeployment, check_file
-    from cai_lang.check.deployments import resolve_deployment
+    from cai_lang.ir.resolve import resolve_deployment
     from cai_lang.codegen.graph import write_graph
     from cai_lang.diagnostics import render
 
@@ -120,7 +120,7 @@ def _indent(text: str) -> str:
 def _register_command_groups() -> None:
     # Each group lives in its own module so the compile, editor and training
     # commands can grow without crowding this file.
-    from cai_lang import cli_compile, cli_editor, cli_eval, cli_train
+    from cai_lang.cli import compile as cli_compile, editor as cli_editor, eval as cli_eval, train as cli_train
 
     for group in (cli_compile, cli_editor, cli_train, cli_eval):
         group.register(app)

@@ -1,4 +1,4 @@
-"""`caic` commands for the editor side of the tool; registered on the app by `cai_lang.cli`.
+"""`caic` commands for the editor side of the tool; registered on the app by `cai_lang.cli.app`.
 
 `caic fmt` rewrites files into the canonical layout (or, with `--check` and
 `--diff`, only reports what would change, for CI); `caic lsp` runs the
@@ -17,7 +17,7 @@ from typing import List
 
 import typer
 
-from cai_lang.cli_common import USAGE_ERROR
+from cai_lang.cli.common import USAGE_ERROR
 
 
 def _read(path: Path) -> str:
