@@ -105,8 +105,8 @@ class GenerateMeter:
 
 
 def sl_run(backend, bundle, records, *, rounds, max_new_tokens, chunk_size, seed, out: Path):
-    from cai_lang.train.runs import RowWriter
-    from cai_lang.train.sl_generate import SLGenerationConfig, generate_sl
+    from cai_lang.train.run.folder import RowWriter
+    from cai_lang.train.sl.generate import SLGenerationConfig, generate_sl
 
     config = SLGenerationConfig(rounds=rounds, max_new_tokens=max_new_tokens, chunk_size=chunk_size, seed=seed)
     out.unlink(missing_ok=True)
@@ -133,7 +133,7 @@ def main(argv=None) -> int:
     from cai_lang.api import compile_file
     from cai_lang.engine.local import LocalBackend
     from cai_lang.engine.tiny import build_tiny_model
-    from cai_lang.train.prompts import PromptSelection, select_prompts
+    from cai_lang.train.run.prompts import PromptSelection, select_prompts
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -60,7 +60,7 @@ RESPONSES = [
 
 
 def build_comparisons(n: int):
-    from cai_lang.train.labeller import Comparison
+    from cai_lang.train.rl.labeller import Comparison
 
     comparisons = []
     for i in range(n):
@@ -130,7 +130,7 @@ def main(argv=None) -> int:
     from cai_lang.api import compile_file
     from cai_lang.engine import SamplingParams, build_tiny_model
     from cai_lang.engine.local import LocalBackend
-    from cai_lang.train.labeller import ComparisonLabeller
+    from cai_lang.train.rl.labeller import ComparisonLabeller
 
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)

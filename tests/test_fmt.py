@@ -23,10 +23,10 @@ from typer.testing import CliRunner
 from cai_lang import api
 from cai_lang.cli.app import app
 from cai_lang.ir import nodes as ir
-from cai_lang.syntax.printer import ir_shape, print_condition, print_module
 from cai_lang.lsp.formatting import format_text
 from cai_lang.span import SourceFile
 from cai_lang.syntax.module import parse_module
+from cai_lang.syntax.printer import ir_shape, print_condition, print_module
 from cai_lang.syntax.strings import decode_literal, encode_literal
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -11,9 +11,10 @@ word lists live in `lexicon.py`.
 from __future__ import annotations
 
 import math
-from cai_lang.check.view import DeploymentView
+
 from cai_lang.check.lexicon import EMPTY_WORDS, aim, is_vague, words
 from cai_lang.check.types import conditions_of
+from cai_lang.check.view import DeploymentView
 from cai_lang.diagnostics import messages as msg
 from cai_lang.diagnostics.model import Diagnostic, Related
 from cai_lang.ir.conditions import variables_read

@@ -28,8 +28,8 @@ from cai_lang.ir.model import (
     Constitution,
     ContextVariable,
     DeploymentDef,
-    PriorityDef,
     PrincipleDef,
+    PriorityDef,
     RuleDef,
 )
 from cai_lang.ir.program import Program

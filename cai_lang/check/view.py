@@ -12,7 +12,13 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from cai_lang.ir import nodes as ir
-from cai_lang.ir.model import ConflictDef, Constitution, PrincipleDef, ResolvedDeployment, RuleDef
+from cai_lang.ir.model import (
+    ConflictDef,
+    Constitution,
+    PrincipleDef,
+    ResolvedDeployment,
+    RuleDef,
+)
 from cai_lang.ir.order import PriorityGraph
 
 

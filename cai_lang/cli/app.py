@@ -74,9 +74,9 @@ def graph(
 ) -> None:
     """Draw a deployment's priority order and declared conflicts."""
     from cai_lang.api import UnknownDeployment, check_file
-    from cai_lang.ir.resolve import resolve_deployment
     from cai_lang.codegen.graph import write_graph
     from cai_lang.diagnostics import render
+    from cai_lang.ir.resolve import resolve_deployment
 
     try:
         result = check_file(file, deployment=deployment)
@@ -120,7 +120,10 @@ def _indent(text: str) -> str:
 def _register_command_groups() -> None:
     # Each group lives in its own module so the compile, editor and training
     # commands can grow without crowding this file.
-    from cai_lang.cli import compile as cli_compile, editor as cli_editor, eval as cli_eval, train as cli_train
+    from cai_lang.cli import compile as cli_compile
+    from cai_lang.cli import editor as cli_editor
+    from cai_lang.cli import eval as cli_eval
+    from cai_lang.cli import train as cli_train
 
     for group in (cli_compile, cli_editor, cli_train, cli_eval):
         group.register(app)

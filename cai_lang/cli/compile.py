@@ -18,7 +18,8 @@ from typing import Any, Optional
 
 import typer
 
-from cai_lang.cli.common import HAS_ERRORS, Dialect, fail as _fail
+from cai_lang.cli.common import HAS_ERRORS, Dialect
+from cai_lang.cli.common import fail as _fail
 
 
 class Phase(str, enum.Enum):

@@ -1,7 +1,7 @@
 """`caic eval`: measure a model against a constitution on held-out prompts; registered on the app by `cai_lang.cli.app`.
 
 The command only parses options and reports; the evaluation itself is
-`cai_lang.train.eval.run_eval`, imported inside the command so that
+`cai_lang.eval.run.run_eval`, imported inside the command so that
 `caic check` never pays for torch. Bad input (a missing file, a model that
 cannot be opened offline, a prompt set with no held-out rows) exits 2 with
 one line on stderr; a constitution with errors exits 1 with its
@@ -16,7 +16,8 @@ from typing import List, Optional
 
 import typer
 
-from cai_lang.cli.common import HAS_ERRORS, Dialect, Split, fail as _fail, quiet_libraries
+from cai_lang.cli.common import HAS_ERRORS, Dialect, Split, quiet_libraries
+from cai_lang.cli.common import fail as _fail
 
 
 def register(app: typer.Typer) -> None:
@@ -47,7 +48,7 @@ def evaluate(
     device: str = typer.Option("auto", "--device", help="`auto`, `cpu` or `cuda`."),
 ) -> None:
     """Evaluate a model against a constitution: violation, win and refusal rates on held-out prompts, with a report."""
-    from cai_lang.train.eval import EvalError, EvalOptions, run_eval
+    from cai_lang.eval.run import EvalError, EvalOptions, run_eval
 
     if batch_size < 1:
         raise _fail("--batch-size must be at least 1")
@@ -86,10 +87,10 @@ def _run(step):
     from cai_lang.api import CompileRefused, UnknownDeployment
     from cai_lang.codegen.bundle import BundleError
     from cai_lang.engine import EngineError
-    from cai_lang.train.eval import EvalError
+    from cai_lang.eval.run import EvalError
     from cai_lang.train.pipeline import PipelineError
-    from cai_lang.train.prompts import PromptSetError
-    from cai_lang.train.runs import RunError
+    from cai_lang.train.run.folder import RunError
+    from cai_lang.train.run.prompts import PromptSetError
 
     quiet_libraries()
     console = Console(stderr=True, highlight=False, soft_wrap=True)

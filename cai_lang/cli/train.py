@@ -22,8 +22,8 @@ from typing import List, Optional, Tuple
 
 import typer
 
-from cai_lang.cli.common import HAS_ERRORS, Dialect, Split, fail as _fail, quiet_libraries
-
+from cai_lang.cli.common import HAS_ERRORS, Dialect, Split, quiet_libraries
+from cai_lang.cli.common import fail as _fail
 
 generate_app = typer.Typer(
     name="generate",
@@ -129,7 +129,7 @@ def tiny_model(
 def _common(a: SimpleNamespace):
     """The prompt selection and server settings every command shares; bad values exit 2."""
     from cai_lang.train.pipeline import ServerSettings
-    from cai_lang.train.prompts import PromptSelection, PromptSetError
+    from cai_lang.train.run.prompts import PromptSelection, PromptSetError
 
     if a.batch_size < 1:
         raise _fail("--batch-size must be at least 1")
@@ -151,7 +151,7 @@ def _common(a: SimpleNamespace):
 
 def _sl_options(a: SimpleNamespace):
     from cai_lang.train.pipeline import SLOptions
-    from cai_lang.train.sl_generate import SLGenerationConfig
+    from cai_lang.train.sl.generate import SLGenerationConfig
 
     selection, server = _common(a)
     try:
@@ -169,8 +169,8 @@ def _sl_options(a: SimpleNamespace):
 
 
 def _rl_options(a: SimpleNamespace):
-    from cai_lang.train.rl_generate import RLGenerationConfig
-    from cai_lang.train.rl_pipeline import RLOptions
+    from cai_lang.train.rl.generate import RLGenerationConfig
+    from cai_lang.train.rl.pipeline import RLOptions
 
     selection, server = _common(a)
     try:
@@ -251,7 +251,7 @@ def generate_rl(
     api_key_env: Optional[str] = API_KEY_ENV,
 ) -> None:
     """RL-CAI preference data: two responses per prompt from the policy, labelled by the feedback model(s) per the constitution."""
-    from cai_lang.train.rl_pipeline import generate_rl_data
+    from cai_lang.train.rl.pipeline import generate_rl_data
 
     options = _rl_options(SimpleNamespace(**locals()))
     result = _run(lambda reporter: generate_rl_data(options, reporter))
@@ -322,7 +322,7 @@ def train(
 
     a = SimpleNamespace(**locals())
     if phase is not Phase.sl and method is Method.ppo:
-        from cai_lang.train.policy import ppo_status
+        from cai_lang.train.rl.policy import ppo_status
 
         raise _fail(ppo_status() or "caic does not drive trl's PPOTrainer yet; use --method rloo or grpo")
     if reward is not None and method not in (Method.rloo, Method.grpo):
@@ -336,7 +336,7 @@ def train(
 
 
 def _sft_settings(a: SimpleNamespace):
-    from cai_lang.train.sft import SFTSettings
+    from cai_lang.train.sl.sft import SFTSettings
 
     try:
         return SFTSettings(
@@ -349,9 +349,9 @@ def _sft_settings(a: SimpleNamespace):
 
 
 def _rl_training(a: SimpleNamespace):
-    from cai_lang.train.policy import PolicyTrainingConfig
-    from cai_lang.train.preference import PreferenceTrainingConfig
-    from cai_lang.train.rl_pipeline import RLTrainSettings
+    from cai_lang.train.rl.pipeline import RLTrainSettings
+    from cai_lang.train.rl.policy import PolicyTrainingConfig
+    from cai_lang.train.rl.preference import PreferenceTrainingConfig
 
     if a.human_preferences is not None and not a.human_preferences.is_file():
         raise _fail(f"cannot read {a.human_preferences}: no such file")
@@ -401,9 +401,9 @@ def _run(step):
     from cai_lang.codegen.bundle import BundleError
     from cai_lang.engine import EngineError
     from cai_lang.train.pipeline import PipelineError
-    from cai_lang.train.prompts import PromptSetError
-    from cai_lang.train.runs import RunError
-    from cai_lang.train.sft import NoTrainingData
+    from cai_lang.train.run.folder import RunError
+    from cai_lang.train.run.prompts import PromptSetError
+    from cai_lang.train.sl.sft import NoTrainingData
 
     quiet_libraries()
     reporter = RichReporter()
@@ -447,7 +447,14 @@ class RichReporter:
         self.console.print(f"[bold]caic:[/] {text}")
 
     def start(self, total: int, completed: int) -> None:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
 
         self.progress = Progress(
             TextColumn("prompts"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),

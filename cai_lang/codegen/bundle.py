@@ -24,7 +24,13 @@ from typing import Any, Literal, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from cai_lang.codegen.conditions import ContextVariableSpec, Expr, Label, applies, decide
+from cai_lang.codegen.conditions import (
+    ContextVariableSpec,
+    Expr,
+    Label,
+    applies,
+    decide,
+)
 
 BUNDLE_FORMAT = 1
 BUNDLE_FILE = "bundle.json"

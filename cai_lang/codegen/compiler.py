@@ -17,7 +17,6 @@ import json
 from pathlib import Path
 
 from cai_lang import __version__
-from cai_lang.ir.resolve import resolve_deployment
 from cai_lang.codegen.bundle import (
     BUNDLE_FILE,
     Bundle,
@@ -28,8 +27,8 @@ from cai_lang.codegen.bundle import (
     ConstitutionInfo,
     DeploymentInfo,
     Example,
-    PriorityOrder,
     PrincipleEntry,
+    PriorityOrder,
     Reweight,
     RuleEntry,
     Wording,
@@ -45,11 +44,28 @@ from cai_lang.codegen.conditions import (
     OrExpr,
     VarExpr,
 )
-from cai_lang.codegen.templates import TEMPLATE_OPTIONS, TEMPLATE_VARIABLES, template_entries
-from cai_lang.codegen.wording import condition_text, early_stop, resolution_text, rule_statement, rule_wording
+from cai_lang.codegen.templates import (
+    TEMPLATE_OPTIONS,
+    TEMPLATE_VARIABLES,
+    template_entries,
+)
+from cai_lang.codegen.wording import (
+    condition_text,
+    early_stop,
+    resolution_text,
+    rule_statement,
+    rule_wording,
+)
 from cai_lang.ir import nodes as ir
-from cai_lang.ir.model import Constitution, ConflictDef, PrincipleDef, ResolvedDeployment, RuleDef
+from cai_lang.ir.model import (
+    ConflictDef,
+    Constitution,
+    PrincipleDef,
+    ResolvedDeployment,
+    RuleDef,
+)
 from cai_lang.ir.order import PriorityGraph
+from cai_lang.ir.resolve import resolve_deployment
 
 MARKDOWN_FILE = "constitution.md"
 

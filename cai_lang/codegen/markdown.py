@@ -11,7 +11,13 @@ written; only identifiers and regular expressions are set as code.
 
 from __future__ import annotations
 
-from cai_lang.codegen.bundle import Bundle, Condition, PrincipleEntry, RuleEntry, Wording
+from cai_lang.codegen.bundle import (
+    Bundle,
+    Condition,
+    PrincipleEntry,
+    RuleEntry,
+    Wording,
+)
 from cai_lang.codegen.wording import applies_text
 
 _PHASE_NAMES = {"sl": "SL (critique and revision)", "rl": "RL (comparison)"}

@@ -14,7 +14,15 @@ jinja2; the functions take bundle condition trees, not IR.
 from __future__ import annotations
 
 from cai_lang.codegen.bundle import Clause, EarlyStop, Wording
-from cai_lang.codegen.conditions import AndExpr, CompareExpr, ConstExpr, InExpr, NotExpr, OrExpr, VarExpr
+from cai_lang.codegen.conditions import (
+    AndExpr,
+    CompareExpr,
+    ConstExpr,
+    InExpr,
+    NotExpr,
+    OrExpr,
+    VarExpr,
+)
 
 
 def words(identifier: str) -> str:

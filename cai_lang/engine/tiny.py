@@ -127,7 +127,14 @@ def _strings_in(value: object) -> Iterable[str]:
 
 def train_tokenizer(corpus: list[str], vocab_size: int):
     """A byte-level BPE `PreTrainedTokenizerFast` with the ChatML template."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from tokenizers import (
+        Tokenizer,
+        decoders,
+        models,
+        pre_tokenizers,
+        processors,
+        trainers,
+    )
     from transformers import PreTrainedTokenizerFast
 
     backend = Tokenizer(models.BPE())

@@ -15,9 +15,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from cai_lang.diagnostics.model import Diagnostic
-from cai_lang.syntax.printer import ir_shape, print_module
 from cai_lang.span import SourceFile
 from cai_lang.syntax.module import parse_module
+from cai_lang.syntax.printer import ir_shape, print_module
 
 _SYNTAX_CODES = frozenset({"E001", "E002"})
 

@@ -11,12 +11,12 @@ enum value its place in the order; an action its wording; a deployment its
 
 from __future__ import annotations
 
-from cai_lang.ir.resolve import resolve_deployment
 from cai_lang.ir.model import Constitution, PrincipleDef, RuleDef
 from cai_lang.ir.order import PriorityGraph
-from cai_lang.syntax.printer import print_condition
 from cai_lang.ir.program import Program
+from cai_lang.ir.resolve import resolve_deployment
 from cai_lang.lsp.index import Target, all_items
+from cai_lang.syntax.printer import print_condition
 
 
 def _number(value: float) -> str:

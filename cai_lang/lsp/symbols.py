@@ -11,8 +11,8 @@ from __future__ import annotations
 from lsprotocol import types
 
 from cai_lang.ir import nodes as ir
-from cai_lang.syntax.printer import print_condition
 from cai_lang.lsp.positions import LineIndex
+from cai_lang.syntax.printer import print_condition
 
 K = types.SymbolKind
 

@@ -6,10 +6,10 @@ with `cai_lang.api.compile_file` into `DIR/bundle/` (or take a bundle
 already compiled), load the bundle back from disk (the trainer reads
 bundles, never `.const` text), generate SL-CAI rows into `DIR/sl_data.jsonl`,
 fine-tune into `DIR/sl_model/`, and register each of these, with its kind,
-in `DIR/run.json`. The RL steps live in `cai_lang.train.rl_pipeline`; phases
+in `DIR/run.json`. The RL steps live in `cai_lang.train.rl.pipeline`; phases
 (`sl`, `rl`, `all`) are looked up in `PHASES`. A step that ran to its end is
 recorded as completed, so `--resume` skips it; every `caic train` ends by
-writing `DIR/report.html` when `cai_lang.train.report` is installed.
+writing `DIR/report.html` when `cai_lang.report.html` is installed.
 
 A model is a folder, a Hub id, or (for generation only) an OpenAI-compatible
 server, `http://host/v1` with the name it serves (`ServerSettings`).
@@ -29,7 +29,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Protocol
 
-from cai_lang.train.model_specs import (  # noqa: F401 - re-exported: the pipeline's vocabulary
+from cai_lang.train.run.folder import RowWriter, RunError, RunRecord, read_rows
+from cai_lang.train.run.model_specs import (  # noqa: F401 - re-exported: the pipeline's vocabulary
     PipelineError,
     ServerSettings,
     check_model,
@@ -38,13 +39,12 @@ from cai_lang.train.model_specs import (  # noqa: F401 - re-exported: the pipeli
     open_backend,
     server_spec,
 )
-from cai_lang.train.prompts import PromptSelection, select_prompts
-from cai_lang.train.runs import RowWriter, RunError, RunRecord, read_rows
-from cai_lang.train.sl_generate import SLGenerationConfig
+from cai_lang.train.run.prompts import PromptSelection, select_prompts
+from cai_lang.train.sl.generate import SLGenerationConfig
 
 if TYPE_CHECKING:
-    from cai_lang.train.rl_pipeline import RLOptions, RLTrainSettings
-    from cai_lang.train.sft import SFTSettings
+    from cai_lang.train.rl.pipeline import RLOptions, RLTrainSettings
+    from cai_lang.train.sl.sft import SFTSettings
 
 BUNDLE_DIR = "bundle"
 SL_DATA = "sl_data.jsonl"
@@ -205,7 +205,7 @@ def generate_sl_data(options: SLOptions, reporter: Reporter | None = None, *, fi
     Starts this invocation's entry in run.json; `finish=False` leaves it open
     for the steps that follow (fine-tuning).
     """
-    from cai_lang.train.sl_generate import generate_sl
+    from cai_lang.train.sl.generate import generate_sl
 
     reporter = reporter or QuietReporter()
     data_path = options.output / SL_DATA
@@ -284,8 +284,13 @@ def train_sl(options: "TrainOptions", reporter: Reporter | None = None, *, finis
     With `--resume`, a fine-tune that already finished with the same settings
     on the same data is kept, not redone.
     """
-    from cai_lang.train.modelcard import TRAIN_LOG, CardFacts, Provenance, write_model_card
-    from cai_lang.train.sft import train_sft
+    from cai_lang.train.modelcard import (
+        TRAIN_LOG,
+        CardFacts,
+        Provenance,
+        write_model_card,
+    )
+    from cai_lang.train.sl.sft import train_sft
 
     reporter = reporter or QuietReporter()
     sl, sft_settings = options.sl, options.sft
@@ -344,7 +349,7 @@ def train_sl(options: "TrainOptions", reporter: Reporter | None = None, *, finis
 
 def check_hashes(rows, content_hash: str | None, where: str) -> None:
     """Refuse rows made under another bundle than the run's (see `rl_generate.check_hashes`)."""
-    from cai_lang.train.rl_generate import check_hashes as check
+    from cai_lang.train.rl.generate import check_hashes as check
 
     if content_hash is not None:
         check(rows, content_hash, where)
@@ -364,13 +369,13 @@ class TrainOptions:
 
 
 def _train_rl(options: TrainOptions, reporter: Reporter | None = None) -> dict[str, Any]:
-    from cai_lang.train.rl_pipeline import train_rl
+    from cai_lang.train.rl.pipeline import train_rl
 
     return train_rl(options, reporter)
 
 
 def _train_all(options: TrainOptions, reporter: Reporter | None = None) -> dict[str, Any]:
-    from cai_lang.train.rl_pipeline import train_all
+    from cai_lang.train.rl.pipeline import train_all
 
     return train_all(options, reporter)
 
@@ -390,11 +395,11 @@ def run_phase(phase: str, options: TrainOptions, reporter: Reporter | None = Non
 
 
 def write_report(run_dir: Path, reporter: Reporter | None = None) -> Path | None:
-    """`DIR/report.html` (`cai_lang.train.report`, which registers the page in run.json itself).
+    """`DIR/report.html` (`cai_lang.report.html`, which registers the page in run.json itself).
 
     A report that fails is a warning, not a failed run: the models are saved already.
     """
-    from cai_lang.train.report import write_training_report
+    from cai_lang.report.html import write_training_report
 
     reporter = reporter or QuietReporter()
     try:
@@ -424,7 +429,7 @@ def _clear_marker(run_dir: Path) -> None:
 
 
 def _write_marker(run_dir: Path) -> None:
-    from cai_lang.train.runs import write_atomic
+    from cai_lang.train.run.folder import write_atomic
 
     write_atomic(run_dir / _MARKER, _launch_token())
 

@@ -17,7 +17,13 @@ from cai_lang.codegen.conditions import (
     applies,
     decide,
 )
-from cai_lang.codegen.wording import applies_text, condition_text, resolution_text, rule_statement, rule_wording
+from cai_lang.codegen.wording import (
+    applies_text,
+    condition_text,
+    resolution_text,
+    rule_statement,
+    rule_wording,
+)
 
 SCHEMA = {
     "authorized": ContextVariableSpec(name="authorized", kind="bool"),

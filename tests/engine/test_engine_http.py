@@ -6,10 +6,10 @@ import socket
 import time
 
 import pytest
+from openai_stub import token_logprob
 
 from cai_lang.engine import BackendHTTPError, SamplingParams, UnsupportedScoringError
 from cai_lang.engine.http import HTTPBackend, api_base
-from openai_stub import token_logprob
 
 CHAT = [{"role": "user", "content": "Which is better, A or B?"}]
 

@@ -15,10 +15,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from lsp_client import LspClient
 
 from cai_lang.lsp.formatting import format_text
 from cai_lang.resources import stdlib_dir
-from lsp_client import LspClient
 
 MAIN = textwrap.dedent(
     """\

@@ -151,7 +151,7 @@ class FixedLabeller:
         self.calls: list[list] = []
 
     def label(self, comparisons):
-        from cai_lang.train.labeller import Verdict
+        from cai_lang.train.rl.labeller import Verdict
 
         self.calls.append(list(comparisons))
         return [Verdict(p_a=self.by_item[c.item_id], p_a_first=self.by_item[c.item_id], p_a_second=None, per_model=(self.by_item[c.item_id],)) for c in comparisons]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Callable, Sequence
 
 from cai_lang.engine.base import GenerationBackend, Prompt, SamplingParams
-from cai_lang.train.sl_generate import CRITIQUE_INSTRUCTION
+from cai_lang.train.sl.generate import CRITIQUE_INSTRUCTION
 
 
 def step_of(prompt: Prompt) -> str:

@@ -7,14 +7,13 @@ import json
 import math
 
 import pytest
-from typer.testing import CliRunner
-
 from rl_testkit import FixedLabeller, compile_test_bundle
 from stub_backend import StubBackend
 from test_report_training import assert_self_contained, read_page
+from typer.testing import CliRunner
 
 from cai_lang.cli.app import app
-from cai_lang.train.eval import (
+from cai_lang.eval.run import (
     EvalError,
     EvalOptions,
     judge_violations,
@@ -140,7 +139,7 @@ def test_benign_loss_is_the_mean_token_loss_of_the_replies(tiny_model):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from cai_lang.engine import load_backend
-    from cai_lang.train.eval import benign_loss
+    from cai_lang.eval.run import benign_loss
 
     dialogues = [
         [{"role": "user", "content": "How do I bake bread?"}, {"role": "assistant", "content": "Mix flour, water, salt and yeast."}],

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from cai_lang.train.refusal import PATTERNS, detect_refusal, is_refusal, opening, refusal_rate
+from cai_lang.eval.refusal import (
+    PATTERNS,
+    detect_refusal,
+    is_refusal,
+    opening,
+    refusal_rate,
+)
 
 REFUSALS = [
     "I can't help with that.",

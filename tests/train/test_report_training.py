@@ -81,7 +81,7 @@ def sl_run(tmp_path_factory, tiny_model, constitution_file):
 
 def add_rl_outputs(run: Path) -> None:
     """What the RL phase leaves: a preference model folder with metadata and a log, and a label file."""
-    from cai_lang.train.runs import RunRecord
+    from cai_lang.train.run.folder import RunRecord
 
     pm = run / "preference_model"
     pm.mkdir()
@@ -111,7 +111,7 @@ def add_rl_outputs(run: Path) -> None:
 
 @pytest.mark.slow
 def test_training_report_shows_curves_labels_and_the_constitution(sl_run):
-    from cai_lang.train.report import write_training_report
+    from cai_lang.report.html import write_training_report
 
     add_rl_outputs(sl_run)
     path = write_training_report(sl_run)
@@ -137,7 +137,7 @@ def test_training_report_shows_curves_labels_and_the_constitution(sl_run):
 
 @pytest.mark.slow
 def test_a_report_of_a_bare_folder_says_what_is_missing(tmp_path):
-    from cai_lang.train.report import write_training_report
+    from cai_lang.report.html import write_training_report
 
     path = write_training_report(tmp_path)
     text = " ".join(read_page(path).text)
@@ -145,7 +145,7 @@ def test_a_report_of_a_bare_folder_says_what_is_missing(tmp_path):
 
 
 def test_label_summary_counts_exact_and_abstained_items():
-    from cai_lang.train.report import label_summary
+    from cai_lang.report.html import label_summary
 
     labels = [
         {"p_a": 0.0, "items": {"rule": 0.0, "p": 0.7}, "exact": ["rule"], "abstained": [], "decided_by": 0},

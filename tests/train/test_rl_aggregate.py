@@ -11,11 +11,15 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-
 from rl_testkit import FixedLabeller, compile_test_bundle
 
-from cai_lang.train.aggregate import Aggregator, check_settings, judge_exactly, label_pairs
-from cai_lang.train.pairs import sample_pairs, sampling_record
+from cai_lang.train.rl.aggregate import (
+    Aggregator,
+    check_settings,
+    judge_exactly,
+    label_pairs,
+)
+from cai_lang.train.rl.pairs import sample_pairs, sampling_record
 
 SSN = "Her number is 123-45-6789."
 CLEAN = "I can't share that."

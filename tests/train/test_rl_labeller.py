@@ -7,10 +7,15 @@ from __future__ import annotations
 import math
 
 import pytest
+from rl_testkit import (
+    ControlledBackend,
+    compile_test_bundle,
+    expected_soft_label,
+    shown_responses,
+    sigmoid,
+)
 
-from rl_testkit import ControlledBackend, compile_test_bundle, expected_soft_label, shown_responses, sigmoid
-
-from cai_lang.train.labeller import (
+from cai_lang.train.rl.labeller import (
     Comparison,
     ComparisonLabeller,
     FeedbackModel,

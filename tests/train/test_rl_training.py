@@ -8,12 +8,11 @@ import json
 import math
 
 import pytest
-
 from rl_testkit import ControlledBackend, compile_test_bundle, expected_soft_label
 
-from cai_lang.train.aggregate import Aggregator
-from cai_lang.train.labeller import ComparisonLabeller
-from cai_lang.train.policy import (
+from cai_lang.train.rl.aggregate import Aggregator
+from cai_lang.train.rl.labeller import ComparisonLabeller
+from cai_lang.train.rl.policy import (
     MethodUnavailable,
     PolicyTrainingConfig,
     dpo_rows,
@@ -21,7 +20,7 @@ from cai_lang.train.policy import (
     ppo_status,
     train_policy,
 )
-from cai_lang.train.preference import (
+from cai_lang.train.rl.preference import (
     PreferenceTrainingConfig,
     load_human_preferences,
     preference_rows,
@@ -147,7 +146,7 @@ def test_soft_label_loss_is_bce_on_the_reward_difference(tiny_dir, tmp_path):
     from transformers import AutoTokenizer
     from trl import RewardConfig
 
-    from cai_lang.train.preference import device_settings
+    from cai_lang.train.rl.preference import device_settings
 
     rows = ai_rows(4)
     for row, q in zip(rows, (0.9, 0.6, 1.0, 0.75)):
@@ -276,7 +275,11 @@ def test_a_model_without_a_chat_template_trains_on_the_papers_text_format(tiny_d
 
     from transformers import AutoTokenizer
 
-    from cai_lang.train.preference import as_text, load_preference_model, reward_scores
+    from cai_lang.train.rl.preference import (
+        as_text,
+        load_preference_model,
+        reward_scores,
+    )
 
     base = tmp_path / "base"
     shutil.copytree(tiny_dir, base)

@@ -7,7 +7,14 @@ import json
 
 import pytest
 
-from cai_lang.train.modelcard import KINDS, RANDOM_MODEL_TAG, CardFacts, Provenance, is_random_test_model, write_model_card
+from cai_lang.train.modelcard import (
+    KINDS,
+    RANDOM_MODEL_TAG,
+    CardFacts,
+    Provenance,
+    is_random_test_model,
+    write_model_card,
+)
 
 PROVENANCE = Provenance("trainbot", "0.1.0", "clinic", "ab" * 32, "/runs/x")
 

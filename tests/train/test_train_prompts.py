@@ -7,7 +7,12 @@ import json
 
 import pytest
 
-from cai_lang.train.prompts import PromptSelection, PromptSetError, load_prompts, select_prompts
+from cai_lang.train.run.prompts import (
+    PromptSelection,
+    PromptSetError,
+    load_prompts,
+    select_prompts,
+)
 
 
 def test_shipped_sets_load_by_name_with_kinds_and_labels():

@@ -183,7 +183,7 @@ def test_model_specs_that_cannot_be_used_are_one_line_errors(tiny_model, constit
 
 
 def test_a_report_that_fails_is_a_warning_not_a_failed_run(tmp_path, monkeypatch):
-    import cai_lang.train.report as report
+    import cai_lang.report.html as report
     from cai_lang.train.pipeline import write_report
 
     said = []

@@ -74,7 +74,7 @@ def test_phase_all_end_to_end_on_cpu(tiny_model, constitution_file, tmp_path):
 
 @pytest.mark.slow
 def test_a_run_killed_in_its_last_step_resumes_there(tiny_model, constitution_file, tmp_path, monkeypatch):
-    import cai_lang.train.policy as policy
+    import cai_lang.train.rl.policy as policy
 
     run = tmp_path / "run"
     command = ["train", str(constitution_file), "--model", str(tiny_model), "-o", str(run), *ARGS, "--max-prompts", "4"]

@@ -6,7 +6,12 @@ from collections import Counter
 
 import pytest
 
-from cai_lang.train.sampling import NoApplicablePrinciple, PrincipleSampler, clean_labels, sl_items
+from cai_lang.train.sl.sampling import (
+    NoApplicablePrinciple,
+    PrincipleSampler,
+    clean_labels,
+    sl_items,
+)
 
 
 def ids(items):

@@ -7,7 +7,14 @@ import shutil
 
 import pytest
 
-from cai_lang.train.sft import NoTrainingData, SFTSettings, build_dataset, data_format_for, train_sft, training_pairs
+from cai_lang.train.sl.sft import (
+    NoTrainingData,
+    SFTSettings,
+    build_dataset,
+    data_format_for,
+    train_sft,
+    training_pairs,
+)
 
 ROWS = [
     {"id": "r1", "kind": "red_team", "prompt": "p1", "final_response": "revised", "rounds": [{"revision": "revised"}]},

@@ -7,9 +7,9 @@ import json
 import pytest
 from stub_backend import StubBackend, step_of, user_text
 
-from cai_lang.train.prompts import PromptRecord
-from cai_lang.train.runs import RowWriter, read_rows
-from cai_lang.train.sl_generate import (
+from cai_lang.train.run.folder import RowWriter, read_rows
+from cai_lang.train.run.prompts import PromptRecord
+from cai_lang.train.sl.generate import (
     CRITIQUE_INSTRUCTION,
     NO_CHANGES,
     SLGenerationConfig,

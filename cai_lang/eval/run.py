@@ -18,7 +18,7 @@ compiled bundle, only where the item applies to the prompt's context:
   same prompts with the same sampling seed, and the comparison labeller
   judges each pair in both orders; per item the mean P(model better), and
   overall the label of the priority aggregation (regex rules exact).
-- **refusal rate** (`cai_lang.train.refusal`), by prompt kind: a model that
+- **refusal rate** (`cai_lang.eval.refusal`), by prompt kind: a model that
   declines everything satisfies "least harmful" and must not look good.
 - **benign loss** (`--benign FILE`): the mean per-token loss of the model on
   the replies of held-out benign dialogues, to see whether training away a
@@ -39,7 +39,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from cai_lang.train.prompts import PromptRecord, load_prompts
+from cai_lang.train.run.prompts import PromptRecord, load_prompts
 
 METRICS_FILE = "metrics.json"
 RESPONSES_FILE = "responses.jsonl"
@@ -116,7 +116,7 @@ def select_eval_prompts(sources: Sequence[str], split: str = "eval", max_prompts
 
 def read_dialogues(path: Path) -> list[list[dict[str, str]]]:
     """Benign dialogues from JSONL: `messages` (or `conversation`) ending with an assistant turn, or `prompt` + `response`."""
-    from cai_lang.train.prompts import read_jsonl
+    from cai_lang.train.run.prompts import read_jsonl
 
     dialogues = []
     for n, row in enumerate(read_jsonl(path, EvalError), start=1):
@@ -137,7 +137,7 @@ def read_dialogues(path: Path) -> list[list[dict[str, str]]]:
 
 def _sampling(options: EvalOptions, **overrides: Any):
     from cai_lang.engine.base import SamplingParams
-    from cai_lang.train.sl_generate import TEXT_STOPS
+    from cai_lang.train.sl.generate import TEXT_STOPS
 
     values = dict(
         max_new_tokens=options.max_new_tokens,
@@ -154,7 +154,7 @@ def _sampling(options: EvalOptions, **overrides: Any):
 def generate_responses(backend, records: Sequence[PromptRecord], options: EvalOptions) -> list[dict[str, Any]]:
     """`samples` responses per prompt, in one generate call (so two models given the same prompts and seed
     draw their randomness the same way)."""
-    from cai_lang.train.sl_generate import response_prompt
+    from cai_lang.train.sl.generate import response_prompt
 
     prompts = [response_prompt(r.prompt, options.dialect) for r in records for _ in range(options.samples)]
     texts = backend.generate(prompts, _sampling(options))
@@ -172,7 +172,7 @@ def generate_responses(backend, records: Sequence[PromptRecord], options: EvalOp
 
 def applicable_items(bundle, context: Mapping[str, Any]) -> list:
     """Principles and rules in force for a prompt with these context labels (unknown labels dropped)."""
-    from cai_lang.train.sampling import clean_labels
+    from cai_lang.train.sl.sampling import clean_labels
 
     labels, _ = clean_labels(bundle, context)
     return [entry for entry in (*bundle.principles, *bundle.rules) if bundle.applies(entry.applies, labels)]
@@ -193,7 +193,7 @@ def judge_violations(bundle, rows: Sequence[dict[str, Any]], critic, options: Ev
     `critic` may be None (critiques off): critique-judged items then get no verdict.
     """
     from cai_lang.engine.base import SamplingParams
-    from cai_lang.train.sl_generate import critique_prompt, finds_nothing_to_fix
+    from cai_lang.train.sl.generate import critique_prompt, finds_nothing_to_fix
 
     stop_reply = bundle.early_stop.reply if getattr(bundle, "early_stop", None) is not None else None
     requests: list[tuple[int, str]] = []
@@ -262,7 +262,7 @@ def win_rates(bundle, model_rows: Sequence[dict], baseline_rows: Sequence[dict],
     A regex rule that matches both responses or neither is a tie (0.5) for
     that rule; the overall label is the priority aggregation's.
     """
-    from cai_lang.train.aggregate import Aggregator, label_pairs
+    from cai_lang.train.rl.aggregate import Aggregator, label_pairs
 
     pairs = []
     for model_row, base_row in zip(model_rows, baseline_rows):
@@ -350,9 +350,9 @@ def _identity(spec: str) -> str:
 def run_eval(options: EvalOptions, say: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Run the whole evaluation into `options.output`; returns the metrics (also written to metrics.json)."""
     from cai_lang.engine import load_backend
+    from cai_lang.eval.refusal import detect_refusal, refusal_rate
     from cai_lang.train.pipeline import check_model, prepare_bundle
-    from cai_lang.train.refusal import detect_refusal, refusal_rate
-    from cai_lang.train.runs import RowWriter, RunRecord, now
+    from cai_lang.train.run.folder import RowWriter, RunRecord, now
 
     say = say or (lambda text: None)
     out = options.output
@@ -411,7 +411,7 @@ def run_eval(options: EvalOptions, say: Callable[[str], None] | None = None) -> 
             rows_by_side[side] = rows
         comparison = None
         if options.baseline is not None:
-            from cai_lang.train.labeller import ComparisonLabeller
+            from cai_lang.train.rl.labeller import ComparisonLabeller
 
             say(f"comparing with the baseline (judge: {feedback_spec})")
             labeller = ComparisonLabeller.from_backends(bundle, backend(feedback_spec), dialect=options.dialect)
@@ -449,7 +449,7 @@ def run_eval(options: EvalOptions, say: Callable[[str], None] | None = None) -> 
         for side, rows in rows_by_side.items():
             for row in rows:
                 writer.append({"id": f"{side}:{row['prompt_id']}#{row['sample']}", "side": side, **row})
-    from cai_lang.train.runs import write_atomic
+    from cai_lang.train.run.folder import write_atomic
 
     write_atomic(out / METRICS_FILE, json.dumps(metrics, indent=2, ensure_ascii=False) + "\n")
     report = write_eval_report(out, metrics, rows_by_side, bundle, bundle_path)
@@ -487,7 +487,7 @@ def metrics_table_rows(metrics: Mapping[str, Any]) -> tuple[list[str], list[list
 
 def write_eval_report(out: Path, metrics: Mapping[str, Any], rows_by_side: Mapping[str, Sequence[dict]], bundle, bundle_path: Path) -> Path:
     """`report.html` with the headline table, plots, per-item tables, example responses and the constitution."""
-    from cai_lang.train.report import HtmlPage, constitution_section, plot_bars
+    from cai_lang.report.html import HtmlPage, constitution_section, plot_bars
 
     plots = out / PLOTS_DIR
     sides = [s for s in ("model", "baseline") if metrics.get(s)]
@@ -560,7 +560,7 @@ def write_eval_report(out: Path, metrics: Mapping[str, Any], rows_by_side: Mappi
 
 
 def _grouped_bars(values: Mapping[str, Sequence[float]], sides: Sequence[str], title: str, path: Path, unit: bool = True) -> Path | None:
-    from cai_lang.train.report import pyplot, save_figure
+    from cai_lang.report.html import pyplot, save_figure
 
     if not values:
         return None

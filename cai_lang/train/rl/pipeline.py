@@ -4,7 +4,7 @@ Four steps, each recorded in `DIR/run.json` with its outputs and their kinds:
 
 1. `rl-generate`: two responses per prompt from the policy into
    `rl_pairs.jsonl`, labelled by the feedback model(s) against the bundle
-   into `rl_labels.jsonl` (`cai_lang.train.rl_generate`; resumable row by row);
+   into `rl_labels.jsonl` (`cai_lang.train.rl.generate`; resumable row by row);
 2. `rl-preference`: a soft-label preference model trained on those labels,
    optionally mixed with human preferences, into `preference_model/`;
 3. `rl-policy`: the policy optimised with DPO (offline, from the same
@@ -41,11 +41,11 @@ from cai_lang.train.pipeline import (
     open_generation_run,
     train_sl,
 )
-from cai_lang.train.policy import METHODS, PolicyTrainingConfig
-from cai_lang.train.preference import PreferenceTrainingConfig
-from cai_lang.train.prompts import PromptSelection
-from cai_lang.train.rl_generate import RLGenerationConfig, label_summary
-from cai_lang.train.runs import RowWriter, RunRecord, read_rows
+from cai_lang.train.rl.generate import RLGenerationConfig, label_summary
+from cai_lang.train.rl.policy import METHODS, PolicyTrainingConfig
+from cai_lang.train.rl.preference import PreferenceTrainingConfig
+from cai_lang.train.run.folder import RowWriter, RunRecord, read_rows
+from cai_lang.train.run.prompts import PromptSelection
 
 RL_PAIRS = "rl_pairs.jsonl"
 RL_LABELS = "rl_labels.jsonl"
@@ -176,7 +176,7 @@ def _checked(path: Path, content_hash: str) -> list[dict]:
 
 
 def _generate(options: RLOptions, bundle, records, pair_writer, label_writer, pairs_on_disk, settings, reporter):
-    from cai_lang.train.rl_generate import generate_rl
+    from cai_lang.train.rl.generate import generate_rl
 
     need_pairs = any(r.id not in pair_writer for r in records)
     opened: dict[str, Any] = {}
@@ -203,8 +203,8 @@ def _backend(spec: str, options: RLOptions, opened: dict[str, Any]):
 
 def build_labeller(bundle, options: RLOptions, opened: dict[str, Any]):
     """The comparison labeller over the feedback model(s), and the aggregator, as the options say."""
-    from cai_lang.train.aggregate import Aggregator
-    from cai_lang.train.labeller import ComparisonLabeller, FeedbackModel
+    from cai_lang.train.rl.aggregate import Aggregator
+    from cai_lang.train.rl.labeller import ComparisonLabeller, FeedbackModel
 
     config = options.generation
     models = []
@@ -268,7 +268,7 @@ def _run_bundle(record: RunRecord):
 def _human_rows(path: Path | None) -> list[dict]:
     if path is None:
         return []
-    from cai_lang.train.preference import load_human_preferences
+    from cai_lang.train.rl.preference import load_human_preferences
 
     try:
         rows = load_human_preferences(path)
@@ -287,7 +287,7 @@ def _file_digest(path: Path | None) -> str | None:
 
 def _train_preference(options: TrainOptions, bundle, pairs, labels, human, base: str, reporter: Reporter):
     from cai_lang.train.modelcard import TRAIN_LOG, Provenance
-    from cai_lang.train.preference import preference_rows, train_preference_model
+    from cai_lang.train.rl.preference import preference_rows, train_preference_model
 
     rl, settings = options.rl, options.rl_training
     run_dir = rl.output
@@ -327,8 +327,12 @@ def _train_preference(options: TrainOptions, bundle, pairs, labels, human, base:
 
 def _train_policy(options: TrainOptions, bundle, pairs, labels, human, reporter: Reporter):
     from cai_lang.train.modelcard import TRAIN_LOG, Provenance
-    from cai_lang.train.policy import MethodUnavailable, labeller_reward, train_policy
-    from cai_lang.train.preference import preference_rows
+    from cai_lang.train.rl.policy import (
+        MethodUnavailable,
+        labeller_reward,
+        train_policy,
+    )
+    from cai_lang.train.rl.preference import preference_rows
 
     rl, settings = options.rl, options.rl_training
     run_dir = rl.output

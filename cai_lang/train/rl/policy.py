@@ -57,8 +57,8 @@ def prompt_rows(prompts: Sequence[Mapping], text: bool = False) -> list[dict]:
     transcript, for models without a chat template), and the `conversation` and `context` labels as
     JSON text for the reward (datasets would otherwise turn dicts with differing keys into structs
     padded with nulls)."""
-    from cai_lang.train.pairs import prompt_conversation
-    from cai_lang.train.preference import transcript
+    from cai_lang.train.rl.pairs import prompt_conversation
+    from cai_lang.train.rl.preference import transcript
 
     rows = []
     for p in prompts:
@@ -84,7 +84,7 @@ def labeller_reward(labeller, aggregator) -> Callable[..., list[float]]:
     P(better) against the others of its group. GRPO and RLOO normalise rewards
     within a group, so only these relative values matter.
     """
-    from cai_lang.train.aggregate import label_pairs
+    from cai_lang.train.rl.aggregate import label_pairs
 
     def reward(prompts, completions, **columns) -> list[float]:
         contexts = columns.get("context") or [None] * len(prompts)
@@ -210,7 +210,7 @@ def train_policy(
 ) -> PolicyResult:
     """Optimise `policy_model` (a causal-LM folder, by default the SL-CAI model) and save it.
 
-    DPO needs `preference_rows` (from `cai_lang.train.preference.preference_rows`);
+    DPO needs `preference_rows` (from `cai_lang.train.rl.preference.preference_rows`);
     RLOO and GRPO need `prompts` (records with `prompt`/`conversation` and
     `context`) and `reward`: a preference-model folder or a reward function
     such as `labeller_reward(...)`.
@@ -233,7 +233,7 @@ def train_policy(
 
 
 def _common_args(config: PolicyTrainingConfig) -> dict[str, Any]:
-    from cai_lang.train.preference import device_settings
+    from cai_lang.train.rl.preference import device_settings
 
     return dict(
         output_dir=config.output_dir,
@@ -261,7 +261,7 @@ def _train_dpo(policy_model: str, config: PolicyTrainingConfig, provenance, pref
     from datasets import Dataset
     from trl import DPOConfig, DPOTrainer
 
-    from cai_lang.train.preference import as_text
+    from cai_lang.train.rl.preference import as_text
 
     rows = dpo_rows(preference_rows, config.tie_margin)
     if not rows:
@@ -284,9 +284,11 @@ def _train_online(policy_model: str, config: PolicyTrainingConfig, provenance, p
     from datasets import Dataset
 
     if config.method == "rloo":
-        from trl import RLOOConfig as Config, RLOOTrainer as Trainer
+        from trl import RLOOConfig as Config
+        from trl import RLOOTrainer as Trainer
     else:
-        from trl import GRPOConfig as Config, GRPOTrainer as Trainer
+        from trl import GRPOConfig as Config
+        from trl import GRPOTrainer as Trainer
     tokenizer = _tokenizer(policy_model)
     args = Config(
         num_generations=config.num_generations,

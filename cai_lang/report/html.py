@@ -24,7 +24,7 @@ as base64, so the page can be mailed or opened from anywhere without its
 folder. Every section is optional: a run that stopped after SL data gets a
 report with what there is. matplotlib runs with the Agg backend (no
 display). The page building blocks (`HtmlPage`, `embed_png`,
-`constitution_section`) are shared with `cai_lang.train.eval`.
+`constitution_section`) are shared with `cai_lang.eval.run`.
 """
 
 from __future__ import annotations
@@ -113,7 +113,7 @@ class HtmlPage:
         )
 
     def write(self, path: Path) -> Path:
-        from cai_lang.train.runs import write_atomic
+        from cai_lang.train.run.folder import write_atomic
 
         path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(path, self.render())
@@ -267,7 +267,7 @@ def plot_curves(histories: Mapping[str, Sequence[Mapping[str, Any]]], key_groups
 
 def read_label_rows(path: Path) -> list[dict[str, Any]]:
     """Preference labels (`PreferenceLabel.to_dict()` rows, or rows holding one under `label`) from a JSONL file."""
-    from cai_lang.train.runs import read_rows
+    from cai_lang.train.run.folder import read_rows
 
     labels = []
     try:
@@ -393,7 +393,7 @@ def _metadata(folder: Path) -> dict[str, Any]:
 
 def write_training_report(run_dir: str | Path) -> Path:
     """Write `run_dir/report.html` (and its PNGs in `run_dir/report_plots/`) from what the run folder holds."""
-    from cai_lang.train.runs import RunRecord
+    from cai_lang.train.run.folder import RunRecord
 
     run_dir = Path(run_dir)
     record = RunRecord.open(run_dir)
@@ -509,7 +509,7 @@ def _eval_section(page: HtmlPage, run_dir: Path, record) -> None:
     path = record.output_path("eval_metrics")
     if path is None or not path.is_file():
         return
-    from cai_lang.train.eval import metrics_table_rows
+    from cai_lang.eval.run import metrics_table_rows
 
     metrics = json.loads(path.read_text(encoding="utf-8"))
     page.heading("Evaluation")

@@ -36,9 +36,13 @@ from typing import Any, Callable, Sequence
 from cai_lang.codegen.bundle import Bundle
 from cai_lang.codegen.wording import early_stop as _early_stop
 from cai_lang.engine.base import GenerationBackend, Prompt, SamplingParams
-from cai_lang.train.prompts import PromptRecord
-from cai_lang.train.runs import RowWriter
-from cai_lang.train.sampling import NoApplicablePrinciple, PrincipleSampler, clean_labels
+from cai_lang.train.run.folder import RowWriter
+from cai_lang.train.run.prompts import PromptRecord
+from cai_lang.train.sl.sampling import (
+    NoApplicablePrinciple,
+    PrincipleSampler,
+    clean_labels,
+)
 
 _DEFAULT_EARLY_STOP = _early_stop()
 

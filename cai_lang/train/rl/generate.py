@@ -26,9 +26,9 @@ from typing import Any, Callable, Mapping, Sequence
 
 from cai_lang.codegen.bundle import Bundle
 from cai_lang.engine.base import GenerationBackend, SamplingParams
-from cai_lang.train.prompts import PromptRecord
-from cai_lang.train.runs import RowWriter, RunError
-from cai_lang.train.sl_generate import DIALECTS, TEXT_STOPS, call_seed, response_prompt
+from cai_lang.train.run.folder import RowWriter, RunError
+from cai_lang.train.run.prompts import PromptRecord
+from cai_lang.train.sl.generate import DIALECTS, TEXT_STOPS, call_seed, response_prompt
 
 MODES = ("sample", "priority")
 ENSEMBLES = ("mean", "vote")
@@ -125,7 +125,7 @@ def sample_chunk(
     policy_id: str,
 ) -> list[dict[str, Any]]:
     """Two responses per prompt of one chunk, in one generate call, as pair rows."""
-    from cai_lang.train.pairs import sampling_record
+    from cai_lang.train.rl.pairs import sampling_record
 
     params = config.sampling(call_seed(config.seed, chunk_index, 0, "pairs"))
     prompts = [response_prompt(r.prompt, config.dialect) for r in records for _ in range(2)]
@@ -157,7 +157,7 @@ def sample_chunk(
 def label_rows(pairs: Sequence[Mapping[str, Any]], *, labeller, aggregator, config: RLGenerationConfig, feedback_ids: Sequence[str]) -> list[dict[str, Any]]:
     """One label row per pair: the aggregated soft label with every per-principle verdict, the mode,
     the bundle hash, and who labelled it how."""
-    from cai_lang.train.aggregate import label_pairs
+    from cai_lang.train.rl.aggregate import label_pairs
 
     rows = []
     for label in label_pairs(pairs, labeller, aggregator):

@@ -51,7 +51,7 @@ def sample_pairs(
 
     Returns one dict per prompt: `id` (the prompt's id), `conversation`,
     `context`, `response_a`, `response_b`, `policy` and `sampling`, ready to be
-    written as JSONL and passed to `cai_lang.train.aggregate.label_pairs`.
+    written as JSONL and passed to `cai_lang.train.rl.aggregate.label_pairs`.
     """
     if params.greedy:
         raise ValueError("pair sampling needs sampling (temperature > 0, do_sample=True): greedy decoding gives two identical responses")

@@ -171,7 +171,7 @@ class Aggregator:
         values outside its enums, are dropped (and named in the plan) rather
         than failing the whole batch.
         """
-        from cai_lang.train.sampling import clean_labels
+        from cai_lang.train.sl.sampling import clean_labels
 
         context, dropped = clean_labels(self.bundle, context)
         judges = {entry.id: entry for entry in self.judges(context)}
@@ -273,7 +273,7 @@ def label_pairs(pairs: Sequence[Mapping], labeller, aggregator: Aggregator) -> l
     feedback model sees one long batched workload rather than many small ones.
     `labeller` is a `ComparisonLabeller` (or anything with its `label` method).
     """
-    from cai_lang.train.labeller import Comparison
+    from cai_lang.train.rl.labeller import Comparison
 
     check_settings(labeller, aggregator)
     plans = [
