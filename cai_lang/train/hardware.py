@@ -20,9 +20,10 @@ Nothing here imports torch at module load.
 from __future__ import annotations
 
 import gc
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 DEVICES = ("auto", "cpu", "cuda")
 # Spellings accepted for --dtype, and the torch name each stands for.

@@ -20,11 +20,18 @@ unchanged: only the main process writes files.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
-from cai_lang.train.hardware import HardwareSettings, Placement, release, resolve, save_trained
+from cai_lang.train.hardware import (
+    HardwareSettings,
+    Placement,
+    release,
+    resolve,
+    save_trained,
+)
 from cai_lang.train.modelcard import write_training_log
 
 SFT_TARGETS = ("final", "all")
