@@ -14,7 +14,10 @@ the labeller prefers and q ≥ 0.5; the trainer's own accuracy metric (r_chosen
 > r_rejected) then reads as agreement with the labeller's majority. The model
 is saved with `save_pretrained` as a sequence-classification folder with
 `num_labels=1` and `pad_token_id` set, which `AutoModelForSequenceClassification`
-loads and trl's online trainers accept as a reward model by path.
+loads and trl's online trainers accept as a reward model by path. Device and
+precision come from `cai_lang.train.hardware` (fp32 masters under autocast,
+or a LoRA adapter with the score head trained in full); the held-out
+accuracy is scored on the training device.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ import random
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+
+from cai_lang.train.hardware import HardwareSettings, Placement, resolve
 
 if TYPE_CHECKING:
     from cai_lang.train.modelcard import Provenance
@@ -176,6 +181,7 @@ class PreferenceTrainingConfig:
     seed: int = field(default=0, metadata={"help": "Seeds the split, the new score head and the data order."})
     logging_steps: int = field(default=10, metadata={"help": "Log every this many steps."})
     center_rewards_coefficient: float | None = field(default=None, metadata={"help": "trl's reward centring term."})
+    hardware: HardwareSettings = field(default_factory=HardwareSettings, metadata={"help": "Device, precision, checkpointing, LoRA."})
 
     def __post_init__(self) -> None:
         if self.max_steps == 0 or self.max_steps < -1:
@@ -197,16 +203,12 @@ class PreferenceResult:
     steps: int = 0
 
 
-def device_settings() -> dict[str, Any]:
-    """Trainer arguments for this machine: fp32 on CPU (no bf16 instructions), no activation checkpointing."""
-    import torch
-
-    on_cpu = not torch.cuda.is_available()
+def device_settings(placement: Placement | None = None) -> dict[str, Any]:
+    """Trainer arguments for `placement` (by default this machine's): device, precision, checkpointing, no reports."""
+    placement = placement or resolve()
     return {
-        "use_cpu": on_cpu,
-        "bf16": not on_cpu and torch.cuda.is_bf16_supported(),
-        "activation_checkpointing": False,
-        "gradient_checkpointing": False,
+        **placement.trainer_args(),
+        "model_init_kwargs": placement.model_init_kwargs(),
         "report_to": [],
         "save_strategy": "no",
         "disable_tqdm": True,
@@ -233,8 +235,11 @@ def train_preference_model(
     from transformers import AutoTokenizer
     from trl import RewardConfig
 
+    from cai_lang.train.hardware import full_model, release, save_trained
     from cai_lang.train.modelcard import CardFacts, write_model_card, write_training_log
 
+    placement = resolve(config.hardware)
+    base_model = full_model(base_model)
     if heldout is None:
         train_rows, heldout = split_rows(rows, config.eval_fraction, config.seed)
     else:
@@ -254,7 +259,7 @@ def train_preference_model(
         seed=config.seed,
         logging_steps=config.logging_steps,
         center_rewards_coefficient=config.center_rewards_coefficient,
-        **device_settings(),
+        **device_settings(placement),
     )
     tokenizer = AutoTokenizer.from_pretrained(str(base_model))
     if tokenizer.pad_token is None:
@@ -265,14 +270,18 @@ def train_preference_model(
         args=args,
         train_dataset=Dataset.from_list([_trainable(r, text) for r in train_rows]),
         processing_class=tokenizer,
+        peft_config=placement.peft_config("SEQ_CLS"),
     )
     result = trainer.train()
-    trainer.save_model(str(out))
+    weights = save_trained(trainer, out, placement)
     trainer.save_state()
-    accuracy = pairwise_accuracy(out, heldout) if heldout else None
+    log_history = trainer.state.log_history
+    del trainer
+    release()  # the trained copy goes before the saved one is loaded back to be scored
+    accuracy = pairwise_accuracy(out, heldout, device=placement.device) if heldout else None
     human = sum(r.get("source") == "human" for r in train_rows)
     metrics = {"train_loss": result.training_loss, "heldout_pairwise_accuracy": accuracy, "heldout_rows": len(heldout), "steps": result.global_step}
-    write_training_log(out, trainer.state.log_history, trainer="RewardTrainer (soft labels)", metrics=metrics)
+    write_training_log(out, log_history, trainer="RewardTrainer (soft labels)", metrics=metrics, hardware=placement.record(), weights=weights)
     write_model_card(
         out,
         CardFacts(
@@ -281,7 +290,8 @@ def train_preference_model(
             base_model=str(base_model),
             method="soft-label reward modelling (binary cross-entropy on r_chosen - r_rejected)",
             data={"train_rows": len(train_rows), "ai_rows": len(train_rows) - human, "human_rows": human, "heldout_rows": len(heldout)},
-            training={k: v for k, v in asdict(config).items() if k != "output_dir"},
+            training={**{k: v for k, v in asdict(config).items() if k not in ("output_dir", "hardware")},
+                      "hardware": placement.record(), "weights": weights},
             metrics=metrics,
         ),
     )
@@ -313,13 +323,22 @@ def as_text(row: Mapping) -> dict:
 # ---------------------------------------------------------------- scoring
 
 
-def load_preference_model(path: str | Path):
-    """(model, tokenizer) of a saved preference model, in eval mode."""
+def load_preference_model(path: str | Path, device: str | None = None):
+    """(model, tokenizer) of a saved preference model (full weights or a LoRA adapter), in eval mode on `device`."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    model = AutoModelForSequenceClassification.from_pretrained(str(path), num_labels=1).eval()
+    from cai_lang.train.hardware import is_adapter
+
+    if is_adapter(path):
+        from peft import AutoPeftModelForSequenceClassification
+
+        model = AutoPeftModelForSequenceClassification.from_pretrained(str(path), num_labels=1).merge_and_unload()
+    else:
+        model = AutoModelForSequenceClassification.from_pretrained(str(path), num_labels=1)
+    if device is not None:
+        model = model.to(device)
     tokenizer = AutoTokenizer.from_pretrained(str(path))
-    return model, tokenizer
+    return model.eval(), tokenizer
 
 
 def reward_scores(model, tokenizer, conversations: Sequence[Sequence[Mapping[str, str]]], batch_size: int = 8) -> list[float]:
@@ -349,10 +368,10 @@ def reward_scores(model, tokenizer, conversations: Sequence[Sequence[Mapping[str
     return scores
 
 
-def pairwise_accuracy(model_or_path, rows: Sequence[Mapping], tokenizer=None) -> float | None:
+def pairwise_accuracy(model_or_path, rows: Sequence[Mapping], tokenizer=None, device: str | None = None) -> float | None:
     """Share of rows whose preferred side (soft label > 0.5) gets the higher reward; exact ties are skipped."""
     if isinstance(model_or_path, (str, Path)):
-        model, tokenizer = load_preference_model(model_or_path)
+        model, tokenizer = load_preference_model(model_or_path, device)
     else:
         model = model_or_path
     decided = [r for r in rows if float(r[SOFT_LABEL]) != 0.5]
