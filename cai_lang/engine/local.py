@@ -78,6 +78,7 @@ class LocalBackend(GenerationBackend):
         trust_remote_code: bool = False,
         model: Any = None,
         tokenizer: Any = None,
+        chat_template_kwargs: dict[str, Any] | None = None,
     ):
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
@@ -101,7 +102,7 @@ class LocalBackend(GenerationBackend):
             self.device = next(model.parameters()).device
         self.model = model
         self.tokenizer = tokenizer
-        self.encoder = PromptEncoder(tokenizer)
+        self.encoder = PromptEncoder(tokenizer, chat_template_kwargs)
         self._eos_ids = _eos_ids(model, tokenizer)
         self._pad_id = _pad_id(model, tokenizer, self._eos_ids)
         parameters = inspect.signature(model.forward).parameters

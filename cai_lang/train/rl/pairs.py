@@ -16,6 +16,7 @@ import dataclasses
 from typing import Iterable, Mapping, Sequence
 
 from cai_lang.engine.base import GenerationBackend, SamplingParams
+from cai_lang.train.thinking import strip_thinking
 
 DEFAULT_PAIR_SAMPLING = SamplingParams(max_new_tokens=128, temperature=1.0, top_p=0.95, seed=0)
 
@@ -58,7 +59,8 @@ def sample_pairs(
     records = list(prompts)
     conversations = [prompt_conversation(record) for record in records]
     doubled: list[Sequence[Mapping[str, str]]] = [c for c in conversations for _ in range(2)]
-    responses = policy.generate(doubled, params)
+    # The labeller judges answers: a reasoning model's thinking block is not part of one.
+    responses = [strip_thinking(text) for text in policy.generate(doubled, params)]
     sampling = sampling_record(params)
     name = policy_name or getattr(policy, "model_id", type(policy).__name__)
     pairs = []

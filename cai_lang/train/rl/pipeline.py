@@ -205,13 +205,17 @@ def build_labeller(bundle, options: RLOptions, opened: dict[str, Any]):
     """The comparison labeller over the feedback model(s), and the aggregator, as the options say."""
     from cai_lang.train.rl.aggregate import Aggregator
     from cai_lang.train.rl.labeller import ComparisonLabeller, FeedbackModel
+    from cai_lang.train.thinking import answer_prefix_for
 
     config = options.generation
     models = []
     for spec in options.feedback:
         # A chat endpoint scores only single tokens; "A"/"B" are, "(A)" seldom is (docs/engine.md).
         letters = ("A", "B") if is_server(spec) and config.dialect == "chat" else None
-        models.append(FeedbackModel(_backend(spec, options, opened), config.dialect, letters))
+        backend = _backend(spec, options, opened)
+        # A reasoning model that always opens <think> is scored after the block, not on "<think>" itself.
+        prefix = answer_prefix_for(backend) if config.dialect == "chat" and not is_server(spec) else ""
+        models.append(FeedbackModel(backend, config.dialect, letters, answer_prefix=prefix))
     labeller = ComparisonLabeller(bundle, models, cot=config.cot, clamp=config.clamp, cot_params=config.cot_params(), ensemble=config.ensemble)
     return labeller, Aggregator(bundle, config.mode, margin=config.margin, seed=config.seed)
 

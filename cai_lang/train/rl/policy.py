@@ -160,9 +160,11 @@ def _conversation(prompt: Any) -> list[dict[str, str]]:
 
 
 def _text(completion: Any) -> str:
+    from cai_lang.train.thinking import strip_thinking
+
     if isinstance(completion, str):
-        return completion
-    return "".join(m["content"] for m in completion if m.get("role", "assistant") == "assistant")
+        return strip_thinking(completion)
+    return strip_thinking("".join(m["content"] for m in completion if m.get("role", "assistant") == "assistant"))
 
 
 # ---------------------------------------------------------------- training

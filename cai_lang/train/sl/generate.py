@@ -43,6 +43,7 @@ from cai_lang.train.sl.sampling import (
     PrincipleSampler,
     clean_labels,
 )
+from cai_lang.train.thinking import ThinkingStats, strip_thinking
 
 _DEFAULT_EARLY_STOP = _early_stop()
 
@@ -155,6 +156,8 @@ class _InFlight:
     rounds: list[dict[str, Any]] = field(default_factory=list)
     stopped_early: bool = False
     no_principle: bool = False
+    # Texts of this prompt a reasoning model wrapped in <think>...</think>, kept without it.
+    thinking: ThinkingStats = field(default_factory=ThinkingStats)
 
     @property
     def conversation(self) -> list[dict[str, str]]:
@@ -198,7 +201,7 @@ def generate_chunk(
         config.sampling(call_seed(config.seed, chunk_index, 0, "response")),
     )
     for w, answer in zip(work, answers):
-        w.initial = w.current = answer.strip()
+        w.initial = w.current = strip_thinking(answer, w.thinking)
 
     stop_reply = bundle.early_stop.reply if bundle.early_stop is not None else None
     active = [w for w in work if w.record.kind == "red_team"]
@@ -218,7 +221,7 @@ def generate_chunk(
         )
         revising = []
         for w, critique in zip(active, critiques):
-            critique = critique.strip()
+            critique = strip_thinking(critique, w.thinking)
             entry = {"principle": items[w.record.id].id, "critique": critique, "revision": None, "nothing_to_fix": False}
             w.rounds.append(entry)
             if finds_nothing_to_fix(critique, stop_reply):
@@ -235,7 +238,7 @@ def generate_chunk(
                 config.sampling(call_seed(config.seed, chunk_index, round_index, "revision")),
             )
             for (w, entry), revision in zip(revising, revisions):
-                entry["revision"] = revision.strip()
+                entry["revision"] = strip_thinking(revision, w.thinking)
                 w.current = entry["revision"]
         active = [w for w, _ in revising]
     return work
@@ -268,6 +271,8 @@ def row_of(w: _InFlight, *, bundle: Bundle, config: SLGenerationConfig, model: s
             {"role": "user", "content": record.prompt},
             {"role": "assistant", "content": w.current},
         ],
+        # Only reasoning models' rows carry it: how many of their texts lost a thinking block.
+        **({"thinking_stripped": w.thinking.stripped} if w.thinking.stripped else {}),
     }
 
 

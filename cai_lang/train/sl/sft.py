@@ -33,6 +33,7 @@ from cai_lang.train.hardware import (
     save_trained,
 )
 from cai_lang.train.modelcard import write_training_log
+from cai_lang.train.thinking import strip_thinking
 
 SFT_TARGETS = ("final", "all")
 
@@ -95,12 +96,12 @@ def training_pairs(rows: Iterable[Mapping[str, Any]], targets: str = "final") ->
     dropped = {"empty_response": 0, "unrevised_red_team": 0}
     for row in rows:
         if targets == "all" and row.get("kind") == "red_team":
-            revisions = [(r.get("revision") or "").strip() for r in row.get("rounds") or ()]
+            revisions = [strip_thinking(r.get("revision") or "") for r in row.get("rounds") or ()]
             revisions = [text for text in revisions if text]
             if revisions:
                 pairs.extend((row["prompt"], text) for text in revisions)
                 continue
-        final = (row.get("final_response") or "").strip()
+        final = strip_thinking(row.get("final_response") or "")
         if not final:
             dropped["empty_response"] += 1
             continue
