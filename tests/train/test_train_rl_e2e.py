@@ -16,9 +16,9 @@ ARGS = ["--phase", "all", "--deployment", "clinic", "--max-prompts", "8", "--rou
         "--max-steps", "2", "--train-batch-size", "4", "--logging-steps", "1", "--max-length", "256",
         # A random feedback model's labels sit within a hair of 0.5: keep them all for DPO.
         "--tie-margin", "0"]
+# DPO does not read the preference model, so it is not trained (`preference_model="always"` would).
 KINDS = {"bundle": "bundle", "sl_data": "sl_data", "sl_model": "sft_model", "rl_pairs": "pairs", "rl_labels": "preference_labels",
-         "preference_model": "preference_model", "rl_policy": "policy", "sl_training_log": "training_log",
-         "preference_training_log": "training_log", "rl_policy_training_log": "training_log"}
+         "rl_policy": "policy", "sl_training_log": "training_log", "rl_policy_training_log": "training_log"}
 
 
 def rows(path):
@@ -27,7 +27,7 @@ def rows(path):
 
 @pytest.mark.slow
 def test_phase_all_end_to_end_on_cpu(tiny_model, constitution_file, tmp_path):
-    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
+    from transformers import AutoModelForCausalLM
 
     started = time.monotonic()
     run = tmp_path / "run"
@@ -45,10 +45,9 @@ def test_phase_all_end_to_end_on_cpu(tiny_model, constitution_file, tmp_path):
         assert 0.0 <= label["p_a"] <= 1.0 and label["mode"] == "priority" and label["content_hash"] == content_hash
         assert label["items"] and all(0.0 <= p <= 1.0 for p in label["items"].values())
 
-    preference = AutoModelForSequenceClassification.from_pretrained(run / "preference_model", num_labels=1)
-    assert preference.config.num_labels == 1 and preference.config.pad_token_id is not None
+    assert not (run / "preference_model").exists()
     AutoModelForCausalLM.from_pretrained(run / "rl_policy")
-    for folder, words in (("sl_model", "SL-CAI"), ("preference_model", "preference model"), ("rl_policy", "RL-CAI policy")):
+    for folder, words in (("sl_model", "SL-CAI"), ("rl_policy", "RL-CAI policy")):
         card = (run / folder / "README.md").read_text(encoding="utf-8")
         assert content_hash in card and "trainbot" in card and "clinic" in card and words in card and "random weights" in card
         assert json.loads((run / folder / "training_log.json").read_text())["log_history"]
@@ -63,7 +62,9 @@ def test_phase_all_end_to_end_on_cpu(tiny_model, constitution_file, tmp_path):
     (command,) = record["commands"]
     assert command["status"] == "done"
     assert [s["step"] for s in command["steps"]] == ["sl-generate", "sl-sft", "rl-generate", "rl-preference", "rl-policy"]
-    assert set(record["completed"]) == {"sl-sft", "rl-preference", "rl-policy"}
+    assert command["steps"][3]["skipped"] and "does not use it" in command["steps"][3]["reason"]
+    assert set(record["completed"]) == {"sl-sft", "rl-policy"}
+    assert record["sl_training"]["placement"]["device"] == "cpu" and record["sl_training"]["weights"] == {"weights": "full"}
     generation = record["rl_generation"]["generation"]
     assert generation["mode"] == "priority" and generation["clamp"] == [0.4, 0.6] and generation["temperature"] == 1.0
     assert record["rl_generation"]["feedback_models"] == [str((run / "sl_model").resolve())]
@@ -87,8 +88,8 @@ def test_a_run_killed_in_its_last_step_resumes_there(tiny_model, constitution_fi
         first = runner.invoke(app, command)
     assert first.exit_code != 0 and not (run / "rl_policy").exists()
     record = json.loads((run / "run.json").read_text())
-    assert "finished" not in record["commands"][-1] and set(record["completed"]) == {"sl-sft", "rl-preference"}
-    kept = {folder: (run / folder / "model.safetensors").stat().st_mtime_ns for folder in ("sl_model", "preference_model")}
+    assert "finished" not in record["commands"][-1] and set(record["completed"]) == {"sl-sft"}
+    kept = {folder: (run / folder / "model.safetensors").stat().st_mtime_ns for folder in ("sl_model",)}
 
     again = runner.invoke(app, command)
     assert again.exit_code == 2 and "--resume" in again.output  # a folder with data needs --resume
@@ -101,7 +102,7 @@ def test_a_run_killed_in_its_last_step_resumes_there(tiny_model, constitution_fi
         ("sl-generate", False), ("sl-sft", True), ("rl-generate", False), ("rl-preference", True), ("rl-policy", False)]
     assert steps[0]["written"] == 0 and steps[2]["written"] == 0  # no row generated twice
     assert len(rows(run / "rl_labels.jsonl")) == 4 and (run / "rl_policy" / "README.md").is_file()
-    assert set(record["completed"]) == {"sl-sft", "rl-preference", "rl-policy"}
+    assert set(record["completed"]) == {"sl-sft", "rl-policy"}
 
     changed = runner.invoke(app, [*command, "--resume", "--rl-learning-rate", "1e-4"])
     assert changed.exit_code == 2 and "rl-policy" in changed.output and "learning_rate" in changed.output

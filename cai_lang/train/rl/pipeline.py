@@ -6,7 +6,9 @@ Four steps, each recorded in `DIR/run.json` with its outputs and their kinds:
    `rl_pairs.jsonl`, labelled by the feedback model(s) against the bundle
    into `rl_labels.jsonl` (`cai_lang.train.rl.generate`; resumable row by row);
 2. `rl-preference`: a soft-label preference model trained on those labels,
-   optionally mixed with human preferences, into `preference_model/`;
+   optionally mixed with human preferences, into `preference_model/`; only
+   when the policy step reads it (RLOO/GRPO with `--reward preference-model`)
+   or `preference_model="always"` asks for it, else recorded as skipped;
 3. `rl-policy`: the policy optimised with DPO (offline, from the same
    preference rows) or RLOO/GRPO (online, rewarded by the preference model or
    the labeller itself) into `rl_policy/`.
@@ -25,6 +27,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from cai_lang.train.hardware import full_model, release
 from cai_lang.train.pipeline import (
     SL_MODEL,
     PipelineError,
@@ -83,6 +86,9 @@ class RLTrainSettings:
 
     method: str = "dpo"
     reward: str = "preference-model"
+    # `auto`: train the preference model only when the policy step reads it (RLOO/GRPO rewarded by it);
+    # `always`: train it anyway (e.g. to evaluate it, or to reuse it later).
+    preference_model: str = "auto"
     human_preferences: Path | None = None
     preference_base: str | None = None
     preference: PreferenceTrainingConfig = field(default_factory=PreferenceTrainingConfig)
@@ -93,7 +99,14 @@ class RLTrainSettings:
             raise ValueError(f"method is one of {', '.join(METHODS)}, not {self.method!r}")
         if self.reward not in REWARDS:
             raise ValueError(f"reward is `preference-model` or `labeller`, not {self.reward!r}")
+        if self.preference_model not in ("auto", "always"):
+            raise ValueError(f"preference model is `auto` or `always`, not {self.preference_model!r}")
         self.policy = replace(self.policy, method=self.method)
+
+    @property
+    def needs_preference_model(self) -> bool:
+        """Whether the policy step reads the preference model (only RLOO/GRPO rewarded by it do)."""
+        return self.method in ("rloo", "grpo") and self.reward == "preference-model"
 
 
 @dataclass
@@ -240,7 +253,15 @@ def train_rl(options: TrainOptions, reporter: Reporter | None = None, *, start: 
     bundle = _run_bundle(record)
     pairs = _checked(data.pairs_path, data.content_hash)
     labels = _checked(data.labels_path, data.content_hash)
-    preference = _train_preference(options, bundle, pairs, labels, human, base, reporter)
+    if settings.needs_preference_model or settings.preference_model == "always":
+        preference = _train_preference(options, bundle, pairs, labels, human, base, reporter)
+    else:
+        preference = None
+        reporter.phase(f"preference model: not trained, {settings.method.upper()} does not read it (--preference-model always trains it)")
+        record = RunRecord.open(rl.output)
+        record.add_step("rl-preference", skipped=True, reason=f"{settings.method} with reward {settings.reward} does not use it")
+        record.save()
+    release()  # the preference model's trainer is gone before the policy's loads
     policy = _train_policy(options, bundle, pairs, labels, human, reporter)
     record = RunRecord.open(rl.output)
     record.finish_command()
@@ -257,7 +278,9 @@ def train_all(options: TrainOptions, reporter: Reporter | None = None) -> dict[s
         raise PipelineError("--phase all runs in one process; start it without `accelerate launch` (only --phase sl trains in several)")
     _human_rows(options.rl_training.human_preferences)  # a bad file fails before anything slow
     sl = train_sl(options, reporter, finish=False)
-    policy = str(options.sl.output / SL_MODEL)
+    release()  # nothing of the SL model stays in memory for the RL phase
+    # A LoRA SL model without --merge-lora is an adapter: the RL phase reads the base with it merged in.
+    policy = full_model(options.sl.output / SL_MODEL)
     rl_options = replace(options, rl=replace(options.rl, model=policy))
     rl = train_rl(rl_options, reporter, start=False)
     return {"sl": sl, **rl}
@@ -343,6 +366,9 @@ def _train_policy(options: TrainOptions, bundle, pairs, labels, human, reporter:
     record = RunRecord.open(run_dir)
     out = run_dir / RL_POLICY
     config = replace(settings.policy, output_dir=str(out), method=settings.method)
+    if rl.generation.cot and config.label_clamp is None:
+        # CoT labels live in the clamp band; the DPO tie margin is judged against it.
+        config = replace(config, label_clamp=tuple(rl.generation.clamp))
     online = settings.method in ("rloo", "grpo")
     step = {
         **{k: v for k, v in asdict(config).items() if k != "output_dir"},

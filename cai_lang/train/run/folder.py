@@ -168,6 +168,8 @@ class RunRecord:
         if done is None:
             return False
         before = done.get("settings", {})
+        # As run.json will read back: tuples become lists, nested settings plain dicts.
+        settings = json.loads(json.dumps(dict(settings), default=str))
         changed = [name for name in sorted(set(before) | set(settings)) if before.get(name) != settings.get(name)]
         if changed:
             details = "; ".join(f"{n}: was {before.get(n)!r}, now {settings.get(n)!r}" for n in changed)
