@@ -171,3 +171,25 @@ def test_lora_preference_model_scores_and_an_adapter_policy_trains_on(tiny_dir, 
     assert (tmp_path / "dpo1" / "merged" / "config.json").is_file()
     assert full_model(adapter_policy.output_dir) == str(tmp_path / "dpo1" / "merged")
     assert not is_adapter(second.output_dir)
+
+
+@pytest.mark.slow
+def test_phase_all_enters_the_rl_phase_with_no_sl_model_alive(tiny_model, constitution_file, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    import cai_lang.train.rl.pipeline as rl_pipeline
+    from cai_lang.cli.app import app
+
+    before = len(_live_models())
+    seen = []
+
+    def rl_phase(options, reporter=None, **_):
+        seen.append(len(_live_models()))
+        return {}
+
+    monkeypatch.setattr(rl_pipeline, "train_rl", rl_phase)
+    result = CliRunner().invoke(app, ["train", str(constitution_file), "--model", str(tiny_model), "-o", str(tmp_path / "run"),
+                                      "--phase", "all", "--deployment", "clinic", "--max-prompts", "4", "--rounds", "1",
+                                      "--max-new-tokens", "8", "--max-steps", "1", "--train-batch-size", "2", "--max-length", "128"])
+    assert result.exit_code == 0, result.output
+    assert seen == [before]  # the generation backends and the SFT model are all gone
