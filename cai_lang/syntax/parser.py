@@ -4,12 +4,14 @@
 per process. `parse_text` parses a whole file; when it meets an error it
 records it, salvages the complete declarations before the broken one, and
 resumes at the next top-level declaration keyword, so one typo does not hide
-the next. Resuming works by blanking (not deleting) the text already dealt
-with, which keeps every line and column of later tokens exact.
+the next. Resuming lexes a view of the same text from the resume point with
+the line counter placed there, which keeps every line and column of later
+tokens exact without copying the file per error.
 """
 
 from __future__ import annotations
 
+import bisect
 import re
 import threading
 from contextlib import contextmanager
@@ -19,6 +21,8 @@ from typing import Iterator
 
 from lark import Lark
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
+from lark.lexer import LexerState, LexerThread, LineCounter
+from lark.utils import TextSlice
 
 from cai_lang.resources import grammar_file
 from cai_lang.syntax.lower import Lowerer
@@ -114,11 +118,28 @@ def declaration_starts(text: str) -> list[int]:
     return starts
 
 
-def _blank(text: str, start: int, end: int) -> str:
-    """Keep text[start:end]; replace everything else by spaces, keeping newlines."""
-    head = re.sub(r"[^\n]", " ", text[:start])
-    tail = re.sub(r"[^\n]", " ", text[end:])
-    return head + text[start:end] + tail
+def _line_starts(text: str) -> list[int]:
+    starts = [0]
+    found = text.find("\n")
+    while found >= 0:
+        starts.append(found + 1)
+        found = text.find("\n", found + 1)
+    return starts
+
+
+def _lexer_at(text: str, start: int, end: int, line_starts: list[int]) -> LexerThread:
+    """A lexer over text[start:end] whose tokens carry the positions of the whole file.
+
+    The slice is a view (Lark's `TextSlice`), and the line counter is placed at
+    `start` from the line index, so resuming costs nothing for the text before.
+    """
+    counter = LineCounter("\n")
+    line = bisect.bisect_right(line_starts, start) - 1
+    counter.char_pos = start
+    counter.line = line + 1
+    counter.line_start_pos = line_starts[line]
+    counter.column = start - line_starts[line] + 1
+    return LexerThread(get_parser().parser.lexer, LexerState(TextSlice(text, start, end), counter))
 
 
 def error_offset(error: UnexpectedInput, text: str) -> int:
@@ -131,16 +152,26 @@ def error_offset(error: UnexpectedInput, text: str) -> int:
     return len(text)
 
 
-def _parse_once(text: str) -> tuple[list | None, UnexpectedInput | None]:
+def _parse_stretch(text: str, start: int, end: int, line_starts: list[int]) -> tuple[list | None, UnexpectedInput | None]:
     try:
-        return get_parser().parse(text), None
+        return get_parser().parser.parser.parse(_lexer_at(text, start, end, line_starts), "start"), None
     except UnexpectedInput as exc:
+        # The failed parser state is not needed (and would keep the parse stacks alive).
+        exc.interactive_parser = None
         return None, exc
 
 
 def parse_text(text: str) -> ParseResult:
+    """Parse `text`, recovering at declaration keywords; linear in the text's size.
+
+    Each stretch is parsed as a view into the one text (no copies): the file
+    from its start, and after each error the declarations completed before the
+    broken one (salvaged) and the rest from the next declaration keyword. Every
+    character is therefore parsed at most about twice however many errors there are.
+    """
     result = ParseResult()
-    tree, error = _parse_once(text)
+    line_starts = _line_starts(text)
+    tree, error = _parse_stretch(text, 0, len(text), line_starts)
     if error is None:
         result.trees.append(tree)
         return result
@@ -153,16 +184,17 @@ def parse_text(text: str) -> ParseResult:
         # The broken declaration starts at the last boundary before the error
         # token; when the error token is itself a declaration keyword, the
         # broken declaration is the one it interrupted.
-        broken = max((s for s in starts if begin <= s < offset), default=begin)
+        index = bisect.bisect_left(starts, offset) - 1
+        broken = starts[index] if index >= 0 and starts[index] >= begin else begin
         if broken > begin:
-            salvage, salvage_error = _parse_once(_blank(text, begin, broken))
+            salvage, salvage_error = _parse_stretch(text, begin, broken, line_starts)
             if salvage_error is None:
                 result.trees.append(salvage)
-        resume = min((s for s in starts if s >= offset and s > broken), default=None)
-        if resume is None:
+        following = bisect.bisect_left(starts, max(offset, broken + 1))
+        if following >= len(starts):
             break
-        begin = resume
-        tree, error = _parse_once(_blank(text, begin, len(text)))
+        begin = starts[following]
+        tree, error = _parse_stretch(text, begin, len(text), line_starts)
         if error is None:
             result.trees.append(tree)
     return result
