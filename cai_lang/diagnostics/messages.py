@@ -10,6 +10,7 @@ from cai_lang.diagnostics.model import Message
 
 # ---------------------------------------------------------------- syntax (E001, E002)
 UNEXPECTED_TOKEN = Message("E001", "expected {expected}, found {found}")
+UNCLOSED_BRACE = Message("E001", "this `{{` of {opener} is never closed: {found} comes first")
 UNEXPECTED_CHARACTER = Message("E001", "unexpected character `{char}`; expected {expected}")
 MISPLACED_HEADER = Message("E001", "`constitution` must be the first declaration of the file")
 MISPLACED_IMPORT = Message("E001", "`import` must come before the other declarations")

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Iterator
 
-from lark import Lark
+from lark import Lark, Token
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 from lark.lexer import LexerState, LexerThread, LineCounter
 from lark.utils import TextSlice
@@ -152,10 +152,68 @@ def error_offset(error: UnexpectedInput, text: str) -> int:
     return len(text)
 
 
-def _parse_stretch(text: str, start: int, end: int, line_starts: list[int]) -> tuple[list | None, UnexpectedInput | None]:
+# Errors past this many in one file keep Lark's raw expected set: working out
+# the exact one simulates every candidate token, which only pays for errors shown.
+EXACT_EXPECTED_LIMIT = 200
+
+# Plausible text for terminals that have no literal, when simulating them.
+_SAMPLE = {"NAME": "x", "STRING": '"x"', "LONG_STRING": '"""x"""', "NUMBER": "1"}
+
+
+def _accepted(interactive, at: Token) -> set[str] | None:
+    """The terminals the parser really accepts at the error, reductions included.
+
+    LALR merges states, so the table's expected set can name tokens of another
+    context (`prompt` after a principle's `revision`); feeding each candidate
+    to a copy of the parser weeds those out. Feeding runs the embedded lowering,
+    so its diagnostics are restored afterwards.
+    """
+    lowerer = get_parser().options.transformer
+    kept = len(lowerer.diagnostics)
+    patterns = terminal_patterns()
+    accepted = set()
+    try:
+        for name in interactive.choices():
+            if not name.isupper():
+                continue
+            cursor = interactive.copy(deepcopy_values=False)
+            value = "" if name == "$END" else patterns.get(name, _SAMPLE.get(name, "x"))
+            try:
+                cursor.feed_token(Token.new_borrow_pos(name, value, at))
+            except Exception:  # noqa: BLE001 - any failure means "not accepted here"
+                continue
+            accepted.add(name)
+    finally:
+        del lowerer.diagnostics[kept:]
+    return accepted or None
+
+
+def _open_brace(interactive) -> tuple[Token, str] | None:
+    """The innermost `{` still open at the error, and what opened it (`principle p`)."""
+    values = interactive.parser_state.value_stack
+    for index in range(len(values) - 1, -1, -1):
+        value = values[index]
+        if isinstance(value, Token) and value == "{" and value.type != "STRING":
+            words = [v for v in values[max(0, index - 3) : index] if isinstance(v, Token)]
+            keyword = next((str(w) for w in reversed(words) if w.type != "NAME" and str(w).isidentifier()), "")
+            name = next((str(w) for w in reversed(words) if w.type == "NAME"), "")
+            return value, f"{keyword} `{name}`" if keyword and name else keyword or "block"
+    return None
+
+
+def _parse_stretch(
+    text: str, start: int, end: int, line_starts: list[int], exact: bool = False
+) -> tuple[list | None, UnexpectedInput | None]:
     try:
         return get_parser().parser.parser.parse(_lexer_at(text, start, end, line_starts), "start"), None
     except UnexpectedInput as exc:
+        interactive = getattr(exc, "interactive_parser", None)
+        exc.accepted = None
+        exc.open_brace = None
+        if interactive is not None and isinstance(exc, UnexpectedToken):
+            exc.open_brace = _open_brace(interactive)
+            if exact:
+                exc.accepted = _accepted(interactive, exc.token)
         # The failed parser state is not needed (and would keep the parse stacks alive).
         exc.interactive_parser = None
         return None, exc
@@ -171,7 +229,7 @@ def parse_text(text: str) -> ParseResult:
     """
     result = ParseResult()
     line_starts = _line_starts(text)
-    tree, error = _parse_stretch(text, 0, len(text), line_starts)
+    tree, error = _parse_stretch(text, 0, len(text), line_starts, exact=True)
     if error is None:
         result.trees.append(tree)
         return result
@@ -194,7 +252,8 @@ def parse_text(text: str) -> ParseResult:
         if following >= len(starts):
             break
         begin = starts[following]
-        tree, error = _parse_stretch(text, begin, len(text), line_starts)
+        exact = len(result.errors) < EXACT_EXPECTED_LIMIT
+        tree, error = _parse_stretch(text, begin, len(text), line_starts, exact=exact)
         if error is None:
             result.trees.append(tree)
     return result
