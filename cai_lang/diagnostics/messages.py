@@ -39,6 +39,7 @@ CONTEXT_TYPE_CLASH = Message("E106", "context variable `{name}` is declared as {
 # ---------------------------------------------------------------- fields (E107, E108)
 REPEATED_FIELD = Message("E107", "`{field}` is given more than once in {owner}")
 BAD_WEIGHT = Message("E107", "weight must be greater than 0, not {value}")
+NON_FINITE_WEIGHT = Message("E107", "weight `{value}` is too large to be a number (weights must be finite)")
 BAD_REGEX = Message("E107", "detect regex does not compile: {error}")
 BAD_SIDE = Message("E107", "`{side}` is not a side of `conflict {left} vs {right}`")
 SAME_SIDES = Message("E107", "a conflict needs two different sides, not `{side}` twice")
