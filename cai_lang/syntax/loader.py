@@ -22,7 +22,14 @@ from cai_lang.ir.nodes import Import, Module
 from cai_lang.ir.program import Program
 from cai_lang.resources import stdlib_dir
 from cai_lang.span import SourceFile
-from cai_lang.syntax.limits import MAX_IMPORT_DEPTH, MAX_NAME, long_component, read_text, resolve_root, shorten
+from cai_lang.syntax.limits import (
+    MAX_IMPORT_DEPTH,
+    MAX_NAME,
+    long_component,
+    read_text,
+    resolve_root,
+    shorten,
+)
 from cai_lang.syntax.module import parse_module
 
 
