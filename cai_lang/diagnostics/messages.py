@@ -78,6 +78,7 @@ NEAR_DUPLICATE = Message("W305", "principles `{first}` and `{second}` are near-d
 UNUSED_ACTION = Message("W306", "action `{name}` is declared but no rule uses it")
 UNUSED_VARIABLE = Message("W306", "context variable `{name}` is declared but no condition reads it")
 DEAD_CONDITION = Message("W307", "{what} can never hold")
+RISKY_DETECTOR = Message("W309", "the detect regex of rule `{name}` {problem}")
 RULES_RESOLVED = Message(
     "I401", "rules `{never}` (never {action}) and `{always}` (always {action}) overlap; `{winner}` wins by priority"
 )
