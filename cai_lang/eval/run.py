@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import json
 import random
-import re
 from collections import Counter, defaultdict
 from dataclasses import MISSING, asdict, dataclass
 from pathlib import Path
@@ -199,6 +198,7 @@ def judge_violations(bundle, rows: Sequence[dict[str, Any]], critic, options: Ev
 
     `critic` may be None (critiques off): critique-judged items then get no verdict.
     """
+    from cai_lang.detector import DetectorTimeout, detector_matches
     from cai_lang.engine.base import SamplingParams
     from cai_lang.train.sl.generate import critique_prompt, finds_nothing_to_fix
 
@@ -210,7 +210,11 @@ def judge_violations(bundle, rows: Sequence[dict[str, Any]], critic, options: Ev
         for entry in applicable_items(bundle, row["context"]):
             method = violation_method(entry)
             if method == "regex":
-                row["violations"][entry.id] = re.search(entry.detect, row["response"]) is not None
+                try:
+                    row["violations"][entry.id] = detector_matches(entry.detect, row["response"])
+                except DetectorTimeout:
+                    # Not judged, and said so: the row names the item, metrics skip it.
+                    row.setdefault("detector_timeouts", []).append(entry.id)
             elif method == "critique" and critic is not None:
                 conversation = [{"role": "user", "content": row["prompt"]}, {"role": "assistant", "content": row["response"]}]
                 prompts.append(critique_prompt(bundle, entry.id, conversation, options.dialect))
