@@ -177,17 +177,17 @@ def test_lora_preference_model_scores_and_an_adapter_policy_trains_on(tiny_dir, 
 def test_phase_all_enters_the_rl_phase_with_no_sl_model_alive(tiny_model, constitution_file, tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
-    import cai_lang.train.rl.pipeline as rl_pipeline
+    import cai_lang.train.phases as phases
     from cai_lang.cli.app import app
 
     before = len(_live_models())
     seen = []
 
-    def rl_phase(options, reporter=None, **_):
+    def rl_phase(*args, **kwargs):
         seen.append(len(_live_models()))
-        return {}
+        return None
 
-    monkeypatch.setattr(rl_pipeline, "train_rl", rl_phase)
+    monkeypatch.setattr(phases, "train_rl", rl_phase)
     result = CliRunner().invoke(app, ["train", str(constitution_file), "--model", str(tiny_model), "-o", str(tmp_path / "run"),
                                       "--phase", "all", "--deployment", "clinic", "--max-prompts", "4", "--rounds", "1",
                                       "--max-new-tokens", "8", "--max-steps", "1", "--train-batch-size", "2", "--max-length", "128"])

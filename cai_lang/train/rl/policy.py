@@ -195,6 +195,7 @@ class PolicyTrainingConfig:
     vllm_server_base_url: str | None = field(default=None, metadata={"help": "vLLM server mode: the server's base URL."})
     vllm_gpu_memory_utilization: float = field(default=0.3, metadata={"help": "Colocated vLLM: share of GPU memory it may take."})
     hardware: HardwareSettings = field(default_factory=HardwareSettings, metadata={"help": "Device, precision, checkpointing, LoRA."})
+    chat_template_kwargs: dict = field(default_factory=dict, metadata={"help": "Passed to the chat template, e.g. {'enable_thinking': False}."})
 
     def __post_init__(self) -> None:
         if self.scale_rewards is not None and self.scale_rewards not in SCALE_REWARDS:
@@ -331,6 +332,8 @@ def _train_dpo(policy_model: str, config: PolicyTrainingConfig, provenance, pref
     tokenizer = _tokenizer(policy_model)
     if not getattr(tokenizer, "chat_template", None):
         rows = [as_text(row) for row in rows]
+    elif config.chat_template_kwargs:
+        rows = [{**row, "chat_template_kwargs": dict(config.chat_template_kwargs)} for row in rows]
     args = DPOConfig(max_length=config.max_length, **_common_args(config))
     trainer = DPOTrainer(model=policy_model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
                          peft_config=resolve(config.hardware).peft_config("CAUSAL_LM"))
@@ -378,6 +381,8 @@ def online_args(config: PolicyTrainingConfig, reward: Any) -> dict[str, Any]:
         "max_completion_length": config.max_completion_length,
         "temperature": config.temperature,
     }
+    if config.chat_template_kwargs:
+        args["chat_template_kwargs"] = dict(config.chat_template_kwargs)
     if config.method == "grpo":
         args["scale_rewards"] = config.scale_rewards or ("none" if callable(reward) else "group")
     if config.use_vllm:

@@ -182,6 +182,7 @@ class PreferenceTrainingConfig:
     logging_steps: int = field(default=10, metadata={"help": "Log every this many steps."})
     center_rewards_coefficient: float | None = field(default=None, metadata={"help": "trl's reward centring term."})
     hardware: HardwareSettings = field(default_factory=HardwareSettings, metadata={"help": "Device, precision, checkpointing, LoRA."})
+    chat_template_kwargs: dict = field(default_factory=dict, metadata={"help": "Passed to the chat template, e.g. {'enable_thinking': False}."})
 
     def __post_init__(self) -> None:
         if self.max_steps == 0 or self.max_steps < -1:
@@ -268,7 +269,7 @@ def train_preference_model(
     trainer = soft_label_trainer_class()(
         model=str(base_model),
         args=args,
-        train_dataset=Dataset.from_list([_trainable(r, text) for r in train_rows]),
+        train_dataset=Dataset.from_list([_trainable(r, text, config.chat_template_kwargs) for r in train_rows]),
         processing_class=tokenizer,
         peft_config=placement.peft_config("SEQ_CLS"),
     )
@@ -278,7 +279,7 @@ def train_preference_model(
     log_history = trainer.state.log_history
     del trainer
     release()  # the trained copy goes before the saved one is loaded back to be scored
-    accuracy = pairwise_accuracy(out, heldout, device=placement.device) if heldout else None
+    accuracy = pairwise_accuracy(out, heldout, device=placement.device, template_kwargs=config.chat_template_kwargs) if heldout else None
     human = sum(r.get("source") == "human" for r in train_rows)
     metrics = {"train_loss": result.training_loss, "heldout_pairwise_accuracy": accuracy, "heldout_rows": len(heldout), "steps": result.global_step}
     write_training_log(out, log_history, trainer="RewardTrainer (soft labels)", metrics=metrics, hardware=placement.record(), weights=weights)
@@ -298,10 +299,13 @@ def train_preference_model(
     return PreferenceResult(out, result.training_loss, accuracy, len(heldout), len(train_rows), human, result.global_step)
 
 
-def _trainable(row: Mapping, text: bool = False) -> dict:
+def _trainable(row: Mapping, text: bool = False, template_kwargs: Mapping[str, Any] | None = None) -> dict:
     if text:
         return {**as_text(row), SOFT_LABEL: float(row[SOFT_LABEL])}
-    return {"prompt": row["prompt"], "chosen": row["chosen"], "rejected": row["rejected"], SOFT_LABEL: float(row[SOFT_LABEL])}
+    out = {"prompt": row["prompt"], "chosen": row["chosen"], "rejected": row["rejected"], SOFT_LABEL: float(row[SOFT_LABEL])}
+    if template_kwargs:
+        out["chat_template_kwargs"] = dict(template_kwargs)  # trl reads this column when it applies the template
+    return out
 
 
 def transcript(messages: Sequence[Mapping[str, str]]) -> str:
@@ -341,7 +345,8 @@ def load_preference_model(path: str | Path, device: str | None = None):
     return model.eval(), tokenizer
 
 
-def reward_scores(model, tokenizer, conversations: Sequence[Sequence[Mapping[str, str]]], batch_size: int = 8) -> list[float]:
+def reward_scores(model, tokenizer, conversations: Sequence[Sequence[Mapping[str, str]]], batch_size: int = 8,
+                  template_kwargs: Mapping[str, Any] | None = None) -> list[float]:
     """The preference model's scalar reward for each whole conversation (prompt and response),
     tokenised with the chat template exactly as the trainer tokenised its rows."""
     import torch
@@ -351,7 +356,8 @@ def reward_scores(model, tokenizer, conversations: Sequence[Sequence[Mapping[str
     for start in range(0, len(conversations), batch_size):
         chunk = conversations[start : start + batch_size]
         if getattr(tokenizer, "chat_template", None):
-            encoded = [tokenizer.apply_chat_template([dict(m) for m in c], tokenize=True, return_dict=True)["input_ids"] for c in chunk]
+            encoded = [tokenizer.apply_chat_template([dict(m) for m in c], tokenize=True, return_dict=True, **(template_kwargs or {}))["input_ids"]
+                       for c in chunk]
         else:
             # As trl tokenises a text row: prompt and response joined, with the EOS text it appends.
             encoded = [tokenizer(transcript(c) + (tokenizer.eos_token or ""))["input_ids"] for c in chunk]
@@ -368,7 +374,8 @@ def reward_scores(model, tokenizer, conversations: Sequence[Sequence[Mapping[str
     return scores
 
 
-def pairwise_accuracy(model_or_path, rows: Sequence[Mapping], tokenizer=None, device: str | None = None) -> float | None:
+def pairwise_accuracy(model_or_path, rows: Sequence[Mapping], tokenizer=None, device: str | None = None,
+                      template_kwargs: Mapping[str, Any] | None = None) -> float | None:
     """Share of rows whose preferred side (soft label > 0.5) gets the higher reward; exact ties are skipped."""
     if isinstance(model_or_path, (str, Path)):
         model, tokenizer = load_preference_model(model_or_path, device)
@@ -377,8 +384,8 @@ def pairwise_accuracy(model_or_path, rows: Sequence[Mapping], tokenizer=None, de
     decided = [r for r in rows if float(r[SOFT_LABEL]) != 0.5]
     if not decided:
         return None
-    chosen = reward_scores(model, tokenizer, [list(r["prompt"]) + list(r["chosen"]) for r in decided])
-    rejected = reward_scores(model, tokenizer, [list(r["prompt"]) + list(r["rejected"]) for r in decided])
+    chosen = reward_scores(model, tokenizer, [list(r["prompt"]) + list(r["chosen"]) for r in decided], template_kwargs=template_kwargs)
+    rejected = reward_scores(model, tokenizer, [list(r["prompt"]) + list(r["rejected"]) for r in decided], template_kwargs=template_kwargs)
     right = 0
     for row, c, j in zip(decided, chosen, rejected):
         prefers_chosen = float(row[SOFT_LABEL]) > 0.5

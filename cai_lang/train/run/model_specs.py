@@ -15,7 +15,7 @@ here imports torch.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -31,6 +31,8 @@ class ServerSettings:
 
     served_model: str | None = None
     api_key_env: str | None = None
+    # Passed to every model's chat template, local or served (e.g. {"enable_thinking": False}); not a secret.
+    chat_template_kwargs: dict | None = field(default=None, hash=False)
 
     def api_key(self) -> str | None:
         if self.api_key_env is None:
@@ -116,6 +118,7 @@ def open_backend(spec: str, server: ServerSettings, *, device: str, batch_size: 
             # Several servers of one model (`URL1,URL2#NAME`): requests spread and retried across them.
             from cai_lang.engine.pool import PooledBackend, pool_urls
 
-            return PooledBackend.from_urls(pool_urls(url), model=name, api_key=server.api_key())
-        return load_backend(url, model=name, api_key=server.api_key())
-    return load_backend(spec, device=device, batch_size=batch_size)
+            return PooledBackend.from_urls(pool_urls(url), model=name, api_key=server.api_key(),
+                                           chat_template_kwargs=server.chat_template_kwargs)
+        return load_backend(url, model=name, api_key=server.api_key(), chat_template_kwargs=server.chat_template_kwargs)
+    return load_backend(spec, device=device, batch_size=batch_size, chat_template_kwargs=server.chat_template_kwargs)

@@ -57,6 +57,7 @@ class SFTSettings:
     device: str = field(default="auto", metadata={"help": "`auto` (CUDA if present), `cpu` or `cuda`."})
     targets: str = field(default="final", metadata={"help": "`final`: train on each prompt's last revision; `all`: on the revision of every round."})
     hardware: HardwareSettings = field(default_factory=HardwareSettings, metadata={"help": "Precision, checkpointing, placement, LoRA."})
+    chat_template_kwargs: dict = field(default_factory=dict, metadata={"help": "Passed to the chat template, e.g. {'enable_thinking': False}."})
 
     def __post_init__(self) -> None:
         if self.targets not in SFT_TARGETS:
@@ -126,8 +127,9 @@ def data_format_for(tokenizer: Any) -> str:
     return "prompt_completion"
 
 
-def build_dataset(pairs: list[tuple[str, str]], data_format: str):
-    """A `datasets.Dataset` in the trl format chosen by `data_format_for`."""
+def build_dataset(pairs: list[tuple[str, str]], data_format: str, template_kwargs: Mapping[str, Any] | None = None):
+    """A `datasets.Dataset` in the trl format chosen by `data_format_for`; `template_kwargs` go to the chat
+    template of every row (trl reads a `chat_template_kwargs` column)."""
     from datasets import Dataset
 
     if data_format == "messages":
@@ -139,6 +141,8 @@ def build_dataset(pairs: list[tuple[str, str]], data_format: str):
         ]
     else:
         data = [{"prompt": f"Human: {p}\n\nAssistant:", "completion": f" {r}"} for p, r in pairs]
+    if template_kwargs and data_format != "text":
+        data = [{**row, "chat_template_kwargs": dict(template_kwargs)} for row in data]
     return Dataset.from_list(data)
 
 
@@ -209,7 +213,7 @@ def train_sft(
     # fp32 masters (autocast does the bf16 compute); only a frozen LoRA base is loaded in the compute dtype.
     policy = AutoModelForCausalLM.from_pretrained(full_model(model), **placement.model_init_kwargs())
     trainer = SFTTrainer(
-        model=policy, args=config, train_dataset=build_dataset(pairs, data_format), processing_class=tokenizer,
+        model=policy, args=config, train_dataset=build_dataset(pairs, data_format, settings.chat_template_kwargs), processing_class=tokenizer,
         peft_config=placement.peft_config("CAUSAL_LM"),
     )
     del policy
