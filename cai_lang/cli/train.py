@@ -27,13 +27,13 @@ from cai_lang.train.config import (
     GENERATE_RL,
     GENERATE_SL,
     TRAIN,
+    HardwareConfig,
     LabelConfig,
     PolicyConfig,
     PreferenceConfig,
     RunConfig,
     SFTConfig,
     SLConfig,
-    HardwareConfig,
     TrainConfig,
 )
 
