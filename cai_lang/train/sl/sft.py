@@ -225,7 +225,8 @@ def train_sft(
         tokenizer.save_pretrained(str(output_dir))
         trainer.save_state()  # trainer_state.json, as transformers writes it
         write_training_log(output_dir, trainer.state.log_history, trainer="SFTTrainer", data_format=data_format, dropped=dropped,
-                           hardware=placement.record(), weights=weights)
+                           hardware=placement.record(), weights=weights,
+                           distributed=str(trainer.accelerator.distributed_type).rsplit(".", 1)[-1])
     trainer.accelerator.wait_for_everyone()
     processes = trainer.accelerator.num_processes
     del trainer
