@@ -84,7 +84,7 @@ RULES_RESOLVED = Message(
 TEST_NO_EXPECT = Message("E107", "test `{name}` needs at least one `expect` line")
 TEST_NO_DETECTOR = Message("E107", "rule `{name}` has no `detect regex` for `expect detect` to try")
 TEST_SAME_SIDES = Message("E107", "`expect {name} over {name}` compares an item with itself")
-TEST_EMPTY_REGION = Message("W308", "test `{name}` proves nothing: its `given` can never hold in deployment `{deployment}`")
+TEST_EMPTY_REGION = Message("W308", "test `{name}` proves nothing: its `given` can never hold in deployment `{where}`")
 
 
 def _name_messages() -> None:
