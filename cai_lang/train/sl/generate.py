@@ -5,7 +5,7 @@ rounds, one principle drawn for that prompt and round (`sampling`) is
 turned into a critique request, the critic (the policy unless a separate
 critic model is given) writes a critique, and the policy revises its answer
 in the light of it. The prompts are the bundle's own templates
-(`codegen.templates`), in the chat or the text dialect. Helpful prompts are
+(rendered through `cai_lang.api`), in the chat or the text dialect. Helpful prompts are
 answered once and kept as answered (see docs/training.md).
 
 Throughput comes from batching across prompts: prompts are processed in
@@ -33,8 +33,8 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Sequence
 
+from cai_lang import api
 from cai_lang.codegen.bundle import Bundle
-from cai_lang.codegen.wording import early_stop as _early_stop
 from cai_lang.engine.base import GenerationBackend, Prompt, SamplingParams
 from cai_lang.train.run.folder import RowWriter
 from cai_lang.train.run.prompts import PromptRecord
@@ -44,7 +44,7 @@ from cai_lang.train.sl.sampling import (
     clean_labels,
 )
 
-_DEFAULT_EARLY_STOP = _early_stop()
+_DEFAULT_EARLY_STOP = api.default_early_stop()
 
 # The compiler's default early stop, for tests and callers that build prompts by hand.
 NO_CHANGES = _DEFAULT_EARLY_STOP.reply
@@ -128,18 +128,14 @@ def response_prompt(text: str, dialect: str) -> Prompt:
 
 def critique_prompt(bundle: Bundle, item_id: str, conversation: list[dict[str, str]], dialect: str) -> Prompt:
     """The bundle's critique template for one item (it carries the bundle's early-stop instruction)."""
-    from cai_lang.codegen.templates import render_prompt
-
-    return render_prompt(bundle, item_id, "critique", dialect, conversation=conversation)
+    return api.render_prompt(bundle, item_id, "critique", dialect, conversation=conversation)
 
 
 def revision_prompt(
     bundle: Bundle, item_id: str, conversation: list[dict[str, str]], critique: str, dialect: str
 ) -> Prompt:
     """The bundle's revision template for one item and the critique just written."""
-    from cai_lang.codegen.templates import render_prompt
-
-    return render_prompt(bundle, item_id, "revision", dialect, conversation=conversation, critique=critique)
+    return api.render_prompt(bundle, item_id, "revision", dialect, conversation=conversation, critique=critique)
 
 
 # ---------------------------------------------------------------- the loop
@@ -185,23 +181,46 @@ def generate_chunk(
     chunk_index: int = 0,
     sampler: PrincipleSampler | None = None,
 ) -> list[_InFlight]:
-    """Run the whole SL-CAI loop for one chunk of prompts, batched per step."""
+    """Run the whole SL-CAI loop for one chunk of prompts, batched per step.
+
+    Every call names its rows (`generate_rows`), so a backend that keeps a
+    transcript's cache reads only what each step adds to it; a row's cache
+    is released as soon as the row leaves the loop, and all of the chunk's
+    when the chunk ends (see docs/engine.md, prefix reuse).
+    """
     critic = critic or policy
-    sampler = sampler or PrincipleSampler(bundle, config.seed)
+    backends = [policy] if critic is policy else [policy, critic]
+    keys = [(chunk_index, i) for i in range(len(records))]
+    try:
+        return _run_chunk(records, keys, policy=policy, critic=critic, bundle=bundle, config=config,
+                          chunk_index=chunk_index, sampler=sampler or PrincipleSampler(bundle, config.seed))
+    finally:
+        for backend in backends:
+            backend.release_rows(keys)
+
+
+def _run_chunk(records, keys, *, policy, critic, bundle, config, chunk_index, sampler) -> list[_InFlight]:
     work = []
     for record in records:
         labels, unknown = clean_labels(bundle, record.context)
         work.append(_InFlight(record, labels, unknown))
+    key = {id(w): k for w, k in zip(work, keys)}
 
-    answers = policy.generate(
+    def release(done: list[_InFlight]) -> None:
+        for backend in {id(b): b for b in (policy, critic)}.values():
+            backend.release_rows([key[id(w)] for w in done])
+
+    answers = policy.generate_rows(
         [response_prompt(w.record.prompt, config.dialect) for w in work],
         config.sampling(call_seed(config.seed, chunk_index, 0, "response")),
+        rows=[key[id(w)] for w in work],
     )
     for w, answer in zip(work, answers):
         w.initial = w.current = answer.strip()
 
     stop_reply = bundle.early_stop.reply if bundle.early_stop is not None else None
     active = [w for w in work if w.record.kind == "red_team"]
+    release([w for w in work if w.record.kind != "red_team"])
     for round_index in range(config.rounds):
         items = {}
         for w in active:
@@ -209,12 +228,14 @@ def generate_chunk(
                 items[w.record.id] = sampler.draw(w.record.id, round_index, w.labels)
             except NoApplicablePrinciple:
                 w.no_principle = True
+        release([w for w in active if w.no_principle])
         active = [w for w in active if not w.no_principle]
         if not active:
             break
-        critiques = critic.generate(
+        critiques = critic.generate_rows(
             [critique_prompt(bundle, items[w.record.id].id, w.conversation, config.dialect) for w in active],
             config.sampling(call_seed(config.seed, chunk_index, round_index, "critique")),
+            rows=[key[id(w)] for w in active],
         )
         revising = []
         for w, critique in zip(active, critiques):
@@ -226,13 +247,15 @@ def generate_chunk(
                 w.stopped_early = True
             else:
                 revising.append((w, entry))
+        release([w for w in active if w.stopped_early])
         if revising:
-            revisions = policy.generate(
+            revisions = policy.generate_rows(
                 [
                     revision_prompt(bundle, entry["principle"], w.conversation, entry["critique"], config.dialect)
                     for w, entry in revising
                 ],
                 config.sampling(call_seed(config.seed, chunk_index, round_index, "revision")),
+                rows=[key[id(w)] for w, _ in revising],
             )
             for (w, entry), revision in zip(revising, revisions):
                 entry["revision"] = revision.strip()
