@@ -28,8 +28,8 @@ from cai_lang.ir.resolve import resolve_deployment
 from cai_lang.review.joint import JointContext
 from cai_lang.review.verdict import Semantics, item_condition
 from cai_lang.span import Span
-from cai_lang.syntax.printer import print_condition
 from cai_lang.syntax.loader import ModuleCache
+from cai_lang.syntax.printer import print_condition
 
 _WORDING = ("description", "critique", "revision", "compare")
 
