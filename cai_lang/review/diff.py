@@ -27,7 +27,7 @@ from cai_lang.ir.model import Constitution, PrincipleDef
 from cai_lang.ir.resolve import resolve_deployment
 from cai_lang.review.joint import JointContext
 from cai_lang.review.verdict import Semantics, item_condition
-from cai_lang.span import Span
+from cai_lang.span import Span, paused_collector
 from cai_lang.syntax.loader import ModuleCache
 from cai_lang.syntax.printer import print_condition
 
@@ -77,12 +77,15 @@ def _load(path: str, cache: ModuleCache, which: str):
 def diff_files(old: str, new: str, *, deployment: str | None = None) -> DiffResult:
     """Compare two constitution files. Raises DiffRefused when either has errors,
     OSError when one cannot be read, KeyError for a deployment in neither."""
-    cache = ModuleCache()
-    old_result, new_result = _load(old, cache, "old"), _load(new, cache, "new")
-    result = DiffResult(old, new)
-    for checked in (old_result, new_result):
-        result.sources.update(checked.program.source_by_display())
-    _Differ(old_result.constitution, new_result.constitution, result).run(deployment)
+    # Like the checker, pause the cyclic collector: the run allocates many
+    # small acyclic objects while two whole constitutions are alive.
+    with paused_collector():
+        cache = ModuleCache()
+        old_result, new_result = _load(old, cache, "old"), _load(new, cache, "new")
+        result = DiffResult(old, new)
+        for checked in (old_result, new_result):
+            result.sources.update(checked.program.source_by_display())
+        _Differ(old_result.constitution, new_result.constitution, result).run(deployment)
     return result
 
 
