@@ -4,17 +4,11 @@ so the two can never print different reports."""
 
 from __future__ import annotations
 
-import os
 import sys
-from typing import TextIO
+
+from cai_lang.cli.printing import print_diagnostics
 
 FORMATS = ("text", "json", "sarif")
-
-
-def _use_color(stream: TextIO) -> bool:
-    if os.environ.get("NO_COLOR"):
-        return False
-    return bool(os.environ.get("FORCE_COLOR")) or (hasattr(stream, "isatty") and stream.isatty())
 
 
 def run_check(files: list[str], deployment: str | None, output_format: str, strict: bool) -> int:
@@ -38,10 +32,8 @@ def run_check(files: list[str], deployment: str | None, output_format: str, stri
     elif output_format == "sarif":
         out.write(render.render_sarif(report.diagnostics) + "\n")
     else:
-        color = _use_color(out)
-        for diagnostic in report.diagnostics:
-            out.write(render.format_text(diagnostic, report.sources, color) + "\n")
-        out.write(f"checked {', '.join(str(f) for f in files)}: {render.summary_line(report.diagnostics)}\n")
+        checked = ", ".join(str(f) for f in files)
+        print_diagnostics(report.diagnostics, report.sources, out, summary=lambda line: f"checked {checked}: {line}")
     if report.has_errors or (strict and report.has_warnings):
         return 1
     return 0
