@@ -16,7 +16,7 @@ from typing import Callable, TypeVar
 
 import typer
 
-from cai_lang.cli.common import HAS_ERRORS, fail, quiet_libraries
+from cai_lang.cli.common import HAS_ERRORS, fail
 
 T = TypeVar("T")
 
@@ -40,6 +40,7 @@ def guarded(step: Callable[[], T], *, on_error: Callable[[], None] = lambda: Non
     """Run `step`; on an expected failure call `on_error` (stop a progress bar) and exit as described above."""
     from cai_lang.api import CompileRefused
     from cai_lang.cli.printing import print_refused
+    from cai_lang.engine.quiet import quiet_libraries
 
     quiet_libraries()
     expected = expected_errors()

@@ -111,6 +111,7 @@ def generate_rl(values: dict) -> None:
 @from_configs(*TRAIN)
 def train(values: dict) -> None:
     """Train from a constitution: `--phase sl` (SL-CAI fine-tune), `rl` (preference model and policy) or `all` (both)."""
+    from cai_lang.report.training import write_report
     from cai_lang.train.phases import run_phase
     from cai_lang.train.settings import check_train_config
 
@@ -122,7 +123,10 @@ def train(values: dict) -> None:
 
     def phase(reporter):
         check_train_config(config)  # every setting, before anything slow
-        return run_phase(config, reporter)
+        result = run_phase(config, reporter)
+        if result.main_process:
+            result.report = write_report(result.run, reporter)
+        return result
 
     _say_trained(_run(phase))
 

@@ -13,44 +13,17 @@ are plain dataclasses; torch is imported only when they train).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from cai_lang.train.config import LabelConfig, PolicyConfig, PreferenceConfig, RunConfig, SFTConfig, SLConfig, TrainConfig
 from cai_lang.train.run.model_specs import ServerSettings
 from cai_lang.train.run.prompts import PromptSelection, PromptSetError
+from cai_lang.train.run.session import GenerationStep
 
 
 class ConfigError(ValueError):
     """Options that no step can run with; the message names the option."""
-
-
-@dataclass
-class GenerationStep:
-    """What a data step (SL rows, RL pairs and labels) needs besides the bundle."""
-
-    source: Path
-    model: str
-    output: Path
-    generation: Any  # SLGenerationConfig or RLGenerationConfig
-    deployment: str | None = None
-    helpers: tuple[str, ...] = ()  # the critic (SL) or the feedback models (RL) named on the command line
-    prompts: PromptSelection = field(default_factory=PromptSelection)
-    batch_size: int = 32
-    device: str = "auto"
-    resume: bool = False
-    argv: list[str] | None = None
-    server: ServerSettings = field(default_factory=ServerSettings)
-
-    @property
-    def critic_model(self) -> str | None:
-        return self.helpers[0] if self.helpers else None
-
-    @property
-    def feedback(self) -> tuple[str, ...]:
-        """The feedback models: those named, or the policy itself."""
-        return self.helpers or (self.model,)
 
 
 def _step(run: RunConfig, generation: Any, helpers: tuple[str, ...], model: str | None = None) -> GenerationStep:
@@ -115,24 +88,9 @@ def sft_settings(run: RunConfig, sft: SFTConfig):
         raise ConfigError(str(exc)) from exc
 
 
-@dataclass
-class RLTraining:
-    """How the RL phase trains: the preference model's and the policy's settings, and where they start."""
-
-    method: str
-    reward: str
-    human_preferences: Path | None
-    preference_base: str | None
-    preference: Any  # PreferenceTrainingConfig
-    policy: Any  # PolicyTrainingConfig
-
-    @property
-    def online(self) -> bool:
-        return self.method in ("rloo", "grpo")
-
-
-def rl_training(run: RunConfig, sft: SFTConfig, pm: PreferenceConfig, policy: PolicyConfig) -> RLTraining:
-    """The RL trainers' settings; refuses PPO (not in trl 1.16) and a --reward for offline DPO."""
+def rl_training(run: RunConfig, sft: SFTConfig, pm: PreferenceConfig, policy: PolicyConfig):
+    """The RL trainers' settings (`RLTraining`); refuses PPO (not in trl 1.16) and a --reward for offline DPO."""
+    from cai_lang.train.rl.pipeline import RLTraining
     from cai_lang.train.rl.policy import PolicyTrainingConfig, ppo_status
     from cai_lang.train.rl.preference import PreferenceTrainingConfig
 

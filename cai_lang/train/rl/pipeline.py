@@ -29,8 +29,23 @@ from cai_lang.train.rl.generate import label_summary
 from cai_lang.train.run.folder import RowWriter, check_hashes, read_rows
 from cai_lang.train.run.layout import PREFERENCE_MODEL, RL_POLICY
 from cai_lang.train.run.model_specs import PipelineError, check_model, is_server, model_identity, open_backend
-from cai_lang.train.run.session import QuietReporter, Reporter, Run, open_generation_run, process_rank
-from cai_lang.train.settings import GenerationStep, RLTraining
+from cai_lang.train.run.session import GenerationStep, QuietReporter, Reporter, Run, open_generation_run, process_rank
+
+
+@dataclass
+class RLTraining:
+    """How the RL phase trains: the preference model's and the policy's settings, and where they start."""
+
+    method: str
+    reward: str
+    human_preferences: Path | None
+    preference_base: str | None
+    preference: Any  # PreferenceTrainingConfig
+    policy: Any  # PolicyTrainingConfig
+
+    @property
+    def online(self) -> bool:
+        return self.method in ("rloo", "grpo")
 
 
 @dataclass

@@ -23,6 +23,7 @@ from cai_lang.train.run.folder import RowWriter, check_hashes, read_rows
 from cai_lang.train.run.layout import SL_DATA, SL_MODEL
 from cai_lang.train.run.model_specs import check_model, model_identity, open_backend
 from cai_lang.train.run.session import (
+    GenerationStep,
     QuietReporter,
     Reporter,
     Run,
@@ -32,7 +33,6 @@ from cai_lang.train.run.session import (
     wait_for_marker,
     write_marker,
 )
-from cai_lang.train.settings import GenerationStep
 
 
 @dataclass
