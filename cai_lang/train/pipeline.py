@@ -39,7 +39,7 @@ from cai_lang.train.run.model_specs import (  # noqa: F401 - re-exported: the pi
     open_backend,
     server_spec,
 )
-from cai_lang.train.run.prompts import PromptSelection, select_prompts
+from cai_lang.train.run.prompts import PromptSelection, select_prompts_with_summary
 from cai_lang.train.sl.generate import SLGenerationConfig
 
 if TYPE_CHECKING:
@@ -187,7 +187,8 @@ def open_generation_run(
     settings = settings_of(options, bundle)
     if options.resume:
         record.check_same(step, settings)
-    records = select_prompts(options.prompts)
+    records, summary = select_prompts_with_summary(options.prompts)
+    reporter.phase("\n".join(summary))
     if start:
         record.start_command(options.argv)
     record_bundle(record, bundle, bundle_path, options.source, options.generation.seed)
