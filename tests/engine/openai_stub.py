@@ -81,7 +81,7 @@ class _Handler(BaseHTTPRequestHandler):
         time.sleep(self.stub.delay_for.get(prompts[0], 0.0))
         # The completion names its prompt, so tests can check the order; the
         # stop strings are left in, so tests see the client cut them.
-        text = f" <<{prompts[0]}>> STOP tail"
+        text = f" <<{prompts[0]}>>{_seeded(body)} STOP tail"
         self._send(200, {"choices": [{"index": 0, "text": text, "finish_reason": "length"}]})
 
     def _echo(self, prompt: str, index: int) -> dict[str, Any]:
@@ -99,7 +99,7 @@ class _Handler(BaseHTTPRequestHandler):
         time.sleep(self.stub.delay_for.get(last, 0.0))
         choice: dict[str, Any] = {
             "index": 0,
-            "message": {"role": "assistant", "content": f"chat<<{last}>> STOP tail"},
+            "message": {"role": "assistant", "content": f"chat<<{last}>>{_seeded(body)} STOP tail"},
             "finish_reason": "length",
         }
         if body.get("logprobs"):
@@ -119,6 +119,13 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(data)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client timed out and hung up, as the timeout test wants
+
+
+def _seeded(body: dict[str, Any]) -> str:
+    # Like vLLM: a sampled request's text is fixed by its seed, so one seed twice gives one text twice.
+    if body.get("seed") is None or not body.get("temperature"):
+        return ""
+    return f" [seed {body['seed']}]"
 
 
 def start_stub() -> tuple[Stub, ThreadingHTTPServer]:

@@ -101,6 +101,28 @@ class RLStats:
     labels_written: int = 0
     chunks_sampled: int = 0
     chunks_labelled: int = 0
+    identical_pairs: int = 0
+
+
+class IdenticalPairsError(RunError):
+    """Every pair of a chunk holds one response twice: the labels would all be ties and DPO would learn nothing."""
+
+
+def check_pairs_differ(pairs: Sequence[Mapping[str, Any]], stats: RLStats) -> None:
+    """Count pairs whose two responses are the same text; refuse a chunk of two or more where all are.
+
+    One identical pair happens (two empty replies, a short answer); a whole
+    chunk of them means the backend does not sample independently (a server
+    that ignores the seed, or one that serves temperature 0).
+    """
+    same = sum(p["response_a"] == p["response_b"] for p in pairs)
+    stats.identical_pairs += same
+    if len(pairs) >= 2 and same == len(pairs):
+        raise IdenticalPairsError(
+            f"all {same} pairs of a chunk hold the same response twice (first: prompt {pairs[0]['id']!r}): the policy "
+            "does not sample the two sides independently, so every label would be a 0.5 tie. Check that the server "
+            "honours temperature and seed (caic sends each side with its own seed), or raise --temperature"
+        )
 
 
 def check_hashes(rows: Sequence[Mapping[str, Any]], content_hash: str, where: str) -> None:
@@ -124,12 +146,21 @@ def sample_chunk(
     chunk_index: int,
     policy_id: str,
 ) -> list[dict[str, Any]]:
-    """Two responses per prompt of one chunk, in one generate call, as pair rows."""
+    """Two responses per prompt of one chunk, as pair rows: one generate call per side, each with its own seed.
+
+    A server samples each request on its own, and vLLM returns the same text
+    for the same request and seed; so the two responses of a pair are never
+    asked for with one seed (a local backend batching them would differ by
+    batch position only).
+    """
     from cai_lang.train.rl.pairs import sampling_record
 
     params = config.sampling(call_seed(config.seed, chunk_index, 0, "pairs"))
-    prompts = [response_prompt(r.prompt, config.dialect) for r in records for _ in range(2)]
-    responses = policy.generate(prompts, params)
+    params_b = config.sampling(call_seed(config.seed, chunk_index, 1, "pairs"))
+    prompts = [response_prompt(r.prompt, config.dialect) for r in records]
+    responses_a = policy.generate(prompts, params)
+    responses_b = policy.generate(prompts, params_b)
+    responses = [text for pair in zip(responses_a, responses_b) for text in pair]
     rows = []
     for i, record in enumerate(records):
         rows.append(
@@ -144,6 +175,7 @@ def sample_chunk(
                 "response_b": responses[2 * i + 1].strip(),
                 "policy": policy_id,
                 "sampling": sampling_record(params),
+                "seed_b": params_b.seed,
                 "dialect": config.dialect,
                 "seed": config.seed,
                 "content_hash": bundle.content_hash,
@@ -209,7 +241,10 @@ def generate_rl(
             if policy is None:
                 raise RunError("pairs are missing and no policy was opened to sample them")
             # The whole chunk is sampled again so every row sees the batch it saw the first time.
-            for row in sample_chunk(chunk, policy=policy, bundle=bundle, config=config, chunk_index=chunk_index, policy_id=policy_id):
+            sampled = sample_chunk(chunk, policy=policy, bundle=bundle, config=config, chunk_index=chunk_index, policy_id=policy_id)
+            # Checked before anything is written, so a refused chunk leaves no rows for a resume to label.
+            check_pairs_differ(sampled, stats)
+            for row in sampled:
                 if pair_writer.append(row):
                     pairs[row["id"]] = row
                     stats.pairs_written += 1
