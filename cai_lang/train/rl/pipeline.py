@@ -35,7 +35,6 @@ from cai_lang.train.pipeline import (
     _process_rank,
     check_hashes,
     check_model,
-    is_server,
     model_identity,
     open_backend,
     open_generation_run,
@@ -209,9 +208,9 @@ def build_labeller(bundle, options: RLOptions, opened: dict[str, Any]):
     config = options.generation
     models = []
     for spec in options.feedback:
-        # A chat endpoint scores only single tokens; "A"/"B" are, "(A)" seldom is (docs/engine.md).
-        letters = ("A", "B") if is_server(spec) and config.dialect == "chat" else None
-        models.append(FeedbackModel(_backend(spec, options, opened), config.dialect, letters))
+        # The options are what the template asks for, "(A)"/"(B)", on every backend;
+        # over a chat endpoint the HTTP backend reads them from the reply's first tokens.
+        models.append(FeedbackModel(_backend(spec, options, opened), config.dialect))
     labeller = ComparisonLabeller(bundle, models, cot=config.cot, clamp=config.clamp, cot_params=config.cot_params(), ensemble=config.ensemble)
     return labeller, Aggregator(bundle, config.mode, margin=config.margin, seed=config.seed)
 
