@@ -156,7 +156,7 @@ def generate_responses(backend, records: Sequence[PromptRecord], options: EvalOp
     draw their randomness the same way)."""
     from cai_lang.train.sl.generate import response_prompt
 
-    prompts = [response_prompt(r.prompt, options.dialect) for r in records for _ in range(options.samples)]
+    prompts = [response_prompt(r.turns, options.dialect) for r in records for _ in range(options.samples)]
     texts = backend.generate(prompts, _sampling(options))
     rows = []
     for n, text in enumerate(texts):

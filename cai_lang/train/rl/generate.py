@@ -157,7 +157,7 @@ def sample_chunk(
 
     params = config.sampling(call_seed(config.seed, chunk_index, 0, "pairs"))
     params_b = config.sampling(call_seed(config.seed, chunk_index, 1, "pairs"))
-    prompts = [response_prompt(r.prompt, config.dialect) for r in records]
+    prompts = [response_prompt(r.turns, config.dialect) for r in records]
     responses_a = policy.generate(prompts, params)
     responses_b = policy.generate(prompts, params_b)
     responses = [text for pair in zip(responses_a, responses_b) for text in pair]
@@ -170,7 +170,7 @@ def sample_chunk(
                 "kind": record.kind,
                 "split": record.split,
                 "context": dict(record.context),
-                "conversation": [{"role": "user", "content": record.prompt}],
+                "conversation": record.turns,
                 "response_a": responses[2 * i].strip(),
                 "response_b": responses[2 * i + 1].strip(),
                 "policy": policy_id,

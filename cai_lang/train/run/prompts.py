@@ -49,6 +49,13 @@ class PromptRecord:
     domain: str | None = None
     # Where the row came from (the source as given), for the selection summary.
     source: str = ""
+    # The turns before `prompt` when the row is a conversation (`prompt` is its last user turn); empty otherwise.
+    history: tuple[Mapping[str, str], ...] = ()
+
+    @property
+    def turns(self) -> list[dict[str, str]]:
+        """The conversation the model answers: the earlier turns, then the prompt as the user's turn."""
+        return [*(dict(m) for m in self.history), {"role": "user", "content": self.prompt}]
 
 
 def shipped_path(name: str) -> Path:
@@ -195,9 +202,7 @@ def _split_names(names: tuple[str, ...]) -> str:
 
 
 def _record(row: Mapping[str, Any], n: int, path: Path, kind: Kind | None, source: str) -> PromptRecord:
-    prompt = row.get("prompt")
-    if not isinstance(prompt, str) or not prompt.strip():
-        raise PromptSetError(f"{path}: row {n} has no `prompt` text")
+    prompt, history = _prompt_of(row, n, path)
     context = row.get("context") or {}
     if isinstance(context, str):
         try:
@@ -220,7 +225,33 @@ def _record(row: Mapping[str, Any], n: int, path: Path, kind: Kind | None, sourc
         split=str(row.get("split") or "train"),
         domain=row.get("domain"),
         source=source,
+        history=history,
     )
+
+
+def _prompt_of(row: Mapping[str, Any], n: int, path: Path) -> tuple[str, tuple[dict[str, str], ...]]:
+    # A conversation is a `messages` list (trl's format), a `prompt` that is a
+    # list, or a `prompt` transcript starting "Human:"; its last turn is the user's.
+    from cai_lang.train.run.conversation import is_transcript, prompt_turns
+
+    prompt = row.get("prompt")
+    value = row.get("messages")
+    if value is None and (isinstance(prompt, list) or (isinstance(prompt, str) and is_transcript(prompt))):
+        value = prompt
+    if value is None:
+        if not isinstance(prompt, str) or not prompt.strip():
+            raise PromptSetError(f"{path}: row {n} has no `prompt` text (nor `messages`)")
+        return prompt, ()
+    if isinstance(value, str) and not is_transcript(value):
+        try:
+            value = json.loads(value)  # a CSV cell holds a message list as JSON text
+        except json.JSONDecodeError:
+            raise PromptSetError(f"{path}: row {n}: `messages` is neither a list of messages nor a Human:/Assistant: transcript") from None
+    try:
+        turns = prompt_turns(value, f"{path}: row {n}")
+    except ValueError as exc:
+        raise PromptSetError(str(exc)) from None
+    return turns[-1]["content"], tuple(turns[:-1])
 
 
 def _check_unique(records: Iterable[PromptRecord], where: Path | str) -> None:

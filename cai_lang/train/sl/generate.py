@@ -31,7 +31,7 @@ from __future__ import annotations
 import random
 import re
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from cai_lang.codegen.bundle import Bundle
 from cai_lang.codegen.wording import early_stop as _early_stop
@@ -119,11 +119,18 @@ class SLGenerationConfig:
 # ---------------------------------------------------------------- prompts
 
 
-def response_prompt(text: str, dialect: str) -> Prompt:
-    """What the policy sees to answer a user prompt."""
+def response_prompt(prompt: str | Sequence[Mapping[str, str]], dialect: str) -> Prompt:
+    """What the policy sees to answer a user prompt or a conversation ending with the user's turn.
+
+    Chat: the turns as messages. Text: the paper's transcript (`Human:` /
+    `Assistant:` turns) ending with `Assistant:`.
+    """
+    from cai_lang.train.run.conversation import to_transcript
+
+    turns = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else [dict(m) for m in prompt]
     if dialect == "chat":
-        return [{"role": "user", "content": text}]
-    return f"Human: {text}\n\nAssistant:"
+        return turns
+    return f"{to_transcript(turns)}\n\nAssistant:"
 
 
 def critique_prompt(bundle: Bundle, item_id: str, conversation: list[dict[str, str]], dialect: str) -> Prompt:
@@ -158,7 +165,7 @@ class _InFlight:
 
     @property
     def conversation(self) -> list[dict[str, str]]:
-        return [{"role": "user", "content": self.record.prompt}, {"role": "assistant", "content": self.current}]
+        return [*self.record.turns, {"role": "assistant", "content": self.current}]
 
 
 @dataclass
@@ -194,7 +201,7 @@ def generate_chunk(
         work.append(_InFlight(record, labels, unknown))
 
     answers = policy.generate(
-        [response_prompt(w.record.prompt, config.dialect) for w in work],
+        [response_prompt(w.record.turns, config.dialect) for w in work],
         config.sampling(call_seed(config.seed, chunk_index, 0, "response")),
     )
     for w, answer in zip(work, answers):
@@ -264,10 +271,8 @@ def row_of(w: _InFlight, *, bundle: Bundle, config: SLGenerationConfig, model: s
         "dialect": config.dialect,
         "model": model,
         "critic_model": critic_model,
-        "messages": [
-            {"role": "user", "content": record.prompt},
-            {"role": "assistant", "content": w.current},
-        ],
+        "conversation": record.turns,
+        "messages": [*record.turns, {"role": "assistant", "content": w.current}],
     }
 
 
