@@ -78,6 +78,7 @@ class EvalOptions:
     batch_size: int = 32
     device: str = "auto"
     argv: list[str] | None = None
+    long_prompts: str = field(default="skip", metadata={"help": "A prompt longer than a model's context: `skip` it or `truncate` it from the left."})
 
     def __post_init__(self) -> None:
         if self.samples < 1:
@@ -149,6 +150,28 @@ def _sampling(options: EvalOptions, **overrides: Any):
     )
     values.update(overrides)
     return SamplingParams(**values)
+
+
+def _fit_eval_prompts(records, options: EvalOptions, bundle, backend, feedback_spec: str, say) -> tuple[list, dict[str, Any]]:
+    """Every model sees the same prompts: one too long for any of them is skipped (or cut) for all, and said."""
+    from cai_lang.train.run.fit import describe
+    from cai_lang.train.sl.generate import check_long_prompts, fit_prompts
+
+    check_long_prompts(options.long_prompts)
+    report: dict[str, Any] = {"action": options.long_prompts, "prompts": [], "unchecked": []}
+    judged = options.critiques or options.baseline is not None
+    for spec in dict.fromkeys(filter(None, (options.model, options.baseline, feedback_spec if judged else None))):
+        phase = "compare" if options.baseline is not None and spec == feedback_spec else "critique"
+        generated = 2 * options.max_new_tokens if phase == "compare" else options.max_new_tokens + options.critique_tokens
+        records, events, checked = fit_prompts(records, backend(spec), bundle, options.dialect, options.long_prompts, phase=phase, generated=generated)
+        for line in describe(events, checked, _identity(spec)):
+            say(line)
+        if not checked:
+            report["unchecked"].append(_identity(spec))
+        report["prompts"].extend({**event.to_dict(), "model": _identity(spec)} for event in events)
+    if not records:
+        raise EvalError("every prompt is longer than a model's context window; nothing left to evaluate")
+    return records, report
 
 
 def generate_responses(backend, records: Sequence[PromptRecord], options: EvalOptions) -> list[dict[str, Any]]:
@@ -383,6 +406,7 @@ def run_eval(options: EvalOptions, say: Callable[[str], None] | None = None) -> 
         return backends[key]
 
     try:
+        records, oversize = _fit_eval_prompts(records, options, bundle, backend, feedback_spec, say)
         sides: dict[str, dict[str, Any]] = {}
         critics: dict[str, Any] = {}
         rows_by_side: dict[str, list[dict]] = {}
@@ -433,6 +457,7 @@ def run_eval(options: EvalOptions, say: Callable[[str], None] | None = None) -> 
             "by_kind": dict(Counter(r.kind for r in records)),
             "samples_per_prompt": options.samples,
             "responses": len(records) * options.samples,
+            "oversize": oversize,
         },
         "sampling": {k: v for k, v in asdict(_sampling(options)).items() if k != "stop"},
         "feedback_model": _identity(feedback_spec),

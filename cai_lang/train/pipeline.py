@@ -239,12 +239,24 @@ def generate_sl_data(options: SLOptions, reporter: Reporter | None = None, *, fi
                     critic.close()
         reporter.stop()
         total = len(writer)
+    long_prompts = report_long_prompts(stats, options.generation.long_prompts, reporter)
     record.add_output("sl_data", data_path, "sl_data", rows=total, complete=True, format="jsonl, one row per prompt; `messages` in trl's conversational format")
-    record.add_step("sl-generate", rows=total, written=stats.written if stats else 0, resumed=options.resume)
+    record.add_step("sl-generate", rows=total, written=stats.written if stats else 0, resumed=options.resume, long_prompts=long_prompts)
     if finish:
         record.finish_command()
     record.save()
     return SLDataResult(data_path, total, stats.written if stats else 0, bundle_path, bundle.content_hash, stats)
+
+
+def report_long_prompts(stats, action: str, reporter: Reporter) -> dict[str, Any] | None:
+    """Say which prompts were over the policy's context and what was done; the same, as run.json records it."""
+    from cai_lang.train.run.fit import describe
+
+    if stats is None:
+        return None
+    for line in describe(stats.oversize, stats.lengths_checked, "long prompts"):
+        reporter.phase(line)
+    return {"action": action, "checked": stats.lengths_checked, "prompts": [e.to_dict() for e in stats.oversize]}
 
 
 def record_bundle(record: RunRecord, bundle, bundle_path: Path, source: Path, seed: int) -> None:

@@ -28,7 +28,7 @@ from cai_lang.codegen.bundle import Bundle
 from cai_lang.engine.base import GenerationBackend, SamplingParams
 from cai_lang.train.run.folder import RowWriter, RunError
 from cai_lang.train.run.prompts import PromptRecord
-from cai_lang.train.sl.generate import DIALECTS, TEXT_STOPS, call_seed, response_prompt
+from cai_lang.train.sl.generate import DIALECTS, TEXT_STOPS, call_seed, check_long_prompts, fit_prompts, response_prompt
 
 MODES = ("sample", "priority")
 ENSEMBLES = ("mean", "vote")
@@ -49,8 +49,10 @@ class RLGenerationConfig:
     clamp: tuple[float, float] = field(default=(0.4, 0.6), metadata={"help": "CoT only: the band labels are clamped into."})
     ensemble: str = field(default="mean", metadata={"help": "Several feedback models: `mean` of probabilities or soft majority `vote`."})
     chunk_size: int = field(default=32, metadata={"help": "Prompts per chunk; rows are written as each chunk finishes."})
+    long_prompts: str = field(default="skip", metadata={"help": "A prompt longer than the model's context: `skip` it or `truncate` it from the left."})
 
     def __post_init__(self) -> None:
+        check_long_prompts(self.long_prompts)
         object.__setattr__(self, "clamp", tuple(float(x) for x in self.clamp))
         if self.dialect not in DIALECTS:
             raise ValueError(f"dialect must be one of {', '.join(DIALECTS)}")
@@ -102,6 +104,8 @@ class RLStats:
     chunks_sampled: int = 0
     chunks_labelled: int = 0
     identical_pairs: int = 0
+    oversize: list = field(default_factory=list)  # run.fit.Oversize, one per prompt over the context
+    lengths_checked: bool = False
 
 
 class IdenticalPairsError(RunError):
@@ -231,6 +235,13 @@ def generate_rl(
     when every pair is already on disk.
     """
     stats = RLStats()
+    if policy is not None:
+        # The comparison prompt holds the conversation and both responses (and, with CoT, the reasoning).
+        generated = (4 if config.cot else 2) * config.max_new_tokens
+        records, stats.oversize, stats.lengths_checked = fit_prompts(
+            records, policy, bundle, config.dialect, config.long_prompts, phase="compare", generated=generated
+        )
+    cut = {e.id: e.to_dict() for e in stats.oversize if e.action == "truncated"}
     pairs = dict(pairs_on_disk)
     for chunk_index, start in enumerate(range(0, len(records), config.chunk_size)):
         chunk = list(records[start : start + config.chunk_size])
@@ -245,6 +256,8 @@ def generate_rl(
             # Checked before anything is written, so a refused chunk leaves no rows for a resume to label.
             check_pairs_differ(sampled, stats)
             for row in sampled:
+                if row["id"] in cut:
+                    row["truncated"] = cut[row["id"]]
                 if pair_writer.append(row):
                     pairs[row["id"]] = row
                     stats.pairs_written += 1

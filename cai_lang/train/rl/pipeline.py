@@ -38,6 +38,7 @@ from cai_lang.train.pipeline import (
     model_identity,
     open_backend,
     open_generation_run,
+    report_long_prompts,
     train_sl,
 )
 from cai_lang.train.rl.generate import RLGenerationConfig, label_summary
@@ -161,7 +162,8 @@ def generate_rl_data(options: RLOptions, reporter: Reporter | None = None, *, st
     record.add_output("rl_labels", labels_path, "preference_labels", rows=n_labels, complete=True, pairs="rl_pairs",
                       format="jsonl, one row per pair: p_a = P(response_a better), per-principle items, mode, content_hash", **summary)
     written = stats.labels_written if stats else 0
-    record.add_step("rl-generate", pairs=n_pairs, labels=n_labels, written=written, resumed=options.resume)
+    long_prompts = report_long_prompts(stats, options.generation.long_prompts, reporter)
+    record.add_step("rl-generate", pairs=n_pairs, labels=n_labels, written=written, resumed=options.resume, long_prompts=long_prompts)
     if finish:
         record.finish_command()
     record.save()

@@ -91,8 +91,10 @@ class SLGenerationConfig:
     top_p: float = field(default=1.0, metadata={"help": "Nucleus sampling mass."})
     dialect: str = field(default="chat", metadata={"help": "`chat` (instruct models, chat template) or `text` (base models)."})
     chunk_size: int = field(default=32, metadata={"help": "Prompts processed together; rows are written when a chunk finishes."})
+    long_prompts: str = field(default="skip", metadata={"help": "A prompt longer than the model's context: `skip` it or `truncate` it from the left."})
 
     def __post_init__(self) -> None:
+        check_long_prompts(self.long_prompts)
         if self.rounds < 0:
             raise ValueError("rounds must be at least 0")
         if self.dialect not in DIALECTS:
@@ -133,6 +135,36 @@ def response_prompt(prompt: str | Sequence[Mapping[str, str]], dialect: str) -> 
     return f"{to_transcript(turns)}\n\nAssistant:"
 
 
+def check_long_prompts(action: str) -> None:
+    from cai_lang.train.run.fit import LONG_PROMPT_ACTIONS
+
+    if action not in LONG_PROMPT_ACTIONS:
+        raise ValueError(f"long prompts are `skip`ped or `truncate`d, not {action!r}")
+
+
+def fit_prompts(records, backend, bundle: Bundle, dialect: str, action: str, *, phase: str, generated: int):
+    """`run.fit.fit_to_context` with the reserve a step needs: what it generates plus its longest template's text.
+
+    The template's own length is measured on this bundle and backend, with
+    empty turns, over every item that has wording for `phase`.
+    """
+    from cai_lang.codegen.templates import render_prompt
+    from cai_lang.train.run.fit import fit_to_context
+
+    empty = [{"role": "user", "content": ""}, {"role": "assistant", "content": ""}]
+    overhead = 0
+    if backend.context_window() is not None:
+        for item in [*bundle.principles, *bundle.rules]:
+            try:
+                shown = render_prompt(bundle, item.id, phase, dialect, conversation=empty, critique="", response_a="", response_b="", reasoning="")
+            except ValueError:
+                continue  # no wording for this phase
+            overhead = max(overhead, backend.count_tokens(shown) or 0)
+    return fit_to_context(
+        records, backend, render=lambda r: response_prompt(r.turns, dialect), reserve=overhead + generated, action=action
+    )
+
+
 def critique_prompt(bundle: Bundle, item_id: str, conversation: list[dict[str, str]], dialect: str) -> Prompt:
     """The bundle's critique template for one item (it carries the bundle's early-stop instruction)."""
     from cai_lang.codegen.templates import render_prompt
@@ -170,6 +202,8 @@ class _InFlight:
 
 @dataclass
 class SLStats:
+    oversize: list = field(default_factory=list)  # run.fit.Oversize, one per prompt over the context
+    lengths_checked: bool = False
     written: int = 0
     already_present: int = 0
     stopped_early: int = 0
@@ -295,6 +329,10 @@ def generate_sl(
     the rows record (default: the backends' own ids).
     """
     stats = SLStats()
+    records, stats.oversize, stats.lengths_checked = fit_prompts(
+        records, policy, bundle, config.dialect, config.long_prompts, phase="revision", generated=3 * config.max_new_tokens
+    )
+    cut = {e.id: e.to_dict() for e in stats.oversize if e.action == "truncated"}
     sampler = PrincipleSampler(bundle, config.seed)
     model_id = model_id or policy.model_id
     critic_id = critic_model_id or (critic or policy).model_id
@@ -312,7 +350,10 @@ def generate_sl(
         for w in done:
             if w.record.id in writer:
                 continue
-            writer.append(row_of(w, bundle=bundle, config=config, model=model_id, critic_model=critic_id))
+            row = row_of(w, bundle=bundle, config=config, model=model_id, critic_model=critic_id)
+            if w.record.id in cut:
+                row["truncated"] = cut[w.record.id]
+            writer.append(row)
             stats.written += 1
             stats.stopped_early += w.stopped_early
             stats.no_principle += w.no_principle
