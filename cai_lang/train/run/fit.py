@@ -118,3 +118,12 @@ def describe(events: Sequence[Oversize], checked: bool, where: str) -> list[str]
     if not checked:
         return [f"{where}: prompt lengths not checked (the backend does not report its context window)"]
     return [f"{where}: prompt {e.id!r} {e.action}: {e.reason}" + (f"; kept {e.kept_tokens} tokens" if e.kept_tokens else "") for e in events]
+
+
+def report_long_prompts(stats: Any, action: str, reporter: Any) -> dict[str, Any] | None:
+    """Say which prompts were over the policy's context and what was done; the same, as run.json's step records it."""
+    if stats is None:
+        return None
+    for line in describe(stats.oversize, stats.lengths_checked, "long prompts"):
+        reporter.phase(line)
+    return {"action": action, "checked": stats.lengths_checked, "prompts": [e.to_dict() for e in stats.oversize]}
