@@ -73,25 +73,33 @@ def test_hub_style_preferences_put_the_user_turns_in_the_prompt_once():
 
 
 @pytest.mark.slow
-def test_trl_trains_on_both_files_exactly_as_written(tiny_model, tmp_path):
+def test_trl_trains_on_the_files_a_run_writes_exactly_as_written(tiny_model, constitution_file, tmp_path):
     from datasets import load_dataset
     from transformers import AutoTokenizer
     from trl import DPOConfig, DPOTrainer, SFTConfig, SFTTrainer
+    from typer.testing import CliRunner
 
-    sft, _ = sft_rows([sl_row(i) for i in range(4)])
-    pairs = [{"id": f"p{i}", "conversation": [{"role": "user", "content": f"question {i}"}], "response_a": "sure, here",
-              "response_b": "no", "content_hash": HASH, "policy": "pol"} for i in range(4)]
-    prefs = preference_file_rows(pairs, [{"pair_id": f"p{i}", "p_a": 0.9, "feedback_models": ["fb"], "mode": "sample"} for i in range(4)])
-    for name, rows in (("sft.jsonl", sft), ("preferences.jsonl", prefs)):
-        (tmp_path / name).write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    from cai_lang.cli.app import app
+
+    fast = ["--max-prompts", "4", "--max-new-tokens", "6", "--deployment", "clinic", "--helpful", "none"]
+    for command in (["generate", "sl", "--rounds", "1"], ["generate", "rl"]):
+        result = CliRunner().invoke(app, [*command, str(constitution_file), "-m", str(tiny_model), "-o", str(tmp_path / "run"), *fast])
+        assert result.exit_code == 0, result.output
+    run = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert run["outputs"]["sft"]["path"] == "sft.jsonl" and run["outputs"]["preferences"]["rows"] == 4
+    sft_file, prefs_file = tmp_path / "run" / "sft.jsonl", tmp_path / "run" / "preferences.jsonl"
+    first = json.loads(sft_file.read_text().splitlines()[0])
+    assert "prompt" not in first and first["messages"][-1]["role"] == "assistant" and first["content_hash"]
     common = dict(max_steps=2, per_device_train_batch_size=2, use_cpu=True, bf16=False, activation_checkpointing=False,
                   report_to="none", save_strategy="no", max_length=128)
     tokenizer = AutoTokenizer.from_pretrained(str(tiny_model))
-    data = load_dataset("json", data_files=str(tmp_path / "sft.jsonl"), split="train")
+    data = load_dataset("json", data_files=str(sft_file), split="train")
+    assert len(data) == run["outputs"]["sft"]["rows"] > 0
     trainer = SFTTrainer(model=str(tiny_model), args=SFTConfig(output_dir=str(tmp_path / "sft"), **common),
                          train_dataset=data, processing_class=tokenizer)
     assert trainer.train().global_step == 2
-    data = load_dataset("json", data_files=str(tmp_path / "preferences.jsonl"), split="train")
+    data = load_dataset("json", data_files=str(prefs_file), split="train")
+    assert set(data.column_names) >= {"prompt", "chosen", "rejected", "soft_label", "content_hash"}
     trainer = DPOTrainer(model=str(tiny_model), args=DPOConfig(output_dir=str(tmp_path / "dpo"), **common),
                          train_dataset=data, processing_class=tokenizer)
     assert trainer.train().global_step == 2

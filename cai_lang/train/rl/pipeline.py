@@ -32,6 +32,7 @@ from cai_lang.train.run.model_specs import PipelineError, check_model, model_ide
 from cai_lang.train.run.session import QuietReporter, Reporter, Run, open_generation_run, process_rank
 from cai_lang.train.settings import GenerationStep, RLTraining
 from cai_lang.train.run.fit import report_long_prompts
+from cai_lang.train.run.formats import preference_file_rows, write_rows
 
 
 @dataclass
@@ -108,6 +109,9 @@ def generate_rl_data(run: Run, options: GenerationStep, reporter: Reporter | Non
         n_pairs, n_labels = len(pair_writer), len(label_writer)
     labels = read_rows(labels_path)
     summary = label_summary(labels)
+    export = preference_file_rows(read_rows(pairs_path), labels)
+    record.add_output("preferences", run.layout.preference_export, "preference_export", rows=write_rows(run.layout.preference_export, export),
+                      format="jsonl for trl's DPOTrainer as written: conversational prompt/chosen/rejected, soft_label = P(chosen better), provenance")
     record.add_output("rl_pairs", pairs_path, "pairs", rows=n_pairs, complete=True, format="jsonl, one row per prompt: response_a, response_b and how they were sampled")
     record.add_output("rl_labels", labels_path, "preference_labels", rows=n_labels, complete=True, pairs="rl_pairs",
                       format="jsonl, one row per pair: p_a = P(response_a better), per-principle items, mode, content_hash", **summary)
