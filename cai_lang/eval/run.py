@@ -425,6 +425,9 @@ def run_eval(options: EvalOptions, say: Callable[[str], None] | None = None) -> 
                 continue
             say(f"{side}: answering {len(records)} prompts × {options.samples}")
             rows = generate_responses(backend(spec), records, options)
+            for row in rows:
+                # Provenance, so a row read on its own says which constitution and models made and judged it.
+                row.update(content_hash=bundle.content_hash, model=_identity(spec), feedback_model=_identity(feedback_spec))
             critic = backend(feedback_spec) if options.critiques else None
             if critic is not None:
                 say(f"{side}: critiques by {feedback_spec}")

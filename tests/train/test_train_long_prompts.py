@@ -93,3 +93,7 @@ def test_caic_eval_skips_the_long_prompt_and_says_so_in_the_metrics(tiny_model, 
     assert "prompt 'huge-eval' skipped" in result.output
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["prompts"]["count"] == 2 and [p["id"] for p in metrics["prompts"]["oversize"]["prompts"]] == ["huge-eval"]
+    # Every evaluation row says which constitution and models made and judged it.
+    responses = rows(out / "responses.jsonl")
+    assert {r["content_hash"] for r in responses} == {metrics["content_hash"]}
+    assert {r["model"] for r in responses} == {r["feedback_model"] for r in responses} == {str(tiny_model.resolve())}
