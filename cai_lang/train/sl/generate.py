@@ -222,23 +222,46 @@ def generate_chunk(
     chunk_index: int = 0,
     sampler: PrincipleSampler | None = None,
 ) -> list[_InFlight]:
-    """Run the whole SL-CAI loop for one chunk of prompts, batched per step."""
+    """Run the whole SL-CAI loop for one chunk of prompts, batched per step.
+
+    Every call names its rows (`generate_rows`), so a backend that keeps a
+    transcript's cache reads only what each step adds to it; a row's cache
+    is released as soon as the row leaves the loop, and all of the chunk's
+    when the chunk ends (see docs/engine.md, prefix reuse).
+    """
     critic = critic or policy
-    sampler = sampler or PrincipleSampler(bundle, config.seed)
+    backends = [policy] if critic is policy else [policy, critic]
+    keys = [(chunk_index, i) for i in range(len(records))]
+    try:
+        return _run_chunk(records, keys, policy=policy, critic=critic, bundle=bundle, config=config,
+                          chunk_index=chunk_index, sampler=sampler or PrincipleSampler(bundle, config.seed))
+    finally:
+        for backend in backends:
+            backend.release_rows(keys)
+
+
+def _run_chunk(records, keys, *, policy, critic, bundle, config, chunk_index, sampler) -> list[_InFlight]:
     work = []
     for record in records:
         labels, unknown = clean_labels(bundle, record.context)
         work.append(_InFlight(record, labels, unknown))
+    key = {id(w): k for w, k in zip(work, keys)}
 
-    answers = policy.generate(
+    def release(done: list[_InFlight]) -> None:
+        for backend in {id(b): b for b in (policy, critic)}.values():
+            backend.release_rows([key[id(w)] for w in done])
+
+    answers = policy.generate_rows(
         [response_prompt(w.record.turns, config.dialect) for w in work],
         config.sampling(call_seed(config.seed, chunk_index, 0, "response")),
+        rows=[key[id(w)] for w in work],
     )
     for w, answer in zip(work, answers):
         w.initial = w.current = answer.strip()
 
     stop_reply = bundle.early_stop.reply if bundle.early_stop is not None else None
     active = [w for w in work if w.record.kind == "red_team"]
+    release([w for w in work if w.record.kind != "red_team"])
     for round_index in range(config.rounds):
         items = {}
         for w in active:
@@ -246,12 +269,14 @@ def generate_chunk(
                 items[w.record.id] = sampler.draw(w.record.id, round_index, w.labels)
             except NoApplicablePrinciple:
                 w.no_principle = True
+        release([w for w in active if w.no_principle])
         active = [w for w in active if not w.no_principle]
         if not active:
             break
-        critiques = critic.generate(
+        critiques = critic.generate_rows(
             [critique_prompt(bundle, items[w.record.id].id, w.conversation, config.dialect) for w in active],
             config.sampling(call_seed(config.seed, chunk_index, round_index, "critique")),
+            rows=[key[id(w)] for w in active],
         )
         revising = []
         for w, critique in zip(active, critiques):
@@ -263,13 +288,15 @@ def generate_chunk(
                 w.stopped_early = True
             else:
                 revising.append((w, entry))
+        release([w for w in active if w.stopped_early])
         if revising:
-            revisions = policy.generate(
+            revisions = policy.generate_rows(
                 [
                     revision_prompt(bundle, entry["principle"], w.conversation, entry["critique"], config.dialect)
                     for w, entry in revising
                 ],
                 config.sampling(call_seed(config.seed, chunk_index, round_index, "revision")),
+                rows=[key[id(w)] for w, _ in revising],
             )
             for (w, entry), revision in zip(revising, revisions):
                 entry["revision"] = revision.strip()
