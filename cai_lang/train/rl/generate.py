@@ -50,6 +50,7 @@ class RLGenerationConfig:
     ensemble: str = field(default="mean", metadata={"help": "Several feedback models: `mean` of probabilities or soft majority `vote`."})
     chunk_size: int = field(default=32, metadata={"help": "Prompts per chunk; rows are written as each chunk finishes."})
     long_prompts: str = field(default="skip", metadata={"help": "A prompt longer than the model's context: `skip` it or `truncate` it from the left."})
+    infer_context: bool = field(default=False, metadata={"help": "The (first) feedback model infers missing or unknown context labels from the schema."})
 
     def __post_init__(self) -> None:
         check_long_prompts(self.long_prompts)
@@ -106,6 +107,7 @@ class RLStats:
     identical_pairs: int = 0
     oversize: list = field(default_factory=list)  # run.fit.Oversize, one per prompt over the context
     lengths_checked: bool = False
+    context_lines: list = field(default_factory=list)  # what --infer-context inferred, for the terminal
 
 
 class IdenticalPairsError(RunError):
@@ -162,6 +164,7 @@ def sample_chunk(
                 "kind": record.kind,
                 "split": record.split,
                 "context": dict(record.context),
+                **({"inferred_context": dict(record.inferred)} if record.inferred else {}),
                 "conversation": record.turns,
                 "response_a": responses[2 * i].strip(),
                 "response_b": responses[2 * i + 1].strip(),
@@ -230,6 +233,11 @@ def generate_rl(
             records, policy, bundle, config.dialect, config.long_prompts, phase="compare", generated=generated
         )
     cut = {e.id: e.to_dict() for e in stats.oversize if e.action == "truncated"}
+    if config.infer_context:
+        from cai_lang.train.run.context_labels import infer_context, inference_lines
+
+        records = infer_context(records, labeller.models[0].backend, bundle, labeller.models[0].dialect)
+        stats.context_lines = inference_lines(records)
     pairs = dict(pairs_on_disk)
     for chunk_index, start in enumerate(range(0, len(records), config.chunk_size)):
         chunk = list(records[start : start + config.chunk_size])

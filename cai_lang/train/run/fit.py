@@ -124,6 +124,8 @@ def report_long_prompts(stats: Any, action: str, reporter: Any) -> dict[str, Any
     """Say which prompts were over the policy's context and what was done; the same, as run.json's step records it."""
     if stats is None:
         return None
+    for line in getattr(stats, "context_lines", ()):
+        reporter.phase(line)
     for line in describe(stats.oversize, stats.lengths_checked, "long prompts"):
         reporter.phase(line)
     return {"action": action, "checked": stats.lengths_checked, "prompts": [e.to_dict() for e in stats.oversize]}

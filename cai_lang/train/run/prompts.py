@@ -51,6 +51,8 @@ class PromptRecord:
     source: str = ""
     # The turns before `prompt` when the row is a conversation (`prompt` is its last user turn); empty otherwise.
     history: tuple[Mapping[str, str], ...] = ()
+    # Context labels the feedback model inferred (`--infer-context`): per variable, value and probabilities.
+    inferred: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def turns(self) -> list[dict[str, str]]:

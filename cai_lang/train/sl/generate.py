@@ -92,6 +92,7 @@ class SLGenerationConfig:
     dialect: str = field(default="chat", metadata={"help": "`chat` (instruct models, chat template) or `text` (base models)."})
     chunk_size: int = field(default=32, metadata={"help": "Prompts processed together; rows are written when a chunk finishes."})
     long_prompts: str = field(default="skip", metadata={"help": "A prompt longer than the model's context: `skip` it or `truncate` it from the left."})
+    infer_context: bool = field(default=False, metadata={"help": "The critic infers missing or unknown context labels from the schema."})
 
     def __post_init__(self) -> None:
         check_long_prompts(self.long_prompts)
@@ -200,6 +201,7 @@ class _InFlight:
 class SLStats:
     oversize: list = field(default_factory=list)  # run.fit.Oversize, one per prompt over the context
     lengths_checked: bool = False
+    context_lines: list = field(default_factory=list)  # what --infer-context inferred, for the terminal
     written: int = 0
     already_present: int = 0
     stopped_early: int = 0
@@ -356,6 +358,11 @@ def generate_sl(
         records, policy, bundle, config.dialect, config.long_prompts, phase="revision", generated=3 * config.max_new_tokens
     )
     cut = {e.id: e.to_dict() for e in stats.oversize if e.action == "truncated"}
+    if config.infer_context:
+        from cai_lang.train.run.context_labels import infer_context, inference_lines
+
+        records = infer_context(records, critic or policy, bundle, config.dialect)
+        stats.context_lines = inference_lines(records)
     sampler = PrincipleSampler(bundle, config.seed)
     model_id = model_id or policy.model_id
     critic_id = critic_model_id or (critic or policy).model_id
@@ -376,6 +383,8 @@ def generate_sl(
             row = row_of(w, bundle=bundle, config=config, model=model_id, critic_model=critic_id)
             if w.record.id in cut:
                 row["truncated"] = cut[w.record.id]
+            if w.record.inferred:
+                row["inferred_context"] = dict(w.record.inferred)
             writer.append(row)
             stats.written += 1
             stats.stopped_early += w.stopped_early
