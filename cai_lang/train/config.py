@@ -160,6 +160,7 @@ class PhaseConfig:
     """Which phase `caic train` runs."""
 
     phase: str = option("sl", "--phase", help="`sl` (SL-CAI), `rl` (RL-CAI from --model) or `all` (SL, then RL from the SL model).", panel=DATA, choices=PHASE_NAMES)
+    data: Path | None = option(None, "--data", help="Train on the SL or RL data another run generated (a `caic generate` folder, e.g. made on a server); its bundle hash must match.", panel=DATA)
 
     def __post_init__(self) -> None:
         check_choices(self)
@@ -171,6 +172,7 @@ class TrainConfig:
 
     run: RunConfig
     phase: str = "sl"
+    data: Path | None = None  # --data RUN_DIR: another run's generated data
     sl: SLConfig = field(default_factory=SLConfig)
     labels: LabelConfig = field(default_factory=LabelConfig)
     sft: SFTConfig = field(default_factory=SFTConfig)
