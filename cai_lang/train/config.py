@@ -97,6 +97,7 @@ class SLConfig:
 
     critic_model: str | None = option(None, "--critic-model", help="A separate model that writes the critiques (default: the policy).", panel=SL)
     rounds: int = option(4, "--rounds", "-n", help="Most critique → revision rounds per red-team prompt.", panel=SL)
+    critic_dialect: str | None = option(None, "--critic-dialect", help="Dialect of the critique prompts (default: --dialect), e.g. `text` for a base-model critic.", panel=SL, choices=DIALECTS)
 
 
 @dataclass
@@ -109,6 +110,7 @@ class LabelConfig:
     cot: bool = option(False, "--cot", help="The feedback model reasons before answering; labels are clamped to --clamp.", panel=RL)
     clamp: tuple[float, float] = option((0.4, 0.6), "--clamp", help="With --cot: the band labels are clamped into.", panel=RL)
     margin: float = option(0.05, "--margin", help="Priority mode: a tier decides when its verdict is further than this from 0.5.", panel=RL)
+    feedback_dialect: str | None = option(None, "--feedback-dialect", help="Dialect of the comparison prompts (default: --dialect), e.g. `text` for base feedback models (the paper's setup).", panel=RL, choices=DIALECTS)
 
     def __post_init__(self) -> None:
         check_choices(self)

@@ -166,7 +166,7 @@ def build_labeller(bundle, options: GenerationStep, opened: dict[str, Any]):
     for spec in options.feedback:
         # The options are what the template asks for, "(A)"/"(B)", on every backend;
         # over a chat endpoint the HTTP backend reads them from the reply's first tokens.
-        models.append(FeedbackModel(_backend(spec, options, opened), config.dialect))
+        models.append(FeedbackModel(_backend(spec, options, opened), config.comparison_dialect))
     labeller = ComparisonLabeller(bundle, models, cot=config.cot, clamp=config.clamp, cot_params=config.cot_params(), ensemble=config.ensemble)
     return labeller, Aggregator(bundle, config.mode, margin=config.margin, seed=config.seed)
 
