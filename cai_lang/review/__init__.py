@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from cai_lang.api import Report, check_files
+from cai_lang.span import paused_collector
 
 
 @dataclass
@@ -27,6 +28,11 @@ class TestRun:
 def run_tests(paths: list, *, deployment: str | None = None) -> TestRun:
     """Check every file; when none has errors, run the tests of each
     (only those of `deployment` when given). Raises OSError on unreadable files."""
+    with paused_collector():  # as in the checker: many small acyclic objects
+        return _run_tests(paths, deployment)
+
+
+def _run_tests(paths: list, deployment: str | None) -> TestRun:
     from cai_lang.review.tests import Runner
 
     report = check_files(list(paths))

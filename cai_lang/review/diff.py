@@ -27,8 +27,9 @@ from cai_lang.ir.model import Constitution, PrincipleDef
 from cai_lang.ir.resolve import resolve_deployment
 from cai_lang.review.joint import JointContext
 from cai_lang.review.verdict import Semantics, item_condition
-from cai_lang.span import Span
+from cai_lang.span import Span, paused_collector
 from cai_lang.syntax.loader import ModuleCache
+from cai_lang.syntax.printer import print_condition
 
 _WORDING = ("description", "critique", "revision", "compare")
 
@@ -76,12 +77,15 @@ def _load(path: str, cache: ModuleCache, which: str):
 def diff_files(old: str, new: str, *, deployment: str | None = None) -> DiffResult:
     """Compare two constitution files. Raises DiffRefused when either has errors,
     OSError when one cannot be read, KeyError for a deployment in neither."""
-    cache = ModuleCache()
-    old_result, new_result = _load(old, cache, "old"), _load(new, cache, "new")
-    result = DiffResult(old, new)
-    for checked in (old_result, new_result):
-        result.sources.update(checked.program.source_by_display())
-    _Differ(old_result.constitution, new_result.constitution, result).run(deployment)
+    # Like the checker, pause the cyclic collector: the run allocates many
+    # small acyclic objects while two whole constitutions are alive.
+    with paused_collector():
+        cache = ModuleCache()
+        old_result, new_result = _load(old, cache, "old"), _load(new, cache, "new")
+        result = DiffResult(old, new)
+        for checked in (old_result, new_result):
+            result.sources.update(checked.program.source_by_display())
+        _Differ(old_result.constitution, new_result.constitution, result).run(deployment)
     return result
 
 
@@ -91,6 +95,7 @@ class _Differ:
         self.joint = JointContext(old.context, new.context)
         self.solver = ContextSolver(self.joint.variables)
         self.seen: dict[tuple, Change] = {}
+        self.bundle_changes: list[Change] = []
 
     def add(self, change: Change) -> None:
         key = change.identity()
@@ -119,8 +124,14 @@ class _Differ:
                 self.add(Change("deployment", name, name, "added" if in_new else "removed", old_span=None if in_new else span, new_span=span if in_new else None))
                 self.hash(name, in_old, in_new)
                 continue
-            self.deployment(name)
-            self.hash(name, True, True)
+            # The bundle is the resolved deployment (enabled items, wording,
+            # weights, conditions, the transitive order, conflicts, assumptions,
+            # schema): the same hash means no behaviour can differ.
+            if self.hash(name, True, True):
+                self.deployment(name)
+            # The deployment's bundle line closes its block of changes.
+            self.result.changes.extend(self.bundle_changes)
+            self.bundle_changes.clear()
 
     # ------------------------------------------------------------ one deployment
     def deployment(self, name: str) -> None:
@@ -175,6 +186,8 @@ class _Differ:
                     self.add(Change("rule", name, item, "detect changed", _text(old_item.node.detect), _text(new_item.node.detect), **spans))
                 if (old_item.node.verdict, old_item.action) != (new_item.node.verdict, new_item.action):
                     self.add(Change("rule", name, item, "verdict changed", f"{old_item.node.verdict} {old_item.action}", f"{new_item.node.verdict} {new_item.action}", **spans))
+            if self.text(item_condition(old_item), "old") == self.text(item_condition(new_item), "new"):
+                continue
             old_f, new_f = old_s.applies(item), new_s.applies(item)
             if not old_f.eq(new_f):
                 cond_spans = {"old_span": _cond_span(old_item), "new_span": _cond_span(new_item)}
@@ -182,6 +195,8 @@ class _Differ:
 
     def verdicts(self, name: str, old_s: Semantics, new_s: Semantics) -> None:
         for action in sorted(set(old_s.rules_on) | set(new_s.rules_on)):
+            if self.rules_signature(old_s, action, "old") == self.rules_signature(new_s, action, "new"):
+                continue
             old_v, new_v = old_s.verdicts(action), new_s.verdicts(action)
             old_p, new_p = z3.Not(old_v["never"]), z3.Not(new_v["never"])
             for what, old_f, new_f in (("permission", old_p, new_p), ("obligation", old_v["always"], new_v["always"])):
@@ -217,6 +232,8 @@ class _Differ:
             moved = (old_s.graph.below(item) ^ new_s.graph.below(item)) & common
             pairs |= {tuple(sorted((item, other))) for other in moved}
         for x, y in sorted(pairs):
+            if self.pair_signature(old_s, x, y, "old") == self.pair_signature(new_s, x, y, "new"):
+                continue
             old_w, new_w = old_s.winners(x, y), new_s.winners(x, y)
             if old_w[x].eq(new_w[x]) and old_w[y].eq(new_w[y]) and old_w["ambiguous"].eq(new_w["ambiguous"]):
                 continue
@@ -234,14 +251,33 @@ class _Differ:
                 )
             )
 
-    def hash(self, name: str, in_old: bool, in_new: bool) -> None:
+    # Cheap structural signatures: what a formula is built from, as text. Equal
+    # signatures mean equal formulas, so no z3 term needs building at all.
+    def text(self, cond, version: str) -> str:
+        return "true" if cond is None else print_condition(self.joint.translate(cond, version))
+
+    def rules_signature(self, semantics: Semantics, action: str, version: str) -> tuple:
+        rules = sorted(semantics.rules_on.get(action, []), key=lambda r: r.id)
+        order = tuple(semantics.graph.outranks(a.id, b.id) for a in rules for b in rules)
+        return tuple((r.id, r.node.verdict, self.text(r.node.effective_condition, version)) for r in rules), order
+
+    def pair_signature(self, semantics: Semantics, x: str, y: str, version: str) -> tuple:
+        conflicts = sorted(
+            tuple(sorted((clause.side, "otherwise" if clause.condition is None else self.text(clause.condition, version)) for clause in c.clauses))
+            for c in semantics.conflicts_between(x, y)
+        )
+        return tuple(conflicts), semantics.graph.outranks(x, y), semantics.graph.outranks(y, x)
+
+    def hash(self, name: str, in_old: bool, in_new: bool) -> bool:
+        """Record both hashes; report and return True when they differ."""
         from cai_lang.codegen.compiler import compile_deployment
 
         old_hash = compile_deployment(self.old, name).content_hash if in_old else None
         new_hash = compile_deployment(self.new, name).content_hash if in_new else None
         self.result.hashes[name] = {"old": old_hash, "new": new_hash}
         if in_old and in_new and old_hash != new_hash:
-            self.result.changes.append(Change("bundle", name, name, "content_hash changed", old_hash, new_hash))
+            self.bundle_changes.append(Change("bundle", name, name, "content_hash changed", old_hash, new_hash))
+        return old_hash != new_hash
 
 
 def _text(node) -> str | None:

@@ -167,7 +167,7 @@ class Runner:
         if winner == "ambiguous":
             return f"clauses prefer both sides there ({lines})"
         if winner == "none":
-            return f"neither is preferred there: no clause of a conflict between them matches and the priority order does not rank them"
+            return "neither is preferred there: no clause of a conflict between them matches and the priority order does not rank them"
         how = f"by the clause at {lines}" if clauses else "by the priority order"
         return f"`{winner}` is preferred there, {how}"
 

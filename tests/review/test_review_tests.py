@@ -132,3 +132,11 @@ def test_empty_region_is_w308_and_passes_vacuously(tmp_path) -> None:
     assert "W308" in codes
     out = CliRunner().invoke(app, ["test", str(path)])
     assert out.exit_code == 0 and "proves nothing" in out.output
+
+
+def test_the_shipped_examples_tests_all_pass() -> None:
+    examples = sorted((Path(__file__).resolve().parents[2] / "examples").glob("*.const"))
+    run = run_tests(examples)
+    assert not run.report.has_errors
+    assert len(run.results) >= 3 * 5 and all(r.passed and not r.vacuous for r in run.results)
+    assert {Path(r.file).name for r in run.results} == {p.name for p in examples}

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from cai_lang.api import check_file, compile_file
 from cai_lang.ir import nodes as ir
+from cai_lang.span import SourceFile
 from cai_lang.syntax.module import parse_module
 from cai_lang.syntax.printer import ir_shape, print_module
-from cai_lang.span import SourceFile
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "review" / "expectations.const"
 BASE = FIXTURE.read_text(encoding="utf-8").split("test ok_verdicts")[0]
