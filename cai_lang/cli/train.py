@@ -116,7 +116,7 @@ def train(values: dict) -> None:
     from cai_lang.train.settings import check_train_config
 
     config = TrainConfig(
-        run=build(RunConfig, values, argv=list(sys.argv)), phase=values["phase"], sl=build(SLConfig, values),
+        run=build(RunConfig, values, argv=list(sys.argv)), phase=values["phase"], data=values.get("data"), sl=build(SLConfig, values),
         labels=build(LabelConfig, values), sft=build(SFTConfig, values), preference=build(PreferenceConfig, values),
         policy=build(PolicyConfig, values),
     )

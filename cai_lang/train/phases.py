@@ -40,15 +40,18 @@ class TrainResult:
 
 
 def _sl(run: Run, config: TrainConfig, reporter: Reporter) -> TrainResult:
-    return TrainResult(sl=train_sl(run, sl_step(config.run, config.sl), sft_settings(config.run, config.sft), reporter))
+    return TrainResult(sl=train_sl(run, sl_step(config.run, config.sl), sft_settings(config.run, config.sft), reporter, data_from=config.data))
 
 
 def _rl(run: Run, config: TrainConfig, reporter: Reporter, *, policy: str | None = None, start: bool = True) -> RLPhaseResult:
     training = rl_training(config.run, config.sft, config.preference, config.policy)
-    return train_rl(run, rl_step(config.run, config.labels, model=policy), training, reporter, preference_base=config.run.model, start=start)
+    return train_rl(run, rl_step(config.run, config.labels, model=policy), training, reporter, preference_base=config.run.model, start=start,
+                    data_from=config.data if policy is None else None)
 
 
 def _all(run: Run, config: TrainConfig, reporter: Reporter) -> TrainResult:
+    if config.data is not None:
+        raise PipelineError("--data trains on one phase's data: use it with --phase sl or --phase rl")
     if process_rank()[1] > 1:
         raise PipelineError("--phase all runs in one process; start it without `accelerate launch` (only --phase sl trains in several)")
     # Every setting and the human-preference file are checked before the SL phase spends any time.

@@ -23,7 +23,7 @@ from typing import Any, Callable, Protocol
 
 from cai_lang.train.run.context_labels import label_report
 from cai_lang.train.run.folder import RunError, write_atomic
-from cai_lang.train.run.model_specs import PipelineError, ServerSettings, check_model
+from cai_lang.train.run.model_specs import PipelineError, ServerSettings, check_dialects, check_model
 from cai_lang.train.run.prompts import PromptSelection, select_prompts_with_summary
 from cai_lang.train.run.record import RunRecord
 
@@ -182,6 +182,7 @@ def open_generation_run(
     check_model(options.model, options.server)
     for spec in other_models:
         check_model(spec, options.server)
+    check_dialects(options)
     if not options.resume:
         for _, path, _ in outputs:
             if has_rows(path):
