@@ -139,3 +139,18 @@ def test_chat_continuations_use_first_token_top_logprobs(stub):
 def test_chat_continuations_beyond_the_first_token_are_refused(stub):
     with pytest.raises(UnsupportedScoringError, match="exactly one token"):
         backend_for(stub).continuation_logprobs([CHAT, CHAT], ["A", " (B) because"])
+
+
+def test_prompts_sharing_a_prefix_are_sent_together(stub):
+    # A server with automatic prefix caching reuses the cache of a prefix it
+    # has just read; the caller's order comes back unchanged.
+    prompts = ["conversation 1, question A", "another prompt", "conversation 1, question B", "conversation 2"]
+    with backend_for(stub, concurrency=1) as backend:
+        out = backend.generate(prompts, SamplingParams(max_new_tokens=5, stop=("STOP",)))
+        assert out == [f" <<{p}>> " for p in prompts]
+        sent = [r["body"]["prompt"] for r in stub.requests]
+        assert sent == sorted(prompts)
+        stub.requests.clear()
+        backend.continuation_logprobs(prompts, [" x"] * len(prompts))
+        # One echo request per prompt, carrying its options.
+        assert [r["body"]["prompt"] for r in stub.requests] == [[p + " x"] for p in sorted(prompts)]
