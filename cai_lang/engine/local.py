@@ -273,6 +273,17 @@ class LocalBackend(PrefixScoring, GenerationBackend):
                     scores[i] = score
         return scores
 
+    def context_window(self) -> int | None:
+        # The position table bounds the model; a tokenizer's model_max_length is often a placeholder (1e30).
+        window = getattr(self.model.config, "max_position_embeddings", None)
+        if window is None:
+            limit = getattr(self.tokenizer, "model_max_length", None)
+            window = limit if isinstance(limit, int) and limit < 10**7 else None
+        return window
+
+    def count_tokens(self, prompt: Prompt) -> int | None:
+        return len(self.encoder.prompt_ids(prompt))
+
     def close(self) -> None:
         self.model = None
         if self.device.type == "cuda":
