@@ -237,7 +237,7 @@ def generate_chunk(
     """
     critic = critic or policy
     backends = [policy] if critic is policy else [policy, critic]
-    keys = [(chunk_index, i) for i in range(len(records))]
+    keys = [("sl", chunk_index, i) for i in range(len(records))]
     try:
         return _run_chunk(records, keys, policy=policy, critic=critic, bundle=bundle, config=config,
                           chunk_index=chunk_index, sampler=sampler or PrincipleSampler(bundle, config.seed))
