@@ -119,6 +119,14 @@ class GenerationBackend(abc.ABC):
         Pairs are batched, so the options for one prompt cost one forward pass.
         """
 
+    def context_window(self) -> int | None:
+        """The most tokens the model attends to (prompt plus completion); None when the backend cannot tell."""
+        return None
+
+    def count_tokens(self, prompt: Prompt) -> int | None:
+        """How many tokens `prompt` is once rendered as the model sees it; None when the backend cannot tell."""
+        return None
+
     def generate_rows(
         self, prompts: Sequence[Prompt], params: SamplingParams | None = None, *, rows: Sequence[Hashable]
     ) -> list[str]:
