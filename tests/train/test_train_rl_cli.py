@@ -64,7 +64,7 @@ def test_an_ensemble_of_feedback_models_labels_every_pair_and_the_run_says_how(t
 
 
 def test_resume_refuses_another_constitution_and_rows_made_under_another_bundle(tiny_model, constitution_file, tmp_path):
-    from conftest import CONSTITUTION, write_constitution
+    from train_testkit import CONSTITUTION, write_constitution
 
     out = tmp_path / "run"
     assert generate_rl(constitution_file, tiny_model, out).exit_code == 0
@@ -141,7 +141,7 @@ def test_generation_and_feedback_through_an_openai_compatible_server(constitutio
     assert all(r["headers"].get("Authorization") == "Bearer sekrit" for r in stub.requests if r["body"]["model"] == "served-x")
     assert rows(tmp_path / "sl" / "sl_data.jsonl")[0]["model"] == f"{stub.url}/v1#served-y"
     scoring = [r["body"] for r in stub.requests if r["body"].get("logprobs")]
-    assert scoring and all(b["max_tokens"] == 1 for b in scoring)  # a chat endpoint scores the letters A and B
+    assert scoring and all(b["max_tokens"] == 2 for b in scoring)  # a chat endpoint: "(A)" read from the first two tokens
     record_text = (out / "run.json").read_text()
     assert "sekrit" not in record_text
     assert json.loads(record_text)["rl_generation"]["policy"] == f"{stub.url}/v1#served-x"
@@ -184,7 +184,7 @@ def test_model_specs_that_cannot_be_used_are_one_line_errors(tiny_model, constit
 
 def test_a_report_that_fails_is_a_warning_not_a_failed_run(tmp_path, monkeypatch):
     import cai_lang.report.html as report
-    from cai_lang.train.phases import write_report
+    from cai_lang.report.training import write_report
     from cai_lang.train.run.session import Run
 
     said = []
@@ -193,7 +193,7 @@ def test_a_report_that_fails_is_a_warning_not_a_failed_run(tmp_path, monkeypatch
         def phase(self, text):
             said.append(text)
 
-    def broken(run_dir, record, target):
+    def broken(run_dir, record, target, plots):
         raise RuntimeError("no plots today")
 
     monkeypatch.setattr(report, "write_training_report", broken)

@@ -29,11 +29,35 @@ from typing import Any
 
 from cai_lang.train.hardware import release
 from cai_lang.train.rl.generate import label_summary
+from cai_lang.train.run.fit import report_long_prompts
 from cai_lang.train.run.folder import RowWriter, check_hashes, read_rows
+from cai_lang.train.run.formats import preference_file_rows, write_rows
 from cai_lang.train.run.layout import PREFERENCE_MODEL, RL_POLICY
-from cai_lang.train.run.model_specs import PipelineError, check_model, is_server, model_identity, open_backend
-from cai_lang.train.run.session import QuietReporter, Reporter, Run, open_generation_run, process_rank
-from cai_lang.train.settings import GenerationStep, RLTraining
+from cai_lang.train.run.model_specs import PipelineError, check_model, model_identity, open_backend
+from cai_lang.train.run.session import GenerationStep, QuietReporter, Reporter, Run, open_generation_run, process_rank
+
+
+@dataclass
+class RLTraining:
+    """How the RL phase trains: the preference model's and the policy's settings, and where they start."""
+
+    method: str
+    reward: str
+    human_preferences: Path | None
+    preference_base: str | None
+    preference: Any  # PreferenceTrainingConfig
+    policy: Any  # PolicyTrainingConfig
+    # `auto`: the preference model is trained only when the policy step reads it; `always`: anyway.
+    preference_model: str = "auto"
+
+    @property
+    def online(self) -> bool:
+        return self.method in ("rloo", "grpo")
+
+    @property
+    def needs_preference_model(self) -> bool:
+        """Whether the policy step reads the preference model (only RLOO/GRPO rewarded by it do)."""
+        return self.online and self.reward == "preference-model"
 
 
 @dataclass
@@ -110,11 +134,15 @@ def generate_rl_data(run: Run, options: GenerationStep, reporter: Reporter | Non
         n_pairs, n_labels = len(pair_writer), len(label_writer)
     labels = read_rows(labels_path)
     summary = label_summary(labels)
+    export = preference_file_rows(read_rows(pairs_path), labels)
+    record.add_output("preferences", run.layout.preference_export, "preference_export", rows=write_rows(run.layout.preference_export, export),
+                      format="jsonl for trl's DPOTrainer as written: conversational prompt/chosen/rejected, soft_label = P(chosen better), provenance")
     record.add_output("rl_pairs", pairs_path, "pairs", rows=n_pairs, complete=True, format="jsonl, one row per prompt: response_a, response_b and how they were sampled")
     record.add_output("rl_labels", labels_path, "preference_labels", rows=n_labels, complete=True, pairs="rl_pairs",
                       format="jsonl, one row per pair: p_a = P(response_a better), per-principle items, mode, content_hash", **summary)
     written = stats.labels_written if stats else 0
-    record.add_step("rl-generate", pairs=n_pairs, labels=n_labels, written=written, resumed=options.resume)
+    long_prompts = report_long_prompts(stats, options.generation.long_prompts, reporter)
+    record.add_step("rl-generate", pairs=n_pairs, labels=n_labels, written=written, resumed=options.resume, long_prompts=long_prompts)
     if finish:
         record.finish_command()
     run.save()
@@ -162,12 +190,12 @@ def build_labeller(bundle, options: GenerationStep, opened: dict[str, Any]):
     config = options.generation
     models = []
     for spec in options.feedback:
-        # A chat endpoint scores only single tokens; "A"/"B" are, "(A)" seldom is (docs/engine.md).
-        letters = ("A", "B") if is_server(spec) and config.dialect == "chat" else None
+        # The options are what the template asks for, "(A)"/"(B)", on every backend;
+        # over a chat endpoint the HTTP backend reads them from the reply's first tokens.
         backend = _backend(spec, options, opened)
         # A reasoning model that always opens <think> is scored after the block, not on "<think>" itself.
-        prefix = answer_prefix_for(backend) if config.dialect == "chat" and not is_server(spec) else ""
-        models.append(FeedbackModel(backend, config.dialect, letters, answer_prefix=prefix))
+        prefix = answer_prefix_for(backend) if config.comparison_dialect == "chat" and not is_server(spec) else ""
+        models.append(FeedbackModel(backend, config.comparison_dialect, answer_prefix=prefix))
     labeller = ComparisonLabeller(bundle, models, cot=config.cot, clamp=config.clamp, cot_params=config.cot_params(), ensemble=config.ensemble)
     return labeller, Aggregator(bundle, config.mode, margin=config.margin, seed=config.seed)
 
@@ -176,7 +204,7 @@ def build_labeller(bundle, options: GenerationStep, opened: dict[str, Any]):
 
 
 def train_rl(run: Run, rl: GenerationStep, training: RLTraining, reporter: Reporter | None = None, *,
-             preference_base: str | None = None, start: bool = True) -> RLPhaseResult:
+             preference_base: str | None = None, start: bool = True, data_from: Path | None = None) -> RLPhaseResult:
     """`caic train --phase rl`: pairs and labels, then the preference model, then the policy.
 
     The preference model starts from `training.preference_base`, else
@@ -189,7 +217,16 @@ def train_rl(run: Run, rl: GenerationStep, training: RLTraining, reporter: Repor
     base = training.preference_base or preference_base or rl.model
     check_model(base, rl.server, trainable=True)
     human = human_rows(training.human_preferences)
-    data = generate_rl_data(run, rl, reporter, start=start, finish=False)
+    if data_from is not None:
+        # `--data RUN_DIR`: pairs and labels another run generated (`run.imported`).
+        from cai_lang.train.run.imported import import_run_data
+
+        content_hash = import_run_data(run, rl, "rl", data_from, reporter)
+        labels = read_rows(run.layout.rl_labels)
+        data = RLDataResult(run.layout.rl_pairs, run.layout.rl_labels, len(read_rows(run.layout.rl_pairs)), len(labels), 0,
+                            content_hash, label_summary(labels))
+    else:
+        data = generate_rl_data(run, rl, reporter, start=start, finish=False)
     bundle = run.recorded_bundle()
     pairs = _checked(data.pairs_path, data.content_hash)
     labels = _checked(data.labels_path, data.content_hash)
