@@ -33,7 +33,7 @@ BOOL_EXPECTED = Message("E106", "`{var}` is {type}; only a bool variable can sta
 ENUM_ORDER_ON_BOOL = Message("E106", "`{op}` compares enum values by their order; `{var}` is a bool")
 BOOL_VALUE_ON_ENUM = Message("E106", "`{var}` is an enum; compare it with one of its values, not `{value}`")
 ENUM_VALUE_ON_BOOL = Message("E106", "`{var}` is a bool; compare it with `true` or `false`, not `{value}`")
-CONTEXT_TYPE_CLASH = Message("E106", "context variable `{name}` is declared as {this} here but as {other} elsewhere")
+CONTEXT_TYPE_CLASH = Message("E106", "context variable `{name}` is declared as {this} here but as {other} {where}")
 
 # ---------------------------------------------------------------- fields (E107, E108)
 REPEATED_FIELD = Message("E107", "`{field}` is given more than once in {owner}")
