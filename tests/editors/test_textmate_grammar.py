@@ -221,14 +221,34 @@ def tokenizer(grammar: dict) -> Tokenizer:
     return Tokenizer(grammar)
 
 
+# sample.const is canonical (`caic fmt --check` passes on it, like every
+# shipped file), so layouts the formatter never writes are appended here:
+# escapes, redundant parentheses, an invalid escape, a chain across lines.
+LAYOUTS = r"""
+# Layouts the formatter rewrites, kept for the tokenizer.
+principle layouts {
+    revision "Rewrite it:\n\tanswer the question \u{2014} fully \\ safely."
+    compare "Which response does more for the user? \q is not an escape."
+    applies when topic == medical and not (risk < medium)
+}
+
+priority honesty.calibrated
+    > helpful
+"""
+
+
+def _sample_text() -> str:
+    return SAMPLE_PATH.read_text(encoding="utf-8") + LAYOUTS
+
+
 @pytest.fixture(scope="module")
 def sample_lines() -> list[str]:
-    return SAMPLE_PATH.read_text(encoding="utf-8").split("\n")
+    return _sample_text().split("\n")
 
 
 @pytest.fixture(scope="module")
 def sample_tokens(tokenizer: Tokenizer) -> list[Token]:
-    return tokenizer.tokenize(SAMPLE_PATH.read_text(encoding="utf-8"))
+    return tokenizer.tokenize(_sample_text())
 
 
 def _walk_rules(node, path="grammar"):
