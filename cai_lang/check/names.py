@@ -385,6 +385,8 @@ class _Resolver:
             priorities=tuple(priorities),
             conflicts=tuple(conflicts),
             deployments=deployments,
+            examples=tuple(d for path in order for d in self.program.modules[path].declarations if isinstance(d, ir.Example)),
+            comparisons=tuple(d for path in order for d in self.program.modules[path].declarations if isinstance(d, ir.Comparison)),
         )
 
 

@@ -20,7 +20,7 @@ from cai_lang.codegen.templates import (
     render_prompt,
 )
 
-TRAINER_PROVIDES = {"conversation", "principle", "examples", "critique", "response_a", "response_b", "reasoning", "early_stop"}
+TRAINER_PROVIDES = {"conversation", "principle", "examples", "comparisons", "critique", "response_a", "response_b", "reasoning", "early_stop"}
 CONVERSATION = [
     {"role": "user", "content": "Can I take ibuprofen with paracetamol?"},
     {"role": "assistant", "content": "Yes, they can usually be combined."},

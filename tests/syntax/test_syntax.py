@@ -80,7 +80,7 @@ def test_expected_wording_for_missing_brace() -> None:
     _, diagnostics = parse('principle p {\n    compare "x"\n')
     (finding,) = diagnostics
     assert finding.code == "E001"
-    assert finding.message == "expected a principle field such as `critique` or `weight`, or `}`, found the end of the file"
+    assert finding.message == "expected a principle field such as `critique` or `weight`, `comparison`, or `}`, found the end of the file"
 
 
 LARK_WORDS = re.compile(r"\$END|\b(RBRACE|LBRACE|NAME|STRING|LONG_STRING|NUMBER|__ANON|_NL|COLON|LSQB|RSQB|MORETHAN)\b")
