@@ -376,6 +376,7 @@ class _Resolver:
             name=header.name.value if header is not None else Path(root.path).stem,
             version=header.version.value if header is not None and header.version is not None else None,
             description=header.description.value if header is not None and header.description is not None else None,
+            phase=header.phase.value if header is not None and header.phase is not None and header.phase.value in ("sl", "rl") else None,
             root=self.program.root,
             anchor=header.name.span if header is not None else self.program.sources[self.program.root].span(0, 0),
             context=self.context,

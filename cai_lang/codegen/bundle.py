@@ -177,6 +177,7 @@ class ConstitutionInfo(_Model):
     name: str
     version: str | None = None
     description: str | None = None
+    phase: Phase | None = Field(None, description="The one training phase the constitution declares it is for (`phase sl`); left out when it declares none.")
 
 
 class Template(_Model):
@@ -282,7 +283,7 @@ class Bundle(_Model):
     def rules_for(self, labels: Mapping[str, Label]) -> list[RuleEntry]:
         return [r for r in self.rules if self.applies(r.applies, labels)]
 
-    def exemplars(self, phase: Literal["critique", "revision"], item_id: str | None = None) -> list[dict[str, Any]]:
+    def exemplars(self, phase: Literal["critique", "revision"], item_id: str | None = None, *, shared: bool = True, own: bool = True) -> list[dict[str, Any]]:
         """Few-shot exemplars in the shape the `examples` template variable expects.
 
         The shared few-shots come first, in declaration order, then the
@@ -290,10 +291,11 @@ class Bundle(_Model):
         in id order, or only `item_id`'s). An example needs a conversation, a
         response and a critique (and its request wording, its own or its
         principle's) to serve the critique phase, and a revision as well to
-        serve the revision phase.
+        serve the revision phase. `shared` and `own` choose which of the two
+        kinds to include.
         """
-        sources: list[tuple[Example, Wording | None]] = [(example, None) for example in self.few_shot.examples]
-        for principle in self.principles:
+        sources: list[tuple[Example, Wording | None]] = [(example, None) for example in self.few_shot.examples] if shared else []
+        for principle in self.principles if own else ():
             if (item_id is not None and principle.id != item_id) or "sl" not in principle.phases:
                 continue
             sources += [(example, principle.wording) for example in principle.examples]
@@ -352,6 +354,8 @@ def _without_empty_few_shots(data: dict[str, Any]) -> dict[str, Any]:
     def example(entry: dict[str, Any]) -> dict[str, Any]:
         return {k: v for k, v in entry.items() if not (k == "turns" and not v or k.endswith("_request") and v is None)}
 
+    if data.get("constitution", {}).get("phase", "") is None:
+        data["constitution"].pop("phase")
     if data.get("few_shot") == {"examples": [], "comparisons": []}:
         data.pop("few_shot")
     for principle in data.get("principles", ()):

@@ -274,7 +274,7 @@ def compile_deployment(constitution: Constitution, name: str, *, compiler_versio
     """Compile deployment `name` of a checked constitution."""
     deployment = resolve_deployment(constitution, name)
     base = resolve_deployment(constitution, deployment.chain[-2]) if len(deployment.chain) > 1 else None
-    info = ConstitutionInfo(name=constitution.name, version=constitution.version, description=constitution.description)
+    info = ConstitutionInfo(name=constitution.name, version=constitution.version, description=constitution.description, phase=constitution.phase)
     return build_bundle(deployment, constitution=info, base=base, compiler_version=compiler_version)
 
 

@@ -44,7 +44,7 @@ SAME_SIDES = Message("E107", "a conflict needs two different sides, not `{side}`
 MANY_OTHERWISE = Message("E107", "a conflict has at most one `prefer ... otherwise` clause")
 RULE_VERDICT = Message("E107", "rule `{name}` needs exactly one `never ACTION` or `always ACTION`")
 EXAMPLE_MISSING = Message("E107", "an example needs a `{field}`")
-BAD_CONVERSATION = Message("E107", "{problem}")
+INVALID_FIELD = Message("E107", "{problem}")
 COMPARISON_NO_QUESTION = Message("E107", "this comparison has no question to show: give it a `compare`, or give its principle one")
 SHARED_NEEDS = Message("E107", "a shared {what} (outside a principle) needs its own `{field}`: there is no principle wording to fall back on")
 WEIGHT_NOT_PRINCIPLE = Message("E107", "`weight` sets a principle's weight; `{name}` is a {kind}")
@@ -68,6 +68,7 @@ ASSUME_UNSAT = Message("E206", "the assumptions of deployment `{name}` can never
 # ---------------------------------------------------------------- lints (W301-W307) and notes (I401)
 VAGUE = Message("W301", "principle `{name}`: its {field} wording gives no concrete criterion")
 ONE_PHASE = Message("W302", "principle `{name}` is usable only in the {phase} phase")
+WRONG_PHASE = Message("W302", "principle `{name}` cannot be used in the {phase} phase, the only one this constitution declares (`phase {phase}`)")
 OVER_REFUSAL_DOMINATED = Message(
     "W303", "harm avoidance outranks every helpfulness principle in every context ({helpful})"
 )

@@ -105,6 +105,7 @@ class Constitution(Frozen):
     name: str
     version: str | None = None
     description: str | None = None
+    phase: Literal["sl", "rl"] | None = None  # declared in the header: the constitution serves that phase only
     root: str
     anchor: Span  # where findings about the whole constitution point: its header, or line 1
     context: dict[str, ContextVariable] = Field(default_factory=dict)

@@ -105,6 +105,7 @@ class Header(Node):
     name: Name
     version: Text | None = None
     description: Text | None = None
+    phase: Name | None = None  # `sl` or `rl`: the constitution is for that training phase only
 
 
 class Import(Node):

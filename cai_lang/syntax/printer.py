@@ -146,6 +146,8 @@ class _Printer:
     def declaration(self, node: Any, depth: int) -> None:
         if isinstance(node, ir.Header):
             fields = [self.text_field(w, getattr(node, w)) for w in ("version", "description") if getattr(node, w) is not None]
+            if node.phase is not None:
+                fields.append(self.atom_field("phase", node.phase.span.start, node.phase.span.end, f"phase {node.phase.value}"))
             self.block(f"constitution {node.name.value}", node, node.name.span.end, depth, fields)
         elif isinstance(node, ir.Import):
             target = self.literal(ir.Text(span=node.target_span, value=node.target), depth) if node.is_path else node.target
