@@ -415,6 +415,23 @@ _CODES: list[Code] = [
         "    applies when risk >= high\n}\n",
     ),
     Code(
+        "W309",
+        Severity.WARNING,
+        "suppression comment that is malformed or silences nothing",
+        "`# caic: allow CODE` at the end of a line silences warnings and notes "
+        "with that code whose location starts on that line; alone on its line it "
+        "covers the next line of code; `# caic: allow-file CODE` covers the whole "
+        "file. A comment that names something other than a warning or note code "
+        "is reported here (errors cannot be silenced: fix them), and, under "
+        "`caic check --strict`, so is one that silenced nothing, so stale "
+        "suppressions do not pile up. To say a constitution is for one training "
+        "phase only, declare `phase sl` or `phase rl` in its header rather than "
+        "silencing W302 for every principle.",
+        "# caic: allow W302, E101\n"
+        'principle helpful {\n    compare "Which response answers the question that was asked?"\n}\n',
+        'principle helpful {  # caic: allow W302\n    compare "Which response answers the question that was asked?"\n}\n',
+    ),
+    Code(
         "I401",
         Severity.INFO,
         "rule contradiction resolved by priority",

@@ -80,6 +80,8 @@ NEAR_DUPLICATE = Message("W305", "principles `{first}` and `{second}` are near-d
 UNUSED_ACTION = Message("W306", "action `{name}` is declared but no rule uses it")
 UNUSED_VARIABLE = Message("W306", "context variable `{name}` is declared but no condition reads it")
 DEAD_CONDITION = Message("W307", "{what} can never hold")
+BAD_SUPPRESSION = Message("W309", "suppression comment: {problem}")
+UNUSED_SUPPRESSION = Message("W309", "`caic: allow {code}` silences nothing here")
 RULES_RESOLVED = Message(
     "I401", "rules `{never}` (never {action}) and `{always}` (always {action}) overlap; `{winner}` wins by priority"
 )
