@@ -205,3 +205,19 @@ def test_malformed_few_shots_are_e107(tmp_path, block, message):
     assert message in errors[0].message
     with pytest.raises(CompileRefused):
         compile_one(tmp_path, path.read_text(encoding="utf-8"))
+
+
+def test_std_cai_2022_ships_shared_few_shots_used_by_every_principle():
+    from cai_lang.api import compile_file
+    from cai_lang.resources import stdlib_dir
+
+    (cai,) = compile_file(stdlib_dir() / "cai_2022.const")
+    examples, comparisons = cai.few_shot.examples, cai.few_shot.comparisons
+    assert len(examples) >= 3 and sum(1 for e in examples if e.turns) >= 2
+    assert {c.preferred for c in comparisons} == {"A", "B"}  # the preferred reply is not always in one place
+    conversation = [{"role": "user", "content": "Q?"}, {"role": "assistant", "content": "A."}]
+    for principle in cai.principles:
+        critique = render_prompt(cai, principle.id, "critique", "text", conversation=conversation)
+        assert critique.count("---------------------") == len(examples), principle.id
+        compare = render_prompt(cai, principle.id, "compare", "text", conversation=conversation[:1], response_a="a", response_b="b")
+        assert compare.count("The answer is:") == len(comparisons) + 1, principle.id
