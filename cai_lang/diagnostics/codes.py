@@ -143,8 +143,14 @@ _CODES: list[Code] = [
         "A field is repeated, a weight is not greater than 0, a `detect regex` "
         "does not compile as a Python regular expression, a conflict clause "
         "prefers something that is not one of the conflict's two sides, a rule "
-        "does not say exactly one of `never`/`always`, or an `example` lacks its "
-        "`prompt` or `response`.",
+        "does not say exactly one of `never`/`always`, or a few-shot is malformed: "
+        "an `example` without a `prompt` (or `user` turn) or `response`; turns "
+        "that do not alternate from the user or do not end with the user; a "
+        "`comparison` without exactly two `response`s or a `prefer A`/`prefer B`; "
+        "a shared (top-level) `example` with a critique but no `critique request` "
+        "of its own, or a comparison with no `compare` question from itself or "
+        "its principle; `phase` other than `sl` or `rl`; a misspelt contextual "
+        "word (`user`, `assistant`, `reasoning`, `request`, `phase`).",
         'principle helpful {\n    compare "Which response answers the question asked?"\n'
         "    weight 0\n}\n",
         'principle helpful {\n    compare "Which response answers the question asked?"\n'
@@ -304,7 +310,11 @@ _CODES: list[Code] = [
         "principle usable in only one phase",
         "A principle with only `compare` is ignored by supervised training "
         "(SL-CAI); one with only `critique` and `revision` is ignored by the RL "
-        "phase. Add the missing wording if the principle should steer both.",
+        "phase. Add the missing wording if the principle should steer both. A "
+        "constitution meant for one phase only (as the Hugging Face recipe's "
+        "critique/revision files are) says so once with `phase sl` or "
+        "`phase rl` in its `constitution` header: W302 is then raised only for "
+        "a principle that cannot serve that phase.",
         'principle cites_sources {\n    compare "Which response backs its factual claims with sources?"\n}\n',
         'principle cites_sources {\n    critique "Point out factual claims that are given without a source."\n'
         '    revision "Add a source for each factual claim, or mark it as unsourced."\n'

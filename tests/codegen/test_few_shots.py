@@ -195,6 +195,9 @@ def test_a_bundle_without_few_shots_leaves_the_fields_out(tmp_path):
         ('comparison {\n    prompt "a"\n    compare "q"\n    response "x"\n    response "y"\n    prefer C\n}', "`A` or `B`, not `C`"),
         ('comparison {\n    prompt "a"\n    response "x"\n    response "y"\n    prefer A\n}', "needs its own `compare`"),
         ('comparison {\n    prompt "a"\n    compare "q"\n    response "x"\n    response "y"\n}', "needs a `prefer A` or `prefer B`"),
+        ('example {\n    prompt "a"\n    asistant "b"\n    response "x"\n}', "`asistant` is not a field of an example"),
+        ('example {\n    prompt "a"\n    response "x"\n    critique reqest "c"\n}', "`reqest` is not a field"),
+        ('constitution c {\n    phse sl\n}', "`phse` is not a field of the constitution header"),
     ],
 )
 def test_malformed_few_shots_are_e107(tmp_path, block, message):
@@ -203,6 +206,8 @@ def test_malformed_few_shots_are_e107(tmp_path, block, message):
     errors = [d for d in check_file(path).diagnostics if d.is_error]
     assert [d.code for d in errors] == ["E107"], [d.message for d in errors]
     assert message in errors[0].message
+    if "is not a field" in message:
+        assert errors[0].help.startswith("did you mean")
     with pytest.raises(CompileRefused):
         compile_one(tmp_path, path.read_text(encoding="utf-8"))
 
