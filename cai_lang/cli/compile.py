@@ -19,7 +19,7 @@ from typing import Any, Optional
 
 import typer
 
-from cai_lang.cli.common import HAS_ERRORS, Dialect
+from cai_lang.cli.common import HAS_ERRORS
 from cai_lang.cli.common import fail as _fail
 
 
@@ -29,6 +29,12 @@ class Phase(str, enum.Enum):
     compare = "compare"
     compare_cot = "compare_cot"
     compare_cot_answer = "compare_cot_answer"
+
+
+class RenderDialect(str, enum.Enum):
+    chat = "chat"
+    text = "text"
+    paper = "paper"
 
 
 class ExportFormat(str, enum.Enum):
@@ -130,7 +136,9 @@ def render_command(
     file: Path = typer.Argument(..., help="The `.const` file.", show_default=False),
     principle: str = typer.Option(..., "--principle", "-p", help="Id of a principle or rule, e.g. `helpful` or `harmless.least_harmful`."),
     phase: Phase = typer.Option(..., "--phase", help="Which prompt to render."),
-    dialect: Dialect = typer.Option(Dialect.chat, "--dialect", help="`chat` (messages for instruct models) or `text` (base models)."),
+    dialect: RenderDialect = typer.Option(
+        RenderDialect.chat, "--dialect", help="`chat` (messages for instruct models), `text` (base models), or `paper` (`text` with the 2022 paper's comparison layout)."
+    ),
     conversation: Optional[Path] = typer.Option(None, "--conversation", "-c", help="JSON: a list of {role, content}, or an object with `conversation`, `critique`, `response_a`, `response_b`, `reasoning`."),
     deployment: Optional[str] = typer.Option(None, "--deployment", "-d", help="Render for this deployment (default: `default`)."),
     as_json: bool = typer.Option(False, "--json", help="Print chat messages as JSON rather than as readable turns."),

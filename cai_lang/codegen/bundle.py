@@ -36,7 +36,7 @@ BUNDLE_FORMAT = 1
 BUNDLE_FILE = "bundle.json"
 
 Phase = Literal["sl", "rl"]
-Dialect = Literal["chat", "text"]
+Dialect = Literal["chat", "text", "paper"]
 TemplatePhase = Literal["critique", "revision", "compare", "compare_cot", "compare_cot_answer"]
 
 

@@ -24,7 +24,10 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from cai_lang.codegen.bundle import Bundle, Template
 
-DIALECTS = ("chat", "text")
+DIALECTS = ("chat", "text", "paper")
+# `paper` is the text dialect with the comparison frame laid out as in the
+# 2022 paper's released evaluation prompts; its other phases are `text`'s.
+_FALLBACK = {"paper": "text"}
 PHASES = ("critique", "revision", "compare", "compare_cot", "compare_cot_answer")
 
 TEMPLATE_VARIABLES: dict[str, str] = {
@@ -81,6 +84,8 @@ def template_source(dialect: str, phase: str) -> str:
     if dialect not in DIALECTS or phase not in PHASES:
         raise KeyError(f"no template {template_name(dialect, phase)}")
     path = resources.files("cai_lang.codegen").joinpath("jinja", dialect, f"{phase}.jinja")
+    if not path.is_file() and dialect in _FALLBACK:
+        path = resources.files("cai_lang.codegen").joinpath("jinja", _FALLBACK[dialect], f"{phase}.jinja")
     return path.read_text(encoding="utf-8").replace("\r\n", "\n")
 
 
