@@ -226,3 +226,12 @@ def test_std_cai_2022_ships_shared_few_shots_used_by_every_principle():
         assert critique.count("---------------------") == len(examples), principle.id
         compare = render_prompt(cai, principle.id, "compare", "text", conversation=conversation[:1], response_a="a", response_b="b")
         assert compare.count("The answer is:") == len(comparisons) + 1, principle.id
+
+
+def test_constitution_md_shows_every_few_shot(bundle):
+    from cai_lang.codegen.markdown import render_markdown
+
+    text = render_markdown(bundle)
+    assert "## Shared few-shots" in text and "Shared comparison 1:" in text
+    for needle in ("Yes, twice. Can you find out", "Critique request:", "What household chemicals", "- Preferred: (A)", "Comparison 1:", "Canberra."):
+        assert needle in text, needle
