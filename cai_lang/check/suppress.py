@@ -7,8 +7,8 @@ or, for a comment alone on its line, on the next line that holds code.
 Anything after the codes (`# caic: allow W302 -- RL only`) is a reason, for
 readers.
 Only warnings and notes can be silenced: an error means the constitution is
-wrong, so naming one is itself a finding (W309), as is an unknown code.
-A suppression in the checked file that silenced nothing is W309 with the
+wrong, so naming one is itself a finding (W310), as is an unknown code.
+A suppression in the checked file that silenced nothing is W310 with the
 kind `UNUSED_SUPPRESSION`; `caic check` shows those only with `--strict`
 (the language server always does), and they are not worked out when only
 one deployment was checked, since the others might need them.
@@ -85,7 +85,7 @@ def suppressions_of(module: ir.Module, text: str, problems: list[Diagnostic]) ->
 
 
 def apply_suppressions(program: Program, diagnostics: list[Diagnostic], *, report_unused: bool) -> list[Diagnostic]:
-    """`diagnostics` without the silenced ones, plus W309 for malformed (and, with
+    """`diagnostics` without the silenced ones, plus W310 for malformed (and, with
     `report_unused`, unused) suppressions of the checked file."""
     problems: list[Diagnostic] = []
     by_file: dict[str, list[_Suppression]] = {}

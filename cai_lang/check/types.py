@@ -118,3 +118,10 @@ def _own_context(module: ir.Module, merged: dict[str, ContextVariable]) -> dict[
             if name in merged and (merged[name].kind, merged[name].values) != (kind, values):
                 own.setdefault(name, ContextVariable(name=name, kind=kind, values=values, span=var.name.span))
     return own
+
+
+def check_condition(context: dict[str, ContextVariable], cond: ir.Condition) -> list[Diagnostic]:
+    """E101/E106 findings for one condition on its own (a test's `given`)."""
+    typer = _Typer(context)
+    typer.check(cond)
+    return typer.found

@@ -49,6 +49,7 @@ class OutputFormat(str, enum.Enum):
     text = "text"
     json = "json"
     sarif = "sarif"
+    github = "github"
 
 
 @app.command()
@@ -57,11 +58,12 @@ def check(
     deployment: Optional[str] = typer.Option(None, "--deployment", "-d", help="Check only this deployment."),
     output_format: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f", help="Output format."),
     strict: bool = typer.Option(False, "--strict", help="Exit 1 when there are warnings."),
+    max_errors: int = typer.Option(50, "--max-errors", min=0, help="Errors shown per file in the text report (0: all)."),
 ) -> None:
     """Check constitutions: syntax, names, types, and contradictions in every deployment."""
     from cai_lang.cli.run_check import run_check
 
-    status = run_check([str(f) for f in files], deployment, output_format.value, strict)
+    status = run_check([str(f) for f in files], deployment, output_format.value, strict, max_errors)
     if status:
         raise typer.Exit(status)
 
@@ -123,9 +125,10 @@ def _register_command_groups() -> None:
     from cai_lang.cli import compile as cli_compile
     from cai_lang.cli import editor as cli_editor
     from cai_lang.cli import eval as cli_eval
+    from cai_lang.cli import review as cli_review
     from cai_lang.cli import train as cli_train
 
-    for group in (cli_compile, cli_editor, cli_train, cli_eval):
+    for group in (cli_compile, cli_editor, cli_train, cli_eval, cli_review):
         group.register(app)
 
 

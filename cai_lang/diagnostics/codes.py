@@ -425,7 +425,43 @@ _CODES: list[Code] = [
         "    applies when risk >= high\n}\n",
     ),
     Code(
+        "W308",
+        Severity.WARNING,
+        "test whose region is empty",
+        "A test's expectations are proved over every context its deployment's "
+        "`assume` lines and its `given` condition allow. When no context "
+        "satisfies both, every expectation holds vacuously and the test proves "
+        "nothing: the `given` contradicts itself or the deployment it names. "
+        "Widen the `given`, or move the test to a deployment where it can hold.",
+        "context {\n    risk: low | medium | high\n}\n"
+        'action share_notes "share clinical notes"\n'
+        "rule private {\n    never share_notes when risk >= medium\n}\n"
+        "test nothing_shared_when_risky {\n    given risk > high\n    expect never share_notes\n}\n",
+        "context {\n    risk: low | medium | high\n}\n"
+        'action share_notes "share clinical notes"\n'
+        "rule private {\n    never share_notes when risk >= medium\n}\n"
+        "test nothing_shared_when_risky {\n    given risk >= high\n    expect never share_notes\n}\n",
+    ),
+    Code(
         "W309",
+        Severity.WARNING,
+        "detector pattern that backtracks badly or matches everything",
+        "A rule's `detect regex` runs on every model response that `caic eval` "
+        "judges and every pair the RLAIF labeller scores. A repetition nested "
+        "inside another repetition, such as `(a+)+` or `(\\w+\\s?)+$`, can take "
+        "time exponential in the length of a response that does not match under "
+        "a backtracking engine; caic runs such patterns under RE2 when RE2 "
+        "accepts them, and otherwise stops a search after a time limit and "
+        "records the response as not judged. A pattern that can match the empty "
+        "string anywhere (`\"\"`, `x*`) flags every response. Rewrite the "
+        "repetition so that only one level repeats, or anchor what must be present.",
+        'action share_ssn "reveal a social security number"\n'
+        'rule no_ssn {\n    never share_ssn\n    detect regex "(\\d+-?)+$"\n}\n',
+        'action share_ssn "reveal a social security number"\n'
+        'rule no_ssn {\n    never share_ssn\n    detect regex "\\b\\d{3}-\\d{2}-\\d{4}\\b"\n}\n',
+    ),
+    Code(
+        "W310",
         Severity.WARNING,
         "suppression comment that is malformed or silences nothing",
         "`# caic: allow CODE` at the end of a line silences warnings and notes "

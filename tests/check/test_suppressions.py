@@ -46,7 +46,7 @@ def test_a_suppression_covers_only_its_line_and_code(tmp_path: Path) -> None:
     text = COMPARE_ONLY.format(name="sales", comment="  # caic: allow W305") + "\n" + COMPARE_ONLY.format(name="costs", comment="  # caic: allow W302")
     found = check_file(write(tmp_path, text)).diagnostics
     # `sales` keeps its W302 (its comment names another code, which silenced nothing); `costs` loses its own.
-    assert [(d.code, d.kind, d.span.line) for d in found] == [("W302", "ONE_PHASE", 1), ("W309", "UNUSED_SUPPRESSION", 1)]
+    assert [(d.code, d.kind, d.span.line) for d in found] == [("W302", "ONE_PHASE", 1), ("W310", "UNUSED_SUPPRESSION", 1)]
 
 
 def test_an_unused_suppression_is_reported_under_strict(tmp_path: Path) -> None:
@@ -58,18 +58,18 @@ def test_an_unused_suppression_is_reported_under_strict(tmp_path: Path) -> None:
     )
     path = write(tmp_path, text)
     (finding,) = check_file(path).diagnostics
-    assert (finding.code, finding.kind, finding.span.line) == ("W309", "UNUSED_SUPPRESSION", 1)
+    assert (finding.code, finding.kind, finding.span.line) == ("W310", "UNUSED_SUPPRESSION", 1)
     relaxed = check(str(path))
-    assert relaxed.exit_code == 0 and "W309" not in relaxed.output
+    assert relaxed.exit_code == 0 and "W310" not in relaxed.output
     strict = check("--strict", str(path))
-    assert strict.exit_code == 1 and "warning[W309]" in strict.output
+    assert strict.exit_code == 1 and "warning[W310]" in strict.output
 
 
 def test_errors_and_unknown_codes_cannot_be_allowed(tmp_path: Path) -> None:
     text = "# caic: allow E101 W999\npriority nowhere > sales\n" + COMPARE_ONLY.format(name="sales", comment="  # caic: allow W302")
     found = check_file(write(tmp_path, text)).diagnostics
-    assert sorted(d.code for d in found) == ["E101", "W309", "W309"]
-    messages = " ".join(d.message for d in found if d.code == "W309")
+    assert sorted(d.code for d in found) == ["E101", "W310", "W310"]
+    messages = " ".join(d.message for d in found if d.code == "W310")
     assert "E101 is an error" in messages and "`W999` is not a diagnostic code" in messages
 
 
