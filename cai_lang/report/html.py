@@ -1,6 +1,7 @@
 """Run reports: one self-contained HTML page per training run or evaluation, with matplotlib plots.
 
-`write_training_report(run_dir)` is what every `caic train` ends with. It
+`write_training_report(run_dir, record, target, plots)` is what every
+`caic train` ends with (through `cai_lang.train.phases.write_report`). It
 reads only what the run folder already holds (`run.json`, the compiled
 bundle, each model's `training_log.json` or `trainer_state.json`, the
 preference models' `caic_training.json`, the preference label JSONL) and
@@ -36,9 +37,6 @@ import math
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
-
-from cai_lang.train.run.layout import REPORT as REPORT_FILE
-from cai_lang.train.run.layout import REPORT_PLOTS as PLOTS_DIR
 
 LOG_FILES = ("training_log.json", "trainer_state.json")
 # run.json output kinds that are trained model folders, and that hold preference labels.
@@ -356,7 +354,7 @@ def plot_bars(counts: Mapping[str, float], title: str, ylabel: str, path: Path, 
 # ---------------------------------------------------------------- the training report
 
 
-def _model_folders(run_dir: Path, record) -> dict[str, Path]:
+def _model_folders(run_dir: Path, record, plots: Path) -> dict[str, Path]:
     """Every model folder of the run: run.json's `model` outputs, then any other folder with a training log."""
     found: dict[str, Path] = {}
     for name, entry in (record.get("outputs") or {}).items():
@@ -367,7 +365,7 @@ def _model_folders(run_dir: Path, record) -> dict[str, Path]:
     known = {p.resolve() for p in found.values()}
     for log in sorted(run_dir.glob("*/training_log.json")) + sorted(run_dir.glob("*/trainer_state.json")):
         folder = log.parent
-        if folder.resolve() not in known and folder.name != PLOTS_DIR:
+        if folder.resolve() not in known and folder.resolve() != plots.resolve():
             found[folder.name] = folder
             known.add(folder.resolve())
     return found
@@ -392,14 +390,13 @@ def _metadata(folder: Path) -> dict[str, Any]:
         return {}
 
 
-def write_training_report(run_dir: str | Path, record, target: str | Path | None = None) -> Path:
-    """Write the training page (`target`, default `run_dir/report.html`; PNGs in `run_dir/report_plots/`).
+def write_training_report(run_dir: str | Path, record, target: str | Path, plots: str | Path) -> Path:
+    """Write the training page at `target`, its PNGs in `plots` (the run folder's layout names both).
 
     `record` is the run's `RunRecord`, as the command holds it; registering
     the page in it is the caller's (`cai_lang.train.phases.write_report`).
     """
-    run_dir = Path(run_dir)
-    plots = run_dir / PLOTS_DIR
+    run_dir, plots = Path(run_dir), Path(plots)
     info = record.get("constitution") or {}
     page = HtmlPage(f"caic training report: {info.get('name', run_dir.name)}")
     page.paragraph(f"Run folder {run_dir.resolve()}; deployment {record.get('deployment') or '–'}; seed {record.get('seed')}.", "muted")
@@ -413,7 +410,7 @@ def write_training_report(run_dir: str | Path, record, target: str | Path | None
         page.paragraph(f"No loadable bundle was found in this run folder (content_hash in run.json: {record.get('content_hash') or 'none'}).", "note")
 
     _steps_section(page, record)
-    folders = _model_folders(run_dir, record)
+    folders = _model_folders(run_dir, record, plots)
     histories = {name: read_log_history(folder) for name, folder in folders.items()}
     histories = {name: h for name, h in histories.items() if h}
     page.heading("Training curves")
@@ -432,7 +429,7 @@ def write_training_report(run_dir: str | Path, record, target: str | Path | None
     _preference_section(page, folders, histories)
     _labels_section(page, run_dir, record, plots)
     _eval_section(page, run_dir, record)
-    return page.write(Path(target) if target is not None else run_dir / REPORT_FILE)
+    return page.write(Path(target))
 
 
 def _last(history: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> float | None:
