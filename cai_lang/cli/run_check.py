@@ -23,6 +23,8 @@ def run_check(files: list[str], deployment: str | None, output_format: str, stri
     out, err = sys.stdout, sys.stderr
     try:
         report = check_files(list(files), deployment=deployment)
+        if not strict:  # a suppression that silences nothing is reported by --strict only
+            report.diagnostics = [d for d in report.diagnostics if d.kind != "UNUSED_SUPPRESSION"]
     except UnknownDeployment as exc:
         err.write(f"error: {exc}\n")
         return 2
