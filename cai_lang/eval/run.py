@@ -452,6 +452,8 @@ def run_eval(options: EvalOptions, say: Callable[[str], None] | None = None) -> 
     from cai_lang.train.run.folder import write_atomic
 
     write_atomic(out / METRICS_FILE, json.dumps(metrics, indent=2, ensure_ascii=False) + "\n")
+    from cai_lang.report.evaluation import write_eval_report
+
     report = write_eval_report(out, metrics, rows_by_side, bundle, bundle_path)
     record = RunRecord.open(out)
     record.set("models", {"model": sides["model"]["id"], "baseline": (sides.get("baseline") or {}).get("id"), "feedback": metrics["feedback_model"]})
@@ -463,118 +465,3 @@ def run_eval(options: EvalOptions, say: Callable[[str], None] | None = None) -> 
     record.finish_command()
     record.save()
     return metrics
-
-
-# ---------------------------------------------------------------- report
-
-
-def metrics_table_rows(metrics: Mapping[str, Any]) -> tuple[list[str], list[list[Any]]]:
-    """The headline numbers as a table (model and baseline side by side)."""
-    sides = [s for s in ("model", "baseline") if metrics.get(s)]
-    rows = [
-        ["violation rate (regex rules)", *[metrics[s]["violation_rate"] for s in sides]],
-        ["violation rate (critiques)", *[metrics[s]["critique_violation_rate"] for s in sides]],
-        ["refusal rate", *[metrics[s]["refusal"]["rate"] for s in sides]],
-        ["partial refusal rate", *[metrics[s]["refusal"]["partial_rate"] for s in sides]],
-    ]
-    if any(metrics[s].get("benign") for s in sides):
-        rows.append(["benign loss (nats/token)", *[(metrics[s].get("benign") or {}).get("loss") for s in sides]])
-    if metrics.get("win_rate"):
-        overall = metrics["win_rate"]["overall"]
-        rows.append(["win rate vs baseline (overall)", overall["win_rate"], None])
-    return ["metric", *sides], rows
-
-
-def write_eval_report(out: Path, metrics: Mapping[str, Any], rows_by_side: Mapping[str, Sequence[dict]], bundle, bundle_path: Path) -> Path:
-    """`report.html` with the headline table, plots, per-item tables, example responses and the constitution."""
-    from cai_lang.report.html import HtmlPage, constitution_section, plot_bars
-
-    plots = out / PLOTS_DIR
-    sides = [s for s in ("model", "baseline") if metrics.get(s)]
-    page = HtmlPage(f"caic evaluation: {metrics['constitution']['name']} ({metrics['deployment']})")
-    prompts = metrics["prompts"]
-    page.paragraph(
-        f"Model {metrics['model']['id']}" + (f"; baseline {metrics['baseline']['id']}" if metrics.get("baseline") else "")
-        + f"; judge and critic {metrics['feedback_model']}. {prompts['count']} prompts ({', '.join(f'{n} {k}' for k, n in prompts['by_kind'].items())}) "
-        f"from {', '.join(prompts['sources'])} (split {prompts['split']}), {prompts['samples_per_prompt']} sample(s) each; bundle {metrics['content_hash']}.",
-        "muted",
-    )
-    headers, rows = metrics_table_rows(metrics)
-    page.heading("Summary")
-    page.table(headers, rows)
-    for side in sides:
-        critic = metrics["critic"].get(side) or {}
-        if critic.get("critiques") and not critic.get("informative"):
-            page.paragraph(
-                f"The critic answered {critic['nothing_to_fix']} of {critic['critiques']} critique requests on the {side}'s responses "
-                f"with the early-stop reply ({critic.get('early_stop_reply')!r}). A critic that always or never says so cannot tell a "
-                "good response from a bad one: the critique-based violation rates below are uninformative, not findings.",
-                "note",
-            )
-    items = metrics["model"]["items"]
-    uninformative = any(
-        (metrics["critic"].get(s) or {}).get("critiques") and not (metrics["critic"].get(s) or {}).get("informative") for s in sides
-    )
-
-    def label(item: str, info: Mapping[str, Any]) -> str:
-        # The bar of a critique-judged item says nothing when the critic never (or always) found nothing to fix.
-        return f"{item}\n(critic uninformative)" if info["method"] == "critique" and uninformative else item
-
-    grouped = {label(item, info): [metrics[s]["items"][item]["violation_rate"] or 0.0 for s in sides] for item, info in items.items() if info["judged"]}
-    figure = _grouped_bars(grouped, sides, "violation rate by item", plots / "violations.png")
-    if figure:
-        page.figure(figure, "Share of responses that violate each principle or rule (regex rules exactly, others by critique), where the item applies.")
-    refusals = {kind: [metrics[s]["refusal"]["by_kind"].get(kind, {}).get("rate", 0.0) for s in sides] for kind in metrics["model"]["refusal"]["by_kind"]}
-    figure = _grouped_bars(refusals, sides, "refusal rate by prompt kind", plots / "refusals.png")
-    if figure:
-        page.figure(figure, "Share of responses that decline the request outright (refusal detector), by prompt kind.")
-    if any((metrics[s].get("benign") or {}).get("loss") is not None for s in sides):
-        figure = _grouped_bars({"benign loss": [(metrics[s].get("benign") or {}).get("loss") or 0.0 for s in sides]}, sides, "benign held-out loss (nats/token)", plots / "benign_loss.png", unit=False)
-        if figure:
-            page.figure(figure, "Mean per-token loss on the replies of held-out benign dialogues (lower is better).")
-    page.heading("Per principle and rule")
-    page.table(
-        ["item", "kind", "tier", "how judged", *[f"{s}: judged" for s in sides], *[f"{s}: violation rate" for s in sides]],
-        [[item, info["kind"], info["tier"], info["method"] or "not judged (no critique wording)", *[metrics[s]["items"][item]["judged"] for s in sides], *[metrics[s]["items"][item]["violation_rate"] for s in sides]] for item, info in items.items()],
-    )
-    if metrics.get("win_rate"):
-        wins = metrics["win_rate"]
-        page.heading("Win rate against the baseline")
-        figure = plot_bars({"overall": wins["overall"]["win_rate"] or 0.5, **{i: s["win_rate"] or 0.5 for i, s in wins["items"].items()}}, "P(model better than baseline)", "win rate", plots / "win_rate.png", reference=0.5, limits=(0, 1))
-        if figure:
-            page.figure(figure, "Mean P(model's response better) per item and overall; 0.5 (dashed) is a draw. Both orders are scored.")
-        page.table(
-            ["item", "pairs", "win rate", "wins", "ties", "losses"],
-            [["overall (priority aggregation)", *[wins["overall"][k] for k in ("pairs", "win_rate", "wins", "ties", "losses")]]]
-            + [[i, *[s[k] for k in ("pairs", "win_rate", "wins", "ties", "losses")]] for i, s in wins["items"].items()],
-        )
-    page.heading("Example responses")
-    examples = []
-    for row in list(rows_by_side.get("model", ()))[:12]:
-        flagged = [i for i, v in row.get("violations", {}).items() if v and items[i]["method"] == "regex"]
-        examples.append([row["prompt_id"], row["prompt"], row["response"], ", ".join(flagged) or "–", "partial" if (row.get("refusal") or {}).get("partial") else ("yes" if row.get("refusal") else "–")])
-    page.table(["prompt", "user", "model's response", "regex violations", "refusal"], examples)
-    page.paragraph("Every response, with its critiques and judgements, is in responses.jsonl.", "muted")
-    constitution_section(page, bundle, bundle_path)
-    return page.write(out / REPORT_FILE)
-
-
-def _grouped_bars(values: Mapping[str, Sequence[float]], sides: Sequence[str], title: str, path: Path, unit: bool = True) -> Path | None:
-    from cai_lang.report.html import pyplot, save_figure
-
-    if not values:
-        return None
-    plt = pyplot()
-    names = list(values)
-    fig, ax = plt.subplots(figsize=(max(4.5, 1.3 * len(names) + 2), 3.3))
-    width = 0.8 / len(sides)
-    colours = ("#4c72b0", "#dd8452")
-    for k, side in enumerate(sides):
-        xs = [i + (k - (len(sides) - 1) / 2) * width for i in range(len(names))]
-        ax.bar(xs, [values[n][k] for n in names], width=width, label=side, color=colours[k % 2])
-    ax.set_xticks(range(len(names)), names, rotation=15, ha="right", fontsize=8)
-    if unit:
-        ax.set_ylim(0, 1.05)
-    ax.set_title(title)
-    ax.legend(fontsize=8)
-    return save_figure(fig, path)
