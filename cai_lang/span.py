@@ -66,7 +66,7 @@ class SourceFile:
     @classmethod
     def read(cls, path: str | Path, display: str | None = None) -> "SourceFile":
         raw = Path(path).read_bytes()
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8-sig")  # a byte order mark is not part of the text
         return cls(path, text, display)
 
     @property

@@ -14,6 +14,7 @@ from typing import Callable
 
 from cai_lang.check.fields import check_fields
 from cai_lang.check.names import resolve
+from cai_lang.check.patterns import check_patterns
 from cai_lang.check.types import check_types
 from cai_lang.diagnostics.model import Diagnostic, sort_and_dedupe
 from cai_lang.ir.model import Constitution
@@ -24,6 +25,7 @@ FrontPass = Callable[[Program, Constitution], list[Diagnostic]]
 
 FRONT_PASSES: tuple[FrontPass, ...] = (
     lambda program, constitution: check_fields(program),
+    lambda program, constitution: check_patterns(program),
     check_types,
 )
 

@@ -8,6 +8,7 @@ already reported when the file was lowered.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Iterator
 
@@ -24,19 +25,30 @@ def _declarations(module: ir.Module) -> Iterator[ir.Node]:
             yield from declaration.items
 
 
+def _weight_problem(weight: ir.Number) -> Diagnostic | None:
+    if not math.isfinite(weight.value):
+        # 309 digits overflow a float to infinity, which no JSON output can hold.
+        text = weight.text if len(weight.text) <= 40 else f"{weight.text[:20]}...({len(weight.text)} digits)"
+        return msg.NON_FINITE_WEIGHT.at(weight.span, value=text)
+    if weight.value <= 0:
+        return msg.BAD_WEIGHT.at(weight.span, value=weight.text)
+    return None
+
+
 def check_fields(program: Program) -> list[Diagnostic]:
     found: list[Diagnostic] = []
     for module in program.modules.values():
         for node in _declarations(module):
             if isinstance(node, ir.Principle):
-                if node.weight is not None and node.weight.value <= 0:
-                    found.append(msg.BAD_WEIGHT.at(node.weight.span, value=node.weight.text))
+                problem = _weight_problem(node.weight) if node.weight is not None else None
+                if problem is not None:
+                    found.append(problem)
                 sl_ready = node.critique is not None and node.revision is not None
                 if not sl_ready and node.compare is None:
                     help_text = "add `compare` for the RL phase, or `critique` and `revision` for the SL phase"
                     found.append(msg.UNUSABLE_PRINCIPLE.at(node.name.span, name=node.name.value, help=help_text))
-            elif isinstance(node, ir.WeightOverride) and node.weight.value <= 0:
-                found.append(msg.BAD_WEIGHT.at(node.weight.span, value=node.weight.text))
+            elif isinstance(node, ir.WeightOverride) and (problem := _weight_problem(node.weight)) is not None:
+                found.append(problem)
             elif isinstance(node, ir.Rule) and node.detect is not None:
                 try:
                     re.compile(node.detect.value)

@@ -57,11 +57,12 @@ def check(
     deployment: Optional[str] = typer.Option(None, "--deployment", "-d", help="Check only this deployment."),
     output_format: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f", help="Output format."),
     strict: bool = typer.Option(False, "--strict", help="Exit 1 when there are warnings."),
+    max_errors: int = typer.Option(50, "--max-errors", min=0, help="Errors shown per file in the text report (0: all)."),
 ) -> None:
     """Check constitutions: syntax, names, types, and contradictions in every deployment."""
     from cai_lang.cli.run_check import run_check
 
-    status = run_check([str(f) for f in files], deployment, output_format.value, strict)
+    status = run_check([str(f) for f in files], deployment, output_format.value, strict, max_errors)
     if status:
         raise typer.Exit(status)
 

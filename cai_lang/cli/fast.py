@@ -20,12 +20,12 @@ from cai_lang.cli.run_check import FORMATS, run_check
 def _fast_check(args: list[str]) -> int | None:
     """Run `caic check` from its arguments, or None when typer should handle them."""
     files: list[str] = []
-    deployment, output_format, strict = None, "text", False
+    deployment, output_format, strict, max_errors = None, "text", False, None
     index = 0
     while index < len(args):
         arg = args[index]
         name, _, inline = arg.partition("=") if arg.startswith("--") else (arg, "", "")
-        if name in ("--deployment", "-d", "--format", "-f"):
+        if name in ("--deployment", "-d", "--format", "-f", "--max-errors"):
             if inline:
                 value = inline
             elif index + 1 < len(args):
@@ -35,6 +35,10 @@ def _fast_check(args: list[str]) -> int | None:
                 return None
             if name in ("--deployment", "-d"):
                 deployment = value
+            elif name == "--max-errors":
+                if not value.isdigit():
+                    return None  # typer prints the usage error
+                max_errors = int(value)
             elif value in FORMATS:
                 output_format = value
             else:
@@ -51,7 +55,7 @@ def _fast_check(args: list[str]) -> int | None:
         index += 1
     if not files:
         return None
-    return run_check(files, deployment, output_format, strict)
+    return run_check(files, deployment, output_format, strict, max_errors)
 
 
 def main() -> None:

@@ -17,8 +17,12 @@ def _use_color(stream: TextIO) -> bool:
     return bool(os.environ.get("FORCE_COLOR")) or (hasattr(stream, "isatty") and stream.isatty())
 
 
-def run_check(files: list[str], deployment: str | None, output_format: str, strict: bool) -> int:
-    """Check `files`, print the report to stdout, and return the exit status."""
+def run_check(files: list[str], deployment: str | None, output_format: str, strict: bool, max_errors: int | None = None) -> int:
+    """Check `files`, print the report to stdout, and return the exit status.
+
+    The text report shows at most `max_errors` errors per file (0: all) and
+    then a line counting the rest; JSON and SARIF always carry every finding.
+    """
     from cai_lang.api import UnknownDeployment, check_files
     from cai_lang.diagnostics import render
 
@@ -38,9 +42,14 @@ def run_check(files: list[str], deployment: str | None, output_format: str, stri
     elif output_format == "sarif":
         out.write(render.render_sarif(report.diagnostics) + "\n")
     else:
+        from cai_lang.diagnostics.model import DEFAULT_MAX_ERRORS, cap_errors
+
         color = _use_color(out)
-        for diagnostic in report.diagnostics:
+        shown, omitted = cap_errors(report.diagnostics, DEFAULT_MAX_ERRORS if max_errors is None else max_errors)
+        for diagnostic in shown:
             out.write(render.format_text(diagnostic, report.sources, color) + "\n")
+        for file, count in omitted.items():
+            out.write(f"... and {count} more error{'' if count == 1 else 's'} in {file or 'the input'} (--max-errors 0 shows all)\n")
         out.write(f"checked {', '.join(str(f) for f in files)}: {render.summary_line(report.diagnostics)}\n")
     if report.has_errors or (strict and report.has_warnings):
         return 1

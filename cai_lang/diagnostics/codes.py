@@ -415,6 +415,24 @@ _CODES: list[Code] = [
         "    applies when risk >= high\n}\n",
     ),
     Code(
+        "W309",
+        Severity.WARNING,
+        "detector pattern that backtracks badly or matches everything",
+        "A rule's `detect regex` runs on every model response that `caic eval` "
+        "judges and every pair the RLAIF labeller scores. A repetition nested "
+        "inside another repetition, such as `(a+)+` or `(\\w+\\s?)+$`, can take "
+        "time exponential in the length of a response that does not match under "
+        "a backtracking engine; caic runs such patterns under RE2 when RE2 "
+        "accepts them, and otherwise stops a search after a time limit and "
+        "records the response as not judged. A pattern that can match the empty "
+        "string anywhere (`\"\"`, `x*`) flags every response. Rewrite the "
+        "repetition so that only one level repeats, or anchor what must be present.",
+        'action share_ssn "reveal a social security number"\n'
+        'rule no_ssn {\n    never share_ssn\n    detect regex "(\\d+-?)+$"\n}\n',
+        'action share_ssn "reveal a social security number"\n'
+        'rule no_ssn {\n    never share_ssn\n    detect regex "\\b\\d{3}-\\d{2}-\\d{4}\\b"\n}\n',
+    ),
+    Code(
         "I401",
         Severity.INFO,
         "rule contradiction resolved by priority",

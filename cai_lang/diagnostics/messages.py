@@ -10,6 +10,7 @@ from cai_lang.diagnostics.model import Message
 
 # ---------------------------------------------------------------- syntax (E001, E002)
 UNEXPECTED_TOKEN = Message("E001", "expected {expected}, found {found}")
+UNCLOSED_BRACE = Message("E001", "this `{{` of {opener} is never closed: {found} comes first")
 UNEXPECTED_CHARACTER = Message("E001", "unexpected character `{char}`; expected {expected}")
 MISPLACED_HEADER = Message("E001", "`constitution` must be the first declaration of the file")
 MISPLACED_IMPORT = Message("E001", "`import` must come before the other declarations")
@@ -38,6 +39,7 @@ CONTEXT_TYPE_CLASH = Message("E106", "context variable `{name}` is declared as {
 # ---------------------------------------------------------------- fields (E107, E108)
 REPEATED_FIELD = Message("E107", "`{field}` is given more than once in {owner}")
 BAD_WEIGHT = Message("E107", "weight must be greater than 0, not {value}")
+NON_FINITE_WEIGHT = Message("E107", "weight `{value}` is too large to be a number (weights must be finite)")
 BAD_REGEX = Message("E107", "detect regex does not compile: {error}")
 BAD_SIDE = Message("E107", "`{side}` is not a side of `conflict {left} vs {right}`")
 SAME_SIDES = Message("E107", "a conflict needs two different sides, not `{side}` twice")
@@ -76,6 +78,7 @@ NEAR_DUPLICATE = Message("W305", "principles `{first}` and `{second}` are near-d
 UNUSED_ACTION = Message("W306", "action `{name}` is declared but no rule uses it")
 UNUSED_VARIABLE = Message("W306", "context variable `{name}` is declared but no condition reads it")
 DEAD_CONDITION = Message("W307", "{what} can never hold")
+RISKY_DETECTOR = Message("W309", "the detect regex of rule `{name}` {problem}")
 RULES_RESOLVED = Message(
     "I401", "rules `{never}` (never {action}) and `{always}` (always {action}) overlap; `{winner}` wins by priority"
 )

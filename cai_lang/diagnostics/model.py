@@ -112,3 +112,26 @@ def sort_and_dedupe(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
             seen.add(key)
             unique.append(diagnostic)
     return sorted(unique, key=Diagnostic.sort_key)
+
+
+DEFAULT_MAX_ERRORS = 50  # errors shown per file; `caic check --max-errors 0` shows all
+
+
+def cap_errors(diagnostics: Iterable[Diagnostic], max_errors: int) -> tuple[list[Diagnostic], dict[str, int]]:
+    """Keep at most `max_errors` errors per file (0: no cap); warnings and notes are kept.
+
+    Returns the kept diagnostics, in order, and how many errors were left out
+    per file, so the caller can say "... and N more" instead of dropping them silently.
+    """
+    kept: list[Diagnostic] = []
+    shown: dict[str, int] = {}
+    omitted: dict[str, int] = {}
+    for diagnostic in diagnostics:
+        if max_errors > 0 and diagnostic.severity is Severity.ERROR:
+            file = diagnostic.span.file if diagnostic.span is not None else ""
+            if shown.get(file, 0) >= max_errors:
+                omitted[file] = omitted.get(file, 0) + 1
+                continue
+            shown[file] = shown.get(file, 0) + 1
+        kept.append(diagnostic)
+    return kept, omitted

@@ -27,6 +27,23 @@ def format_witness(witness: Mapping[str, object]) -> str:
     return ", ".join(f"{k} = {str(v).lower() if isinstance(v, bool) else v}" for k, v in witness.items())
 
 
+MAX_LINE = 120  # characters of a source line shown; longer lines are cut around the span
+
+
+def _window(line: str, start: int, end: int) -> tuple[str, int, int]:
+    """Cut a long line to MAX_LINE characters around columns [start, end), marking cuts with `...`."""
+    if len(line) <= MAX_LINE:
+        return line, start, end
+    width = min(max(end - start, 1), MAX_LINE - 20)
+    left = max(0, min(start - 1 - (MAX_LINE - width) // 2, len(line) - MAX_LINE))
+    shown = line[left : left + MAX_LINE]
+    prefix = "..." if left > 0 else ""
+    suffix = "..." if left + MAX_LINE < len(line) else ""
+    start = start - left + len(prefix)
+    end = min(end - left, MAX_LINE + 1) + len(prefix)
+    return prefix + shown + suffix, start, max(end, start + 1)
+
+
 def _snippet(out: list[Segment], span: Span, source: SourceFile | None, style: str) -> None:
     if source is None:
         return
@@ -36,10 +53,11 @@ def _snippet(out: list[Segment], span: Span, source: SourceFile | None, style: s
     last = span.end_line if span.end_line - span.line < 4 else span.line
     for number in range(span.line, last + 1):
         line = source.line_text(number)
-        out.append((f"{number:>{gutter - 1}} | ", "bold blue"))
-        out.append((line + "\n", None))
         start = span.column if number == span.line else 1
         end = max(span.end_column, start + 1) if number == span.end_line else max(len(line) + 1, start + 1)
+        line, start, end = _window(line, start, end)
+        out.append((f"{number:>{gutter - 1}} | ", "bold blue"))
+        out.append((line + "\n", None))
         out.append((f"{pad}| ", "bold blue"))
         out.append((" " * (start - 1) + "^" * (end - start), style))
         out.append(("\n", None))

@@ -25,26 +25,24 @@ compiled bundle, only where the item applies to the prompt's context:
   violation cost the model its ordinary competence.
 
 It writes `DIR/metrics.json`, `DIR/responses.jsonl` (every response with its
-judgements), PNG plots in `DIR/plots/`, a self-contained `DIR/report.html`,
-and an `eval` step in `DIR/run.json`.
+judgements), PNG plots in `DIR/plots/`, a self-contained page
+(`cai_lang.report.evaluation`: `DIR/report.html`, or `DIR/eval_report.html`
+beside a training report) and an `eval` step in `DIR/run.json`, whose
+training entries it keeps.
 """
 
 from __future__ import annotations
 
 import json
 import random
-import re
 from collections import Counter, defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
+from cai_lang.train.config import DIALECTS, SPLITS, option
 from cai_lang.train.run.prompts import PromptRecord, load_prompts
 
-METRICS_FILE = "metrics.json"
-RESPONSES_FILE = "responses.jsonl"
-REPORT_FILE = "report.html"
-PLOTS_DIR = "plots"
 METRICS_FORMAT = 1
 DEFAULT_SOURCES = ("red_team", "helpful")
 
@@ -55,31 +53,39 @@ class EvalError(ValueError):
 
 @dataclass
 class EvalOptions:
-    """Everything `caic eval` takes."""
+    """Everything `caic eval` takes; each field is also its command-line option."""
 
-    source: Path
-    model: str
-    output: Path
-    baseline: str | None = None
-    feedback_model: str | None = field(default=None, metadata={"help": "Critic and comparison judge; default the baseline, else the model."})
-    deployment: str | None = None
-    prompts: tuple[str, ...] = ()
-    split: str = "eval"
-    max_prompts: int | None = None
-    samples: int = 1
-    max_new_tokens: int = 64
-    temperature: float = 1.0
-    top_p: float = 1.0
-    seed: int = 0
-    dialect: str = "chat"
-    benign: Path | None = None
-    critiques: bool = True
-    critique_tokens: int = 24
-    batch_size: int = 32
-    device: str = "auto"
+    source: Path = option(help="The `.const` file (or a compiled bundle.json / bundle folder).", argument=True)
+    model: str = option(MISSING, "--model", "-m", help="The model to evaluate: a folder saved with save_pretrained, or a Hub id.")
+    output: Path = option(MISSING, "--output", "-o", help="Folder for metrics.json, report.html, plots/, responses.jsonl and run.json.")
+    baseline: str | None = option(None, "--baseline", "-b", help="A model to compare against (win rate); it is measured the same way.")
+    feedback_model: str | None = option(None, "--feedback-model", help="Critic and comparison judge (default: the baseline, else the model).")
+    deployment: str | None = option(None, "--deployment", "-d", help="Deployment to compile (default: `default`).")
+    prompts: tuple[str, ...] | None = option((), "--prompts", "-p", help="Prompt sets: shipped names, .jsonl/.csv files or datasets folders; repeatable (default: the shipped red_team and helpful sets).")
+    split: str = option("eval", "--split", help="Which rows of the prompt sets to use (default: the held-out `eval` rows).", choices=SPLITS)
+    max_prompts: int | None = option(None, "--max-prompts", "-k", help="Use at most this many prompts (a seeded sample).")
+    samples: int = option(1, "--samples", help="Responses sampled per prompt.")
+    benign: Path | None = option(None, "--benign", help="JSONL of held-out benign dialogues: the loss on their replies is reported.")
+    max_new_tokens: int = option(64, "--max-new-tokens", help="Most tokens per response.")
+    temperature: float = option(1.0, "--temperature", help="Sampling temperature of the responses; 0 decodes greedily.")
+    top_p: float = option(1.0, "--top-p", help="Nucleus sampling mass.")
+    seed: int = option(0, "--seed", "-s", help="Seeds prompt sampling and generation (the same seed gives two models the same draws).")
+    dialect: str = option("chat", "--dialect", help="`chat` for models with a chat template, `text` for base models.", choices=DIALECTS)
+    critiques: bool = option(True, "--critiques/--no-critiques", help="Judge principles without a detect regex by critiques.")
+    critique_tokens: int = option(24, "--critique-tokens", help="Most tokens per critique (only its first line is read).")
+    batch_size: int = option(32, "--batch-size", help="Rows per generate or scoring batch.")
+    device: str = option("auto", "--device", help="`auto`, `cpu` or `cuda`.")
     argv: list[str] | None = None
 
     def __post_init__(self) -> None:
+        self.source, self.output = Path(self.source), Path(self.output)
+        self.prompts = tuple(self.prompts or ())
+        if self.benign is not None:
+            self.benign = Path(self.benign)
+        if self.batch_size < 1:
+            raise EvalError("--batch-size must be at least 1")
+        if self.split not in SPLITS:
+            raise EvalError(f"split must be one of {', '.join(SPLITS)}")
         if self.samples < 1:
             raise EvalError("samples per prompt must be at least 1")
         if self.max_prompts is not None and self.max_prompts < 1:
@@ -192,6 +198,7 @@ def judge_violations(bundle, rows: Sequence[dict[str, Any]], critic, options: Ev
 
     `critic` may be None (critiques off): critique-judged items then get no verdict.
     """
+    from cai_lang.detector import DetectorTimeout, detector_matches
     from cai_lang.engine.base import SamplingParams
     from cai_lang.train.sl.generate import critique_prompt, finds_nothing_to_fix
 
@@ -203,7 +210,11 @@ def judge_violations(bundle, rows: Sequence[dict[str, Any]], critic, options: Ev
         for entry in applicable_items(bundle, row["context"]):
             method = violation_method(entry)
             if method == "regex":
-                row["violations"][entry.id] = re.search(entry.detect, row["response"]) is not None
+                try:
+                    row["violations"][entry.id] = detector_matches(entry.detect, row["response"])
+                except DetectorTimeout:
+                    # Not judged, and said so: the row names the item, metrics skip it.
+                    row.setdefault("detector_timeouts", []).append(entry.id)
             elif method == "critique" and critic is not None:
                 conversation = [{"role": "user", "content": row["prompt"]}, {"role": "assistant", "content": row["response"]}]
                 prompts.append(critique_prompt(bundle, entry.id, conversation, options.dialect))
@@ -342,7 +353,7 @@ def benign_loss(backend, dialogues: Sequence[Sequence[Mapping[str, str]]], diale
 
 
 def _identity(spec: str) -> str:
-    from cai_lang.train.pipeline import model_identity
+    from cai_lang.train.run.model_specs import model_identity
 
     return model_identity(spec)
 
@@ -351,8 +362,9 @@ def run_eval(options: EvalOptions, say: Callable[[str], None] | None = None) -> 
     """Run the whole evaluation into `options.output`; returns the metrics (also written to metrics.json)."""
     from cai_lang.engine import load_backend
     from cai_lang.eval.refusal import detect_refusal, refusal_rate
-    from cai_lang.train.pipeline import check_model, prepare_bundle
-    from cai_lang.train.run.folder import RowWriter, RunRecord, now
+    from cai_lang.train.run.folder import RowWriter, now, write_atomic
+    from cai_lang.train.run.model_specs import check_model
+    from cai_lang.train.run.session import Run
 
     say = say or (lambda text: None)
     out = options.output
@@ -361,17 +373,15 @@ def run_eval(options: EvalOptions, say: Callable[[str], None] | None = None) -> 
     benign = read_dialogues(options.benign) if options.benign else None
     records = select_eval_prompts(options.prompts, options.split, options.max_prompts, options.seed)
     out.mkdir(parents=True, exist_ok=True)
+    run = Run.open(out)
     say("compiling the constitution")
-    bundle, bundle_path = prepare_bundle(options.source, options.deployment, out)
+    bundle, bundle_path = run.bundle_for(options.source, options.deployment)
     feedback_spec = options.feedback_model or options.baseline or options.model
-    record = RunRecord.open(out)
+    record = run.record
     record.start_command(options.argv)
-    record.set("content_hash", bundle.content_hash)
-    record.set("constitution", {"name": bundle.constitution.name, "version": bundle.constitution.version, "source": str(options.source)})
-    record.set("deployment", bundle.deployment.name)
-    record.set("seed", options.seed)
-    record.add_output("bundle", bundle_path, "bundle", content_hash=bundle.content_hash)
-    record.save()
+    # In a training folder the run's seed and constitution source stay the training's; the evaluation's are in `evaluation`.
+    run.record_bundle(options.source, options.seed, keep_first=True)
+    run.save()
     started = now()
 
     backends: dict[str, Any] = {}
@@ -443,25 +453,24 @@ def run_eval(options: EvalOptions, say: Callable[[str], None] | None = None) -> 
         "win_rate": comparison,
     }
     say("writing metrics, plots and report")
-    responses = out / RESPONSES_FILE
+    layout = run.layout
+    responses = layout.eval_responses
     responses.unlink(missing_ok=True)
     with RowWriter(responses, id_key="id") as writer:
         for side, rows in rows_by_side.items():
             for row in rows:
                 writer.append({"id": f"{side}:{row['prompt_id']}#{row['sample']}", "side": side, **row})
-    from cai_lang.train.run.folder import write_atomic
-
-    write_atomic(out / METRICS_FILE, json.dumps(metrics, indent=2, ensure_ascii=False) + "\n")
+    write_atomic(layout.eval_metrics, json.dumps(metrics, indent=2, ensure_ascii=False) + "\n")
     from cai_lang.report.evaluation import write_eval_report
 
-    report = write_eval_report(out, metrics, rows_by_side, bundle, bundle_path)
-    record = RunRecord.open(out)
-    record.set("models", {"model": sides["model"]["id"], "baseline": (sides.get("baseline") or {}).get("id"), "feedback": metrics["feedback_model"]})
+    report = write_eval_report(record.page("eval"), layout.eval_plots, metrics, rows_by_side, bundle, bundle_path)
+    # Namespaced, so that a training folder's roles (`policy`, `feedback`, ...) are kept beside them.
+    record.merge("models", {"eval_model": sides["model"]["id"], "eval_baseline": (sides.get("baseline") or {}).get("id"), "eval_feedback": metrics["feedback_model"]})
     record.set("evaluation", {k: v for k, v in asdict(options).items() if k not in ("output", "argv")} | {"source": str(options.source), "benign": str(options.benign) if options.benign else None})
-    record.add_output("eval_metrics", out / METRICS_FILE, "report")
+    record.add_output("eval_metrics", layout.eval_metrics, "report")
     record.add_output("eval_responses", responses, "dataset", rows=sum(len(r) for r in rows_by_side.values()))
-    record.add_output("eval_report", report, "report", plots=PLOTS_DIR)
+    record.add_output("eval_report", report, "report", plots=layout.eval_plots.name)
     record.add_step("eval", started=started, prompts=len(records), violation_rate=sides["model"]["violation_rate"])
     record.finish_command()
-    record.save()
+    run.save()
     return metrics

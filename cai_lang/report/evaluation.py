@@ -19,8 +19,6 @@ from cai_lang.report.constitution import constitution_section
 from cai_lang.report.page import ReportPage, percent, toy_model_notice
 from cai_lang.report.plots import grouped_bars, plot_bars
 
-REPORT_FILE = "report.html"
-PLOTS_DIR = "plots"
 SAMPLES = 4
 
 
@@ -44,9 +42,8 @@ def _uninformative(metrics: Mapping[str, Any], sides: Sequence[str]) -> list[str
     return [s for s in sides if (metrics["critic"].get(s) or {}).get("critiques") and not (metrics["critic"].get(s) or {}).get("informative")]
 
 
-def write_eval_report(out: Path, metrics: Mapping[str, Any], rows_by_side: Mapping[str, Sequence[dict]], bundle, bundle_path: Path) -> Path:
-    """`report.html`: summary, samples, plots, per-item table and the constitution."""
-    plots = out / PLOTS_DIR
+def write_eval_report(target: Path, plots: Path, metrics: Mapping[str, Any], rows_by_side: Mapping[str, Sequence[dict]], bundle, bundle_path: Path) -> Path:
+    """The evaluation page at `target` (PNGs in `plots`): summary, samples, plots, per-item table and the constitution."""
     sides = [s for s in ("model", "baseline") if metrics.get(s)]
     prompts = metrics["prompts"]
     model, baseline = metrics["model"], metrics.get("baseline")
@@ -141,4 +138,4 @@ def write_eval_report(out: Path, metrics: Mapping[str, Any], rows_by_side: Mappi
             + [[i, *[s[k] for k in ("pairs", "win_rate", "wins", "ties", "losses")]] for i, s in wins["items"].items()],
         )
     constitution_section(page.section("Constitution"), bundle, bundle_path)
-    return page.write(out / REPORT_FILE)
+    return page.write(target)

@@ -26,9 +26,9 @@ from typing import Any
 from cai_lang.report.constitution import constitution_section, load_bundle_quietly
 from cai_lang.report.page import ReportPage, Section, percent, toy_model_notice
 from cai_lang.report.plots import plot_bars, plot_histograms, plot_panels
+from cai_lang.train.run.layout import REPORT as REPORT_FILE
+from cai_lang.train.run.layout import REPORT_PLOTS as PLOTS_DIR
 
-REPORT_FILE = "report.html"
-PLOTS_DIR = "report_plots"
 LOG_FILES = ("training_log.json", "trainer_state.json")
 # run.json output kinds that are trained model folders, hold preference labels, or hold pairs.
 MODEL_KINDS = ("model", "sft_model", "preference_model", "policy")
@@ -197,12 +197,13 @@ def _base_models(record, folders: Mapping[str, Path]) -> list[str]:
 # ---------------------------------------------------------------- the page
 
 
-def write_training_report(run_dir: str | Path) -> Path:
-    """Write `run_dir/report.html` (and its PNGs in `run_dir/report_plots/`) from what the run folder holds."""
-    from cai_lang.train.run.folder import RunRecord
+def write_training_report(run_dir: str | Path, record, target: str | Path | None = None) -> Path:
+    """Write the training page (`target`, default `run_dir/report.html`; PNGs in `run_dir/report_plots/`).
 
+    `record` is the run's `RunRecord`, as the command holds it; registering
+    the page in it is the caller's (`cai_lang.train.phases.write_report`).
+    """
     run_dir = Path(run_dir)
-    record = RunRecord.open(run_dir)
     plots = run_dir / PLOTS_DIR
     info = record.get("constitution") or {}
     bundle_path = record.output_path("bundle")
@@ -239,14 +240,7 @@ def write_training_report(run_dir: str | Path) -> Path:
         constitution_section(section, bundle, bundle_path)
     else:
         section.note(f"No loadable bundle was found in this run folder (content_hash in run.json: {record.get('content_hash') or 'none'}).")
-    path = page.write(run_dir / REPORT_FILE)
-    try:
-        record = RunRecord.open(run_dir)
-        record.add_output("training_report", path, "report", plots=PLOTS_DIR)
-        record.save()
-    except (OSError, ValueError):
-        pass  # the page is written; a run.json that cannot be updated should not fail the run
-    return path
+    return page.write(Path(target) if target is not None else run_dir / REPORT_FILE)
 
 
 def _summary(section: Section, record, sl_rows, labels, folders, histories, run_dir: Path) -> None:

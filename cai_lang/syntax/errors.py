@@ -9,12 +9,16 @@ mistakes (a colon after a field, a reserved keyword used as a name).
 
 from __future__ import annotations
 
+import difflib
+
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 from cai_lang.diagnostics import messages as msg
-from cai_lang.diagnostics.model import Diagnostic
+from cai_lang.diagnostics.model import Diagnostic, Related
 from cai_lang.span import SourceFile
-from cai_lang.syntax.parser import error_offset, terminal_patterns
+from cai_lang.syntax.parser import TOP_LEVEL_KEYWORDS, error_offset, terminal_patterns
+
+MAX_SHOWN_TOKEN = 40  # characters of a found name or number quoted in a message
 
 # Groups of keywords that, when all expected together, read better as one phrase.
 # Ordered: the first group that the expected set covers is used.
@@ -83,20 +87,50 @@ def _describe_token(token) -> str:
     if token.type == "$END":
         return "the end of the file"
     if token.type == "NAME":
-        return f"name `{token}`"
+        return f"name `{_short(str(token))}`"
     if token.type in ("STRING", "LONG_STRING"):
         return "a string"
     if token.type == "NUMBER":
-        return f"number `{token}`"
+        return f"number `{_short(str(token))}`"
     value = str(token)
     if value.isidentifier():
         return f"keyword `{value}`"
     return f"`{value}`"
 
 
+def _short(text: str) -> str:
+    return text if len(text) <= MAX_SHOWN_TOKEN else text[: MAX_SHOWN_TOKEN - 3] + "..."
+
+
+def _expected(error: UnexpectedToken) -> set[str]:
+    """What the parser really accepts (when worked out), else the table's set."""
+    accepted = getattr(error, "accepted", None)
+    return set(accepted) if accepted else set(error.expected or ())
+
+
+def _did_you_mean(error: UnexpectedToken) -> str | None:
+    """`principel` -> `principle`: a misspelt keyword among the ones accepted here."""
+    if error.token.type != "NAME":
+        return None
+    patterns = terminal_patterns()
+    keywords = sorted({patterns.get(name, "") for name in _expected(error)} - {""})
+    keywords = [word for word in keywords if word.isidentifier()]
+    found = difflib.get_close_matches(str(error.token), keywords, n=1, cutoff=0.7)
+    return f"did you mean `{found[0]}`?" if found else None
+
+
 def _help_for(error: UnexpectedToken, source: SourceFile) -> str | None:
     token = error.token
-    expected = error.expected or set()
+    expected = _expected(error)
+    suggestion = _did_you_mean(error)
+    if suggestion:
+        return suggestion
+    opened = getattr(error, "open_brace", None)
+    if str(token) in TOP_LEVEL_KEYWORDS and opened is not None and not _used_as_name(token, source):
+        # `action share "..."` inside `context { }`: a declaration in the wrong
+        # place, not a keyword misused as a name.
+        article = "an" if str(token)[0] in "aeiou" else "a"
+        return f"{article} `{token}` declaration cannot stand inside {opened[1]}: close its `{{` first"
     if token.type != "NAME" and "NAME" in expected and str(token).isidentifier():
         return f"`{token}` is a reserved keyword and cannot be used as a name"
     if str(token) == ":":
@@ -108,6 +142,36 @@ def _help_for(error: UnexpectedToken, source: SourceFile) -> str | None:
     if token.type == "$END":
         return "a `{` may be missing its closing `}`"
     return None
+
+
+def _used_as_name(token, source: SourceFile) -> bool:
+    """`action: bool` uses the keyword as a variable name; `action share` declares."""
+    rest = source.text[token.end_pos : token.end_pos + 200].lstrip(" \t")
+    return rest.startswith((":", "|", ",", "]", ")", "."))
+
+
+def _interrupts(token, source: SourceFile) -> bool:
+    """The end of the file, or a declaration keyword that begins a line."""
+    if token.type == "$END":
+        return True
+    start = token.start_pos or 0
+    return str(token) in TOP_LEVEL_KEYWORDS and (start == 0 or source.text[start - 1] == "\n")
+
+
+def _unclosed_brace(error: UnexpectedToken, source: SourceFile, offset: int) -> Diagnostic | None:
+    """A block left open is reported at its `{`, with the place the parser gave up as a note."""
+    opened = getattr(error, "open_brace", None)
+    if opened is None or not _interrupts(error.token, source):
+        return None
+    brace, opener = opened
+    found = _describe_token(error.token)
+    return msg.UNCLOSED_BRACE.at(
+        source.span(brace.start_pos, brace.end_pos),
+        opener=opener,
+        found=found,
+        related=[Related(span=source.span(offset, offset if error.token.type == "$END" else error.token.end_pos), message=f"the parser met {found} here")],
+        help=f"add the closing `}}` of {opener} before this point",
+    )
 
 
 def syntax_diagnostic(error: UnexpectedInput, source: SourceFile) -> Diagnostic:
@@ -130,11 +194,14 @@ def syntax_diagnostic(error: UnexpectedInput, source: SourceFile) -> Diagnostic:
             expected=_join(_expected_phrases(allowed)),
         )
     assert isinstance(error, UnexpectedToken)
+    unclosed = _unclosed_brace(error, source, offset)
+    if unclosed is not None:
+        return unclosed
     token = error.token
     end = offset if token.type == "$END" else (token.end_pos or offset + 1)
     return msg.UNEXPECTED_TOKEN.at(
         source.span(offset, end),
         help=_help_for(error, source),
-        expected=_join(_expected_phrases(set(error.expected or ()))),
+        expected=_join(_expected_phrases(_expected(error))),
         found=_describe_token(token),
     )

@@ -3,7 +3,9 @@
 `std.NAME` resolves into the standard library; a quoted path resolves
 relative to the importing file and must stay inside that file's folder tree
 or the standard library after symbolic links are followed (E105). Missing
-modules are E103 and loops E104, reported on the `import` line that fails.
+modules are E103 and loops E104, reported on the `import` line that fails;
+so are the limits of `limits.py` (size, regular files, nesting depth, name
+length): E103 on the import, or an `InputRefused` error for the root file.
 A `ModuleCache` lets several roots (or an editor session) share parsed
 modules; `overlays` supplies unsaved editor text in place of file contents.
 """
@@ -20,6 +22,14 @@ from cai_lang.ir.nodes import Import, Module
 from cai_lang.ir.program import Program
 from cai_lang.resources import stdlib_dir
 from cai_lang.span import SourceFile
+from cai_lang.syntax.limits import (
+    MAX_IMPORT_DEPTH,
+    MAX_NAME,
+    long_component,
+    read_text,
+    resolve_root,
+    shorten,
+)
 from cai_lang.syntax.module import parse_module
 
 
@@ -41,7 +51,7 @@ class ModuleCache:
             module, diagnostics = parse_module(source, path)
             return module, source, diagnostics
         if path not in self.parsed:
-            source = SourceFile.read(path, display or display_path(Path(path)))
+            source = SourceFile(path, read_text(path), display or display_path(Path(path)))
             module, diagnostics = parse_module(source, path)
             self.parsed[path] = (module, source, diagnostics)
         return self.parsed[path]
@@ -57,6 +67,19 @@ def _is_inside(path: Path, folder: Path) -> bool:
 
 def resolve_import(node: Import, importer: Path) -> tuple[str | None, Diagnostic | None]:
     """The real path an import names, or the diagnostic saying why there is none."""
+    too_long = long_component(node.target, node.is_path)
+    if too_long is not None:
+        return None, msg.IMPORT_UNREADABLE.at(
+            node.target_span, target=shorten(node.target), reason=f"a name in it is {len(too_long)} characters long, over {MAX_NAME}"
+        )
+    try:
+        return _resolve(node, importer)
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a symbolic link loop (Python < 3.13)
+        reason = getattr(exc, "strerror", None) or str(exc)
+        return None, msg.IMPORT_UNREADABLE.at(node.target_span, target=shorten(node.target), reason=reason)
+
+
+def _resolve(node: Import, importer: Path) -> tuple[str | None, Diagnostic | None]:
     std = stdlib_dir().resolve()
     if not node.is_path:
         parts = node.target.split(".")
@@ -109,7 +132,7 @@ def load_program(
     """Parse `path` and everything it imports. Raises OSError if the root cannot be read."""
     cache = cache if cache is not None else ModuleCache()
     overlays = overlays or {}
-    root = str(Path(path).resolve())
+    root = str(resolve_root(path))
     program = Program(root=root)
 
     def visit(module_path: str, stack: list[str], shown: str | None) -> None:
@@ -129,6 +152,14 @@ def load_program(
                 names = [program.modules[p].display for p in stack[stack.index(target) :]]
                 cycle = " -> ".join(names + [program.modules[target].display])
                 program.diagnostics.append(msg.IMPORT_CYCLE.at(node.span, cycle=cycle))
+                resolved.append((node, None))
+                continue
+            if target not in program.modules and len(stack) >= MAX_IMPORT_DEPTH:
+                program.diagnostics.append(
+                    msg.IMPORT_UNREADABLE.at(
+                        node.target_span, target=shorten(node.target), reason=f"imports are nested more than {MAX_IMPORT_DEPTH} deep here"
+                    )
+                )
                 resolved.append((node, None))
                 continue
             resolved.append((node, target))

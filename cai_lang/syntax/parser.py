@@ -4,12 +4,14 @@
 per process. `parse_text` parses a whole file; when it meets an error it
 records it, salvages the complete declarations before the broken one, and
 resumes at the next top-level declaration keyword, so one typo does not hide
-the next. Resuming works by blanking (not deleting) the text already dealt
-with, which keeps every line and column of later tokens exact.
+the next. Resuming lexes a view of the same text from the resume point with
+the line counter placed there, which keeps every line and column of later
+tokens exact without copying the file per error.
 """
 
 from __future__ import annotations
 
+import bisect
 import re
 import threading
 from contextlib import contextmanager
@@ -17,8 +19,10 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Iterator
 
-from lark import Lark
+from lark import Lark, Token
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
+from lark.lexer import LexerState, LexerThread, LineCounter
+from lark.utils import TextSlice
 
 from cai_lang.resources import grammar_file
 from cai_lang.syntax.lower import Lowerer
@@ -114,11 +118,28 @@ def declaration_starts(text: str) -> list[int]:
     return starts
 
 
-def _blank(text: str, start: int, end: int) -> str:
-    """Keep text[start:end]; replace everything else by spaces, keeping newlines."""
-    head = re.sub(r"[^\n]", " ", text[:start])
-    tail = re.sub(r"[^\n]", " ", text[end:])
-    return head + text[start:end] + tail
+def _line_starts(text: str) -> list[int]:
+    starts = [0]
+    found = text.find("\n")
+    while found >= 0:
+        starts.append(found + 1)
+        found = text.find("\n", found + 1)
+    return starts
+
+
+def _lexer_at(text: str, start: int, end: int, line_starts: list[int]) -> LexerThread:
+    """A lexer over text[start:end] whose tokens carry the positions of the whole file.
+
+    The slice is a view (Lark's `TextSlice`), and the line counter is placed at
+    `start` from the line index, so resuming costs nothing for the text before.
+    """
+    counter = LineCounter("\n")
+    line = bisect.bisect_right(line_starts, start) - 1
+    counter.char_pos = start
+    counter.line = line + 1
+    counter.line_start_pos = line_starts[line]
+    counter.column = start - line_starts[line] + 1
+    return LexerThread(get_parser().parser.lexer, LexerState(TextSlice(text, start, end), counter))
 
 
 def error_offset(error: UnexpectedInput, text: str) -> int:
@@ -131,16 +152,84 @@ def error_offset(error: UnexpectedInput, text: str) -> int:
     return len(text)
 
 
-def _parse_once(text: str) -> tuple[list | None, UnexpectedInput | None]:
+# Errors past this many in one file keep Lark's raw expected set: working out
+# the exact one simulates every candidate token, which only pays for errors shown.
+EXACT_EXPECTED_LIMIT = 200
+
+# Plausible text for terminals that have no literal, when simulating them.
+_SAMPLE = {"NAME": "x", "STRING": '"x"', "LONG_STRING": '"""x"""', "NUMBER": "1"}
+
+
+def _accepted(interactive, at: Token) -> set[str] | None:
+    """The terminals the parser really accepts at the error, reductions included.
+
+    LALR merges states, so the table's expected set can name tokens of another
+    context (`prompt` after a principle's `revision`); feeding each candidate
+    to a copy of the parser weeds those out. Feeding runs the embedded lowering,
+    so its diagnostics are restored afterwards.
+    """
+    lowerer = get_parser().options.transformer
+    kept = len(lowerer.diagnostics)
+    patterns = terminal_patterns()
+    accepted = set()
     try:
-        return get_parser().parse(text), None
+        for name in interactive.choices():
+            if not name.isupper():
+                continue
+            cursor = interactive.copy(deepcopy_values=False)
+            value = "" if name == "$END" else patterns.get(name, _SAMPLE.get(name, "x"))
+            try:
+                cursor.feed_token(Token.new_borrow_pos(name, value, at))
+            except Exception:  # noqa: BLE001 - any failure means "not accepted here"
+                continue
+            accepted.add(name)
+    finally:
+        del lowerer.diagnostics[kept:]
+    return accepted or None
+
+
+def _open_brace(interactive) -> tuple[Token, str] | None:
+    """The innermost `{` still open at the error, and what opened it (`principle p`)."""
+    values = interactive.parser_state.value_stack
+    for index in range(len(values) - 1, -1, -1):
+        value = values[index]
+        if isinstance(value, Token) and value == "{" and value.type != "STRING":
+            words = [v for v in values[max(0, index - 3) : index] if isinstance(v, Token)]
+            keyword = next((str(w) for w in reversed(words) if w.type != "NAME" and str(w).isidentifier()), "")
+            name = next((str(w) for w in reversed(words) if w.type == "NAME"), "")
+            return value, f"{keyword} `{name}`" if keyword and name else keyword or "block"
+    return None
+
+
+def _parse_stretch(
+    text: str, start: int, end: int, line_starts: list[int], exact: bool = False
+) -> tuple[list | None, UnexpectedInput | None]:
+    try:
+        return get_parser().parser.parser.parse(_lexer_at(text, start, end, line_starts), "start"), None
     except UnexpectedInput as exc:
+        interactive = getattr(exc, "interactive_parser", None)
+        exc.accepted = None
+        exc.open_brace = None
+        if interactive is not None and isinstance(exc, UnexpectedToken):
+            exc.open_brace = _open_brace(interactive)
+            if exact:
+                exc.accepted = _accepted(interactive, exc.token)
+        # The failed parser state is not needed (and would keep the parse stacks alive).
+        exc.interactive_parser = None
         return None, exc
 
 
 def parse_text(text: str) -> ParseResult:
+    """Parse `text`, recovering at declaration keywords; linear in the text's size.
+
+    Each stretch is parsed as a view into the one text (no copies): the file
+    from its start, and after each error the declarations completed before the
+    broken one (salvaged) and the rest from the next declaration keyword. Every
+    character is therefore parsed at most about twice however many errors there are.
+    """
     result = ParseResult()
-    tree, error = _parse_once(text)
+    line_starts = _line_starts(text)
+    tree, error = _parse_stretch(text, 0, len(text), line_starts, exact=True)
     if error is None:
         result.trees.append(tree)
         return result
@@ -153,16 +242,18 @@ def parse_text(text: str) -> ParseResult:
         # The broken declaration starts at the last boundary before the error
         # token; when the error token is itself a declaration keyword, the
         # broken declaration is the one it interrupted.
-        broken = max((s for s in starts if begin <= s < offset), default=begin)
+        index = bisect.bisect_left(starts, offset) - 1
+        broken = starts[index] if index >= 0 and starts[index] >= begin else begin
         if broken > begin:
-            salvage, salvage_error = _parse_once(_blank(text, begin, broken))
+            salvage, salvage_error = _parse_stretch(text, begin, broken, line_starts)
             if salvage_error is None:
                 result.trees.append(salvage)
-        resume = min((s for s in starts if s >= offset and s > broken), default=None)
-        if resume is None:
+        following = bisect.bisect_left(starts, max(offset, broken + 1))
+        if following >= len(starts):
             break
-        begin = resume
-        tree, error = _parse_once(_blank(text, begin, len(text)))
+        begin = starts[following]
+        exact = len(result.errors) < EXACT_EXPECTED_LIMIT
+        tree, error = _parse_stretch(text, begin, len(text), line_starts, exact=exact)
         if error is None:
             result.trees.append(tree)
     return result

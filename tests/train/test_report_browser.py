@@ -31,11 +31,11 @@ def _model(folder: Path, steps: int, random: bool = True) -> Path:
 
 
 def write_run(run: Path, constitution_file: Path) -> dict:
-    from cai_lang.train.pipeline import prepare_bundle
-    from cai_lang.train.run.folder import RunRecord
+    from cai_lang.train.run.session import Run
 
     run.mkdir(parents=True)
-    bundle, bundle_path = prepare_bundle(constitution_file, "clinic", run)
+    opened = Run.open(run)
+    bundle, bundle_path = opened.bundle_for(constitution_file, "clinic")
     tiny = _model(run / "tiny", 0)
     sl_rows = [{
         "id": f"p{i}", "kind": "red_team", "prompt": HOSTILE if i == 0 else f"prompt {i}", "context": {"topic": "general"},
@@ -48,7 +48,7 @@ def write_run(run: Path, constitution_file: Path) -> dict:
     labels = [{"pair_id": f"q{i}", "p_a": 0.8 if i % 2 else 0.0, "items": {"harmless": 0.8, "concise": 0.4} | ({} if i % 2 else {"escalate": 0.0}),
                "exact": [] if i % 2 else ["escalate"], "abstained": ["escalate"] if i % 2 else [], "decided_by": 1 if i % 2 else 0} for i in range(4)]
     (run / "rl_labels.jsonl").write_text("".join(json.dumps(label) + "\n" for label in labels))
-    record = RunRecord.open(run)
+    record = opened.record
     record.start_command(["caic", "train", str(constitution_file)])
     record.set("constitution", {"name": bundle.constitution.name, "version": bundle.constitution.version})
     record.set("deployment", "clinic")
@@ -61,15 +61,16 @@ def write_run(run: Path, constitution_file: Path) -> dict:
     record.add_output("rl_labels", run / "rl_labels.jsonl", "preference_labels")
     record.add_step("sl-generate", rows=3)
     record.finish_command()
-    record.save()
+    opened.save()
     return json.loads((run / "run.json").read_text())
 
 
 def test_training_report_in_a_browser_leads_with_the_result(tmp_path, constitution_file):
-    from cai_lang.report.html import write_training_report
+    from cai_lang.train.phases import write_report
+    from cai_lang.train.run.session import Run
 
     record = write_run(tmp_path / "run", constitution_file)
-    page = write_training_report(tmp_path / "run")
+    page = write_report(Run.open(tmp_path / "run"))
     shown = render(page, tmp_path / "report_training.png", height=2400)
     text = visible_text(shown.dom)
 

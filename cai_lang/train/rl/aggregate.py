@@ -31,12 +31,15 @@ mode and the bundle's content hash.
 from __future__ import annotations
 
 import hashlib
+import logging
 import random
-import re
 from dataclasses import dataclass, field
 from typing import Literal, Mapping, Sequence
 
 from cai_lang.codegen.bundle import Bundle, PrincipleEntry, RuleEntry
+from cai_lang.detector import DetectorTimeout, detector_matches
+
+logger = logging.getLogger(__name__)
 
 Mode = Literal["sample", "priority"]
 
@@ -92,21 +95,18 @@ def judge_exactly(rule: RuleEntry, response_a: str, response_b: str) -> float:
     """P(A better) under a rule with a `detect` regex: the response it matches violates the rule."""
     if rule.detect is None:
         raise ValueError(f"rule `{rule.id}` has no detect regex")
-    pattern = _compiled(rule.detect)
-    a_violates = pattern.search(response_a) is not None
-    b_violates = pattern.search(response_b) is not None
+    try:
+        a_violates = detector_matches(rule.detect, response_a)
+        b_violates = detector_matches(rule.detect, response_b)
+    except DetectorTimeout as exc:
+        # Cannot tell: the rule abstains (and the plan names it) rather than guess.
+        logger.warning("%s; rule `%s` abstains on this pair", exc, rule.id)
+        return 0.5
     if a_violates == b_violates:
         return 0.5
     return 0.0 if a_violates else 1.0
 
 
-_PATTERNS: dict[str, re.Pattern] = {}
-
-
-def _compiled(source: str) -> re.Pattern:
-    if source not in _PATTERNS:
-        _PATTERNS[source] = re.compile(source)
-    return _PATTERNS[source]
 
 
 class Aggregator:
