@@ -22,6 +22,7 @@ import typer
 
 from cai_lang.cli.common import HAS_ERRORS, quiet_libraries
 from cai_lang.cli.common import fail as _fail
+from cai_lang.cli.config_option import with_config_file
 from cai_lang.cli.options import build, from_configs
 from cai_lang.train.config import (
     GENERATE_RL,
@@ -53,9 +54,9 @@ def register(app: typer.Typer) -> None:
     """Add this module's commands to the `caic` app."""
     app.command("tiny-model")(tiny_model)
     app.add_typer(generate_app, name="generate")
-    generate_app.command("sl")(generate_sl)
-    generate_app.command("rl")(generate_rl)
-    app.command("train")(train)
+    generate_app.command("sl")(with_config_file(generate_sl, GENERATE_SL))
+    generate_app.command("rl")(with_config_file(generate_rl, GENERATE_RL))
+    app.command("train")(with_config_file(train, TRAIN))
 
 
 def tiny_model(

@@ -68,6 +68,11 @@ def run_phase(config: TrainConfig, reporter: Reporter | None = None) -> TrainRes
         raise PipelineError(f"unknown phase {config.phase!r}; choose one of {', '.join(PHASES)}")
     reporter = reporter or QuietReporter()
     run = Run.open(config.run.output)
+    if process_rank()[0] == 0:
+        from cai_lang.train.config_file import write_effective_config
+
+        write_effective_config(run, config)  # config.yaml: the whole run, repeatable with --config
+        run.save()
     result = PHASES[config.phase](run, config, reporter)
     if process_rank()[0] == 0:
         result.report = write_report(run, reporter)
