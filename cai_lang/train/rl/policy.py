@@ -152,6 +152,7 @@ class PolicyTrainingConfig:
     temperature: float = field(default=1.0, metadata={"help": "RLOO/GRPO sampling temperature."})
     seed: int = field(default=0, metadata={"help": "Seeds data order and sampling."})
     logging_steps: int = field(default=10, metadata={"help": "Log every this many steps."})
+    report_to: tuple[str, ...] = field(default=(), metadata={"help": "Experiment trackers the trainer logs to (transformers' `report_to`); empty: none."})
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -244,7 +245,7 @@ def _common_args(config: PolicyTrainingConfig) -> dict[str, Any]:
         seed=config.seed,
         logging_steps=config.logging_steps,
         beta=config.beta,
-        **device_settings(),
+        **device_settings(config.report_to),
     )
 
 

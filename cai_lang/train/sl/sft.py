@@ -41,6 +41,7 @@ class SFTSettings:
     seed: int = field(default=0, metadata={"help": "Seeds shuffling and initialisation."})
     logging_steps: int = field(default=10, metadata={"help": "Log the loss every this many steps."})
     device: str = field(default="auto", metadata={"help": "`auto` (CUDA if present), `cpu` or `cuda`."})
+    report_to: tuple[str, ...] = field(default=(), metadata={"help": "Experiment trackers the trainer logs to (transformers' `report_to`); empty: none."})
 
     def __post_init__(self) -> None:
         if self.max_steps == 0 or self.max_steps < -1:
@@ -137,7 +138,7 @@ def sft_config(settings: SFTSettings, output_dir: Path, data_format: str):
         assistant_only_loss=data_format == "messages",
         completion_only_loss=True if data_format != "messages" else None,
         save_strategy="no",
-        report_to="none",
+        report_to=list(settings.report_to) or "none",
         # DDP on CPU complains loudly when told to look for unused parameters; there are none.
         ddp_find_unused_parameters=False,
     )
