@@ -102,15 +102,15 @@ def rl_step(run: RunConfig, labels: LabelConfig, model: str | None = None) -> Ge
     return _step(run, generation, tuple(labels.feedback_model or ()), model)
 
 
-def report_to(sft: SFTConfig) -> tuple[str, ...]:
+def report_to(sft: SFTConfig) -> list[str]:
     """The experiment trackers of `--report-to`, checked before anything trains: known to transformers and installed."""
     from transformers.integrations.integration_utils import INTEGRATION_TO_CALLBACK, get_available_reporting_integrations
 
-    names = tuple(dict.fromkeys(sft.report_to or ()))
+    names = list(dict.fromkeys(sft.report_to or ()))
     if "none" in names:
-        return ()
+        return []
     if "all" in names:
-        return ("all",)
+        return ["all"]
     available = set(get_available_reporting_integrations())
     for name in names:
         if name not in INTEGRATION_TO_CALLBACK:

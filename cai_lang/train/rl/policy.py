@@ -152,7 +152,8 @@ class PolicyTrainingConfig:
     temperature: float = field(default=1.0, metadata={"help": "RLOO/GRPO sampling temperature."})
     seed: int = field(default=0, metadata={"help": "Seeds data order and sampling."})
     logging_steps: int = field(default=10, metadata={"help": "Log every this many steps."})
-    report_to: tuple[str, ...] = field(default=(), metadata={"help": "Experiment trackers the trainer logs to (transformers' `report_to`); empty: none."})
+    # A list, not a tuple: it is recorded in run.json and compared when a run resumes.
+    report_to: list[str] = field(default_factory=list, metadata={"help": "Experiment trackers the trainer logs to (transformers' `report_to`); empty: none."})
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:

@@ -176,7 +176,8 @@ class PreferenceTrainingConfig:
     seed: int = field(default=0, metadata={"help": "Seeds the split, the new score head and the data order."})
     logging_steps: int = field(default=10, metadata={"help": "Log every this many steps."})
     center_rewards_coefficient: float | None = field(default=None, metadata={"help": "trl's reward centring term."})
-    report_to: tuple[str, ...] = field(default=(), metadata={"help": "Experiment trackers the trainer logs to (transformers' `report_to`); empty: none."})
+    # A list, not a tuple: it is recorded in run.json and compared when a run resumes.
+    report_to: list[str] = field(default_factory=list, metadata={"help": "Experiment trackers the trainer logs to (transformers' `report_to`); empty: none."})
 
     def __post_init__(self) -> None:
         if self.max_steps == 0 or self.max_steps < -1:
@@ -198,7 +199,7 @@ class PreferenceResult:
     steps: int = 0
 
 
-def device_settings(report_to: tuple[str, ...] = ()) -> dict[str, Any]:
+def device_settings(report_to: Sequence[str] = ()) -> dict[str, Any]:
     """Trainer arguments for this machine: fp32 on CPU (no bf16 instructions), no activation checkpointing;
     and the experiment trackers asked for (`--report-to`), none by default."""
     import torch

@@ -41,7 +41,8 @@ class SFTSettings:
     seed: int = field(default=0, metadata={"help": "Seeds shuffling and initialisation."})
     logging_steps: int = field(default=10, metadata={"help": "Log the loss every this many steps."})
     device: str = field(default="auto", metadata={"help": "`auto` (CUDA if present), `cpu` or `cuda`."})
-    report_to: tuple[str, ...] = field(default=(), metadata={"help": "Experiment trackers the trainer logs to (transformers' `report_to`); empty: none."})
+    # A list, not a tuple: it is recorded in run.json and compared when a run resumes.
+    report_to: list[str] = field(default_factory=list, metadata={"help": "Experiment trackers the trainer logs to (transformers' `report_to`); empty: none."})
 
     def __post_init__(self) -> None:
         if self.max_steps == 0 or self.max_steps < -1:
