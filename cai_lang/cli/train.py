@@ -28,6 +28,7 @@ from cai_lang.train.config import (
     GENERATE_RL,
     GENERATE_SL,
     TRAIN,
+    HubConfig,
     LabelConfig,
     PolicyConfig,
     PreferenceConfig,
@@ -118,7 +119,7 @@ def train(values: dict) -> None:
     config = TrainConfig(
         run=build(RunConfig, values, argv=list(sys.argv)), phase=values["phase"], sl=build(SLConfig, values),
         labels=build(LabelConfig, values), sft=build(SFTConfig, values), preference=build(PreferenceConfig, values),
-        policy=build(PolicyConfig, values),
+        policy=build(PolicyConfig, values), hub=build(HubConfig, values),
     )
 
     def phase(reporter):
@@ -145,6 +146,8 @@ def _say_trained(result) -> None:
             typer.echo(f"{rl.policy.output_dir}: policy, {rl.policy.method.upper()} {rl.policy.steps} steps")
     if result.report:
         typer.echo(f"{result.report}: report")
+    if getattr(result, "hub", None):
+        typer.echo(f"pushed to the Hub: {result.hub}")
 
 
 def _run(step):

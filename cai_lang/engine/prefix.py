@@ -19,8 +19,8 @@ token prefix its new prompt shares with what was kept.
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass
 from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
 
 import torch
 from transformers import DynamicCache

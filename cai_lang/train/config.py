@@ -23,6 +23,7 @@ from typing import Any
 DATA, SL, RL, SERVER, SFT, PM, POLICY = (
     "Run and data", "SL-CAI", "RL-CAI labels", "Servers", "Fine-tuning (SL)", "Preference model", "Policy (RL)"
 )
+HUB = "Hugging Face Hub"
 PHASE_NAMES = ("sl", "rl", "all")
 DIALECTS = ("chat", "text")
 SPLITS = ("train", "eval", "all")
@@ -167,6 +168,14 @@ class PhaseConfig:
 
 
 @dataclass
+class HubConfig:
+    """Where `caic train` publishes its final model."""
+
+    push_to_hub: str | None = option(None, "--push-to-hub", help="Upload the final model (the policy; the SL model for --phase sl) with its card to this Hub repository.", panel=HUB)
+    hub_private: bool = option(False, "--hub-private", help="Create the --push-to-hub repository as private.", panel=HUB)
+
+
+@dataclass
 class TrainConfig:
     """Everything `caic train` takes, one group per concern."""
 
@@ -177,6 +186,7 @@ class TrainConfig:
     sft: SFTConfig = field(default_factory=SFTConfig)
     preference: PreferenceConfig = field(default_factory=PreferenceConfig)
     policy: PolicyConfig = field(default_factory=PolicyConfig)
+    hub: HubConfig = field(default_factory=HubConfig)
 
     def __post_init__(self) -> None:
         if self.phase not in PHASE_NAMES:
@@ -190,4 +200,4 @@ class TrainConfig:
 # The groups each command takes, in the order their options are listed.
 GENERATE_SL = (RunConfig, SLConfig)
 GENERATE_RL = (RunConfig, LabelConfig)
-TRAIN = (RunConfig, PhaseConfig, SLConfig, LabelConfig, SFTConfig, PreferenceConfig, PolicyConfig)
+TRAIN = (RunConfig, PhaseConfig, SLConfig, LabelConfig, SFTConfig, PreferenceConfig, PolicyConfig, HubConfig)

@@ -3,7 +3,7 @@
 A configuration file names the same options as the command line, by field
 name (`max_steps`) or long flag (`max-steps`, `lr`), either flat (as the
 alignment-handbook recipes are) or in sections named as `TrainConfig`'s
-groups (`run:`, `sl:`, `labels:`, `sft:`, `preference:`, `policy:`), plus
+groups (`run:`, `sl:`, `labels:`, `sft:`, `preference:`, `policy:`, `hub:`), plus
 `phase` and the positional `file`. `read_config_file` checks every key
 against the options of the command and returns the values by field name;
 the CLI hands them to click as defaults, so an option given on the command
@@ -23,7 +23,7 @@ from typing import Any, Iterable
 from cai_lang.train.config import cli_fields
 
 CONFIG_FILE = "config.yaml"
-SECTIONS = ("run", "sl", "labels", "sft", "preference", "policy")
+SECTIONS = ("run", "sl", "labels", "sft", "preference", "policy", "hub")
 
 
 class ConfigFileError(ValueError):

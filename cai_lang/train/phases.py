@@ -34,6 +34,7 @@ class TrainResult:
     sl: SLPhaseResult | None = None
     rl: RLPhaseResult | None = None
     report: Path | None = None
+    hub: str | None = None  # the commit URL of --push-to-hub
 
 
 def _sl(run: Run, config: TrainConfig, reporter: Reporter) -> TrainResult:
@@ -76,7 +77,23 @@ def run_phase(config: TrainConfig, reporter: Reporter | None = None) -> TrainRes
     result = PHASES[config.phase](run, config, reporter)
     if process_rank()[0] == 0:
         result.report = write_report(run, reporter)
+        if config.hub.push_to_hub:
+            result.hub = push_final_model(run, config, result, reporter)
     return result
+
+
+def push_final_model(run: Run, config: TrainConfig, result: TrainResult, reporter: Reporter) -> str:
+    """`--push-to-hub`: the policy (or, after `--phase sl`, the SL model) with its card, recorded as run.json's `hub`."""
+    from cai_lang.train.hub import push_model
+
+    folder = run.layout.rl_policy if result.rl is not None and result.rl.policy is not None else run.layout.sl_model
+    repo = config.hub.push_to_hub
+    reporter.phase(f"pushing {folder} to the Hub as {repo}")
+    content_hash = run.record.get("content_hash") or ""
+    url = push_model(folder, repo, private=config.hub.hub_private, message=f"caic: {folder.name} trained towards bundle {content_hash[:12]}")
+    run.record.add_output("hub", folder, "hub_upload", repo=repo, commit=url)
+    run.save()
+    return url
 
 
 def write_report(run: Run, reporter: Reporter | None = None) -> Path | None:

@@ -26,13 +26,13 @@ from pathlib import Path
 from typing import Any
 
 from cai_lang.train.rl.generate import label_summary
+from cai_lang.train.run.fit import report_long_prompts
 from cai_lang.train.run.folder import RowWriter, check_hashes, read_rows
+from cai_lang.train.run.formats import preference_file_rows, write_rows
 from cai_lang.train.run.layout import PREFERENCE_MODEL, RL_POLICY
 from cai_lang.train.run.model_specs import PipelineError, check_model, model_identity, open_backend
 from cai_lang.train.run.session import QuietReporter, Reporter, Run, open_generation_run, process_rank
 from cai_lang.train.settings import GenerationStep, RLTraining
-from cai_lang.train.run.fit import report_long_prompts
-from cai_lang.train.run.formats import preference_file_rows, write_rows
 
 
 @dataclass

@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
+from cai_lang.train.run.context_labels import label_report
 from cai_lang.train.run.folder import RunError, write_atomic
 from cai_lang.train.run.model_specs import PipelineError, check_model
-from cai_lang.train.run.context_labels import label_report
 from cai_lang.train.run.prompts import select_prompts_with_summary
 from cai_lang.train.run.record import RunRecord
 

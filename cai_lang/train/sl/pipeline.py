@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from cai_lang.train.run.fit import report_long_prompts
-from cai_lang.train.run.formats import sft_rows, write_rows
 from cai_lang.train.run.folder import RowWriter, check_hashes, read_rows
+from cai_lang.train.run.formats import sft_rows, write_rows
 from cai_lang.train.run.layout import SL_DATA, SL_MODEL
 from cai_lang.train.run.model_specs import check_model, model_identity, open_backend
 from cai_lang.train.run.session import (
