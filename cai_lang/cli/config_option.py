@@ -14,14 +14,13 @@ import inspect
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-import click
 import typer
 
 from cai_lang.cli.common import fail
 
 
-def _load(groups: tuple[type, ...]) -> Callable[[click.Context, click.Parameter, Optional[Path]], Optional[Path]]:
-    def callback(ctx: click.Context, param: click.Parameter, value: Optional[Path]) -> Optional[Path]:
+def _load(groups: tuple[type, ...]) -> Callable[[Any, Any, Optional[Path]], Optional[Path]]:
+    def callback(ctx: Any, param: Any, value: Optional[Path]) -> Optional[Path]:
         if value is None or ctx.resilient_parsing:
             return value
         from cai_lang.train.config_file import ConfigFileError, read_config_file

@@ -23,6 +23,7 @@ import typer
 from cai_lang.cli.common import HAS_ERRORS, quiet_libraries
 from cai_lang.cli.common import fail as _fail
 from cai_lang.cli.config_option import with_config_file
+from cai_lang.cli.help_words import WordsGroup
 from cai_lang.cli.options import build, from_configs
 from cai_lang.train.config import (
     GENERATE_RL,
@@ -43,6 +44,7 @@ generate_app = typer.Typer(
     help="Generate training data from a constitution into a run folder.",
     no_args_is_help=True,
     add_completion=False,
+    cls=WordsGroup,
 )
 
 
