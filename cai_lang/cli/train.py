@@ -155,8 +155,10 @@ def _say_trained(result) -> None:
 def _run(step):
     """Run a pipeline step with a progress reporter, turning expected failures into exit codes."""
     from cai_lang.api import CompileRefused, UnknownDeployment
+    from cai_lang.cli.progress import ProgressReporter
     from cai_lang.codegen.bundle import BundleError
     from cai_lang.engine import EngineError
+    from cai_lang.train.progress import reporting
     from cai_lang.train.run.folder import RunError
     from cai_lang.train.run.model_specs import PipelineError
     from cai_lang.train.run.prompts import PromptSetError
@@ -164,9 +166,10 @@ def _run(step):
     from cai_lang.train.sl.sft import NoTrainingData
 
     quiet_libraries()
-    reporter = RichReporter()
+    reporter = ProgressReporter()
     try:
-        return step(reporter)
+        with reporting(reporter):
+            return step(reporter)
     except CompileRefused as refused:
         reporter.stop()
         _print_diagnostics(refused)
@@ -189,43 +192,3 @@ def _print_diagnostics(refused) -> None:
     for diagnostic in refused.result.diagnostics:
         console.print(render.render_text(diagnostic, refused.sources))
     console.print(f"{render.summary_line(refused.result.diagnostics)}: nothing generated", markup=False)
-
-
-class RichReporter:
-    """Progress on stderr: a line per phase, and a bar over prompts when stderr is a terminal."""
-
-    def __init__(self) -> None:
-        from rich.console import Console
-
-        self.console = Console(stderr=True, highlight=False, soft_wrap=True)
-        self.progress = None
-        self.task = None
-
-    def phase(self, text: str) -> None:
-        self.console.print(f"[bold]caic:[/] {text}")
-
-    def start(self, total: int, completed: int) -> None:
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
-        self.progress = Progress(
-            TextColumn("prompts"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
-            console=self.console, disable=not self.console.is_terminal,
-        )
-        self.progress.start()
-        self.task = self.progress.add_task("prompts", total=total, completed=completed)
-
-    def advance(self, n: int) -> None:
-        if self.progress is not None:
-            self.progress.advance(self.task, n)
-
-    def stop(self) -> None:
-        if self.progress is not None:
-            self.progress.stop()
-            self.progress = None

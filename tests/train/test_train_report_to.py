@@ -19,6 +19,9 @@ def test_tensorboard_leaves_event_files_for_every_trainer(tiny_model, constituti
     result = runner.invoke(app, ["train", str(constitution_file), "-d", "clinic", "--model", str(tiny_model), "--phase", "all",
                                  "-o", str(run), "--report-to", "tensorboard", *FAST])
     assert result.exit_code == 0, result.output
+    # Each trainer's steps are short caic lines, not the raw dicts transformers prints.
+    assert "{'loss'" not in result.output and "{'train_runtime'" not in result.output
+    assert "SFT step 1/2: loss" in result.output and "DPO step 2/2" in result.output
     for trainer in ("sl_model", "preference_model", "rl_policy"):
         events = list((run / trainer).rglob("events.out.tfevents.*"))
         assert events and all(e.stat().st_size > 0 for e in events), trainer

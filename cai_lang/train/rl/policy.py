@@ -276,6 +276,9 @@ def _train_dpo(policy_model: str, config: PolicyTrainingConfig, provenance, pref
         rows = [as_text(row) for row in rows]
     args = DPOConfig(max_length=config.max_length, **_common_args(config))
     trainer = DPOTrainer(model=policy_model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer)
+    from cai_lang.train.progress import attach
+
+    attach(trainer, "DPO")
     result = trainer.train()
     human = sum(r.get("source") == "human" for r in preference_rows if abs(float(r["soft_label"]) - 0.5) >= config.tie_margin and float(r["soft_label"]) != 0.5)
     data = {"pairs": len(rows), "human_pairs": human, "skipped_near_ties": len(preference_rows) - len(rows)}
@@ -307,6 +310,9 @@ def _train_online(policy_model: str, config: PolicyTrainingConfig, provenance, p
         train_dataset=Dataset.from_list(prompt_rows(prompts, text=text)),
         processing_class=tokenizer,
     )
+    from cai_lang.train.progress import attach
+
+    attach(trainer, config.method.upper())
     result = trainer.train()
     source = f"preference model {reward_funcs}" if isinstance(reward_funcs, str) else "the comparison labeller"
     return _save(trainer, config, policy_model, provenance, config.method.upper(), result, {"prompts": len(prompts), "reward_source": source})

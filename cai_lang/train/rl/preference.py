@@ -274,6 +274,9 @@ def train_preference_model(
         train_dataset=Dataset.from_list([_trainable(r, text) for r in train_rows]),
         processing_class=tokenizer,
     )
+    from cai_lang.train.progress import attach
+
+    attach(trainer, "preference model")
     result = trainer.train()
     trainer.save_model(str(out))
     trainer.save_state()

@@ -173,6 +173,9 @@ def train_sft(
     trainer = SFTTrainer(
         model=policy, args=config, train_dataset=build_dataset(pairs, data_format), processing_class=tokenizer
     )
+    from cai_lang.train.progress import attach
+
+    attach(trainer, "SFT")
     output = trainer.train()
     trainer.save_model(str(output_dir))
     main = trainer.accelerator.is_main_process
