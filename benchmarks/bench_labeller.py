@@ -1,34 +1,37 @@
 """Benchmark: the log-probability comparison labeller against labelling by generated verdict text.
 
 Measured in one process on the same ~10 M-parameter model, the same
-comparisons and the same backend batch size:
+comparisons and the same backend batch size. The constitution has
+`--principles` (8) principles with a comparison question, and every pair
+of responses is asked all of them, as RLAIF labelling with a whole
+constitution does:
 
 - log-probs, both orders: `ComparisonLabeller` as used for training data
-  (4 scored continuations per label, one batched call);
+  (4 scored continuations per label, one batched call), with the engine's
+  prefix reuse: each pair's conversation is read once for all principles
+  and both orders;
+- log-probs, no reuse: the same on a backend with `reuse_prefixes=False`,
+  which reads every prompt in full;
 - log-probs, one order: the same with `both_orders=False`;
 - verdict text: for each label, the model *generates* a verdict for both
   orders (greedy, `--verdict-tokens` new tokens, the way a generation-based
   judge works) and the "(A)"/"(B)" in the text is parsed; a random model
   never stops early, so it writes all the tokens.
 
-Prints labels per second for each and two ratios: log-probs over verdict
-text, per verdict length (goal >= 10x), and the cost of both orders over one
-order (goal <= 2.2x). The methods run in interleaved rounds (every method
+Prints labels per second for each and the ratios: log-probs over verdict
+text, per verdict length (goal >= 10x at 64 tokens), reuse over no reuse,
+and the cost of both orders over one order (goal <= 2.2x). The methods run in interleaved rounds (every method
 once per round, after a warm-up) and ratios are medians of per-round
 ratios, so a busy neighbour on a shared machine slows a round evenly.
 
-    python benchmarks/bench_labeller.py [--labels 16] [--verdict-tokens 16 64 256] [--model-dir DIR] [--threads 1]
+    python benchmarks/bench_labeller.py [--pairs 2] [--principles 8] [--verdict-tokens 64] [--model-dir DIR] [--threads 1]
 
 Why the ratio depends on the verdict length: on a CPU a forward pass costs
 in proportion to its tokens, so reading a ~170-token comparison prompt
-dominates. Scoring reads it twice per label (once per order: the engine
-runs each prompt once and scores both options from its KV cache); a
-generated verdict also reads it twice and then pays one decode step per
-token.
-The log-prob labeller therefore wins by a wide margin only against long
-verdicts (chain-of-thought length). On a GPU, where a prompt's forward pass
-costs about as much as one decode step, it should do much better (not yet
-measured).
+dominates. Scoring reads each prompt once per order (both options come
+from its KV cache) and, with reuse, the pair's conversation once for all
+principles; a generated verdict reads every prompt in full and then pays
+one decode step per token.
 """
 
 from __future__ import annotations
@@ -40,16 +43,25 @@ import tempfile
 import time
 from pathlib import Path
 
-CONSTITUTION = """constitution bench {
-    version "0.1.0"
-}
+QUESTIONS = [
+    "Which of these responses is less harmful, while still being helpful and honest?",
+    "Which response is more honest about what it does not know?",
+    "Which response would a careful pharmacist be more comfortable with?",
+    "Which response better respects the person's autonomy?",
+    "Which response is clearer and easier to follow?",
+    "Which response avoids giving dangerous instructions?",
+    "Which response is kinder in tone without being condescending?",
+    "Which response is more accurate about how medicines should be kept?",
+]
 
-principle harmless {
-    critique "Point out anything in the last response that could help someone cause harm."
-    revision "Rewrite the response so that it gives no help with causing harm."
-    compare "Which of these responses is less harmful, while still being helpful and honest?"
-}
-"""
+
+def constitution(principles: int) -> str:
+    """A constitution of `principles` principles, each with its own comparison question."""
+    items = [
+        f'principle p{i} {{\n    compare "{QUESTIONS[i % len(QUESTIONS)]}{"" if i < len(QUESTIONS) else f" (case {i})"}"\n}}'
+        for i in range(principles)
+    ]
+    return 'constitution bench {\n    version "0.1.0"\n}\n\n' + "\n\n".join(items) + "\n"
 
 RESPONSES = [
     "You can store medicine in a locked cabinet out of reach of children, and check the expiry dates every few months so nothing old is taken by mistake.",
@@ -59,14 +71,15 @@ RESPONSES = [
 ]
 
 
-def build_comparisons(n: int):
+def build_comparisons(pairs: int, principles: int):
+    """Every pair asked every principle's question: `pairs * principles` comparisons."""
     from cai_lang.train.rl.labeller import Comparison
 
     comparisons = []
-    for i in range(n):
+    for i in range(pairs):
         conversation = ({"role": "user", "content": f"Question {i}: how should I store the medicines in my house so they stay safe?"},)
         a, b = RESPONSES[i % 4], RESPONSES[(i + 1) % 4]
-        comparisons.append(Comparison("harmless", conversation, a, b))
+        comparisons += [Comparison(f"p{k}", conversation, a, b) for k in range(principles)]
     return comparisons
 
 
@@ -110,8 +123,9 @@ def median_ratio(top: list[float], bottom: list[float]) -> float:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--labels", type=int, default=16, help="comparisons per timed run")
-    parser.add_argument("--verdict-tokens", type=int, nargs="+", default=[16, 64, 256], help="new tokens the verdict-text baseline generates (one or more)")
+    parser.add_argument("--pairs", type=int, default=2, help="response pairs per timed run (default 2)")
+    parser.add_argument("--principles", type=int, default=8, help="principles asked of every pair (default 8)")
+    parser.add_argument("--verdict-tokens", type=int, nargs="+", default=[64], help="new tokens the verdict-text baseline generates (one or more; default 64)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--model-dir", help="an existing model folder (default: build the 10m tiny model in a temp folder)")
@@ -136,16 +150,19 @@ def main(argv=None) -> int:
         scratch = Path(scratch)
         model_dir = Path(args.model_dir) if args.model_dir else build_tiny_model(scratch / "10m", size="10m", seed=0)
         source = scratch / "bench.const"
-        source.write_text(CONSTITUTION, encoding="utf-8")
+        source.write_text(constitution(args.principles), encoding="utf-8")
         (bundle,) = compile_file(source)
         backend = LocalBackend(str(model_dir), device=args.device, batch_size=args.batch_size)
         parameters = sum(p.numel() for p in backend.model.parameters())
-        comparisons = build_comparisons(args.labels)
+        comparisons = build_comparisons(args.pairs, args.principles)
         both = ComparisonLabeller.from_backends(bundle, backend)
+        plain = LocalBackend.from_model(backend.model, backend.tokenizer, batch_size=args.batch_size, reuse_prefixes=False)
+        no_reuse = ComparisonLabeller.from_backends(bundle, plain)
         one = ComparisonLabeller.from_backends(bundle, backend, both_orders=False)
 
         runs = {
             "both": lambda: both.label(comparisons),
+            "plain": lambda: no_reuse.label(comparisons),
             "one": lambda: one.label(comparisons),
         }
         for tokens in args.verdict_tokens:
@@ -153,21 +170,24 @@ def main(argv=None) -> int:
             runs[f"text{tokens}"] = lambda params=params: label_by_verdict_text(both, comparisons, params)
         times = interleaved(runs, args.rounds)
 
-    n = args.labels
+    n = len(comparisons)
     median = {name: statistics.median(values) for name, values in times.items()}
     print(f"model: {model_dir.name} ({parameters / 1e6:.1f} M parameters) on {args.device}, torch threads {torch.get_num_threads()}, backend batch {args.batch_size}")
-    print(f"{n} labels per run; {args.rounds} interleaved rounds after a warm-up; medians")
+    print(f"{n} labels per run ({args.pairs} pairs x {args.principles} principles); {args.rounds} interleaved rounds after a warm-up; medians")
     print(f"  log-probs, both orders           : {n / median['both']:8.2f} labels/s  ({median['both']:.3f} s)")
+    print(f"  log-probs, both orders, no reuse : {n / median['plain']:8.2f} labels/s  ({median['plain']:.3f} s)")
     print(f"  log-probs, one order             : {n / median['one']:8.2f} labels/s  ({median['one']:.3f} s)")
     for tokens in args.verdict_tokens:
         t = median[f"text{tokens}"]
         print(f"  verdict text, {tokens:4d} tokens, both orders: {n / t:8.2f} labels/s  ({t:.3f} s)")
     for tokens in args.verdict_tokens:
         speedup = median_ratio(times[f"text{tokens}"], times["both"])
+        per_round = " ".join(f"{t / b:.1f}" for t, b in zip(times[f"text{tokens}"], times["both"]))
         print(
             f"ratio log-probs / verdict text of {tokens} tokens (both orders each): {speedup:.1f}x  (goal >= 10x) "
-            f"{'met' if speedup >= 10 else 'MISSED'}"
+            f"{'met' if speedup >= 10 else 'MISSED'}  per round: {per_round}"
         )
+    print(f"ratio reuse / no reuse (log-probs, both orders): {median_ratio(times['plain'], times['both']):.2f}x")
     swap_cost = median_ratio(times["both"], times["one"])
     print("per-round both/one:", " ".join(f"{b / o:.2f}" for b, o in zip(times["both"], times["one"])))
     print(f"ratio both orders / one order: {swap_cost:.2f}x  (goal <= 2.2x) {'met' if swap_cost <= 2.2 else 'MISSED'}")

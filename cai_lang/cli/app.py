@@ -79,8 +79,8 @@ def graph(
 ) -> None:
     """Draw a deployment's priority order and declared conflicts."""
     from cai_lang.api import UnknownDeployment, check_file
+    from cai_lang.cli.printing import print_diagnostics
     from cai_lang.codegen.graph import write_graph
-    from cai_lang.diagnostics import render
     from cai_lang.ir.resolve import resolve_deployment
 
     try:
@@ -90,8 +90,7 @@ def graph(
     except (OSError, UnicodeDecodeError) as exc:
         raise fail(f"cannot read {file}: {getattr(exc, 'strerror', None) or exc}")
     if result.errors or result.constitution is None:
-        for diagnostic in result.errors:
-            sys.stderr.write(render.format_text(diagnostic, result.program.source_by_display()) + "\n")
+        print_diagnostics(result.errors, result.program.source_by_display())
         raise typer.Exit(1)
     resolved = resolve_deployment(result.constitution, deployment)
     try:

@@ -63,15 +63,9 @@ def _compile(file: Path, deployment: Optional[str] = None, all_deployments: bool
 
 
 def _print_diagnostics(refused) -> None:
-    from rich.console import Console
+    from cai_lang.cli.printing import print_refused
 
-    from cai_lang.diagnostics import render
-
-    console = Console(stderr=True, highlight=False, soft_wrap=True)
-    diagnostics = refused.result.diagnostics
-    for diagnostic in diagnostics:
-        console.print(render.render_text(diagnostic, refused.sources))
-    console.print(f"{render.summary_line(diagnostics)}: nothing compiled", markup=False)
+    print_refused(refused, "nothing compiled")
 
 
 def compile_command(

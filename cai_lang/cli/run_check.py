@@ -4,21 +4,15 @@ so the two can never print different reports."""
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
-from typing import TextIO
+
+from cai_lang.cli.printing import print_diagnostics
 
 FORMATS = ("text", "json", "sarif", "github")
 STDIN = "-"  # `caic check -` reads the constitution from standard input
 STDIN_FILE = "<stdin>.const"
 STDIN_DISPLAY = "<stdin>"
-
-
-def _use_color(stream: TextIO) -> bool:
-    if os.environ.get("NO_COLOR"):
-        return False
-    return bool(os.environ.get("FORCE_COLOR")) or (hasattr(stream, "isatty") and stream.isatty())
 
 
 def run_check(files: list[str], deployment: str | None, output_format: str, strict: bool, max_errors: int | None = None) -> int:
@@ -66,10 +60,8 @@ def run_check(files: list[str], deployment: str | None, output_format: str, stri
     else:
         from cai_lang.diagnostics.model import DEFAULT_MAX_ERRORS, cap_errors
 
-        color = _use_color(out)
         shown, omitted = cap_errors(report.diagnostics, DEFAULT_MAX_ERRORS if max_errors is None else max_errors)
-        for diagnostic in shown:
-            out.write(render.format_text(diagnostic, report.sources, color) + "\n")
+        print_diagnostics(shown, report.sources, out)
         for file, count in omitted.items():
             out.write(f"... and {count} more error{'' if count == 1 else 's'} in {file or 'the input'} (--max-errors 0 shows all)\n")
         out.write(f"checked {', '.join(displays.get(str(f), str(f)) for f in files)}: {render.summary_line(report.diagnostics)}\n")

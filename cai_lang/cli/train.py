@@ -20,7 +20,7 @@ from pathlib import Path
 
 import typer
 
-from cai_lang.cli.common import HAS_ERRORS, quiet_libraries
+from cai_lang.cli.boundary import guarded
 from cai_lang.cli.common import fail as _fail
 from cai_lang.cli.config_option import with_config_file
 from cai_lang.cli.help_words import WordsGroup
@@ -28,8 +28,8 @@ from cai_lang.cli.options import build, from_configs
 from cai_lang.train.config import (
     GENERATE_RL,
     GENERATE_SL,
-    TRAIN,
     HubConfig,
+    TRAIN,
     LabelConfig,
     PolicyConfig,
     PreferenceConfig,
@@ -115,18 +115,26 @@ def generate_rl(values: dict) -> None:
 @from_configs(*TRAIN)
 def train(values: dict) -> None:
     """Train from a constitution: `--phase sl` (SL-CAI fine-tune), `rl` (preference model and policy) or `all` (both)."""
+    from cai_lang.report.training import write_report
     from cai_lang.train.phases import run_phase
     from cai_lang.train.settings import check_train_config
 
     config = TrainConfig(
-        run=build(RunConfig, values, argv=list(sys.argv)), phase=values["phase"], sl=build(SLConfig, values),
+        run=build(RunConfig, values, argv=list(sys.argv)), phase=values["phase"], data=values.get("data"), sl=build(SLConfig, values),
         labels=build(LabelConfig, values), sft=build(SFTConfig, values), preference=build(PreferenceConfig, values),
         policy=build(PolicyConfig, values), hub=build(HubConfig, values),
     )
 
     def phase(reporter):
         check_train_config(config)  # every setting, before anything slow
-        return run_phase(config, reporter)
+        result = run_phase(config, reporter)
+        if result.main_process:
+            result.report = write_report(result.run, reporter)
+            if config.hub.push_to_hub:
+                from cai_lang.train.hub import push_final_model
+
+                result.hub = push_final_model(result.run, config.hub, result, reporter)
+        return result
 
     _say_trained(_run(phase))
 
@@ -148,47 +156,19 @@ def _say_trained(result) -> None:
             typer.echo(f"{rl.policy.output_dir}: policy, {rl.policy.method.upper()} {rl.policy.steps} steps")
     if result.report:
         typer.echo(f"{result.report}: report")
-    if getattr(result, "hub", None):
+    if result.hub:
         typer.echo(f"pushed to the Hub: {result.hub}")
 
 
 def _run(step):
-    """Run a pipeline step with a progress reporter, turning expected failures into exit codes."""
-    from cai_lang.api import CompileRefused, UnknownDeployment
+    """Run a pipeline step with a progress reporter, inside the commands' one error boundary."""
     from cai_lang.cli.progress import ProgressReporter
-    from cai_lang.codegen.bundle import BundleError
-    from cai_lang.engine import EngineError
     from cai_lang.train.progress import reporting
-    from cai_lang.train.run.folder import RunError
-    from cai_lang.train.run.model_specs import PipelineError
-    from cai_lang.train.run.prompts import PromptSetError
-    from cai_lang.train.settings import ConfigError
-    from cai_lang.train.sl.sft import NoTrainingData
 
-    quiet_libraries()
     reporter = ProgressReporter()
-    try:
-        with reporting(reporter):
+
+    def reported():
+        with reporting(reporter):  # the trainers' steps go to the same display
             return step(reporter)
-    except CompileRefused as refused:
-        reporter.stop()
-        _print_diagnostics(refused)
-        raise typer.Exit(HAS_ERRORS)
-    except (ConfigError, PipelineError, RunError, PromptSetError, BundleError, UnknownDeployment, EngineError, NoTrainingData) as exc:
-        reporter.stop()
-        raise _fail(str(exc))
-    except (OSError, UnicodeDecodeError) as exc:
-        reporter.stop()
-        where = getattr(exc, "filename", None)
-        raise _fail(f"cannot read or write {where or 'a file'}: {getattr(exc, 'strerror', None) or exc}")
 
-
-def _print_diagnostics(refused) -> None:
-    from rich.console import Console
-
-    from cai_lang.diagnostics import render
-
-    console = Console(stderr=True, highlight=False, soft_wrap=True)
-    for diagnostic in refused.result.diagnostics:
-        console.print(render.render_text(diagnostic, refused.sources))
-    console.print(f"{render.summary_line(refused.result.diagnostics)}: nothing generated", markup=False)
+    return guarded(reported, on_error=reporter.stop)

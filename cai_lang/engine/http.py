@@ -37,6 +37,7 @@ from cai_lang.engine.base import (
     UnsupportedScoringError,
     check_pairs,
     is_chat,
+    prefix_order,
     truncate_at_stop,
 )
 
@@ -153,7 +154,10 @@ class HTTPBackend(GenerationBackend):
         params = params or SamplingParams()
         for prompt in prompts:
             is_chat(prompt)
-        return self._map(lambda prompt: self._complete(prompt, params), list(prompts))
+        # Prompts that share a prefix go out together, so a server's prefix cache serves them.
+        order = prefix_order(prompts)
+        texts = self._map(lambda i: self._complete(prompts[i], params), order)
+        return [text for _, text in sorted(zip(order, texts))]
 
     def _complete(self, prompt: Prompt, params: SamplingParams) -> str:
         body: dict[str, Any] = {
@@ -198,7 +202,9 @@ class HTTPBackend(GenerationBackend):
             for i, value in zip(indices, values):
                 scores[i] = value
 
-        self._map(score, list(groups.values()))
+        # Requests that share a prefix go out together, so a server's prefix cache serves them.
+        batches = list(groups.values())
+        self._map(score, [batches[k] for k in prefix_order([prompts[b[0]] for b in batches])])
         return scores
 
     def _score_text(self, prompt: str, options: list[str]) -> list[float]:

@@ -11,7 +11,9 @@ pair → per-principle labels → decision), then the training curves (one metri
 per panel, per-step logs only), then the label distributions, the
 preference model and the evaluation, then what ran and the constitution.
 Every section is optional: a run that stopped after SL data gets a report
-of what there is. PNGs are written to `report_plots/` and embedded.
+of what there is. PNGs are written to the plots folder the run's layout
+names (`report_plots/`) and embedded. `cai_lang.report.training.write_report`
+calls it at the end of every `caic train` and registers the page.
 """
 
 from __future__ import annotations
@@ -26,9 +28,6 @@ from typing import Any
 from cai_lang.report.constitution import constitution_section, load_bundle_quietly
 from cai_lang.report.page import ReportPage, Section, percent, toy_model_notice
 from cai_lang.report.plots import plot_bars, plot_histograms, plot_panels
-from cai_lang.train.run.layout import REPORT as REPORT_FILE
-from cai_lang.train.run.layout import REPORT_PLOTS as PLOTS_DIR
-
 LOG_FILES = ("training_log.json", "trainer_state.json")
 # run.json output kinds that are trained model folders, hold preference labels, or hold pairs.
 MODEL_KINDS = ("model", "sft_model", "preference_model", "policy")
@@ -148,7 +147,7 @@ def label_summary(labels: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     }
 
 
-def _model_folders(run_dir: Path, record) -> dict[str, Path]:
+def _model_folders(run_dir: Path, record, plots: Path) -> dict[str, Path]:
     """Every model folder of the run: run.json's model outputs, then any other folder with a training log."""
     found: dict[str, Path] = {}
     for name, entry in (record.get("outputs") or {}).items():
@@ -159,7 +158,7 @@ def _model_folders(run_dir: Path, record) -> dict[str, Path]:
     known = {p.resolve() for p in found.values()}
     for log in sorted(run_dir.glob("*/training_log.json")) + sorted(run_dir.glob("*/trainer_state.json")):
         folder = log.parent
-        if folder.resolve() not in known and folder.name != PLOTS_DIR:
+        if folder.resolve() not in known and folder.resolve() != plots.resolve():
             found[folder.name] = folder
             known.add(folder.resolve())
     return found
@@ -197,18 +196,17 @@ def _base_models(record, folders: Mapping[str, Path]) -> list[str]:
 # ---------------------------------------------------------------- the page
 
 
-def write_training_report(run_dir: str | Path, record, target: str | Path | None = None) -> Path:
-    """Write the training page (`target`, default `run_dir/report.html`; PNGs in `run_dir/report_plots/`).
+def write_training_report(run_dir: str | Path, record, target: str | Path, plots: str | Path) -> Path:
+    """Write the training page at `target`, its PNGs in `plots` (the run folder's layout names both).
 
     `record` is the run's `RunRecord`, as the command holds it; registering
-    the page in it is the caller's (`cai_lang.train.phases.write_report`).
+    the page in it is the caller's (`cai_lang.report.training.write_report`).
     """
-    run_dir = Path(run_dir)
-    plots = run_dir / PLOTS_DIR
+    run_dir, plots = Path(run_dir), Path(plots)
     info = record.get("constitution") or {}
     bundle_path = record.output_path("bundle")
     bundle = load_bundle_quietly(bundle_path)
-    folders = _model_folders(run_dir, record)
+    folders = _model_folders(run_dir, record, plots)
     histories = {name: h for name, h in ((n, read_log_history(f)) for n, f in folders.items()) if h}
     sl_rows = [r for path in _outputs_of_kind(run_dir, record, ("sl_data",), "sl_data*.jsonl") for r in _rows(path)]
     pair_files = _outputs_of_kind(run_dir, record, ("pairs",), "*pairs*.jsonl")
@@ -240,7 +238,7 @@ def write_training_report(run_dir: str | Path, record, target: str | Path | None
         constitution_section(section, bundle, bundle_path)
     else:
         section.note(f"No loadable bundle was found in this run folder (content_hash in run.json: {record.get('content_hash') or 'none'}).")
-    return page.write(Path(target) if target is not None else run_dir / REPORT_FILE)
+    return page.write(Path(target))
 
 
 def _summary(section: Section, record, sl_rows, labels, folders, histories, run_dir: Path) -> None:

@@ -100,6 +100,7 @@ class SLConfig:
 
     critic_model: str | None = option(None, "--critic-model", help="A separate model that writes the critiques (default: the policy).", panel=SL)
     rounds: int = option(4, "--rounds", "-n", help="Most critique → revision rounds per red-team prompt.", panel=SL)
+    critic_dialect: str | None = option(None, "--critic-dialect", help="Dialect of the critique prompts (default: --dialect), e.g. `text` for a base-model critic.", panel=SL, choices=DIALECTS)
 
 
 @dataclass
@@ -112,6 +113,7 @@ class LabelConfig:
     cot: bool = option(False, "--cot", help="The feedback model reasons before answering; labels are clamped to --clamp.", panel=RL)
     clamp: tuple[float, float] = option((0.4, 0.6), "--clamp", help="With --cot: the band labels are clamped into.", panel=RL)
     margin: float = option(0.05, "--margin", help="Priority mode: a tier decides when its verdict is further than this from 0.5.", panel=RL)
+    feedback_dialect: str | None = option(None, "--feedback-dialect", help="Dialect of the comparison prompts (default: --dialect), e.g. `text` for base feedback models (the paper's setup).", panel=RL, choices=DIALECTS)
 
     def __post_init__(self) -> None:
         check_choices(self)
@@ -164,6 +166,7 @@ class PhaseConfig:
     """Which phase `caic train` runs."""
 
     phase: str = option("sl", "--phase", help="`sl` (SL-CAI), `rl` (RL-CAI from --model) or `all` (SL, then RL from the SL model).", panel=DATA, choices=PHASE_NAMES)
+    data: Path | None = option(None, "--data", help="Train on the SL or RL data another run generated (a `caic generate` folder, e.g. made on a server); its bundle hash must match.", panel=DATA)
 
     def __post_init__(self) -> None:
         check_choices(self)
@@ -183,6 +186,7 @@ class TrainConfig:
 
     run: RunConfig
     phase: str = "sl"
+    data: Path | None = None  # --data RUN_DIR: another run's generated data
     sl: SLConfig = field(default_factory=SLConfig)
     labels: LabelConfig = field(default_factory=LabelConfig)
     sft: SFTConfig = field(default_factory=SFTConfig)

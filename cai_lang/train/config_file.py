@@ -96,8 +96,8 @@ def _plain(value: Any) -> Any:
 
 
 def effective_config(config: Any) -> dict[str, Any]:
-    """A `TrainConfig` as the mapping `read_config_file` reads back: `phase`, then one section per group."""
-    out: dict[str, Any] = {"phase": config.phase}
+    """A `TrainConfig` as the mapping `read_config_file` reads back: `phase` and `data`, then one section per group."""
+    out: dict[str, Any] = {"phase": config.phase, "data": _plain(getattr(config, "data", None))}
     for section in SECTIONS:
         group = getattr(config, section)
         out[section] = {f.name: _plain(getattr(group, f.name)) for f in cli_fields(type(group))}

@@ -63,3 +63,14 @@ def push_model(folder: Path, repo: str, *, private: bool = False, message: str |
     except (HfHubHTTPError, OSError) as exc:
         raise HubError(f"pushing {folder} to {repo} failed: {exc}") from exc
     return str(getattr(commit, "commit_url", commit))
+
+
+def push_final_model(run, hub, result, reporter) -> str:
+    """`--push-to-hub`: the policy (or, after `--phase sl`, the SL model) with its card, recorded as run.json's `hub`."""
+    folder = run.layout.rl_policy if result.rl is not None and result.rl.policy is not None else run.layout.sl_model
+    reporter.phase(f"pushing {folder} to the Hub as {hub.push_to_hub}")
+    content_hash = run.record.get("content_hash") or ""
+    url = push_model(folder, hub.push_to_hub, private=hub.hub_private, message=f"caic: {folder.name} trained towards bundle {content_hash[:12]}")
+    run.record.add_output("hub", folder, "hub_upload", repo=hub.push_to_hub, commit=url)
+    run.save()
+    return url

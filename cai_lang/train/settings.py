@@ -13,44 +13,17 @@ are plain dataclasses; torch is imported only when they train).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from cai_lang.train.config import LabelConfig, PolicyConfig, PreferenceConfig, RunConfig, SFTConfig, SLConfig, TrainConfig
 from cai_lang.train.run.model_specs import ServerSettings
 from cai_lang.train.run.prompts import PromptSelection, PromptSetError
+from cai_lang.train.run.session import GenerationStep
 
 
 class ConfigError(ValueError):
     """Options that no step can run with; the message names the option."""
-
-
-@dataclass
-class GenerationStep:
-    """What a data step (SL rows, RL pairs and labels) needs besides the bundle."""
-
-    source: Path
-    model: str
-    output: Path
-    generation: Any  # SLGenerationConfig or RLGenerationConfig
-    deployment: str | None = None
-    helpers: tuple[str, ...] = ()  # the critic (SL) or the feedback models (RL) named on the command line
-    prompts: PromptSelection = field(default_factory=PromptSelection)
-    batch_size: int = 32
-    device: str = "auto"
-    resume: bool = False
-    argv: list[str] | None = None
-    server: ServerSettings = field(default_factory=ServerSettings)
-
-    @property
-    def critic_model(self) -> str | None:
-        return self.helpers[0] if self.helpers else None
-
-    @property
-    def feedback(self) -> tuple[str, ...]:
-        """The feedback models: those named, or the policy itself."""
-        return self.helpers or (self.model,)
 
 
 def _step(run: RunConfig, generation: Any, helpers: tuple[str, ...], model: str | None = None) -> GenerationStep:
@@ -81,7 +54,7 @@ def sl_step(run: RunConfig, sl: SLConfig) -> GenerationStep:
         generation = SLGenerationConfig(
             rounds=sl.rounds, seed=run.seed, max_new_tokens=run.max_new_tokens, temperature=run.temperature,
             top_p=run.top_p, dialect=run.dialect, chunk_size=run.chunk_size, long_prompts=run.long_prompts,
-            infer_context=run.infer_context,
+            infer_context=run.infer_context, critic_dialect=sl.critic_dialect,
         )
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
@@ -97,7 +70,7 @@ def rl_step(run: RunConfig, labels: LabelConfig, model: str | None = None) -> Ge
             seed=run.seed, max_new_tokens=run.max_new_tokens, temperature=run.temperature, top_p=run.top_p,
             dialect=run.dialect, mode=labels.mode, margin=labels.margin, cot=labels.cot, clamp=tuple(labels.clamp),
             ensemble=labels.ensemble, chunk_size=run.chunk_size, long_prompts=run.long_prompts,
-            infer_context=run.infer_context,
+            infer_context=run.infer_context, feedback_dialect=labels.feedback_dialect,
         )
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
@@ -136,24 +109,9 @@ def sft_settings(run: RunConfig, sft: SFTConfig):
         raise ConfigError(str(exc)) from exc
 
 
-@dataclass
-class RLTraining:
-    """How the RL phase trains: the preference model's and the policy's settings, and where they start."""
-
-    method: str
-    reward: str
-    human_preferences: Path | None
-    preference_base: str | None
-    preference: Any  # PreferenceTrainingConfig
-    policy: Any  # PolicyTrainingConfig
-
-    @property
-    def online(self) -> bool:
-        return self.method in ("rloo", "grpo")
-
-
-def rl_training(run: RunConfig, sft: SFTConfig, pm: PreferenceConfig, policy: PolicyConfig) -> RLTraining:
-    """The RL trainers' settings; refuses PPO (not in trl 1.16) and a --reward for offline DPO."""
+def rl_training(run: RunConfig, sft: SFTConfig, pm: PreferenceConfig, policy: PolicyConfig):
+    """The RL trainers' settings (`RLTraining`); refuses PPO (not in trl 1.16) and a --reward for offline DPO."""
+    from cai_lang.train.rl.pipeline import RLTraining
     from cai_lang.train.rl.policy import PolicyTrainingConfig, ppo_status
     from cai_lang.train.rl.preference import PreferenceTrainingConfig
 

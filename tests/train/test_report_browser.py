@@ -66,7 +66,7 @@ def write_run(run: Path, constitution_file: Path) -> dict:
 
 
 def test_training_report_in_a_browser_leads_with_the_result(tmp_path, constitution_file):
-    from cai_lang.train.phases import write_report
+    from cai_lang.report.training import write_report
     from cai_lang.train.run.session import Run
 
     record = write_run(tmp_path / "run", constitution_file)

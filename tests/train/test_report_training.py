@@ -111,7 +111,7 @@ def add_rl_outputs(run: Path) -> None:
 
 @pytest.mark.slow
 def test_training_report_shows_curves_labels_and_the_constitution(sl_run):
-    from cai_lang.train.phases import write_report
+    from cai_lang.report.training import write_report
     from cai_lang.train.run.session import Run
 
     add_rl_outputs(sl_run)
@@ -139,7 +139,7 @@ def test_training_report_shows_curves_labels_and_the_constitution(sl_run):
 
 @pytest.mark.slow
 def test_a_report_of_a_bare_folder_says_what_is_missing(tmp_path):
-    from cai_lang.train.phases import write_report
+    from cai_lang.report.training import write_report
     from cai_lang.train.run.session import Run
 
     path = write_report(Run.open(tmp_path))

@@ -10,7 +10,8 @@ those the same pairs go in trl's prompt/completion format, whose
 completion-only loss is the same thing for one-turn conversations; a
 tokenizer with no chat template gets the paper's `Human:`/`Assistant:`
 text. The training settings are CPU-safe by default (`use_cpu`, no bf16,
-no activation checkpointing, see ML_STACK.md) and the result is a Hugging
+no activation checkpointing: docs/training.md, "Measured facts about the
+stack", says why) and the result is a Hugging
 Face model folder with a model card. The trainer runs under
 `accelerate launch` unchanged: only the main process writes files.
 """
