@@ -28,8 +28,8 @@ from cai_lang.cli.options import build, from_configs
 from cai_lang.train.config import (
     GENERATE_RL,
     GENERATE_SL,
-    HubConfig,
     TRAIN,
+    HubConfig,
     LabelConfig,
     PolicyConfig,
     PreferenceConfig,
@@ -131,9 +131,13 @@ def train(values: dict) -> None:
         if result.main_process:
             result.report = write_report(result.run, reporter)
             if config.hub.push_to_hub:
-                from cai_lang.train.hub import push_final_model
+                from cai_lang.train.hub import HubError, push_final_model
 
-                result.hub = push_final_model(result.run, config.hub, result, reporter)
+                try:
+                    result.hub = push_final_model(result.run, config.hub, result, reporter)
+                except HubError as exc:
+                    reporter.stop()
+                    raise _fail(f"{exc} (the trained models are in {result.run.folder})")
         return result
 
     _say_trained(_run(phase))

@@ -28,6 +28,7 @@ from typing import Any
 from cai_lang.report.constitution import constitution_section, load_bundle_quietly
 from cai_lang.report.page import ReportPage, Section, percent, toy_model_notice
 from cai_lang.report.plots import plot_bars, plot_histograms, plot_panels
+
 LOG_FILES = ("training_log.json", "trainer_state.json")
 # run.json output kinds that are trained model folders, hold preference labels, or hold pairs.
 MODEL_KINDS = ("model", "sft_model", "preference_model", "policy")

@@ -15,13 +15,12 @@ import os
 from pathlib import Path
 
 from cai_lang.train.modelcard import CARD_FILE
-from cai_lang.train.settings import ConfigError
 
 OFFLINE_VALUES = ("1", "on", "yes", "true")
 LEFT_BEHIND = ["checkpoint-*", "checkpoint-*/**", "*.tmp"]
 
 
-class HubError(ConfigError):
+class HubError(ValueError):
     """A push that cannot happen (offline, a bad repository id) or that the Hub refused."""
 
 

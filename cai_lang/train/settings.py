@@ -145,9 +145,12 @@ def rl_training(run: RunConfig, sft: SFTConfig, pm: PreferenceConfig, policy: Po
 
 def check_train_config(config: TrainConfig) -> None:
     """Every setting `caic train` will need, built once up front so a bad value fails before anything slow."""
-    from cai_lang.train.hub import check_push
+    from cai_lang.train.hub import HubError, check_push
 
-    check_push(config.hub.push_to_hub)
+    try:
+        check_push(config.hub.push_to_hub)
+    except HubError as exc:
+        raise ConfigError(str(exc)) from exc
     sl_step(config.run, config.sl)
     sft_settings(config.run, config.sft)
     if config.uses_rl:
