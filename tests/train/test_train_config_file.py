@@ -24,7 +24,7 @@ def captured_config(monkeypatch, args: list[str]):
     import cai_lang.train.settings as settings
 
     seen = []
-    monkeypatch.setattr(phases, "run_phase", lambda config, reporter=None: seen.append(config) or phases.TrainResult())
+    monkeypatch.setattr(phases, "run_phase", lambda config, reporter=None: seen.append(config) or phases.TrainResult(main_process=False))
     monkeypatch.setattr(settings, "check_train_config", lambda config: None)
     result = runner.invoke(app, ["train", *args])
     assert result.exit_code == 0, result.output
