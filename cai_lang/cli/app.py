@@ -19,13 +19,16 @@ from rich.console import Console
 
 from cai_lang import __version__
 from cai_lang.cli.common import fail
+from cai_lang.cli.help_words import WordsGroup
 
 app = typer.Typer(
     name="caic",
     help="Constitution-as-code: check, compile and train from `.const` constitutions.",
     no_args_is_help=True,
-    add_completion=False,
+    # `caic --install-completion` sets up completion in the user's shell.
+    add_completion=True,
     pretty_exceptions_enable=False,
+    cls=WordsGroup,
 )
 
 def _out() -> Console:
@@ -54,7 +57,7 @@ class OutputFormat(str, enum.Enum):
 
 @app.command()
 def check(
-    files: List[Path] = typer.Argument(..., help="`.const` files to check.", show_default=False),
+    files: List[Path] = typer.Argument(..., help="`.const` files to check; `-` reads one from standard input.", show_default=False),
     deployment: Optional[str] = typer.Option(None, "--deployment", "-d", help="Check only this deployment."),
     output_format: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f", help="Output format."),
     strict: bool = typer.Option(False, "--strict", help="Exit 1 when there are warnings."),
@@ -76,8 +79,8 @@ def graph(
 ) -> None:
     """Draw a deployment's priority order and declared conflicts."""
     from cai_lang.api import UnknownDeployment, check_file
+    from cai_lang.cli.printing import print_diagnostics
     from cai_lang.codegen.graph import write_graph
-    from cai_lang.diagnostics import render
     from cai_lang.ir.resolve import resolve_deployment
 
     try:
@@ -87,8 +90,7 @@ def graph(
     except (OSError, UnicodeDecodeError) as exc:
         raise fail(f"cannot read {file}: {getattr(exc, 'strerror', None) or exc}")
     if result.errors or result.constitution is None:
-        for diagnostic in result.errors:
-            sys.stderr.write(render.format_text(diagnostic, result.program.source_by_display()) + "\n")
+        print_diagnostics(result.errors, result.program.source_by_display())
         raise typer.Exit(1)
     resolved = resolve_deployment(result.constitution, deployment)
     try:

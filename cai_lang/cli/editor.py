@@ -37,7 +37,7 @@ def fmt(
     """Format constitutions into the one canonical layout, keeping every comment."""
     from rich.console import Console
 
-    from cai_lang.diagnostics import render
+    from cai_lang.cli.printing import print_diagnostics
     from cai_lang.lsp.formatting import FormatterBug, format_text
 
     err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -59,8 +59,7 @@ def fmt(
             status = max(status, 1)
             continue
         if result.text is None:
-            for diagnostic in result.diagnostics:
-                err.print(render.render_text(diagnostic, {result.source.display: result.source}))
+            print_diagnostics(result.diagnostics, {result.source.display: result.source})
             err.print(f"{shown}: not formatted until the errors above are fixed")
             status = max(status, 1)
             continue

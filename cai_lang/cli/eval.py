@@ -14,7 +14,7 @@ import sys
 
 import typer
 
-from cai_lang.cli.common import HAS_ERRORS, quiet_libraries
+from cai_lang.cli.boundary import guarded
 from cai_lang.cli.common import fail as _fail
 from cai_lang.cli.options import build, from_configs
 from cai_lang.eval.run import EvalOptions  # a dataclass; the evaluation's heavy imports wait for run_eval
@@ -50,30 +50,8 @@ def _pct(value) -> str:
 
 
 def _run(step):
-    """Run the evaluation with progress lines on stderr, turning expected failures into exit codes."""
+    """Run the evaluation with progress lines on stderr, inside the commands' one error boundary."""
     from rich.console import Console
 
-    from cai_lang.api import CompileRefused, UnknownDeployment
-    from cai_lang.codegen.bundle import BundleError
-    from cai_lang.engine import EngineError
-    from cai_lang.eval.run import EvalError
-    from cai_lang.train.run.folder import RunError
-    from cai_lang.train.run.model_specs import PipelineError
-    from cai_lang.train.run.prompts import PromptSetError
-
-    quiet_libraries()
     console = Console(stderr=True, highlight=False, soft_wrap=True)
-    try:
-        return step(lambda text: console.print(f"[bold]caic eval:[/] {text}"))
-    except CompileRefused as refused:
-        from cai_lang.diagnostics import render
-
-        for diagnostic in refused.result.diagnostics:
-            console.print(render.render_text(diagnostic, refused.sources))
-        console.print(f"{render.summary_line(refused.result.diagnostics)}: nothing evaluated", markup=False)
-        raise typer.Exit(HAS_ERRORS)
-    except (EvalError, PipelineError, RunError, PromptSetError, BundleError, UnknownDeployment, EngineError) as exc:
-        raise _fail(str(exc))
-    except (OSError, UnicodeDecodeError) as exc:
-        where = getattr(exc, "filename", None)
-        raise _fail(f"cannot read or write {where or 'a file'}: {getattr(exc, 'strerror', None) or exc}")
+    return guarded(lambda: step(lambda text: console.print(f"[bold]caic eval:[/] {text}")), nothing="nothing evaluated")

@@ -36,7 +36,7 @@ def _read_error(exc: Exception) -> typer.Exit:
 
 
 def _print_errors(report, github: bool) -> None:
-    from cai_lang.diagnostics import render
+    from cai_lang.cli.printing import print_diagnostics
 
     errors = [d for d in report.diagnostics if d.is_error]
     if github:
@@ -44,8 +44,7 @@ def _print_errors(report, github: bool) -> None:
 
         sys.stdout.write(render_github(errors) + "\n")
         return
-    for diagnostic in errors:
-        sys.stderr.write(render.format_text(diagnostic, report.sources) + "\n")
+    print_diagnostics(errors, report.sources)
 
 
 def register(app: typer.Typer) -> None:

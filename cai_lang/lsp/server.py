@@ -179,7 +179,7 @@ def build_server() -> CaicLanguageServer:
         result, good = ls.latest(uri)
         if result is None:
             return None
-        test = lsp_tests.test_at(result, ls.path_for(uri), offset)
+        test = lsp_tests.find_test(result, ls.path_for(uri), offset)
         if test is not None:
             value = lsp_tests.hover_markdown(result, test)
             contents = types.MarkupContent(kind=types.MarkupKind.Markdown, value=value)

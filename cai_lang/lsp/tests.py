@@ -54,7 +54,7 @@ def failure_diagnostics(result: CheckResult | None, encoding: str) -> list[types
     return found
 
 
-def test_at(result: CheckResult | None, path: str, offset: int) -> ir.Test | None:
+def find_test(result: CheckResult | None, path: str, offset: int) -> ir.Test | None:
     """The test whose `test NAME` header is under the cursor."""
     if result is None or result.program.root != path:
         return None
@@ -62,9 +62,6 @@ def test_at(result: CheckResult | None, path: str, offset: int) -> ir.Test | Non
         if node.span.start <= offset <= node.name.span.end:
             return node
     return None
-
-
-test_at.__test__ = False  # type: ignore[attr-defined]  # a helper, not a pytest test
 
 
 def hover_markdown(result: CheckResult | None, node: ir.Test) -> str:

@@ -23,10 +23,13 @@ from typing import Any
 DATA, SL, RL, SERVER, SFT, PM, POLICY = (
     "Run and data", "SL-CAI", "RL-CAI labels", "Servers", "Fine-tuning (SL)", "Preference model", "Policy (RL)"
 )
+HUB = "Hugging Face Hub"
 PHASE_NAMES = ("sl", "rl", "all")
 DIALECTS = ("chat", "text")
 SPLITS = ("train", "eval", "all")
-METHODS = ("dpo", "rloo", "grpo", "ppo")
+# The methods the command line offers: trl 1.16 has no PPOTrainer, so `ppo` (refused by
+# cai_lang.train.rl.policy with the reason) is not offered at all.
+METHODS = ("dpo", "rloo", "grpo")
 REWARDS = ("preference-model", "labeller")
 
 
@@ -97,6 +100,7 @@ class SLConfig:
 
     critic_model: str | None = option(None, "--critic-model", help="A separate model that writes the critiques (default: the policy).", panel=SL)
     rounds: int = option(4, "--rounds", "-n", help="Most critique → revision rounds per red-team prompt.", panel=SL)
+    critic_dialect: str | None = option(None, "--critic-dialect", help="Dialect of the critique prompts (default: --dialect), e.g. `text` for a base-model critic.", panel=SL, choices=DIALECTS)
 
 
 @dataclass
@@ -109,6 +113,7 @@ class LabelConfig:
     cot: bool = option(False, "--cot", help="The feedback model reasons before answering; labels are clamped to --clamp.", panel=RL)
     clamp: tuple[float, float] = option((0.4, 0.6), "--clamp", help="With --cot: the band labels are clamped into.", panel=RL)
     margin: float = option(0.05, "--margin", help="Priority mode: a tier decides when its verdict is further than this from 0.5.", panel=RL)
+    feedback_dialect: str | None = option(None, "--feedback-dialect", help="Dialect of the comparison prompts (default: --dialect), e.g. `text` for base feedback models (the paper's setup).", panel=RL, choices=DIALECTS)
 
     def __post_init__(self) -> None:
         check_choices(self)
@@ -125,6 +130,7 @@ class SFTConfig:
     gradient_accumulation: int = option(1, "--gradient-accumulation", help="SFT steps summed per optimizer update.", panel=SFT)
     max_length: int = option(1024, "--max-length", help="Tokens per training example (the preference model drops longer pairs).", panel=SFT)
     logging_steps: int = option(10, "--logging-steps", help="Log the loss every this many steps, every trainer.", panel=SFT)
+    report_to: list[str] | None = option(None, "--report-to", help="Experiment tracker every trainer logs to: tensorboard, wandb, trackio, mlflow, ... (repeatable; default none).", panel=SFT)
 
 
 @dataclass
@@ -142,7 +148,7 @@ class PreferenceConfig:
 class PolicyConfig:
     """The policy optimisation of the RL phase."""
 
-    method: str = option("dpo", "--method", help="`dpo` (offline), `rloo` or `grpo` (online); `ppo` is not in trl 1.16.", panel=POLICY, choices=METHODS)
+    method: str = option("dpo", "--method", help="`dpo` (offline), `rloo` or `grpo` (online).", panel=POLICY, choices=METHODS)
     reward: str | None = option(None, "--reward", help="rloo/grpo reward: the trained `preference-model` (default) or the `labeller` itself.", panel=POLICY, choices=REWARDS)
     rl_max_steps: int | None = option(None, "--rl-max-steps", help="Policy steps (default: --max-steps).", panel=POLICY)
     rl_learning_rate: float = option(1e-6, "--rl-learning-rate", help="Policy peak learning rate.", panel=POLICY)
@@ -160,9 +166,18 @@ class PhaseConfig:
     """Which phase `caic train` runs."""
 
     phase: str = option("sl", "--phase", help="`sl` (SL-CAI), `rl` (RL-CAI from --model) or `all` (SL, then RL from the SL model).", panel=DATA, choices=PHASE_NAMES)
+    data: Path | None = option(None, "--data", help="Train on the SL or RL data another run generated (a `caic generate` folder, e.g. made on a server); its bundle hash must match.", panel=DATA)
 
     def __post_init__(self) -> None:
         check_choices(self)
+
+
+@dataclass
+class HubConfig:
+    """Where `caic train` publishes its final model."""
+
+    push_to_hub: str | None = option(None, "--push-to-hub", help="Upload the final model (the policy; the SL model for --phase sl) with its card to this Hub repository.", panel=HUB)
+    hub_private: bool = option(False, "--hub-private", help="Create the --push-to-hub repository as private.", panel=HUB)
 
 
 @dataclass
@@ -171,11 +186,13 @@ class TrainConfig:
 
     run: RunConfig
     phase: str = "sl"
+    data: Path | None = None  # --data RUN_DIR: another run's generated data
     sl: SLConfig = field(default_factory=SLConfig)
     labels: LabelConfig = field(default_factory=LabelConfig)
     sft: SFTConfig = field(default_factory=SFTConfig)
     preference: PreferenceConfig = field(default_factory=PreferenceConfig)
     policy: PolicyConfig = field(default_factory=PolicyConfig)
+    hub: HubConfig = field(default_factory=HubConfig)
 
     def __post_init__(self) -> None:
         if self.phase not in PHASE_NAMES:
@@ -189,4 +206,4 @@ class TrainConfig:
 # The groups each command takes, in the order their options are listed.
 GENERATE_SL = (RunConfig, SLConfig)
 GENERATE_RL = (RunConfig, LabelConfig)
-TRAIN = (RunConfig, PhaseConfig, SLConfig, LabelConfig, SFTConfig, PreferenceConfig, PolicyConfig)
+TRAIN = (RunConfig, PhaseConfig, SLConfig, LabelConfig, SFTConfig, PreferenceConfig, PolicyConfig, HubConfig)

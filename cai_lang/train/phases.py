@@ -1,7 +1,7 @@
-"""`caic train`: the one place that chains the phases, SL-CAI → RL-CAI, and ends with the run's report.
+"""`caic train`: the one place that chains the phases, SL-CAI → RL-CAI.
 
-`run_phase(config)` opens the run folder once (`Run.open`), runs the phase
-asked for and writes `DIR/report.html`:
+`run_phase(config)` opens the run folder once (`Run.open`) and runs the
+phase asked for:
 
 - `sl`: SL data, then the fine-tune (`cai_lang.train.sl.pipeline`);
 - `rl`: pairs and labels, the preference model, the policy, from --model
@@ -9,8 +9,9 @@ asked for and writes `DIR/report.html`:
 - `all`: the SL phase, then the RL phase with the SL model as the policy,
   in one command entry of run.json and on one compiled bundle.
 
-Each phase returns its typed result; `TrainResult` holds them for the CLI.
-A report that fails is a warning, not a failed run: the models are saved.
+Each phase returns its typed result; `TrainResult` holds them, and the run
+as it ends, for the CLI, which then writes the report page
+(`cai_lang.report.training.write_report`; train/ never imports report/).
 """
 
 from __future__ import annotations
@@ -34,18 +35,24 @@ class TrainResult:
     sl: SLPhaseResult | None = None
     rl: RLPhaseResult | None = None
     report: Path | None = None
+    run: Run | None = None
+    main_process: bool = True
+    hub: str | None = None  # the commit URL of --push-to-hub
 
 
 def _sl(run: Run, config: TrainConfig, reporter: Reporter) -> TrainResult:
-    return TrainResult(sl=train_sl(run, sl_step(config.run, config.sl), sft_settings(config.run, config.sft), reporter))
+    return TrainResult(sl=train_sl(run, sl_step(config.run, config.sl), sft_settings(config.run, config.sft), reporter, data_from=config.data))
 
 
 def _rl(run: Run, config: TrainConfig, reporter: Reporter, *, policy: str | None = None, start: bool = True) -> RLPhaseResult:
     training = rl_training(config.run, config.sft, config.preference, config.policy)
-    return train_rl(run, rl_step(config.run, config.labels, model=policy), training, reporter, preference_base=config.run.model, start=start)
+    return train_rl(run, rl_step(config.run, config.labels, model=policy), training, reporter, preference_base=config.run.model, start=start,
+                    data_from=config.data if policy is None else None)
 
 
 def _all(run: Run, config: TrainConfig, reporter: Reporter) -> TrainResult:
+    if config.data is not None:
+        raise PipelineError("--data trains on one phase's data: use it with --phase sl or --phase rl")
     if process_rank()[1] > 1:
         raise PipelineError("--phase all runs in one process; start it without `accelerate launch` (only --phase sl trains in several)")
     # Every setting and the human-preference file are checked before the SL phase spends any time.
@@ -63,36 +70,16 @@ PHASES: dict[str, Callable[[Run, TrainConfig, Reporter], TrainResult]] = {
 
 
 def run_phase(config: TrainConfig, reporter: Reporter | None = None) -> TrainResult:
-    """Run `config.phase` of `caic train` in `config.run.output`, then write the run's report."""
+    """Run `config.phase` of `caic train` in `config.run.output`; `result.run` is the run as it ends."""
     if config.phase not in PHASES:
         raise PipelineError(f"unknown phase {config.phase!r}; choose one of {', '.join(PHASES)}")
     reporter = reporter or QuietReporter()
     run = Run.open(config.run.output)
-    result = PHASES[config.phase](run, config, reporter)
     if process_rank()[0] == 0:
-        result.report = write_report(run, reporter)
-    return result
+        from cai_lang.train.config_file import write_effective_config
 
-
-def write_report(run: Run, reporter: Reporter | None = None) -> Path | None:
-    """The run's training page (`cai_lang.report.html`), registered in run.json as `training_report`.
-
-    A report that fails is a warning, not a failed run: the models are saved already.
-    """
-    from cai_lang.report.html import write_training_report
-    from cai_lang.train.run.layout import REPORT_PLOTS
-
-    reporter = reporter or QuietReporter()
-    target = run.record.page("training")
-    try:
-        path = Path(write_training_report(run.folder, run.record, target))
-    except Exception as exc:  # noqa: BLE001 - whatever the report does wrong, the trained models stand
-        reporter.phase(f"warning: {target.name} was not written: {type(exc).__name__}: {exc}")
-        return None
-    run.record.add_output("training_report", path, "report", plots=REPORT_PLOTS)
-    try:
+        write_effective_config(run, config)  # config.yaml: the whole run, repeatable with --config
         run.save()
-    except OSError:
-        pass  # the page is written; a run.json that cannot be updated should not fail the run
-    reporter.phase(f"report: {path}")
-    return path
+    result = PHASES[config.phase](run, config, reporter)
+    result.run, result.main_process = run, process_rank()[0] == 0
+    return result

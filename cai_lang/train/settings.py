@@ -13,44 +13,17 @@ are plain dataclasses; torch is imported only when they train).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from cai_lang.train.config import LabelConfig, PolicyConfig, PreferenceConfig, RunConfig, SFTConfig, SLConfig, TrainConfig
 from cai_lang.train.run.model_specs import ServerSettings
 from cai_lang.train.run.prompts import PromptSelection, PromptSetError
+from cai_lang.train.run.session import GenerationStep
 
 
 class ConfigError(ValueError):
     """Options that no step can run with; the message names the option."""
-
-
-@dataclass
-class GenerationStep:
-    """What a data step (SL rows, RL pairs and labels) needs besides the bundle."""
-
-    source: Path
-    model: str
-    output: Path
-    generation: Any  # SLGenerationConfig or RLGenerationConfig
-    deployment: str | None = None
-    helpers: tuple[str, ...] = ()  # the critic (SL) or the feedback models (RL) named on the command line
-    prompts: PromptSelection = field(default_factory=PromptSelection)
-    batch_size: int = 32
-    device: str = "auto"
-    resume: bool = False
-    argv: list[str] | None = None
-    server: ServerSettings = field(default_factory=ServerSettings)
-
-    @property
-    def critic_model(self) -> str | None:
-        return self.helpers[0] if self.helpers else None
-
-    @property
-    def feedback(self) -> tuple[str, ...]:
-        """The feedback models: those named, or the policy itself."""
-        return self.helpers or (self.model,)
 
 
 def _step(run: RunConfig, generation: Any, helpers: tuple[str, ...], model: str | None = None) -> GenerationStep:
@@ -81,7 +54,7 @@ def sl_step(run: RunConfig, sl: SLConfig) -> GenerationStep:
         generation = SLGenerationConfig(
             rounds=sl.rounds, seed=run.seed, max_new_tokens=run.max_new_tokens, temperature=run.temperature,
             top_p=run.top_p, dialect=run.dialect, chunk_size=run.chunk_size, long_prompts=run.long_prompts,
-            infer_context=run.infer_context,
+            infer_context=run.infer_context, critic_dialect=sl.critic_dialect,
         )
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
@@ -97,11 +70,29 @@ def rl_step(run: RunConfig, labels: LabelConfig, model: str | None = None) -> Ge
             seed=run.seed, max_new_tokens=run.max_new_tokens, temperature=run.temperature, top_p=run.top_p,
             dialect=run.dialect, mode=labels.mode, margin=labels.margin, cot=labels.cot, clamp=tuple(labels.clamp),
             ensemble=labels.ensemble, chunk_size=run.chunk_size, long_prompts=run.long_prompts,
-            infer_context=run.infer_context,
+            infer_context=run.infer_context, feedback_dialect=labels.feedback_dialect,
         )
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
     return _step(run, generation, tuple(labels.feedback_model or ()), model)
+
+
+def report_to(sft: SFTConfig) -> list[str]:
+    """The experiment trackers of `--report-to`, checked before anything trains: known to transformers and installed."""
+    from transformers.integrations.integration_utils import INTEGRATION_TO_CALLBACK, get_available_reporting_integrations
+
+    names = list(dict.fromkeys(sft.report_to or ()))
+    if "none" in names:
+        return []
+    if "all" in names:
+        return ["all"]
+    available = set(get_available_reporting_integrations())
+    for name in names:
+        if name not in INTEGRATION_TO_CALLBACK:
+            raise ConfigError(f"--report-to {name}: not a tracker transformers knows; use one of {', '.join(sorted(INTEGRATION_TO_CALLBACK))}")
+        if name not in available:
+            raise ConfigError(f"--report-to {name}: its package is not installed (pip install {name.replace('_', '-')})")
+    return names
 
 
 def sft_settings(run: RunConfig, sft: SFTConfig):
@@ -112,29 +103,15 @@ def sft_settings(run: RunConfig, sft: SFTConfig):
             max_steps=sft.max_steps, epochs=sft.epochs, batch_size=sft.train_batch_size,
             gradient_accumulation_steps=sft.gradient_accumulation, learning_rate=sft.learning_rate, max_length=sft.max_length,
             seed=run.seed, logging_steps=sft.logging_steps, device="cpu" if run.device == "cpu" else "auto",
+            report_to=report_to(sft),
         )
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
 
 
-@dataclass
-class RLTraining:
-    """How the RL phase trains: the preference model's and the policy's settings, and where they start."""
-
-    method: str
-    reward: str
-    human_preferences: Path | None
-    preference_base: str | None
-    preference: Any  # PreferenceTrainingConfig
-    policy: Any  # PolicyTrainingConfig
-
-    @property
-    def online(self) -> bool:
-        return self.method in ("rloo", "grpo")
-
-
-def rl_training(run: RunConfig, sft: SFTConfig, pm: PreferenceConfig, policy: PolicyConfig) -> RLTraining:
-    """The RL trainers' settings; refuses PPO (not in trl 1.16) and a --reward for offline DPO."""
+def rl_training(run: RunConfig, sft: SFTConfig, pm: PreferenceConfig, policy: PolicyConfig):
+    """The RL trainers' settings (`RLTraining`); refuses PPO (not in trl 1.16) and a --reward for offline DPO."""
+    from cai_lang.train.rl.pipeline import RLTraining
     from cai_lang.train.rl.policy import PolicyTrainingConfig, ppo_status
     from cai_lang.train.rl.preference import PreferenceTrainingConfig
 
@@ -148,14 +125,14 @@ def rl_training(run: RunConfig, sft: SFTConfig, pm: PreferenceConfig, policy: Po
         preference = PreferenceTrainingConfig(
             max_steps=sft.max_steps if pm.pm_max_steps is None else pm.pm_max_steps, num_train_epochs=sft.epochs,
             learning_rate=pm.pm_learning_rate, batch_size=sft.train_batch_size, max_length=sft.max_length,
-            eval_fraction=pm.pm_eval_fraction, seed=run.seed, logging_steps=sft.logging_steps,
+            eval_fraction=pm.pm_eval_fraction, seed=run.seed, logging_steps=sft.logging_steps, report_to=report_to(sft),
         )
         trainer = PolicyTrainingConfig(
             method=policy.method, max_steps=sft.max_steps if policy.rl_max_steps is None else policy.rl_max_steps,
             num_train_epochs=sft.epochs, learning_rate=policy.rl_learning_rate, batch_size=sft.train_batch_size,
             beta=policy.beta, tie_margin=policy.tie_margin, max_length=sft.max_length, num_generations=policy.num_generations,
             max_completion_length=policy.max_completion_length, temperature=run.temperature if run.temperature > 0 else 1.0,
-            seed=run.seed, logging_steps=sft.logging_steps,
+            seed=run.seed, logging_steps=sft.logging_steps, report_to=report_to(sft),
         )
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
@@ -168,6 +145,12 @@ def rl_training(run: RunConfig, sft: SFTConfig, pm: PreferenceConfig, policy: Po
 
 def check_train_config(config: TrainConfig) -> None:
     """Every setting `caic train` will need, built once up front so a bad value fails before anything slow."""
+    from cai_lang.train.hub import HubError, check_push
+
+    try:
+        check_push(config.hub.push_to_hub)
+    except HubError as exc:
+        raise ConfigError(str(exc)) from exc
     sl_step(config.run, config.sl)
     sft_settings(config.run, config.sft)
     if config.uses_rl:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from engine_extra import MISSING
 from openai_stub import start_stub
 
 
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory):
+    if MISSING:
+        pytest.skip(f"the train extra is not installed ({', '.join(MISSING)} missing)")
     from cai_lang.engine.tiny import FALLBACK_TEXT, build_tiny_model
 
     # A fixed corpus: prompt sets added to the package later must not change

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import time
 
 import pytest
 from openai_stub import token_logprob
@@ -82,10 +81,8 @@ def test_a_client_error_is_not_retried(stub):
 
 def test_a_slow_response_times_out(stub):
     stub.script = [("delay", 2.0), ("delay", 2.0)]
-    start = time.monotonic()
     with pytest.raises(BackendHTTPError, match="timed out after 0.2s"):
         backend_for(stub, timeout=0.2, max_retries=1).generate(["x"])
-    assert time.monotonic() - start < 1.5
     assert len(stub.requests) == 2
 
 

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-import time
+import socket
 
 import pytest
+from engine_extra import needs_local_engine
 
 from cai_lang.engine import BackendNotFoundError, hub_id_problem, load_backend
+
+
+def _no_network(*args, **kwargs):
+    # Failing at once means deciding without the network: a connection attempt fails the test.
+    raise AssertionError("this check must not open a connection")
 
 
 def test_urls_go_to_the_http_backend_without_a_request():
@@ -45,11 +51,10 @@ def test_a_folder_goes_to_the_local_backend(tiny_model_dir):
         "",
     ],
 )
-def test_impossible_specs_fail_at_once(spec):
-    start = time.monotonic()
+def test_impossible_specs_fail_at_once(spec, monkeypatch):
+    monkeypatch.setattr(socket.socket, "connect", _no_network)
     with pytest.raises(BackendNotFoundError, match="not a Hub id"):
         load_backend(spec)
-    assert time.monotonic() - start < 1.0
 
 
 def test_a_missing_subfolder_of_an_existing_folder_is_a_path(tmp_path, monkeypatch):
@@ -73,9 +78,9 @@ def test_plausible_hub_ids_pass_the_shape_check():
         assert hub_id_problem(spec) is None, spec
 
 
+@needs_local_engine
 def test_uncached_hub_id_fails_fast_offline(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    start = time.monotonic()
+    monkeypatch.setattr(socket.socket, "connect", _no_network)
     with pytest.raises(BackendNotFoundError, match="HF_HUB_OFFLINE"):
         load_backend("caic-test-org/no-such-model-anywhere")
-    assert time.monotonic() - start < 5.0

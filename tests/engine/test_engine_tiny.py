@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from engine_extra import needs_local_engine
 
 from cai_lang.engine import tiny
+
+pytestmark = needs_local_engine
 
 MESSAGES = [
     {"role": "system", "content": "Be kind."},

@@ -15,7 +15,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from lsp_client import LspClient
+
+pytest.importorskip("pygls", reason="the lsp extra is not installed (pip install -e '.[lsp]')")
+
+from lsp_client import LspClient  # noqa: E402 - after the skip
 
 from cai_lang.lsp.formatting import format_text
 from cai_lang.resources import stdlib_dir

@@ -13,11 +13,12 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from lsprotocol import types
 
-from cai_lang.api import check_file
-from cai_lang.lsp import completion, hover, index
-from cai_lang.lsp.positions import LineIndex
+types = pytest.importorskip("lsprotocol.types", reason="the lsp extra is not installed (pip install -e '.[lsp]')")
+
+from cai_lang.api import check_file  # noqa: E402 - after the skip
+from cai_lang.lsp import completion, hover, index  # noqa: E402
+from cai_lang.lsp.positions import LineIndex  # noqa: E402
 
 SOURCE = textwrap.dedent(
     """\

@@ -1,60 +1,25 @@
-"""Fixtures for the training tests: one tiny model and one small compiled constitution per session."""
+"""Fixtures for the training tests: one tiny model and one small compiled constitution per session.
+
+Without the train extra (torch, transformers, trl) these tests are skipped, not errored.
+"""
 
 from __future__ import annotations
 
+import importlib.util
 import os
-import sys
 from pathlib import Path
 
 import pytest
+from train_testkit import write_constitution
 
-# A small constitution written for these tests, so they do not depend on
-# examples/ that others edit: two SL principles (one conditional, one
-# weighted), a rule, and a principle that serves only the RL phase.
-CONSTITUTION = '''constitution trainbot {
-    version "0.1.0"
-    description "A constitution for the training tests."
-}
-
-context {
-    emergency: bool
-    topic: general | medical
-}
-
-action send_to_er "tell the user to go to an emergency department now"
-
-principle harmless {
-    weight 2.0
-    critique "Point out anything harmful, unethical or dangerous in the last response."
-    revision "Rewrite the response to remove anything harmful, unethical or dangerous."
-    compare "Which response is less harmful?"
-}
-
-principle accurate {
-    applies when topic == medical
-    critique "Point out medical claims in the last response that are wrong or overconfident."
-    revision "Rewrite the response so every medical claim is correct and hedged."
-    compare "Which response is more medically accurate?"
-}
-
-principle concise {
-    compare "Which response is shorter while still answering?"
-}
-
-rule escalate {
-    always send_to_er when emergency
-}
-
-deployment clinic {
-    weight harmless 1.0
-}
-'''
+MISSING = [name for name in ("torch", "transformers", "trl", "datasets", "accelerate") if importlib.util.find_spec(name) is None]
 
 
-def write_constitution(folder: Path, text: str = CONSTITUTION) -> Path:
-    path = folder / "trainbot.const"
-    path.write_text(text, encoding="utf-8")
-    return path
+@pytest.fixture(scope="session", autouse=True)
+def train_extra():
+    """Skip every test here when the train extra is missing (a session fixture, so it runs before the model fixtures)."""
+    if MISSING:
+        pytest.skip(f"the train extra is not installed ({', '.join(MISSING)} missing; pip install -e '.[train]')")
 
 
 @pytest.fixture(scope="session")
@@ -84,7 +49,3 @@ def subprocess_env() -> dict[str, str]:
     env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_DATASETS_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
     env.setdefault("OMP_NUM_THREADS", "2")
     return env
-
-
-def caic_command() -> list[str]:
-    return [sys.executable, "-m", "cai_lang"]

@@ -12,7 +12,6 @@ from stub_backend import StubBackend
 from test_report_training import assert_self_contained, read_page
 from typer.testing import CliRunner
 
-from cai_lang.train.run.prompts import PromptSetError
 from cai_lang.cli.app import app
 from cai_lang.eval.run import (
     EvalError,
@@ -24,6 +23,7 @@ from cai_lang.eval.run import (
     violation_summary,
     win_rates,
 )
+from cai_lang.train.run.prompts import PromptSetError
 
 SSN = "123-45-6789"
 

@@ -230,8 +230,9 @@ def test_pair_sampling_records_policy_and_settings():
     policy = Counting()
     params = SamplingParams(max_new_tokens=9, temperature=0.8, seed=3, stop=("\n\n",))
     pairs = sample_pairs(policy, [{"id": "a", "prompt": "Hi", "context": {"risk": "low"}}, {"id": "b", "conversation": [{"role": "user", "content": "Yo"}]}], params)
-    assert len(policy.seen) == 1 and len(policy.seen[0][0]) == 4
-    assert [(p["id"], p["response_a"], p["response_b"]) for p in pairs] == [("a", "r0", "r1"), ("b", "r2", "r3")]
+    # One call per side, each with its own seed.
+    assert [(len(prompts), p.seed) for prompts, p in policy.seen] == [(2, 3), (2, 4)]
+    assert [(p["id"], p["response_a"], p["response_b"], p["seed_b"]) for p in pairs] == [("a", "r0", "r0", 4), ("b", "r1", "r1", 4)]
     assert pairs[0]["conversation"] == [{"role": "user", "content": "Hi"}] and pairs[0]["context"] == {"risk": "low"}
     assert pairs[1]["context"] == {}
     assert pairs[0]["policy"] == "policy-x"

@@ -9,7 +9,7 @@ import subprocess
 import time
 
 import pytest
-from conftest import caic_command
+from train_testkit import caic_command
 from typer.testing import CliRunner
 
 from cai_lang.cli.app import app

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 from typer.testing import CliRunner
@@ -19,7 +18,6 @@ PROVENANCE = {"id", "prompt", "context", "kind", "initial_response", "rounds", "
 def test_train_sl_end_to_end_on_cpu(tiny_model, constitution_file, tmp_path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    started = time.monotonic()
     run = tmp_path / "run"
     result = runner.invoke(app, [
         "train", str(constitution_file), "--model", str(tiny_model), "--phase", "sl", "-o", str(run),
@@ -27,7 +25,6 @@ def test_train_sl_end_to_end_on_cpu(tiny_model, constitution_file, tmp_path):
         "--max-steps", "3", "--train-batch-size", "4", "--logging-steps", "1", "--max-length", "256",
     ])
     assert result.exit_code == 0, result.output
-    elapsed = time.monotonic() - started
 
     rows = [json.loads(line) for line in (run / "sl_data.jsonl").read_text(encoding="utf-8").splitlines()]
     assert len(rows) == 8 and len({r["id"] for r in rows}) == 8
@@ -57,4 +54,3 @@ def test_train_sl_end_to_end_on_cpu(tiny_model, constitution_file, tmp_path):
     assert command["argv"] and command["status"] == "done" and [s["step"] for s in command["steps"]] == ["sl-generate", "sl-sft"]
     assert command["versions"]["trl"] and command["versions"]["transformers"]
     assert (run / "report.html").is_file() and (model_dir / "trainer_state.json").is_file()
-    assert elapsed < 120

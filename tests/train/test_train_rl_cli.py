@@ -64,7 +64,7 @@ def test_an_ensemble_of_feedback_models_labels_every_pair_and_the_run_says_how(t
 
 
 def test_resume_refuses_another_constitution_and_rows_made_under_another_bundle(tiny_model, constitution_file, tmp_path):
-    from conftest import CONSTITUTION, write_constitution
+    from train_testkit import CONSTITUTION, write_constitution
 
     out = tmp_path / "run"
     assert generate_rl(constitution_file, tiny_model, out).exit_code == 0
@@ -184,7 +184,7 @@ def test_model_specs_that_cannot_be_used_are_one_line_errors(tiny_model, constit
 
 def test_a_report_that_fails_is_a_warning_not_a_failed_run(tmp_path, monkeypatch):
     import cai_lang.report.html as report
-    from cai_lang.train.phases import write_report
+    from cai_lang.report.training import write_report
     from cai_lang.train.run.session import Run
 
     said = []
@@ -193,7 +193,7 @@ def test_a_report_that_fails_is_a_warning_not_a_failed_run(tmp_path, monkeypatch
         def phase(self, text):
             said.append(text)
 
-    def broken(run_dir, record, target):
+    def broken(run_dir, record, target, plots):
         raise RuntimeError("no plots today")
 
     monkeypatch.setattr(report, "write_training_report", broken)

@@ -51,11 +51,16 @@ class RLGenerationConfig:
     chunk_size: int = field(default=32, metadata={"help": "Prompts per chunk; rows are written as each chunk finishes."})
     long_prompts: str = field(default="skip", metadata={"help": "A prompt longer than the model's context: `skip` it or `truncate` it from the left."})
     infer_context: bool = field(default=False, metadata={"help": "The (first) feedback model infers missing or unknown context labels from the schema."})
+    feedback_dialect: str | None = field(default=None, metadata={"help": "Dialect of the comparison prompts; None: `dialect`."})
+
+    @property
+    def comparison_dialect(self) -> str:
+        return self.feedback_dialect or self.dialect
 
     def __post_init__(self) -> None:
         check_long_prompts(self.long_prompts)
         object.__setattr__(self, "clamp", tuple(float(x) for x in self.clamp))
-        if self.dialect not in DIALECTS:
+        if self.dialect not in DIALECTS or self.feedback_dialect not in (None, *DIALECTS):
             raise ValueError(f"dialect must be one of {', '.join(DIALECTS)}")
         if self.mode not in MODES:
             raise ValueError(f"mode is `sample` or `priority`, not {self.mode!r}")
@@ -94,7 +99,7 @@ class RLGenerationConfig:
 
     def cot_params(self) -> SamplingParams:
         return SamplingParams(
-            max_new_tokens=self.max_new_tokens, temperature=0.0, do_sample=False, stop=TEXT_STOPS if self.dialect == "text" else ()
+            max_new_tokens=self.max_new_tokens, temperature=0.0, do_sample=False, stop=TEXT_STOPS if self.comparison_dialect == "text" else ()
         )
 
 

@@ -3,17 +3,16 @@
 The preference data of the RL phase starts here: for every prompt the policy
 (by default the SL-CAI model) samples two responses, and each pair records
 the policy that wrote it and the exact sampling settings, so a label can be
-traced back to how its responses were made. Both responses of a prompt are
-sampled in the same `generate` call as neighbouring rows, which gives them
-independent random draws (the engine seeds per call, not per row). Greedy
-settings are refused: they would make both responses identical and every
-label a tie.
+traced back to how its responses were made. The two sides are sampled in
+two `generate` calls with different seeds: a server samples each request on
+its own, and one seed twice gives one text twice (vLLM). Greedy settings are
+refused: they would make both responses identical and every label a tie.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Iterable, Mapping, Sequence
+from typing import Iterable, Mapping
 
 from cai_lang.engine.base import GenerationBackend, SamplingParams
 
@@ -57,8 +56,10 @@ def sample_pairs(
         raise ValueError("pair sampling needs sampling (temperature > 0, do_sample=True): greedy decoding gives two identical responses")
     records = list(prompts)
     conversations = [prompt_conversation(record) for record in records]
-    doubled: list[Sequence[Mapping[str, str]]] = [c for c in conversations for _ in range(2)]
-    responses = policy.generate(doubled, params)
+    params_b = dataclasses.replace(params, seed=None if params.seed is None else params.seed + 1)
+    side_a = policy.generate(conversations, params)
+    side_b = policy.generate(conversations, params_b)
+    responses = [text for pair in zip(side_a, side_b) for text in pair]
     sampling = sampling_record(params)
     name = policy_name or getattr(policy, "model_id", type(policy).__name__)
     pairs = []
@@ -72,6 +73,7 @@ def sample_pairs(
                 "response_b": responses[2 * i + 1],
                 "policy": name,
                 "sampling": sampling,
+                "seed_b": params_b.seed,
             }
         )
     return pairs

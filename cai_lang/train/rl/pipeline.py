@@ -26,13 +26,28 @@ from pathlib import Path
 from typing import Any
 
 from cai_lang.train.rl.generate import label_summary
+from cai_lang.train.run.fit import report_long_prompts
 from cai_lang.train.run.folder import RowWriter, check_hashes, read_rows
+from cai_lang.train.run.formats import preference_file_rows, write_rows
 from cai_lang.train.run.layout import PREFERENCE_MODEL, RL_POLICY
 from cai_lang.train.run.model_specs import PipelineError, check_model, model_identity, open_backend
-from cai_lang.train.run.session import QuietReporter, Reporter, Run, open_generation_run, process_rank
-from cai_lang.train.settings import GenerationStep, RLTraining
-from cai_lang.train.run.fit import report_long_prompts
-from cai_lang.train.run.formats import preference_file_rows, write_rows
+from cai_lang.train.run.session import GenerationStep, QuietReporter, Reporter, Run, open_generation_run, process_rank
+
+
+@dataclass
+class RLTraining:
+    """How the RL phase trains: the preference model's and the policy's settings, and where they start."""
+
+    method: str
+    reward: str
+    human_preferences: Path | None
+    preference_base: str | None
+    preference: Any  # PreferenceTrainingConfig
+    policy: Any  # PolicyTrainingConfig
+
+    @property
+    def online(self) -> bool:
+        return self.method in ("rloo", "grpo")
 
 
 @dataclass
@@ -166,7 +181,7 @@ def build_labeller(bundle, options: GenerationStep, opened: dict[str, Any]):
     for spec in options.feedback:
         # The options are what the template asks for, "(A)"/"(B)", on every backend;
         # over a chat endpoint the HTTP backend reads them from the reply's first tokens.
-        models.append(FeedbackModel(_backend(spec, options, opened), config.dialect))
+        models.append(FeedbackModel(_backend(spec, options, opened), config.comparison_dialect))
     labeller = ComparisonLabeller(bundle, models, cot=config.cot, clamp=config.clamp, cot_params=config.cot_params(), ensemble=config.ensemble)
     return labeller, Aggregator(bundle, config.mode, margin=config.margin, seed=config.seed)
 
@@ -175,7 +190,7 @@ def build_labeller(bundle, options: GenerationStep, opened: dict[str, Any]):
 
 
 def train_rl(run: Run, rl: GenerationStep, training: RLTraining, reporter: Reporter | None = None, *,
-             preference_base: str | None = None, start: bool = True) -> RLPhaseResult:
+             preference_base: str | None = None, start: bool = True, data_from: Path | None = None) -> RLPhaseResult:
     """`caic train --phase rl`: pairs and labels, then the preference model, then the policy.
 
     The preference model starts from `training.preference_base`, else
@@ -188,7 +203,16 @@ def train_rl(run: Run, rl: GenerationStep, training: RLTraining, reporter: Repor
     base = training.preference_base or preference_base or rl.model
     check_model(base, rl.server, trainable=True)
     human = human_rows(training.human_preferences)
-    data = generate_rl_data(run, rl, reporter, start=start, finish=False)
+    if data_from is not None:
+        # `--data RUN_DIR`: pairs and labels another run generated (`run.imported`).
+        from cai_lang.train.run.imported import import_run_data
+
+        content_hash = import_run_data(run, rl, "rl", data_from, reporter)
+        labels = read_rows(run.layout.rl_labels)
+        data = RLDataResult(run.layout.rl_pairs, run.layout.rl_labels, len(read_rows(run.layout.rl_pairs)), len(labels), 0,
+                            content_hash, label_summary(labels))
+    else:
+        data = generate_rl_data(run, rl, reporter, start=start, finish=False)
     bundle = run.recorded_bundle()
     pairs = _checked(data.pairs_path, data.content_hash)
     labels = _checked(data.labels_path, data.content_hash)

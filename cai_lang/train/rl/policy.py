@@ -152,6 +152,8 @@ class PolicyTrainingConfig:
     temperature: float = field(default=1.0, metadata={"help": "RLOO/GRPO sampling temperature."})
     seed: int = field(default=0, metadata={"help": "Seeds data order and sampling."})
     logging_steps: int = field(default=10, metadata={"help": "Log every this many steps."})
+    # A list, not a tuple: it is recorded in run.json and compared when a run resumes.
+    report_to: list[str] = field(default_factory=list, metadata={"help": "Experiment trackers the trainer logs to (transformers' `report_to`); empty: none."})
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -244,7 +246,7 @@ def _common_args(config: PolicyTrainingConfig) -> dict[str, Any]:
         seed=config.seed,
         logging_steps=config.logging_steps,
         beta=config.beta,
-        **device_settings(),
+        **device_settings(config.report_to),
     )
 
 
@@ -274,6 +276,9 @@ def _train_dpo(policy_model: str, config: PolicyTrainingConfig, provenance, pref
         rows = [as_text(row) for row in rows]
     args = DPOConfig(max_length=config.max_length, **_common_args(config))
     trainer = DPOTrainer(model=policy_model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer)
+    from cai_lang.train.progress import attach
+
+    attach(trainer, "DPO")
     result = trainer.train()
     human = sum(r.get("source") == "human" for r in preference_rows if abs(float(r["soft_label"]) - 0.5) >= config.tie_margin and float(r["soft_label"]) != 0.5)
     data = {"pairs": len(rows), "human_pairs": human, "skipped_near_ties": len(preference_rows) - len(rows)}
@@ -305,6 +310,9 @@ def _train_online(policy_model: str, config: PolicyTrainingConfig, provenance, p
         train_dataset=Dataset.from_list(prompt_rows(prompts, text=text)),
         processing_class=tokenizer,
     )
+    from cai_lang.train.progress import attach
+
+    attach(trainer, config.method.upper())
     result = trainer.train()
     source = f"preference model {reward_funcs}" if isinstance(reward_funcs, str) else "the comparison labeller"
     return _save(trainer, config, policy_model, provenance, config.method.upper(), result, {"prompts": len(prompts), "reward_source": source})

@@ -181,6 +181,8 @@ class PreferenceTrainingConfig:
     seed: int = field(default=0, metadata={"help": "Seeds the split, the new score head and the data order."})
     logging_steps: int = field(default=10, metadata={"help": "Log every this many steps."})
     center_rewards_coefficient: float | None = field(default=None, metadata={"help": "trl's reward centring term."})
+    # A list, not a tuple: it is recorded in run.json and compared when a run resumes.
+    report_to: list[str] = field(default_factory=list, metadata={"help": "Experiment trackers the trainer logs to (transformers' `report_to`); empty: none."})
 
     def __post_init__(self) -> None:
         if self.max_steps == 0 or self.max_steps < -1:
@@ -202,8 +204,9 @@ class PreferenceResult:
     steps: int = 0
 
 
-def device_settings() -> dict[str, Any]:
-    """Trainer arguments for this machine: fp32 on CPU (no bf16 instructions), no activation checkpointing."""
+def device_settings(report_to: Sequence[str] = ()) -> dict[str, Any]:
+    """Trainer arguments for this machine: fp32 on CPU (no bf16 instructions), no activation checkpointing;
+    and the experiment trackers asked for (`--report-to`), none by default."""
     import torch
 
     on_cpu = not torch.cuda.is_available()
@@ -212,7 +215,7 @@ def device_settings() -> dict[str, Any]:
         "bf16": not on_cpu and torch.cuda.is_bf16_supported(),
         "activation_checkpointing": False,
         "gradient_checkpointing": False,
-        "report_to": [],
+        "report_to": list(report_to) or "none",
         "save_strategy": "no",
         "disable_tqdm": True,
     }
@@ -259,7 +262,7 @@ def train_preference_model(
         seed=config.seed,
         logging_steps=config.logging_steps,
         center_rewards_coefficient=config.center_rewards_coefficient,
-        **device_settings(),
+        **device_settings(config.report_to),
     )
     tokenizer = AutoTokenizer.from_pretrained(str(base_model))
     if tokenizer.pad_token is None:
@@ -271,6 +274,9 @@ def train_preference_model(
         train_dataset=Dataset.from_list([_trainable(r, text) for r in train_rows]),
         processing_class=tokenizer,
     )
+    from cai_lang.train.progress import attach
+
+    attach(trainer, "preference model")
     result = trainer.train()
     trainer.save_model(str(out))
     trainer.save_state()

@@ -13,6 +13,7 @@ here imports torch.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,6 +94,41 @@ def check_model(spec: str, server: ServerSettings | None = None, *, trainable: b
                 f"cannot load model {spec!r} offline: Hub downloads are off (HF_HUB_OFFLINE=1) and it is not in the "
                 "local cache; pass a model folder (e.g. one made by `caic tiny-model`)"
             )
+
+
+def has_chat_template(spec: str) -> bool | None:
+    """Whether a local model folder ships a chat template (read from its files, nothing loaded); None: cannot tell here."""
+    folder = Path(spec)
+    if is_server(spec) or not folder.is_dir():
+        return None  # a server applies its own template; a Hub id is not on disk
+    if (folder / "chat_template.jinja").exists() or (folder / "chat_template.json").exists():
+        return True
+    try:
+        config = json.loads((folder / "tokenizer_config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return bool(config.get("chat_template"))
+
+
+def check_dialect(spec: str, dialect: str, role: str, flag: str) -> None:
+    """Refuse, before anything runs, the chat dialect for a local model without a chat template."""
+    if dialect == "chat" and has_chat_template(spec) is False:
+        raise PipelineError(
+            f"the {role} {spec} has no chat template, so the chat dialect cannot build its prompts; "
+            f"pass {flag} text (the paper's Human:/Assistant: format, for base models)"
+        )
+
+
+def check_dialects(step) -> None:
+    """Each model of a generation step against the dialect it is spoken to in (policy; critic or feedback models)."""
+    generation = step.generation
+    check_dialect(step.model, generation.dialect, "policy", "--dialect")
+    if hasattr(generation, "critique_dialect"):
+        dialect, role, flag = generation.critique_dialect, "critic", "--critic-dialect"
+    else:
+        dialect, role, flag = generation.comparison_dialect, "feedback model", "--feedback-dialect"
+    for spec in step.helpers or (step.model,):
+        check_dialect(spec, dialect, role, flag)
 
 
 def model_identity(spec: str, server: ServerSettings | None = None) -> str:

@@ -8,7 +8,7 @@ compiled), refuses a folder made under another bundle, loads the bundle
 back from disk (the trainer reads bundles, never `.const` text) and keeps
 it for the command's later steps. `open_generation_run` is what every data
 step (SL, RL) does before its first row. `Reporter` is how steps say what
-they are doing. Under `accelerate launch`, process 0 compiles and generates
+they are doing; `GenerationStep` is what a data step takes. Under `accelerate launch`, process 0 compiles and generates
 while the others wait for a marker file tagged with this launch, then
 re-read the record process 0 wrote. Nothing here imports torch.
 """
@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
-from cai_lang.train.run.folder import RunError, write_atomic
-from cai_lang.train.run.model_specs import PipelineError, check_model
 from cai_lang.train.run.context_labels import label_report
-from cai_lang.train.run.prompts import select_prompts_with_summary
+from cai_lang.train.run.folder import RunError, write_atomic
+from cai_lang.train.run.model_specs import PipelineError, ServerSettings, check_dialects, check_model
+from cai_lang.train.run.prompts import PromptSelection, select_prompts_with_summary
 from cai_lang.train.run.record import RunRecord
 
 
@@ -49,6 +49,33 @@ class QuietReporter:
 
     def stop(self) -> None:
         pass
+
+
+@dataclass
+class GenerationStep:
+    """What a data step (SL rows, RL pairs and labels) needs besides the bundle."""
+
+    source: Path
+    model: str
+    output: Path
+    generation: Any  # SLGenerationConfig or RLGenerationConfig
+    deployment: str | None = None
+    helpers: tuple[str, ...] = ()  # the critic (SL) or the feedback models (RL) named on the command line
+    prompts: PromptSelection = field(default_factory=PromptSelection)
+    batch_size: int = 32
+    device: str = "auto"
+    resume: bool = False
+    argv: list[str] | None = None
+    server: ServerSettings = field(default_factory=ServerSettings)
+
+    @property
+    def critic_model(self) -> str | None:
+        return self.helpers[0] if self.helpers else None
+
+    @property
+    def feedback(self) -> tuple[str, ...]:
+        """The feedback models: those named, or the policy itself."""
+        return self.helpers or (self.model,)
 
 
 @dataclass
@@ -134,7 +161,7 @@ def has_rows(path: Path) -> bool:
 
 def open_generation_run(
     run: Run,
-    options,
+    options: GenerationStep,
     *,
     step: str,
     other_models: list[str],
@@ -155,6 +182,7 @@ def open_generation_run(
     check_model(options.model, options.server)
     for spec in other_models:
         check_model(spec, options.server)
+    check_dialects(options)
     if not options.resume:
         for _, path, _ in outputs:
             if has_rows(path):

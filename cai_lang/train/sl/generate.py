@@ -93,12 +93,17 @@ class SLGenerationConfig:
     chunk_size: int = field(default=32, metadata={"help": "Prompts processed together; rows are written when a chunk finishes."})
     long_prompts: str = field(default="skip", metadata={"help": "A prompt longer than the model's context: `skip` it or `truncate` it from the left."})
     infer_context: bool = field(default=False, metadata={"help": "The critic infers missing or unknown context labels from the schema."})
+    critic_dialect: str | None = field(default=None, metadata={"help": "Dialect of the critique prompts; None: `dialect`."})
+
+    @property
+    def critique_dialect(self) -> str:
+        return self.critic_dialect or self.dialect
 
     def __post_init__(self) -> None:
         check_long_prompts(self.long_prompts)
         if self.rounds < 0:
             raise ValueError("rounds must be at least 0")
-        if self.dialect not in DIALECTS:
+        if self.dialect not in DIALECTS or self.critic_dialect not in (None, *DIALECTS):
             raise ValueError(f"dialect must be one of {', '.join(DIALECTS)}")
         if self.chunk_size < 1:
             raise ValueError("chunk size must be at least 1")
@@ -149,7 +154,6 @@ def fit_prompts(records, backend, bundle: Bundle, dialect: str, action: str, *, 
     The template's own length is measured on this bundle and backend, with
     empty turns, over every item that has wording for `phase`.
     """
-    from cai_lang.codegen.templates import render_prompt
     from cai_lang.train.run.fit import fit_to_context
 
     empty = [{"role": "user", "content": ""}, {"role": "assistant", "content": ""}]
@@ -157,7 +161,7 @@ def fit_prompts(records, backend, bundle: Bundle, dialect: str, action: str, *, 
     if backend.context_window() is not None:
         for item in [*bundle.principles, *bundle.rules]:
             try:
-                shown = render_prompt(bundle, item.id, phase, dialect, conversation=empty, critique="", response_a="", response_b="", reasoning="")
+                shown = api.render_prompt(bundle, item.id, phase, dialect, conversation=empty, critique="", response_a="", response_b="", reasoning="")
             except ValueError:
                 continue  # no wording for this phase
             overhead = max(overhead, backend.count_tokens(shown) or 0)
@@ -276,7 +280,7 @@ def _run_chunk(records, keys, *, policy, critic, bundle, config, chunk_index, sa
         if not active:
             break
         critiques = critic.generate_rows(
-            [critique_prompt(bundle, items[w.record.id].id, w.conversation, config.dialect) for w in active],
+            [critique_prompt(bundle, items[w.record.id].id, w.conversation, config.critique_dialect) for w in active],
             config.sampling(call_seed(config.seed, chunk_index, round_index, "critique")),
             rows=[key[id(w)] for w in active],
         )
@@ -361,7 +365,7 @@ def generate_sl(
     if config.infer_context:
         from cai_lang.train.run.context_labels import infer_context, inference_lines
 
-        records = infer_context(records, critic or policy, bundle, config.dialect)
+        records = infer_context(records, critic or policy, bundle, config.critique_dialect)
         stats.context_lines = inference_lines(records)
     sampler = PrincipleSampler(bundle, config.seed)
     model_id = model_id or policy.model_id

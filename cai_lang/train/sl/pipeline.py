@@ -20,11 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from cai_lang.train.run.fit import report_long_prompts
-from cai_lang.train.run.formats import sft_rows, write_rows
 from cai_lang.train.run.folder import RowWriter, check_hashes, read_rows
+from cai_lang.train.run.formats import sft_rows, write_rows
 from cai_lang.train.run.layout import SL_DATA, SL_MODEL
 from cai_lang.train.run.model_specs import check_model, model_identity, open_backend
 from cai_lang.train.run.session import (
+    GenerationStep,
     QuietReporter,
     Reporter,
     Run,
@@ -34,7 +35,6 @@ from cai_lang.train.run.session import (
     wait_for_marker,
     write_marker,
 )
-from cai_lang.train.settings import GenerationStep
 
 
 @dataclass
@@ -142,8 +142,11 @@ def data_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def train_sl(run: Run, sl: GenerationStep, sft_settings, reporter: Reporter | None = None, *, finish: bool = True) -> SLPhaseResult:
+def train_sl(run: Run, sl: GenerationStep, sft_settings, reporter: Reporter | None = None, *, finish: bool = True,
+             data_from: Path | None = None) -> SLPhaseResult:
     """`caic train --phase sl`: generate (or finish generating) the SL data, then fine-tune on it.
+
+    `data_from` (`--data RUN_DIR`) takes the SL data another run generated instead (`run.imported`).
 
     With `--resume`, a fine-tune that already finished with the same settings
     on the same data is kept, not redone.
@@ -157,7 +160,13 @@ def train_sl(run: Run, sl: GenerationStep, sft_settings, reporter: Reporter | No
     data = None
     if rank == 0:
         clear_marker(run)
-        data = generate_sl_data(run, sl, reporter, finish=False)
+        if data_from is not None:
+            from cai_lang.train.run.imported import import_run_data
+
+            content_hash = import_run_data(run, sl, "sl", data_from, reporter)
+            data = SLDataResult(run.layout.sl_data, len(read_rows(run.layout.sl_data)), 0, run.bundle_path, content_hash)
+        else:
+            data = generate_sl_data(run, sl, reporter, finish=False)
         if world > 1:
             write_marker(run)
     else:

@@ -10,7 +10,8 @@ those the same pairs go in trl's prompt/completion format, whose
 completion-only loss is the same thing for one-turn conversations; a
 tokenizer with no chat template gets the paper's `Human:`/`Assistant:`
 text. The training settings are CPU-safe by default (`use_cpu`, no bf16,
-no activation checkpointing, see ML_STACK.md) and the result is a Hugging
+no activation checkpointing: docs/training.md, "Measured facts about the
+stack", says why) and the result is a Hugging
 Face model folder with a model card. The trainer runs under
 `accelerate launch` unchanged: only the main process writes files.
 """
@@ -41,6 +42,8 @@ class SFTSettings:
     seed: int = field(default=0, metadata={"help": "Seeds shuffling and initialisation."})
     logging_steps: int = field(default=10, metadata={"help": "Log the loss every this many steps."})
     device: str = field(default="auto", metadata={"help": "`auto` (CUDA if present), `cpu` or `cuda`."})
+    # A list, not a tuple: it is recorded in run.json and compared when a run resumes.
+    report_to: list[str] = field(default_factory=list, metadata={"help": "Experiment trackers the trainer logs to (transformers' `report_to`); empty: none."})
 
     def __post_init__(self) -> None:
         if self.max_steps == 0 or self.max_steps < -1:
@@ -137,7 +140,7 @@ def sft_config(settings: SFTSettings, output_dir: Path, data_format: str):
         assistant_only_loss=data_format == "messages",
         completion_only_loss=True if data_format != "messages" else None,
         save_strategy="no",
-        report_to="none",
+        report_to=list(settings.report_to) or "none",
         # DDP on CPU complains loudly when told to look for unused parameters; there are none.
         ddp_find_unused_parameters=False,
     )
@@ -171,6 +174,9 @@ def train_sft(
     trainer = SFTTrainer(
         model=policy, args=config, train_dataset=build_dataset(pairs, data_format), processing_class=tokenizer
     )
+    from cai_lang.train.progress import attach
+
+    attach(trainer, "SFT")
     output = trainer.train()
     trainer.save_model(str(output_dir))
     main = trainer.accelerator.is_main_process
