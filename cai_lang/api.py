@@ -66,13 +66,18 @@ class Report:
         return any(d.severity.value == "warning" for d in self.diagnostics)
 
 
-def check_files(paths: list[str | Path], *, deployment: str | None = None) -> Report:
-    """Check several root files; modules they share are parsed and reported once."""
+def check_files(paths: list[str | Path], *, deployment: str | None = None, overlays: dict[str, str] | None = None,
+                displays: dict[str, str] | None = None) -> Report:
+    """Check several root files; modules they share are parsed and reported once.
+
+    `overlays` gives the text of files that are not on disk (standard input),
+    by resolved path; `displays` the name each root is reported under.
+    """
     cache = ModuleCache()
     report = Report()
     found: list[Diagnostic] = []
     for path in paths:
-        result = check_file(path, deployment=deployment, cache=cache)
+        result = check_file(path, deployment=deployment, cache=cache, overlays=overlays, display=(displays or {}).get(str(path)))
         report.results.append(result)
         found.extend(result.diagnostics)
         for source in result.program.sources.values():

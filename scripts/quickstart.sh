@@ -32,8 +32,9 @@ RESUME=()
 [ -f "$OUT/train/run.json" ] && RESUME=(--resume)
 # --tie-margin 0: a random model's labels sit next to 0.5, so DPO's usual
 # margin would leave it no pairs to learn from (see docs/training.md).
+# --logging-steps 1: a four-step run logs every step, so the report draws curves.
 "$CAIC" train examples/medical.const --model "$OUT/tiny-model" --phase all --method dpo \
-    --max-prompts 16 --rounds 2 --max-new-tokens 32 --max-steps 4 --tie-margin 0 \
+    --max-prompts 16 --rounds 2 --max-new-tokens 32 --max-steps 4 --tie-margin 0 --logging-steps 1 \
     -o "$OUT/train" "${RESUME[@]}"
 
 echo

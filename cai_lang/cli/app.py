@@ -19,13 +19,16 @@ from rich.console import Console
 
 from cai_lang import __version__
 from cai_lang.cli.common import fail
+from cai_lang.cli.help_words import WordsGroup
 
 app = typer.Typer(
     name="caic",
     help="Constitution-as-code: check, compile and train from `.const` constitutions.",
     no_args_is_help=True,
-    add_completion=False,
+    # `caic --install-completion` sets up completion in the user's shell.
+    add_completion=True,
     pretty_exceptions_enable=False,
+    cls=WordsGroup,
 )
 
 def _out() -> Console:
@@ -54,7 +57,7 @@ class OutputFormat(str, enum.Enum):
 
 @app.command()
 def check(
-    files: List[Path] = typer.Argument(..., help="`.const` files to check.", show_default=False),
+    files: List[Path] = typer.Argument(..., help="`.const` files to check; `-` reads one from standard input.", show_default=False),
     deployment: Optional[str] = typer.Option(None, "--deployment", "-d", help="Check only this deployment."),
     output_format: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f", help="Output format."),
     strict: bool = typer.Option(False, "--strict", help="Exit 1 when there are warnings."),

@@ -48,6 +48,8 @@ def _fast_check(args: list[str]) -> int | None:
         elif arg == "--":
             files.extend(args[index + 1 :])
             break
+        elif arg == "-":
+            files.append(arg)  # standard input
         elif arg.startswith("-"):
             return None  # --help, unknown options: typer prints the usage
         else:

@@ -5,10 +5,14 @@ so the two can never print different reports."""
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from cai_lang.cli.printing import print_diagnostics
 
 FORMATS = ("text", "json", "sarif", "github")
+STDIN = "-"  # `caic check -` reads the constitution from standard input
+STDIN_FILE = "<stdin>.const"
+STDIN_DISPLAY = "<stdin>"
 
 
 def run_check(files: list[str], deployment: str | None, output_format: str, strict: bool, max_errors: int | None = None) -> int:
@@ -21,8 +25,23 @@ def run_check(files: list[str], deployment: str | None, output_format: str, stri
     from cai_lang.diagnostics import render
 
     out, err = sys.stdout, sys.stderr
+    overlays: dict[str, str] = {}
+    displays: dict[str, str] = {}
+    if STDIN in files:
+        # `caic check -`: the text is checked as a file in the current folder, so its imports resolve from there.
+        try:
+            text = sys.stdin.buffer.read().decode("utf-8") if hasattr(sys.stdin, "buffer") else sys.stdin.read()
+        except UnicodeDecodeError as exc:
+            err.write(f"error: cannot read standard input: not UTF-8 text ({exc.reason})\n")
+            return 2
+        virtual = str(Path.cwd() / STDIN_FILE)
+        overlays[str(Path(virtual).resolve())] = text
+        displays[virtual] = STDIN_DISPLAY
+        files = [virtual if f == STDIN else f for f in files]
     try:
-        report = check_files(list(files), deployment=deployment)
+        report = check_files(list(files), deployment=deployment, overlays=overlays, displays=displays)
+        if not strict:  # a suppression that silences nothing is reported by --strict only
+            report.diagnostics = [d for d in report.diagnostics if d.kind != "UNUSED_SUPPRESSION"]
     except UnknownDeployment as exc:
         err.write(f"error: {exc}\n")
         return 2
@@ -47,7 +66,7 @@ def run_check(files: list[str], deployment: str | None, output_format: str, stri
         print_diagnostics(shown, report.sources, out)
         for file, count in omitted.items():
             out.write(f"... and {count} more error{'' if count == 1 else 's'} in {file or 'the input'} (--max-errors 0 shows all)\n")
-        out.write(f"checked {', '.join(str(f) for f in files)}: {render.summary_line(report.diagnostics)}\n")
+        out.write(f"checked {', '.join(displays.get(str(f), str(f)) for f in files)}: {render.summary_line(report.diagnostics)}\n")
     if report.has_errors or (strict and report.has_warnings):
         return 1
     return 0

@@ -22,12 +22,15 @@ import typer
 
 from cai_lang.cli.boundary import guarded
 from cai_lang.cli.common import fail as _fail
+from cai_lang.cli.config_option import with_config_file
+from cai_lang.cli.help_words import WordsGroup
 from cai_lang.cli.options import build, from_configs
 from cai_lang.train.config import (
     GENERATE_RL,
     GENERATE_SL,
     TRAIN,
     HardwareConfig,
+    HubConfig,
     LabelConfig,
     PolicyConfig,
     PreferenceConfig,
@@ -42,6 +45,7 @@ generate_app = typer.Typer(
     help="Generate training data from a constitution into a run folder.",
     no_args_is_help=True,
     add_completion=False,
+    cls=WordsGroup,
 )
 
 
@@ -54,9 +58,9 @@ def register(app: typer.Typer) -> None:
     """Add this module's commands to the `caic` app."""
     app.command("tiny-model")(tiny_model)
     app.add_typer(generate_app, name="generate")
-    generate_app.command("sl")(generate_sl)
-    generate_app.command("rl")(generate_rl)
-    app.command("train")(train)
+    generate_app.command("sl")(with_config_file(generate_sl, GENERATE_SL))
+    generate_app.command("rl")(with_config_file(generate_rl, GENERATE_RL))
+    app.command("train")(with_config_file(train, TRAIN))
 
 
 def tiny_model(
@@ -119,7 +123,7 @@ def train(values: dict) -> None:
     config = TrainConfig(
         run=build(RunConfig, values, argv=list(sys.argv)), phase=values["phase"], data=values.get("data"), sl=build(SLConfig, values),
         labels=build(LabelConfig, values), sft=build(SFTConfig, values), preference=build(PreferenceConfig, values),
-        policy=build(PolicyConfig, values), hardware=build(HardwareConfig, values),
+        policy=build(PolicyConfig, values), hardware=build(HardwareConfig, values), hub=build(HubConfig, values),
     )
 
     def phase(reporter):
@@ -127,6 +131,14 @@ def train(values: dict) -> None:
         result = run_phase(config, reporter)
         if result.main_process:
             result.report = write_report(result.run, reporter)
+            if config.hub.push_to_hub:
+                from cai_lang.train.hub import HubError, push_final_model
+
+                try:
+                    result.hub = push_final_model(result.run, config.hub, result, reporter)
+                except HubError as exc:
+                    reporter.stop()
+                    raise _fail(f"{exc} (the trained models are in {result.run.folder})")
         return result
 
     _say_trained(_run(phase))
@@ -149,49 +161,19 @@ def _say_trained(result) -> None:
             typer.echo(f"{rl.policy.output_dir}: policy, {rl.policy.method.upper()} {rl.policy.steps} steps")
     if result.report:
         typer.echo(f"{result.report}: report")
+    if result.hub:
+        typer.echo(f"pushed to the Hub: {result.hub}")
 
 
 def _run(step):
     """Run a pipeline step with a progress reporter, inside the commands' one error boundary."""
-    reporter = RichReporter()
-    return guarded(lambda: step(reporter), on_error=reporter.stop)
+    from cai_lang.cli.progress import ProgressReporter
+    from cai_lang.train.progress import reporting
 
+    reporter = ProgressReporter()
 
-class RichReporter:
-    """Progress on stderr: a line per phase, and a bar over prompts when stderr is a terminal."""
+    def reported():
+        with reporting(reporter):  # the trainers' steps go to the same display
+            return step(reporter)
 
-    def __init__(self) -> None:
-        from rich.console import Console
-
-        self.console = Console(stderr=True, highlight=False, soft_wrap=True)
-        self.progress = None
-        self.task = None
-
-    def phase(self, text: str) -> None:
-        self.console.print(f"[bold]caic:[/] {text}")
-
-    def start(self, total: int, completed: int) -> None:
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
-        self.progress = Progress(
-            TextColumn("prompts"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
-            console=self.console, disable=not self.console.is_terminal,
-        )
-        self.progress.start()
-        self.task = self.progress.add_task("prompts", total=total, completed=completed)
-
-    def advance(self, n: int) -> None:
-        if self.progress is not None:
-            self.progress.advance(self.task, n)
-
-    def stop(self) -> None:
-        if self.progress is not None:
-            self.progress.stop()
-            self.progress = None
+    return guarded(reported, on_error=reporter.stop)

@@ -3,10 +3,12 @@
 `to_dot` writes Graphviz DOT: principles and rules as nodes placed in rows
 by priority tier (tier 0 on top), an arrow from each item to the items it
 directly outranks, and a dashed edge for each declared conflict labelled
-with how it resolves. `write_graph` picks the format from the file name:
-`.dot` is written directly; `.svg` and `.png` are drawn by Graphviz's `dot`
-when it is installed, and otherwise by matplotlib with the same layered
-layout, so a picture never needs more than the `train` extra.
+with its whole resolution. `write_graph` picks the format from the file
+name: `.dot` is written directly; `.svg` and `.png` are drawn by Graphviz's
+`dot` when it is installed, and otherwise by matplotlib from the layered
+layout of `cai_lang.codegen.graph_layout` (grandalf), with numbered conflict
+badges and a legend spelling out every condition, so a picture never needs
+more than the `train` extra.
 """
 
 from __future__ import annotations
@@ -15,93 +17,97 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from cai_lang.codegen.graph_layout import (
+    FONT_PT,
+    LEGEND_LINE,
+    MARGIN,
+    conflict_text,
+    direct_edges,
+    items,
+    layout,
+)
 from cai_lang.ir.model import ResolvedDeployment
 from cai_lang.ir.order import PriorityGraph
 
 
-def _items(deployment: ResolvedDeployment) -> list[tuple[str, str]]:
-    return [(p.id, "principle") for p in deployment.principles] + [(r.id, "rule") for r in deployment.rules]
-
-
-def _direct_edges(deployment: ResolvedDeployment, graph: PriorityGraph) -> list[tuple[str, str]]:
-    """Edges between enabled items, through disabled ones, without implied shortcuts."""
-    enabled = {item for item, _ in _items(deployment)}
-    pairs = {(a, b) for a in enabled for b in graph.below(a) if b in enabled and a != b}
-    # Transitive reduction: drop a > c when some enabled b has a > b > c.
-    return sorted((a, c) for a, c in pairs if not any((a, b) in pairs and (b, c) in pairs for b in enabled))
-
-
-def _conflict_label(conflict) -> str:
-    parts = []
-    for clause in conflict.clauses:
-        parts.append(f"{clause.side} otherwise" if clause.condition is None else f"{clause.side} when ...")
-    return "; ".join(parts) or "undecided"
+def _dot_string(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"')
 
 
 def to_dot(deployment: ResolvedDeployment, title: str) -> str:
     graph = PriorityGraph(deployment.priorities)
-    items = _items(deployment)
-    tiers = graph.tiers(item for item, _ in items)
-    enabled = {item for item, _ in items}
+    listed = items(deployment)
+    tiers = graph.tiers(item for item, _ in listed)
+    enabled = {item for item, _ in listed}
     lines = [
-        f'digraph "{title}" {{',
-        "  rankdir=TB;",
-        f'  label="{title}: priority order (arrows point to what an item outranks) and conflicts (dashed)";',
-        '  node [fontname="Helvetica", fontsize=11];',
+        f'digraph "{_dot_string(title)}" {{',
+        "  rankdir=TB; nodesep=0.4; ranksep=0.8;",
+        f'  label="{_dot_string(title)}: priority order (arrows point to what an item outranks) and conflicts (dashed)";',
+        '  node [fontname="Helvetica", fontsize=11]; edge [fontname="Helvetica", fontsize=9];',
     ]
     for tier in sorted(set(tiers.values())):
-        members = [item for item, _ in items if tiers[item] == tier]
+        members = [item for item, _ in listed if tiers[item] == tier]
         lines.append("  { rank=same; " + " ".join(f'"{m}";' for m in members) + " }")
-    for item, kind in items:
+    for item, kind in listed:
         shape = "box" if kind == "principle" else "octagon"
         weight = f"\\nweight {deployment.weights[item]:g}" if item in deployment.weights else ""
         lines.append(f'  "{item}" [shape={shape}, label="{item}{weight}\\ntier {tiers[item]}"];')
-    for higher, lower in _direct_edges(deployment, graph):
+    for higher, lower in direct_edges(deployment, graph):
         lines.append(f'  "{higher}" -> "{lower}";')
     for conflict in deployment.conflicts:
         if conflict.left in enabled and conflict.right in enabled:
-            label = _conflict_label(conflict).replace('"', "'")
-            lines.append(f'  "{conflict.left}" -> "{conflict.right}" [style=dashed, color=red, dir=none, constraint=false, label="{label}"];')
+            label = _dot_string(conflict_text(conflict).split(": ", 1)[-1])
+            lines.append(f'  "{conflict.left}" -> "{conflict.right}" [style=dashed, color=red, fontcolor=red, dir=none, constraint=false, label="{label}"];')
     lines.append("}")
     return "\n".join(lines) + "\n"
 
 
 def _draw_with_matplotlib(deployment: ResolvedDeployment, title: str, out: Path) -> None:
+    import textwrap
+
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, PathPatch
+    from matplotlib.path import Path as CurvePath
 
-    graph = PriorityGraph(deployment.priorities)
-    items = _items(deployment)
-    tiers = graph.tiers(item for item, _ in items)
-    rows: dict[int, list[str]] = {}
-    for item, _ in items:
-        rows.setdefault(tiers[item], []).append(item)
-    width = max(len(r) for r in rows.values()) if rows else 1
-    position = {}
-    for tier, members in rows.items():
-        for index, item in enumerate(members):
-            position[item] = ((index + 1) / (len(members) + 1) * width, -tier)
-    kinds = dict(items)
-    fig, ax = plt.subplots(figsize=(max(6, 2.2 * width), max(3, 1.4 * (len(rows) + 1))))
-    for higher, lower in _direct_edges(deployment, graph):
-        ax.annotate("", xy=position[lower], xytext=position[higher], arrowprops={"arrowstyle": "-|>", "color": "0.3", "shrinkA": 10, "shrinkB": 10, "mutation_scale": 14})
-    for conflict in deployment.conflicts:
-        if conflict.left in position and conflict.right in position:
-            (x1, y1), (x2, y2) = position[conflict.left], position[conflict.right]
-            ax.plot([x1, x2], [y1, y2], linestyle="--", color="tab:red")
-            ax.text((x1 + x2) / 2, (y1 + y2) / 2, _conflict_label(conflict), color="tab:red", fontsize=7, ha="center")
-    for item, (x, y) in position.items():
-        style = "square,pad=0.4" if kinds[item] == "principle" else "round,pad=0.4"
-        color = "#dbe9f6" if kinds[item] == "principle" else "#f6e3db"
-        ax.text(x, y, item, ha="center", va="center", fontsize=8, bbox={"boxstyle": style, "fc": color, "ec": "0.4"})
-    ax.set_xlim(0, width + 0.5)
-    ax.set_ylim(-(max(rows, default=0) + 0.7), 0.7)
-    ax.set_yticks([-t for t in sorted(rows)], [f"tier {t}" for t in sorted(rows)])
-    ax.set_xticks([])
-    ax.set_title(f"{title}: priority order (arrows point down the order) and conflicts (dashed)", fontsize=9)
-    fig.tight_layout()
+    placed = layout(deployment)
+    chars = max(60, int((placed.width - 2 * MARGIN) / 5.4))
+    legend = [f"{c.number}  {line}" if i == 0 else f"    {line}" for c in placed.conflicts for i, line in enumerate(textwrap.wrap(c.text, chars))]
+    keys = ["boxes: principles; rounded: rules; ×w: weight in this deployment (when not 1)",
+            "arrow: the upper item outranks the lower; dashed red, numbered: a declared conflict, resolved as listed:"]
+    height = placed.height + LEGEND_LINE * (len(legend) + len(keys) + 1) + MARGIN
+    fig = plt.figure(figsize=(placed.width / 72, height / 72), dpi=110)
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.set_xlim(0, placed.width)
+    ax.set_ylim(height, 0)
+    ax.axis("off")
+    ax.text(MARGIN, MARGIN / 2 + 4, f"{title}: priority order and conflicts", fontsize=FONT_PT + 2, weight="bold", va="center")
+    for higher, lower, route in placed.edges:
+        if len(route) > 2:
+            ax.plot([p[0] for p in route[:-1]], [p[1] for p in route[:-1]], color="0.35", linewidth=1)
+        ax.add_patch(FancyArrowPatch(route[-2], route[-1], arrowstyle="-|>", mutation_scale=12, color="0.35", linewidth=1, shrinkA=0, shrinkB=1))
+    for conflict in placed.conflicts:
+        a, b = placed.nodes[conflict.left], placed.nodes[conflict.right]
+        curve = CurvePath([(a.x, a.y), conflict.control, (b.x, b.y)], [CurvePath.MOVETO, CurvePath.CURVE3, CurvePath.CURVE3])
+        ax.add_patch(PathPatch(curve, fill=False, edgecolor="#c0392b", linestyle="--", linewidth=1, zorder=1))
+    for node in placed.nodes.values():
+        x0, y0, x1, y1 = node.box
+        style = "square,pad=0" if node.kind == "principle" else "round,pad=0,rounding_size=9"
+        fill = "#dbe9f6" if node.kind == "principle" else "#f6e3db"
+        ax.add_patch(FancyBboxPatch((x0, y0), x1 - x0, y1 - y0, boxstyle=style, facecolor=fill, edgecolor="0.35", zorder=2))
+        ax.text(node.x, node.y, node.label, ha="center", va="center", fontsize=FONT_PT, zorder=3)
+    for tier, y in placed.rows:
+        ax.text(MARGIN / 2, y, f"tier {tier}", fontsize=FONT_PT - 1, color="0.4", va="center")
+    for conflict in placed.conflicts:
+        x, y = conflict.badge
+        ax.text(x, y, str(conflict.number), ha="center", va="center", fontsize=FONT_PT - 1, color="white", weight="bold", zorder=5,
+                bbox={"boxstyle": "circle,pad=0.25", "fc": "#c0392b", "ec": "none"})
+    y = placed.height + LEGEND_LINE
+    for line in keys + legend:
+        ax.text(MARGIN, y, line, fontsize=FONT_PT - 0.5, va="center", family="DejaVu Sans Mono" if line[:1].isdigit() or line.startswith("    ") else None)
+        y += LEGEND_LINE
     fig.savefig(out, format=out.suffix[1:])
     plt.close(fig)
 

@@ -1,205 +1,56 @@
-"""Run reports: one self-contained HTML page per training run or evaluation, with matplotlib plots.
+"""The training report: `write_training_report(run_dir)` writes `DIR/report.html`, leading with whether the run worked.
 
-`write_training_report(run_dir, record, target, plots)` is what every
-`caic train` ends with (through `cai_lang.train.phases.write_report`). It
-reads only what the run folder already holds (`run.json`, the compiled
-bundle, each model's `training_log.json` or `trainer_state.json`, the
-preference models' `caic_training.json`, the preference label JSONL) and
-writes `DIR/report.html` with:
-
-- the constitution summary: name, version, deployment, the bundle's
-  `content_hash`, every principle and rule with its tier, weight, phases and
-  `detect` pattern, and the bundle's own `constitution.md`;
-- the steps run (from run.json's command entries);
-- loss curves of every trainer whose log it finds (SFT, preference model,
-  DPO/RLOO/GRPO), and the other logged curves that matter (DPO's reward
-  accuracy and margin, the online trainers' mean reward);
-- the preference model's held-out pairwise accuracy and its logged accuracy;
-- the label distributions per principle: a histogram of each item's
-  P(A better) over the labelled pairs, how often each item (or tier)
-  decided a label, and how many labels were exact (regex rules);
-- the evaluation, when `caic eval` wrote into the same folder.
-
-Plots are PNGs written next to the page (`report_plots/`) and embedded in it
-as base64, so the page can be mailed or opened from anywhere without its
-folder. Every section is optional: a run that stopped after SL data gets a
-report with what there is. matplotlib runs with the Agg backend (no
-display). The page building blocks (`HtmlPage`, `embed_png`,
-`constitution_section`) are shared with `cai_lang.eval.run`.
+It reads only what the run folder already holds (`run.json`, the compiled
+bundle, the SL data, the preference pairs and labels, each model's
+`training_log.json` or `trainer_state.json`, the preference models'
+`caic_training.json`, an evaluation written into the folder) and fills a
+`ReportPage` in the order a reader asks: a summary first (what ran, on what,
+the key numbers with what they mean, and a banner when the model is a random
+test model), then worked samples (prompt → response → critique → revision;
+pair → per-principle labels → decision), then the training curves (one metric
+per panel, per-step logs only), then the label distributions, the
+preference model and the evaluation, then what ran and the constitution.
+Every section is optional: a run that stopped after SL data gets a report
+of what there is. PNGs are written to the plots folder the run's layout
+names (`report_plots/`) and embedded. `cai_lang.report.training.write_report`
+calls it at the end of every `caic train` and registers the page.
 """
 
 from __future__ import annotations
 
-import base64
-import html
 import json
 import math
 from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
+
+from cai_lang.report.constitution import constitution_section, load_bundle_quietly
+from cai_lang.report.page import ReportPage, Section, percent, toy_model_notice
+from cai_lang.report.plots import plot_bars, plot_histograms, plot_panels
 
 LOG_FILES = ("training_log.json", "trainer_state.json")
-# run.json output kinds that are trained model folders, and that hold preference labels.
+# run.json output kinds that are trained model folders, hold preference labels, or hold pairs.
 MODEL_KINDS = ("model", "sft_model", "preference_model", "policy")
 LABEL_KINDS = ("preference_labels",)
+SAMPLES = 2
+# Keys of a trainer's closing summary entry; an entry with one of them is not a training step.
+SUMMARY_KEYS = ("train_runtime", "train_loss")
 
-_CSS = """
-body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 2em auto; max-width: 980px;
-       color: #1d2330; line-height: 1.45; padding: 0 1em; }
-h1 { font-size: 1.6em; margin-bottom: 0.2em; } h2 { font-size: 1.25em; border-bottom: 1px solid #d6dae3;
-     padding-bottom: 0.2em; margin-top: 1.8em; } h3 { font-size: 1.05em; }
-table { border-collapse: collapse; margin: 0.6em 0; font-size: 0.92em; }
-th, td { border: 1px solid #d6dae3; padding: 0.25em 0.6em; text-align: left; vertical-align: top; }
-th { background: #f1f3f7; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
-code, pre { font-family: "SFMono-Regular", Consolas, monospace; font-size: 0.88em; }
-pre { background: #f6f7f9; padding: 0.8em; overflow-x: auto; white-space: pre-wrap; }
-figure { margin: 1em 0; } figure img { max-width: 100%; border: 1px solid #e3e6ec; }
-figcaption { font-size: 0.88em; color: #555d6e; }
-.note { background: #fff7e0; border-left: 4px solid #e0b020; padding: 0.5em 0.8em; }
-.muted { color: #6b7385; font-size: 0.9em; }
-"""
-
-
-# ---------------------------------------------------------------- page building
+# Per-step curves worth a panel, by trl's log keys; the first key a history has is drawn.
+CURVES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("training loss", ("loss",)),
+    ("DPO reward accuracy (chosen above rejected)", ("rewards/accuracies",)),
+    ("DPO reward margin (chosen − rejected)", ("rewards/margins",)),
+    ("preference-model accuracy (training batches)", ("accuracy", "train_accuracy")),
+    ("mean reward (online RL)", ("reward", "rewards/constitution_labeller/mean", "reward_mean")),
+    ("reward spread within a prompt's group", ("reward_std",)),
+    ("KL to the reference policy", ("kl", "objective/kl")),
+    ("learning rate", ("learning_rate",)),
+)
 
 
-class HtmlPage:
-    """An HTML page built from escaped pieces; `render` gives the whole self-contained document."""
-
-    def __init__(self, title: str):
-        self.title = title
-        self.parts: list[str] = []
-
-    def heading(self, text: str, level: int = 2) -> None:
-        self.parts.append(f"<h{level}>{html.escape(text)}</h{level}>")
-
-    def paragraph(self, text: str, css: str | None = None) -> None:
-        cls = f' class="{css}"' if css else ""
-        self.parts.append(f"<p{cls}>{html.escape(text)}</p>")
-
-    def raw(self, markup: str) -> None:
-        """Markup built by this module (already escaped)."""
-        self.parts.append(markup)
-
-    def table(self, headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-        head = "".join(f"<th>{html.escape(str(h))}</th>" for h in headers)
-        body = []
-        for row in rows:
-            cells = []
-            for value in row:
-                numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
-                cells.append(f'<td class="num">{html.escape(fmt(value))}</td>' if numeric else f"<td>{html.escape(fmt(value))}</td>")
-            body.append("<tr>" + "".join(cells) + "</tr>")
-        self.parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
-
-    def preformatted(self, text: str, summary: str | None = None) -> None:
-        block = f"<pre>{html.escape(text)}</pre>"
-        if summary:
-            block = f"<details><summary>{html.escape(summary)}</summary>{block}</details>"
-        self.parts.append(block)
-
-    def figure(self, png: Path, caption: str) -> None:
-        self.parts.append(
-            f'<figure><img src="{embed_png(png)}" alt="{html.escape(caption, quote=True)}">'
-            f"<figcaption>{html.escape(caption)}</figcaption></figure>"
-        )
-
-    def render(self) -> str:
-        return (
-            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{html.escape(self.title)}</title>"
-            f"<style>{_CSS}</style></head><body><h1>{html.escape(self.title)}</h1>\n" + "\n".join(self.parts) + "\n</body></html>\n"
-        )
-
-    def write(self, path: Path) -> Path:
-        from cai_lang.train.run.folder import write_atomic
-
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(path, self.render())
-        return path
-
-
-def fmt(value: Any) -> str:
-    """A table cell: floats to four significant digits, None as a dash."""
-    if value is None:
-        return "–"
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "nan"
-        return f"{value:.4g}"
-    if isinstance(value, (list, tuple)):
-        return ", ".join(fmt(v) for v in value)
-    return str(value)
-
-
-def embed_png(path: Path) -> str:
-    """A `data:` URI of a PNG file, so the page needs nothing beside it."""
-    return "data:image/png;base64," + base64.b64encode(Path(path).read_bytes()).decode("ascii")
-
-
-def pyplot():
-    """matplotlib's pyplot on the Agg backend (files only, no display needed)."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def save_figure(fig, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110, metadata={"Software": "caic"})
-    pyplot().close(fig)
-    return path
-
-
-# ---------------------------------------------------------------- the constitution
-
-
-def load_bundle_quietly(path: Path | None):
-    """The bundle at `path`, or None if it is missing or does not load."""
-    if path is None or not Path(path).exists():
-        return None
-    from cai_lang.codegen.bundle import BundleError, load_bundle
-
-    try:
-        return load_bundle(path)
-    except BundleError:
-        return None
-
-
-def constitution_section(page: HtmlPage, bundle, bundle_path: Path | None = None) -> None:
-    """The constitution summary: identity, content hash, items by tier, conflicts, and constitution.md."""
-    page.heading("Constitution")
-    info = bundle.constitution
-    page.table(
-        ["field", "value"],
-        [
-            ["constitution", info.name],
-            ["version", info.version],
-            ["description", info.description],
-            ["deployment", bundle.deployment.name],
-            ["content_hash", bundle.content_hash],
-            ["compiler", bundle.compiler_version],
-        ],
-    )
-    rows = []
-    for entry in sorted((*bundle.principles, *bundle.rules), key=lambda e: (e.tier, -e.weight, e.id)):
-        is_rule = hasattr(entry, "verdict")
-        text = entry.statement if is_rule else (entry.description or entry.wording.comparison_question or entry.wording.critique_request)
-        rows.append([entry.id, "rule" if is_rule else "principle", entry.tier, entry.weight, ", ".join(entry.phases), entry.applies.text, getattr(entry, "detect", None) or "", text])
-    page.table(["id", "kind", "tier", "weight", "phases", "applies", "detect", "what it asks"], rows)
-    if bundle.conflicts:
-        page.table(["conflict", "resolution"], [[f"{c.left} vs {c.right}", c.resolution] for c in bundle.conflicts])
-    if bundle_path is not None:
-        markdown = Path(bundle_path).parent / "constitution.md"
-        if markdown.is_file():
-            page.preformatted(markdown.read_text(encoding="utf-8"), summary="constitution.md, as the trainer read it")
-
-
-# ---------------------------------------------------------------- training logs
+# ---------------------------------------------------------------- reading the folder
 
 
 def read_log_history(folder: Path) -> list[dict[str, Any]]:
@@ -217,68 +68,51 @@ def read_log_history(folder: Path) -> list[dict[str, Any]]:
     return []
 
 
-def _series(history: Sequence[Mapping[str, Any]], key: str) -> tuple[list[float], list[float]]:
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def step_series(history: Sequence[Mapping[str, Any]], key: str) -> tuple[list[float], list[float]]:
+    """(steps, values) of `key` over the per-step entries (the closing summary is left out)."""
     steps, values = [], []
     for n, entry in enumerate(history):
-        value = entry.get(key)
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        if any(k in entry for k in SUMMARY_KEYS):
+            continue
+        if _number(entry.get(key)):
             steps.append(float(entry.get("step", n + 1)))
-            values.append(float(value))
+            values.append(float(entry[key]))
     return steps, values
 
 
-# Curves worth plotting besides the loss, by trl's log keys; the first present of each group is drawn.
-EXTRA_CURVES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("reward accuracy (DPO: chosen reward above rejected)", ("rewards/accuracies",)),
-    ("reward margin (DPO: chosen − rejected)", ("rewards/margins",)),
-    ("preference-model accuracy (training batches)", ("accuracy", "train_accuracy")),
-    ("mean reward (online RL; a labeller reward averages 0.5 within each group by construction)", ("reward", "rewards/constitution_labeller/mean", "reward_mean")),
-    ("reward spread within a prompt's group (online RL)", ("reward_std",)),
-    ("KL to the reference policy", ("kl", "objective/kl")),
-)
-
-
-def plot_curves(histories: Mapping[str, Sequence[Mapping[str, Any]]], key_groups: Sequence[str], title: str, ylabel: str, path: Path) -> Path | None:
-    """One line per model for the first key of `key_groups` its history has; None if no model has any."""
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(7.5, 3.6))
-    drawn = False
-    for name, history in histories.items():
-        for key in key_groups:
-            steps, values = _series(history, key)
-            if values:
-                ax.plot(steps, values, marker="o" if len(values) < 30 else None, markersize=3, label=f"{name} ({key})")
-                drawn = True
-                break
-    if not drawn:
-        plt.close(fig)
-        return None
-    ax.set_title(title)
-    ax.set_xlabel("step")
-    ax.set_ylabel(ylabel)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    return save_figure(fig, path)
-
-
-# ---------------------------------------------------------------- preference labels
+def final_value(history: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> float | None:
+    """The last logged value of the first of `keys` found, summary entries included."""
+    for entry in reversed(history):
+        for key in keys:
+            if _number(entry.get(key)):
+                return float(entry[key])
+    return None
 
 
 def read_label_rows(path: Path) -> list[dict[str, Any]]:
     """Preference labels (`PreferenceLabel.to_dict()` rows, or rows holding one under `label`) from a JSONL file."""
-    from cai_lang.train.run.folder import read_rows
-
     labels = []
-    try:
-        rows = read_rows(path)
-    except (OSError, ValueError):
-        return []
-    for row in rows:
+    for row in _rows(path):
         if isinstance(row.get("label"), dict):
             row = row["label"]
         if isinstance(row, dict) and "p_a" in row and isinstance(row.get("items"), dict):
             labels.append(row)
     return labels
+
+
+def _rows(path: Path | None) -> list[dict[str, Any]]:
+    from cai_lang.train.run.folder import read_rows
+
+    if path is None or not path.is_file():
+        return []
+    try:
+        return read_rows(path)
+    except (OSError, ValueError):
+        return []
 
 
 def label_summary(labels: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -307,55 +141,15 @@ def label_summary(labels: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     return {
         "labels": len(labels),
         "ties": sum(float(label["p_a"]) == 0.5 for label in labels),
+        "decisive": sum(abs(float(label["p_a"]) - 0.5) > 0.05 for label in labels),
         "items": items,
         "decided_by": dict(sorted(decided.items())),
         "values": {item: values for item, values in per_item.items()},
     }
 
 
-def plot_label_distributions(summary: Mapping[str, Any], path: Path) -> Path | None:
-    """A histogram of P(A better) per item, and the overall label, in one figure."""
-    values: Mapping[str, list[float]] = summary["values"]
-    if not values:
-        return None
-    plt = pyplot()
-    names = sorted(values)
-    columns = min(3, len(names))
-    rows = math.ceil(len(names) / columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(3.4 * columns, 2.6 * rows), squeeze=False)
-    bins = [i / 20 for i in range(21)]
-    for ax, name in zip(axes.flat, names):
-        ax.hist(values[name], bins=bins, color="#4c72b0", edgecolor="white")
-        ax.set_title(f"{name} (n={len(values[name])})", fontsize=9)
-        ax.set_xlim(0, 1)
-        ax.set_xlabel("P(A better)", fontsize=8)
-    for ax in list(axes.flat)[len(names) :]:
-        ax.axis("off")
-    return save_figure(fig, path)
-
-
-def plot_bars(counts: Mapping[str, float], title: str, ylabel: str, path: Path, *, reference: float | None = None, limits: tuple[float, float] | None = None) -> Path | None:
-    if not counts:
-        return None
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(max(4.5, 1.1 * len(counts) + 2), 3.2))
-    names = list(counts)
-    ax.bar(range(len(names)), [counts[n] for n in names], color="#4c72b0")
-    ax.set_xticks(range(len(names)), names, rotation=20, ha="right", fontsize=8)
-    if reference is not None:
-        ax.axhline(reference, color="#c44e52", linestyle="--", linewidth=1)
-    if limits:
-        ax.set_ylim(*limits)
-    ax.set_title(title)
-    ax.set_ylabel(ylabel)
-    return save_figure(fig, path)
-
-
-# ---------------------------------------------------------------- the training report
-
-
 def _model_folders(run_dir: Path, record, plots: Path) -> dict[str, Path]:
-    """Every model folder of the run: run.json's `model` outputs, then any other folder with a training log."""
+    """Every model folder of the run: run.json's model outputs, then any other folder with a training log."""
     found: dict[str, Path] = {}
     for name, entry in (record.get("outputs") or {}).items():
         if entry.get("kind") in MODEL_KINDS:
@@ -371,15 +165,13 @@ def _model_folders(run_dir: Path, record, plots: Path) -> dict[str, Path]:
     return found
 
 
-def _label_files(run_dir: Path, record) -> list[Path]:
+def _outputs_of_kind(run_dir: Path, record, kinds: Sequence[str], fallback: str) -> list[Path]:
     files = []
     for name, entry in (record.get("outputs") or {}).items():
         path = record.output_path(name)
-        if path is not None and path.is_file() and (entry.get("kind") in LABEL_KINDS or (path.suffix == ".jsonl" and "label" in name)):
+        if path is not None and path.is_file() and entry.get("kind") in kinds:
             files.append(path)
-    if not files:
-        files = sorted(p for p in run_dir.glob("*.jsonl") if "label" in p.name or "preference" in p.name)
-    return files
+    return files or sorted(p for p in run_dir.glob(fallback))
 
 
 def _metadata(folder: Path) -> dict[str, Any]:
@@ -390,70 +182,176 @@ def _metadata(folder: Path) -> dict[str, Any]:
         return {}
 
 
+def _relative(path: Path, run_dir: Path) -> str:
+    return str(path.relative_to(run_dir)) if path.is_relative_to(run_dir) else str(path)
+
+
+def _base_models(record, folders: Mapping[str, Path]) -> list[str]:
+    models = [entry.get("base_model") for entry in (record.get("outputs") or {}).values() if entry.get("base_model")]
+    for command in record.get("commands") or []:
+        argv = command.get("argv") or []
+        models += [argv[i + 1] for i, arg in enumerate(argv[:-1]) if arg in ("--model", "-m", "--feedback-model")]
+    return [*dict.fromkeys(models), *(str(f) for f in folders.values())]
+
+
+# ---------------------------------------------------------------- the page
+
+
 def write_training_report(run_dir: str | Path, record, target: str | Path, plots: str | Path) -> Path:
     """Write the training page at `target`, its PNGs in `plots` (the run folder's layout names both).
 
     `record` is the run's `RunRecord`, as the command holds it; registering
-    the page in it is the caller's (`cai_lang.train.phases.write_report`).
+    the page in it is the caller's (`cai_lang.report.training.write_report`).
     """
     run_dir, plots = Path(run_dir), Path(plots)
     info = record.get("constitution") or {}
-    page = HtmlPage(f"caic training report: {info.get('name', run_dir.name)}")
-    page.paragraph(f"Run folder {run_dir.resolve()}; deployment {record.get('deployment') or '–'}; seed {record.get('seed')}.", "muted")
-
     bundle_path = record.output_path("bundle")
     bundle = load_bundle_quietly(bundle_path)
-    if bundle is not None:
-        constitution_section(page, bundle, bundle_path)
-    else:
-        page.heading("Constitution")
-        page.paragraph(f"No loadable bundle was found in this run folder (content_hash in run.json: {record.get('content_hash') or 'none'}).", "note")
-
-    _steps_section(page, record)
     folders = _model_folders(run_dir, record, plots)
-    histories = {name: read_log_history(folder) for name, folder in folders.items()}
-    histories = {name: h for name, h in histories.items() if h}
-    page.heading("Training curves")
-    if histories:
-        loss = plot_curves(histories, ("loss", "train_loss"), "training loss", "loss", plots / "loss.png")
-        if loss:
-            page.figure(loss, "Training loss of each trainer in this run, from its log history.")
-        for n, (title, keys) in enumerate(EXTRA_CURVES):
-            path = plot_curves(histories, keys, title, title.split(" (")[0], plots / f"curve_{n}.png")
-            if path:
-                page.figure(path, title)
-        page.table(["model", "folder", "logged steps", "final loss"], [[name, str(folders[name].relative_to(run_dir) if folders[name].is_relative_to(run_dir) else folders[name]), len(h), _last(h, ("loss", "train_loss"))] for name, h in histories.items()])
-    else:
-        page.paragraph("No trainer log (training_log.json or trainer_state.json) was found in this run folder.", "note")
+    histories = {name: h for name, h in ((n, read_log_history(f)) for n, f in folders.items()) if h}
+    sl_rows = [r for path in _outputs_of_kind(run_dir, record, ("sl_data",), "sl_data*.jsonl") for r in _rows(path)]
+    pair_files = _outputs_of_kind(run_dir, record, ("pairs",), "*pairs*.jsonl")
+    pairs = {str(r.get("id")): r for path in pair_files for r in _rows(path)}
+    label_files = _outputs_of_kind(run_dir, record, LABEL_KINDS, "*label*.jsonl")
+    labels = [label for path in label_files for label in read_label_rows(path)]
+    models = _base_models(record, folders)
 
-    _preference_section(page, folders, histories)
-    _labels_section(page, run_dir, record, plots)
-    _eval_section(page, run_dir, record)
+    name = info.get("name") or (bundle.constitution.name if bundle else run_dir.name)
+    page = ReportPage(
+        f"caic training report: {name}",
+        f"Constitution {name}{' ' + info['version'] if info.get('version') else ''}, deployment "
+        f"{record.get('deployment') or '–'}, base model {models[0] if models else '–'}"
+        f"{'' if record.get('seed') is None else ', seed ' + str(record.get('seed'))}; "
+        f"run folder {run_dir.resolve()}.",
+    )
+    toy = toy_model_notice(models)
+    if toy:
+        page.notice("Random test model.", toy)
+    _summary(page.section("Summary"), record, sl_rows, labels, folders, histories, run_dir)
+    _samples(page.section("Samples"), sl_rows, labels, pairs)
+    _curves(page.section("Training curves"), run_dir, folders, histories, plots)
+    _labels(page.section("Preference labels by principle"), run_dir, label_files, labels, plots)
+    _preference_models(page.section("Preference model"), folders)
+    _evaluation(page.section("Evaluation"), run_dir, record)
+    _commands(page.section("What ran"), record)
+    section = page.section("Constitution")
+    if bundle is not None:
+        constitution_section(section, bundle, bundle_path)
+    else:
+        section.note(f"No loadable bundle was found in this run folder (content_hash in run.json: {record.get('content_hash') or 'none'}).")
     return page.write(Path(target))
 
 
-def _last(history: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> float | None:
-    for key in keys:
-        _, values = _series(history, key)
-        if values:
-            return values[-1]
-    return None
-
-
-def _steps_section(page: HtmlPage, record) -> None:
+def _summary(section: Section, record, sl_rows, labels, folders, histories, run_dir: Path) -> None:
     commands = record.get("commands") or []
-    if not commands:
+    steps = [step.get("step", "?") for command in commands for step in command.get("steps") or []]
+    status = commands[-1].get("status") or ("interrupted" if not commands[-1].get("finished") else "done") if commands else None
+    cards: list[tuple] = []
+    if commands:
+        cards.append(("last command", status or "unknown", f"steps run: {', '.join(dict.fromkeys(steps)) or 'none'}", "good" if status == "done" else "bad"))
+    if sl_rows:
+        revised = sum(bool(row.get("rounds")) for row in sl_rows)
+        cards.append(("SL-CAI rows", f"{len(sl_rows)}", f"{revised} revised by at least one critique round; the rest kept the first response"))
+    if labels:
+        s = label_summary(labels)
+        cards.append(("labelled pairs", f"{s['labels']}", f"{percent(s['decisive'] / s['labels'])} decisive (|P(A better) − 0.5| > 0.05); labels near 0.5 teach little",
+                      "bad" if s["decisive"] == 0 else None))
+    for name, history in histories.items():
+        loss = final_value(history, ("train_loss", "loss"))
+        if loss is not None:
+            cards.append((f"{name}: final loss", loss, "the trainer's mean training loss (lower fits the data better)"))
+    for name, folder in folders.items():
+        accuracy = (_metadata(folder).get("metrics") or {}).get("heldout_pairwise_accuracy")
+        if accuracy is not None:
+            cards.append((f"{name}: held-out accuracy", accuracy, "share of held-out pairs ranked as the AI label ranks them; 0.5 is chance",
+                          "good" if accuracy > 0.6 else None))
+        reward = final_value(histories.get(name, ()), ("rewards/accuracies",))
+        if reward is not None:
+            cards.append((f"{name}: reward accuracy", reward, "DPO: share of pairs where the chosen response out-scores the rejected one"))
+    metrics_path = record.output_path("eval_metrics")
+    if metrics_path is not None and metrics_path.is_file():
+        metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
+        cards.append(("eval: violation rate", percent(metrics["model"]["violation_rate"]), "share of responses breaking a regex rule (lower is better)"))
+    section.cards(cards)
+    if not cards:
+        section.note("This folder holds no finished step yet.")
+
+
+def _samples(section: Section, sl_rows, labels, pairs) -> None:
+    revised = [row for row in sl_rows if row.get("rounds")] or list(sl_rows)
+    for row in revised[:SAMPLES]:
+        steps = [("prompt", row.get("prompt")), ("first response", row.get("initial_response"))]
+        for n, round_ in enumerate(row.get("rounds") or [], 1):
+            steps.append((f"critique {n} ({round_.get('principle')})", round_.get("critique")))
+            steps.append((f"revision {n}", "(nothing to fix: kept)" if round_.get("nothing_to_fix") else round_.get("revision")))
+        steps.append(("trained on", row.get("final_response")))
+        section.sample(f"SL-CAI: {row.get('id')} ({row.get('kind')})", steps, f"context {json.dumps(row.get('context') or {}, ensure_ascii=False)}")
+    for label in labels[:SAMPLES]:
+        pair = pairs.get(str(label.get("pair_id") or label.get("id"))) or {}
+        judged = sorted(label["items"].items(), key=lambda kv: -abs(kv[1] - 0.5))
+        verdicts = "\n".join(f"{item}: P(A better) = {p:.3f}{' (exact, regex)' if item in (label.get('exact') or ()) else ''}" for item, p in judged)
+        if label.get("abstained"):
+            verdicts += f"\nabstained: {', '.join(label['abstained'])}"
+        p = float(label["p_a"])
+        decision = f"P(A better) = {p:.3f}: " + ("a tie" if p == 0.5 else f"prefer {'A' if p > 0.5 else 'B'}")
+        decision += f"; decided by {label['decided_by']}" if label.get("decided_by") is not None else "; no tier was decisive"
+        section.sample(f"RL-CAI pair: {label.get('pair_id')}", [
+            ("prompt", pair.get("prompt", "(pair file not found)")), ("response A", pair.get("response_a")),
+            ("response B", pair.get("response_b")), ("per-principle labels", verdicts), ("decision", decision),
+        ])
+    if not section.blocks:
+        section.paragraph("No SL-CAI rows or preference labels in this run folder.", "muted")
+
+
+def _curves(section: Section, run_dir: Path, folders, histories, plots: Path) -> None:
+    if not histories:
+        section.note("No trainer log (training_log.json or trainer_state.json) was found in this run folder.")
         return
-    page.heading("What ran")
-    rows = []
-    for command in commands:
-        argv = " ".join(command.get("argv") or [])
-        steps = ", ".join(step.get("step", "?") for step in command.get("steps") or [])
-        rows.append([argv, command.get("started"), command.get("finished") or "interrupted", command.get("status") or "", steps])
-    page.table(["command", "started", "finished", "status", "steps"], rows)
+    # Each trainer's loss measures something different (token loss, pairwise loss, DPO loss): a panel each.
+    panels = {f"{name}: training loss": {name: step_series(h, "loss")} for name, h in histories.items()}
+    panels |= {title: {name: s for name, h in histories.items() if (s := _first(h, keys))[1]} for title, keys in CURVES[1:]}
+    figure = plot_panels(panels, plots / "curves.png")
+    if figure:
+        section.figure(figure, "Training curves: one panel per metric, one line per trainer, from each trainer's per-step log.")
+    else:
+        section.note("The trainers logged no per-step values (only their closing summary): the run was shorter than "
+                     "--logging-steps. Pass --logging-steps 1 for a point per step.")
+    section.table(["model", "folder", "logged steps", "final loss"],
+                  [[name, _relative(folders[name], run_dir), len(step_series(h, "loss")[0]), final_value(h, ("train_loss", "loss"))] for name, h in histories.items()])
 
 
-def _preference_section(page: HtmlPage, folders: Mapping[str, Path], histories) -> None:
+def _first(history, keys) -> tuple[list[float], list[float]]:
+    for key in keys:
+        series = step_series(history, key)
+        if series[1]:
+            return series
+    return [], []
+
+
+def _labels(section: Section, run_dir: Path, files, labels, plots: Path) -> None:
+    if not labels:
+        return
+    summary = label_summary(labels)
+    section.paragraph(
+        f"{summary['labels']} labelled pairs from {', '.join(_relative(p, run_dir) for p in files)}; {summary['ties']} exact ties "
+        "(P = 0.5). A regex rule judges a pair exactly (P = 0 or 1) when one response matches and the other does not, and abstains otherwise."
+    )
+    figure = plot_histograms(summary["values"], "P(A better)", plots / "labels.png")
+    if figure:
+        section.figure(figure, "Distribution of each item's P(A better) over the pairs it judged.")
+    section.table(
+        ["item", "pairs judged", "mean P(A better)", "decisive (|P − 0.5| > 0.05)", "exact (regex)", "abstained"],
+        [[item, s["labels"], s["mean_p_a"], s["decisive"], s["exact"], s["abstained"]] for item, s in summary["items"].items()],
+    )
+    decided = {("nothing decisive" if key == "None" else f"tier {key}" if key.isdigit() else key): float(v) for key, v in summary["decided_by"].items()}
+    figure = plot_bars(decided, "what decided each label", "pairs", plots / "decided_by.png", limits=None)
+    if figure:
+        section.figure(figure, "What decided each label: the deciding tier (priority mode) or the drawn item (sample mode).")
+    else:
+        section.paragraph("What decided each label: " + ", ".join(f"{k}: {v:g} pairs" for k, v in decided.items()) + ".")
+
+
+def _preference_models(section: Section, folders: Mapping[str, Path]) -> None:
     rows = []
     for name, folder in folders.items():
         meta = _metadata(folder)
@@ -461,65 +359,28 @@ def _preference_section(page: HtmlPage, folders: Mapping[str, Path], histories) 
             continue
         metrics = meta.get("metrics") or {}
         rows.append([name, metrics.get("heldout_pairwise_accuracy"), metrics.get("heldout_rows"), metrics.get("train_loss"), (meta.get("data") or {}).get("train_rows")])
-    if not rows:
-        return
-    page.heading("Preference model")
-    page.table(["model", "held-out pairwise accuracy", "held-out pairs", "train loss", "train rows"], rows)
-    page.paragraph(
-        "Held-out pairwise accuracy: the share of held-out pairs whose preferred side (by the AI label) gets the higher "
-        "reward. It measures agreement with the feedback model's labels, not with the constitution's intent.",
-        "muted",
-    )
+    if rows:
+        section.table(["model", "held-out pairwise accuracy", "held-out pairs", "train loss", "train rows"], rows)
+        section.paragraph("Held-out pairwise accuracy: the share of held-out pairs whose preferred side (by the AI label) gets the higher "
+                          "reward. It measures agreement with the feedback model's labels, not with the constitution's intent.", "muted")
 
 
-def _labels_section(page: HtmlPage, run_dir: Path, record, plots: Path) -> None:
-    files = _label_files(run_dir, record)
-    labels = [label for path in files for label in read_label_rows(path)]
-    if not labels:
-        return
-    summary = label_summary(labels)
-    page.heading("Preference labels by principle")
-    page.paragraph(
-        f"{summary['labels']} labelled pairs from {', '.join(str(p.relative_to(run_dir)) for p in files)}; "
-        f"{summary['ties']} exact ties (P = 0.5). A regex rule judges a pair exactly (P = 0 or 1) when one response "
-        "matches and the other does not, and abstains otherwise."
-    )
-    figure = plot_label_distributions(summary, plots / "labels.png")
-    if figure:
-        page.figure(figure, "Distribution of each item's P(A better) over the pairs it judged.")
-    page.table(
-        ["item", "pairs judged", "mean P(A better)", "decisive (|P − 0.5| > 0.05)", "exact (regex)", "abstained"],
-        [[item, s["labels"], s["mean_p_a"], s["decisive"], s["exact"], s["abstained"]] for item, s in summary["items"].items()],
-    )
-    decided = {key: float(value) for key, value in summary["decided_by"].items()}
-    figure = plot_bars(decided, "what decided each label", "pairs", plots / "decided_by.png")
-    if figure:
-        page.figure(figure, "decided_by: the deciding tier (priority mode) or the drawn item (sample mode); None when nothing was decisive.")
-
-
-def _eval_section(page: HtmlPage, run_dir: Path, record) -> None:
+def _evaluation(section: Section, run_dir: Path, record) -> None:
     path = record.output_path("eval_metrics")
     if path is None or not path.is_file():
         return
+    from cai_lang.report.evaluation import metrics_table_rows
+
     metrics = json.loads(path.read_text(encoding="utf-8"))
-    page.heading("Evaluation")
-    page.paragraph(f"From {path.relative_to(run_dir) if path.is_relative_to(run_dir) else path}; the full evaluation report is beside it.")
+    section.paragraph(f"From {_relative(path, run_dir)}; the full evaluation report is beside it.")
     headers, rows = metrics_table_rows(metrics)
-    page.table(headers, rows)
+    section.table(headers, rows)
 
 
-def metrics_table_rows(metrics: Mapping[str, Any]) -> tuple[list[str], list[list[Any]]]:
-    """The headline numbers as a table (model and baseline side by side)."""
-    sides = [s for s in ("model", "baseline") if metrics.get(s)]
-    rows = [
-        ["violation rate (regex rules)", *[metrics[s]["violation_rate"] for s in sides]],
-        ["violation rate (critiques)", *[metrics[s]["critique_violation_rate"] for s in sides]],
-        ["refusal rate", *[metrics[s]["refusal"]["rate"] for s in sides]],
-        ["partial refusal rate", *[metrics[s]["refusal"]["partial_rate"] for s in sides]],
-    ]
-    if any(metrics[s].get("benign") for s in sides):
-        rows.append(["benign loss (nats/token)", *[(metrics[s].get("benign") or {}).get("loss") for s in sides]])
-    if metrics.get("win_rate"):
-        overall = metrics["win_rate"]["overall"]
-        rows.append(["win rate vs baseline (overall)", overall["win_rate"], None])
-    return ["metric", *sides], rows
+def _commands(section: Section, record) -> None:
+    rows = []
+    for command in record.get("commands") or []:
+        steps = ", ".join(step.get("step", "?") for step in command.get("steps") or [])
+        rows.append([" ".join(command.get("argv") or []), command.get("started"), command.get("finished") or "interrupted", command.get("status") or "", steps])
+    if rows:
+        section.table(["command", "started", "finished", "status", "steps"], rows)

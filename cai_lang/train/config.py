@@ -25,10 +25,13 @@ DATA, SL, RL, SERVER, SFT, PM, POLICY, HARDWARE = (
     "Hardware (every trainer)",
 )
 DTYPES = ("auto", "fp32", "bf16", "fp16")
+HUB = "Hugging Face Hub"
 PHASE_NAMES = ("sl", "rl", "all")
 DIALECTS = ("chat", "text")
 SPLITS = ("train", "eval", "all")
-METHODS = ("dpo", "rloo", "grpo", "ppo")
+# The methods the command line offers: trl 1.16 has no PPOTrainer, so `ppo` (refused by
+# cai_lang.train.rl.policy with the reason) is not offered at all.
+METHODS = ("dpo", "rloo", "grpo")
 REWARDS = ("preference-model", "labeller")
 
 
@@ -145,6 +148,7 @@ class SFTConfig:
     gradient_accumulation: int = option(1, "--gradient-accumulation", help="SFT steps summed per optimizer update.", panel=SFT)
     max_length: int = option(1024, "--max-length", help="Tokens per training example (the preference model drops longer pairs).", panel=SFT)
     logging_steps: int = option(10, "--logging-steps", help="Log the loss every this many steps, every trainer.", panel=SFT)
+    report_to: list[str] | None = option(None, "--report-to", help="Experiment tracker every trainer logs to: tensorboard, wandb, trackio, mlflow, ... (repeatable; default none).", panel=SFT)
     sft_targets: str = option("final", "--sft-targets", help="`final`: train on each prompt's last revision; `all`: on every round's revision (the paper).", panel=SFT, choices=("final", "all"))
 
     def __post_init__(self) -> None:
@@ -170,7 +174,7 @@ class PreferenceConfig:
 class PolicyConfig:
     """The policy optimisation of the RL phase."""
 
-    method: str = option("dpo", "--method", help="`dpo` (offline), `rloo` or `grpo` (online); `ppo` is not in trl 1.16.", panel=POLICY, choices=METHODS)
+    method: str = option("dpo", "--method", help="`dpo` (offline), `rloo` or `grpo` (online).", panel=POLICY, choices=METHODS)
     reward: str | None = option(None, "--reward", help="rloo/grpo reward: the trained `preference-model` (default) or the `labeller` itself.", panel=POLICY, choices=REWARDS)
     rl_max_steps: int | None = option(None, "--rl-max-steps", help="Policy steps (default: --max-steps).", panel=POLICY)
     rl_learning_rate: float = option(1e-6, "--rl-learning-rate", help="Policy peak learning rate.", panel=POLICY)
@@ -219,6 +223,14 @@ class PhaseConfig:
 
 
 @dataclass
+class HubConfig:
+    """Where `caic train` publishes its final model."""
+
+    push_to_hub: str | None = option(None, "--push-to-hub", help="Upload the final model (the policy; the SL model for --phase sl) with its card to this Hub repository.", panel=HUB)
+    hub_private: bool = option(False, "--hub-private", help="Create the --push-to-hub repository as private.", panel=HUB)
+
+
+@dataclass
 class TrainConfig:
     """Everything `caic train` takes, one group per concern."""
 
@@ -231,6 +243,7 @@ class TrainConfig:
     preference: PreferenceConfig = field(default_factory=PreferenceConfig)
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     hardware: HardwareConfig = field(default_factory=HardwareConfig)
+    hub: HubConfig = field(default_factory=HubConfig)
 
     def __post_init__(self) -> None:
         if self.phase not in PHASE_NAMES:
@@ -244,4 +257,4 @@ class TrainConfig:
 # The groups each command takes, in the order their options are listed.
 GENERATE_SL = (RunConfig, SLConfig)
 GENERATE_RL = (RunConfig, LabelConfig)
-TRAIN = (RunConfig, PhaseConfig, SLConfig, LabelConfig, SFTConfig, PreferenceConfig, PolicyConfig, HardwareConfig)
+TRAIN = (RunConfig, PhaseConfig, SLConfig, LabelConfig, SFTConfig, PreferenceConfig, PolicyConfig, HardwareConfig, HubConfig)

@@ -1,7 +1,10 @@
 """Model cards and training logs for every model caic trains: the SL-CAI model, the preference model, the policy.
 
-A card is the `README.md` saved beside a model: YAML front matter the Hub
-reads (library, base model, tags), then the constitution and deployment the
+A card is the `README.md` saved beside a model: the Hub's metadata header
+(`huggingface_hub.ModelCardData`: library, `base_model` (a Hub id, or the one
+a local base model's own card names), `datasets` (Hub prompt sets), `tags`,
+`license`), a usage snippet, the constitution's principles and rules, then
+the constitution and deployment the
 model was trained towards with the bundle's `content_hash` (the one fact that
 pins down exactly which principles and wording shaped the data), the data it
 saw, how it was trained, its metrics, and what it can and cannot show. When
@@ -9,18 +12,20 @@ the base model is one of caic's random test models the card says, first and
 plainly, that the result is noise. `caic_training.json` holds the same facts
 for machines, and `training_log.json` the trainer's log history (what a
 report plots). One writer serves all three kinds of model, so the cards
-cannot drift apart. Pure text formatting: nothing here imports torch.
+cannot drift apart. Nothing here imports torch.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
 RANDOM_MODEL_TAG = "random-weights"
 CARD_FILE = "README.md"
+_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 METADATA_FILE = "caic_training.json"
 TRAIN_LOG = "training_log.json"
 
@@ -150,8 +155,87 @@ class CardFacts:
         }
 
 
-def model_card(facts: CardFacts) -> str:
-    """The README.md of a model caic trained."""
+def _front_matter(folder: Path) -> dict[str, Any]:
+    """The YAML metadata of a local model's card (empty when it has none or is not a folder)."""
+    try:
+        from huggingface_hub import ModelCard
+
+        return ModelCard.load(folder / CARD_FILE, ignore_metadata_errors=True).data.to_dict()
+    except Exception:  # noqa: BLE001 - a missing or unreadable card has no metadata; nothing else depends on it
+        return {}
+
+
+def hub_lineage(base_model: str) -> tuple[str | None, str | None]:
+    """(Hub `base_model`, `license`) of a model: a Hub id is its own base; a local folder inherits its card's."""
+    folder = Path(base_model)
+    if not folder.exists():
+        return (None if base_model.startswith(("http://", "https://")) else base_model), None
+    meta = _front_matter(folder)
+    base = meta.get("base_model")
+    return (base[0] if isinstance(base, list) and base else base if isinstance(base, str) else None), meta.get("license")
+
+
+def _hub_datasets(run_dir: str | None) -> list[str]:
+    """Hub dataset ids among the run's prompt sources (shipped sets and local files are not Hub datasets)."""
+    if not run_dir:
+        return []
+    try:
+        record = json.loads((Path(run_dir) / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    from cai_lang.train.run.prompts import SHIPPED
+
+    found = []
+    for step in ("sl_generation", "rl_generation"):
+        prompts = (record.get(step) or {}).get("prompts") or {}
+        for source in [*(prompts.get("sources") or ()), prompts.get("helpful")]:
+            if isinstance(source, str) and _HUB_ID.fullmatch(source) and source not in SHIPPED and not Path(source).exists():
+                found.append(source)
+    return list(dict.fromkeys(found))
+
+
+def _principles(run_dir: str | None) -> list[str]:
+    """The constitution's items as table rows, from the bundle the run recorded (none when it cannot be read)."""
+    if not run_dir:
+        return []
+    try:
+        record = json.loads((Path(run_dir) / "run.json").read_text(encoding="utf-8"))
+        from cai_lang.codegen.bundle import load_bundle
+
+        bundle = load_bundle(Path(run_dir) / record["outputs"]["bundle"]["path"])
+    except Exception:  # noqa: BLE001 - the card still names the content hash, which pins the bundle down
+        return []
+    rows = ["| id | kind | tier | weight | what it asks |", "|---|---|---|---|---|"]
+    for entry in sorted((*bundle.principles, *bundle.rules), key=lambda e: (e.tier, -e.weight, e.id)):
+        is_rule = hasattr(entry, "verdict")
+        text = entry.statement if is_rule else (entry.description or entry.wording.comparison_question or entry.wording.critique_request)
+        cell = " ".join(str(text or "").split()).replace("|", "\\|")
+        rows.append(f"| `{entry.id}` | {'rule' if is_rule else 'principle'} | {entry.tier} | {entry.weight:g} | {cell} |")
+    return rows
+
+
+def _usage(kind: str, where: str) -> list[str]:
+    if kind == "preference_model":
+        return [
+            "```python", "import torch", "from transformers import AutoModelForSequenceClassification, AutoTokenizer", "",
+            f'tokenizer = AutoTokenizer.from_pretrained("{where}")',
+            f'model = AutoModelForSequenceClassification.from_pretrained("{where}")',
+            'chat = [{"role": "user", "content": "How do I treat a minor burn?"}, {"role": "assistant", "content": "Cool it under running water..."}]',
+            "inputs = tokenizer.apply_chat_template(chat, return_tensors=\"pt\", return_dict=True)",
+            "with torch.no_grad():", "    reward = model(**inputs).logits[0, 0].item()  # higher: preferred by the constitution's judge", "```",
+        ]
+    return [
+        "```python", "from transformers import pipeline", "",
+        f'chat = pipeline("text-generation", model="{where}")',
+        'reply = chat([{"role": "user", "content": "How do I treat a minor burn?"}], max_new_tokens=128)',
+        'print(reply[0]["generated_text"][-1]["content"])', "```",
+    ]
+
+
+def model_card(facts: CardFacts, where: str | None = None) -> str:
+    """The README.md of a model caic trained; `where` is how the usage snippet loads it (a Hub repo or a folder)."""
+    from huggingface_hub import ModelCardData
+
     kind = KINDS[facts.kind]
     p = facts.provenance
     tags = ["caic", "constitutional-ai", *kind["tags"], "trl"]
@@ -160,12 +244,18 @@ def model_card(facts: CardFacts) -> str:
         tags.append(method_tag)
     if facts.random_base:
         tags.append(RANDOM_MODEL_TAG)
-    front = ["---", "library_name: transformers", f"tags: [{', '.join(tags)}]"]
-    if not Path(facts.base_model).exists() and not facts.base_model.startswith(("http://", "https://")):
-        front.append(f"base_model: {facts.base_model}")
-    front.append("---")
+    base, license_ = hub_lineage(facts.base_model)
+    if facts.random_base and license_ is None:
+        license_ = "apache-2.0"  # caic built the random base model; it carries caic's licence
+    data = ModelCardData(
+        library_name="transformers", base_model=base, datasets=_hub_datasets(p.run_dir) or None, tags=tags,
+        license=license_ or "other", license_name=None if license_ else "same-as-base-model",
+        pipeline_tag="text-classification" if facts.kind == "preference_model" else "text-generation",
+    )
+    if base:
+        data.base_model_relation = "finetune"
     version = f" {p.constitution_version}" if p.constitution_version else ""
-    lines = [*front, "", f"# {p.constitution}{version} / {p.deployment}: {kind['title']} of {Path(facts.base_model).name}", ""]
+    lines = ["---", data.to_yaml(), "---", "", f"# {p.constitution}{version} / {p.deployment}: {kind['title']} of {Path(facts.base_model).name}", ""]
     if facts.random_base:
         lines += ["**The base model has random weights. This model's text is noise. It proves the pipeline ran, not alignment.**", ""]
     lines += [*kind["intro"], "", "| | |", "|---|---|"]
@@ -179,6 +269,10 @@ def model_card(facts: CardFacts) -> str:
     ]
     if p.run_dir:
         lines.append(f"| run folder | `{p.run_dir}` (see its `run.json`) |")
+    lines += ["", "## Usage", "", *_usage(facts.kind, where or "PATH/TO/THIS/FOLDER")]
+    principles = _principles(p.run_dir)
+    if principles:
+        lines += ["", "## The constitution it was trained towards", "", f"Deployment `{p.deployment}`, tier 0 first (a lower tier outranks a higher one):", "", *principles]
     for title, values in (("Data", facts.data), ("Training", facts.training), ("Metrics", facts.metrics)):
         if values:
             lines += ["", f"## {title}", ""]
@@ -203,12 +297,12 @@ def _shown(value: Any) -> str:
     return str(value)
 
 
-def write_model_card(folder: str | Path, facts: CardFacts) -> Path:
+def write_model_card(folder: str | Path, facts: CardFacts, where: str | None = None) -> Path:
     """Write `README.md` and `caic_training.json` into a saved model's folder; returns the card's path."""
     folder = Path(folder)
     (folder / METADATA_FILE).write_text(json.dumps(facts.metadata(), indent=2, default=str) + "\n", encoding="utf-8")
     path = folder / CARD_FILE
-    path.write_text(model_card(facts), encoding="utf-8")
+    path.write_text(model_card(facts, where or str(folder)), encoding="utf-8")
     return path
 
 

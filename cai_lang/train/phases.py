@@ -38,6 +38,7 @@ class TrainResult:
     report: Path | None = None
     run: Run | None = None
     main_process: bool = True
+    hub: str | None = None  # the commit URL of --push-to-hub
 
 
 def _sl(run: Run, config: TrainConfig, reporter: Reporter) -> TrainResult:
@@ -78,6 +79,11 @@ def run_phase(config: TrainConfig, reporter: Reporter | None = None) -> TrainRes
         raise PipelineError(f"unknown phase {config.phase!r}; choose one of {', '.join(PHASES)}")
     reporter = reporter or QuietReporter()
     run = Run.open(config.run.output)
+    if process_rank()[0] == 0:
+        from cai_lang.train.config_file import write_effective_config
+
+        write_effective_config(run, config)  # config.yaml: the whole run, repeatable with --config
+        run.save()
     result = PHASES[config.phase](run, config, reporter)
     result.run, result.main_process = run, process_rank()[0] == 0
     return result

@@ -87,6 +87,24 @@ def rl_step(run: RunConfig, labels: LabelConfig, model: str | None = None) -> Ge
     return _step(run, generation, tuple(labels.feedback_model or ()), model)
 
 
+def report_to(sft: SFTConfig) -> list[str]:
+    """The experiment trackers of `--report-to`, checked before anything trains: known to transformers and installed."""
+    from transformers.integrations.integration_utils import INTEGRATION_TO_CALLBACK, get_available_reporting_integrations
+
+    names = list(dict.fromkeys(sft.report_to or ()))
+    if "none" in names:
+        return []
+    if "all" in names:
+        return ["all"]
+    available = set(get_available_reporting_integrations())
+    for name in names:
+        if name not in INTEGRATION_TO_CALLBACK:
+            raise ConfigError(f"--report-to {name}: not a tracker transformers knows; use one of {', '.join(sorted(INTEGRATION_TO_CALLBACK))}")
+        if name not in available:
+            raise ConfigError(f"--report-to {name}: its package is not installed (pip install {name.replace('_', '-')})")
+    return names
+
+
 def hardware_settings(run: RunConfig, hardware: HardwareConfig | None):
     """Every trainer's device, precision and LoRA (`cai_lang.train.hardware`); checked against this machine."""
     from cai_lang.train.hardware import HardwareError, HardwareSettings, LoraSettings, resolve
@@ -113,7 +131,7 @@ def sft_settings(run: RunConfig, sft: SFTConfig, hardware: HardwareConfig | None
             max_steps=sft.max_steps, epochs=sft.epochs, batch_size=sft.train_batch_size,
             gradient_accumulation_steps=sft.gradient_accumulation, learning_rate=sft.learning_rate, max_length=sft.max_length,
             seed=run.seed, logging_steps=sft.logging_steps, device="cpu" if run.device == "cpu" else "auto",
-            targets=sft.sft_targets, hardware=hardware_settings(run, hardware), chat_template_kwargs=run.template_kwargs(),
+            targets=sft.sft_targets, hardware=hardware_settings(run, hardware), chat_template_kwargs=run.template_kwargs(), report_to=report_to(sft),
         )
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
@@ -140,7 +158,7 @@ def rl_training(run: RunConfig, sft: SFTConfig, pm: PreferenceConfig, policy: Po
             max_steps=sft.max_steps if pm.pm_max_steps is None else pm.pm_max_steps, num_train_epochs=sft.epochs,
             learning_rate=pm.pm_learning_rate, batch_size=sft.train_batch_size, max_length=sft.max_length,
             eval_fraction=pm.pm_eval_fraction, seed=run.seed, logging_steps=sft.logging_steps,
-            hardware=placed, chat_template_kwargs=run.template_kwargs(),
+            hardware=placed, chat_template_kwargs=run.template_kwargs(), report_to=report_to(sft),
         )
         trainer = PolicyTrainingConfig(
             method=policy.method, max_steps=sft.max_steps if policy.rl_max_steps is None else policy.rl_max_steps,
@@ -149,7 +167,7 @@ def rl_training(run: RunConfig, sft: SFTConfig, pm: PreferenceConfig, policy: Po
             max_completion_length=policy.max_completion_length, temperature=run.temperature if run.temperature > 0 else 1.0,
             seed=run.seed, logging_steps=sft.logging_steps, scale_rewards=policy.scale_rewards, use_vllm=policy.use_vllm,
             vllm_mode=policy.vllm_mode, vllm_server_base_url=policy.vllm_server_url, hardware=placed,
-            chat_template_kwargs=run.template_kwargs(),
+            chat_template_kwargs=run.template_kwargs(), report_to=report_to(sft),
         )
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
@@ -162,6 +180,12 @@ def rl_training(run: RunConfig, sft: SFTConfig, pm: PreferenceConfig, policy: Po
 
 def check_train_config(config: TrainConfig) -> None:
     """Every setting `caic train` will need, built once up front so a bad value fails before anything slow."""
+    from cai_lang.train.hub import HubError, check_push
+
+    try:
+        check_push(config.hub.push_to_hub)
+    except HubError as exc:
+        raise ConfigError(str(exc)) from exc
     sl_step(config.run, config.sl)
     sft_settings(config.run, config.sft, config.hardware)
     if config.uses_rl:

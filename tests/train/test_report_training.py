@@ -121,19 +121,20 @@ def test_training_report_shows_curves_labels_and_the_constitution(sl_run):
     reader = read_page(path)
     text = " ".join(reader.text)
 
-    # Loss curve, preference accuracy curve, label histograms, decided-by bars.
-    assert_self_contained(reader, min_images=4)
+    # The curve panels (losses, preference accuracy), label histograms, decided-by bars.
+    assert_self_contained(reader, min_images=3)
     alts = " ".join(image["alt"] for image in reader.images)
-    assert "Training loss" in alts and "P(A better)" in alts
+    assert "Training curves" in alts and "P(A better)" in alts
 
-    assert {"Constitution", "Training curves", "Preference model", "Preference labels by principle", "What ran"} <= set(reader.headings)
+    assert {"Summary", "Samples", "Constitution", "Training curves", "Preference model", "Preference labels by principle", "What ran"} <= set(reader.headings)
+    assert reader.headings.index("Summary") < reader.headings.index("Training curves") < reader.headings.index("Constitution")
     assert record["content_hash"] in text and "trainbot" in text
     for item in ("harmless", "accurate", "concise", "escalate"):
         assert item in text
     assert "0.75" in text  # held-out pairwise accuracy
     assert "constitution.md" in text
     assert record["outputs"]["training_report"]["path"] == "report.html"
-    assert (sl_run / "report_plots" / "loss.png").is_file()
+    assert (sl_run / "report_plots" / "curves.png").is_file()
 
 
 @pytest.mark.slow

@@ -47,3 +47,59 @@ def test_the_random_weights_warning_follows_a_test_model_into_every_model_traine
 def test_an_unknown_kind_is_refused():
     with pytest.raises(ValueError, match="kind"):
         CardFacts(PROVENANCE, "judge", base_model="x", method="y")
+
+
+def _run_with_bundle(tmp_path, constitution_file, sources):
+    from cai_lang.train.run.session import Run
+
+    run = Run.open(tmp_path / "run")
+    bundle, _ = run.bundle_for(constitution_file, "clinic")
+    run.record_bundle(constitution_file, 0)
+    run.record.set("sl_generation", {"prompts": {"sources": sources, "helpful": "helpful"}})
+    run.save()
+    return Provenance.of_bundle(bundle, run.folder)
+
+
+def test_the_card_carries_the_hubs_metadata_and_parses_with_its_loader(tmp_path, constitution_file):
+    from huggingface_hub import ModelCard
+
+    provenance = _run_with_bundle(tmp_path, constitution_file, ["red_team", "org/red-team-prompts"])
+    out = tmp_path / "model"
+    out.mkdir()
+    write_model_card(out, CardFacts(provenance, "policy", base_model="Qwen/Qwen2.5-0.5B-Instruct", method="DPO"), where="me/trainbot-dpo")
+    card = ModelCard.load(out / "README.md")
+    data = card.data.to_dict()
+    assert data["base_model"] == "Qwen/Qwen2.5-0.5B-Instruct" and data["base_model_relation"] == "finetune"
+    assert data["datasets"] == ["org/red-team-prompts"]  # the shipped set is not a Hub dataset
+    assert {"caic", "constitutional-ai", "dpo"} <= set(data["tags"]) and RANDOM_MODEL_TAG not in data["tags"]
+    assert data["license"] == "other" and data["library_name"] == "transformers" and data["pipeline_tag"] == "text-generation"
+    assert provenance.content_hash in card.text
+    for item in ("harmless", "accurate", "concise", "escalate"):
+        assert f"| `{item}` |" in card.text
+    assert 'pipeline("text-generation", model="me/trainbot-dpo")' in card.text
+
+
+def test_a_local_base_passes_on_its_hub_lineage_and_licence(tmp_path, constitution_file):
+    from huggingface_hub import ModelCard
+
+    provenance = _run_with_bundle(tmp_path, constitution_file, ["red_team"])
+    sl = tmp_path / "sl"
+    sl.mkdir()
+    (sl / "README.md").write_text("---\nbase_model: org/base\nlicense: mit\n---\n# sl\n")
+    pm = tmp_path / "pm"
+    pm.mkdir()
+    write_model_card(pm, CardFacts(provenance, "preference_model", base_model=str(sl), method="reward modelling"))
+    data = ModelCard.load(pm / "README.md").data.to_dict()
+    assert data["base_model"] == "org/base" and data["license"] == "mit" and "datasets" not in data
+    assert data["pipeline_tag"] == "text-classification"
+    assert f'AutoModelForSequenceClassification.from_pretrained("{pm}")' in (pm / "README.md").read_text()
+
+
+def test_a_random_base_model_card_says_so_in_its_metadata(tmp_path, tiny_model, constitution_file):
+    from huggingface_hub import ModelCard
+
+    out = tmp_path / "sl"
+    out.mkdir()
+    write_model_card(out, CardFacts(_run_with_bundle(tmp_path, constitution_file, ["red_team"]), "sft_model", base_model=str(tiny_model), method="SFT"))
+    data = ModelCard.load(out / "README.md").data.to_dict()
+    assert RANDOM_MODEL_TAG in data["tags"] and "base_model" not in data and data["license"] == "apache-2.0"

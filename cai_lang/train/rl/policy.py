@@ -196,6 +196,8 @@ class PolicyTrainingConfig:
     vllm_gpu_memory_utilization: float = field(default=0.3, metadata={"help": "Colocated vLLM: share of GPU memory it may take."})
     hardware: HardwareSettings = field(default_factory=HardwareSettings, metadata={"help": "Device, precision, checkpointing, LoRA."})
     chat_template_kwargs: dict = field(default_factory=dict, metadata={"help": "Passed to the chat template, e.g. {'enable_thinking': False}."})
+    # A list, not a tuple: it is recorded in run.json and compared when a run resumes.
+    report_to: list[str] = field(default_factory=list, metadata={"help": "Experiment trackers the trainer logs to (transformers' `report_to`); empty: none."})
 
     def __post_init__(self) -> None:
         if self.scale_rewards is not None and self.scale_rewards not in SCALE_REWARDS:
@@ -303,7 +305,7 @@ def _common_args(config: PolicyTrainingConfig) -> dict[str, Any]:
         seed=config.seed,
         logging_steps=config.logging_steps,
         beta=config.beta,
-        **device_settings(placement),
+        **device_settings(placement, config.report_to),
     )
 
 
@@ -337,6 +339,9 @@ def _train_dpo(policy_model: str, config: PolicyTrainingConfig, provenance, pref
     args = DPOConfig(max_length=config.max_length, **_common_args(config))
     trainer = DPOTrainer(model=policy_model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
                          peft_config=resolve(config.hardware).peft_config("CAUSAL_LM"))
+    from cai_lang.train.progress import attach
+
+    attach(trainer, "DPO")
     result = trainer.train()
     kept = [r for r in preference_rows if not is_near_tie(float(r["soft_label"]), margin)]
     human = sum(r.get("source") == "human" for r in kept)
@@ -369,6 +374,9 @@ def _train_online(policy_model: str, config: PolicyTrainingConfig, provenance, p
         processing_class=tokenizer,
         peft_config=resolve(config.hardware).peft_config("CAUSAL_LM"),
     )
+    from cai_lang.train.progress import attach
+
+    attach(trainer, config.method.upper())
     result = trainer.train()
     source = f"preference model {reward_funcs}" if isinstance(reward_funcs, str) else "the comparison labeller"
     return _save(trainer, config, policy_model, provenance, config.method.upper(), result, {"prompts": len(prompts), "reward_source": source})

@@ -188,6 +188,8 @@ class PreferenceTrainingConfig:
     center_rewards_coefficient: float | None = field(default=None, metadata={"help": "trl's reward centring term."})
     hardware: HardwareSettings = field(default_factory=HardwareSettings, metadata={"help": "Device, precision, checkpointing, LoRA."})
     chat_template_kwargs: dict = field(default_factory=dict, metadata={"help": "Passed to the chat template, e.g. {'enable_thinking': False}."})
+    # A list, not a tuple: it is recorded in run.json and compared when a run resumes.
+    report_to: list[str] = field(default_factory=list, metadata={"help": "Experiment trackers the trainer logs to (transformers' `report_to`); empty: none."})
 
     def __post_init__(self) -> None:
         if self.max_steps == 0 or self.max_steps < -1:
@@ -209,13 +211,14 @@ class PreferenceResult:
     steps: int = 0
 
 
-def device_settings(placement: Placement | None = None) -> dict[str, Any]:
-    """Trainer arguments for `placement` (by default this machine's): device, precision, checkpointing, no reports."""
+def device_settings(placement: Placement | None = None, report_to: Sequence[str] = ()) -> dict[str, Any]:
+    """Trainer arguments for `placement` (by default this machine's): device, precision, checkpointing;
+    and the experiment trackers asked for (`--report-to`), none by default."""
     placement = placement or resolve()
     return {
         **placement.trainer_args(),
         "model_init_kwargs": placement.model_init_kwargs(),
-        "report_to": [],
+        "report_to": list(report_to) or "none",
         "save_strategy": "no",
         "disable_tqdm": True,
     }
@@ -265,7 +268,7 @@ def train_preference_model(
         seed=config.seed,
         logging_steps=config.logging_steps,
         center_rewards_coefficient=config.center_rewards_coefficient,
-        **device_settings(placement),
+        **device_settings(placement, config.report_to),
     )
     tokenizer = AutoTokenizer.from_pretrained(str(base_model))
     if tokenizer.pad_token is None:
@@ -278,6 +281,9 @@ def train_preference_model(
         processing_class=tokenizer,
         peft_config=placement.peft_config("SEQ_CLS"),
     )
+    from cai_lang.train.progress import attach
+
+    attach(trainer, "preference model")
     result = trainer.train()
     weights = save_trained(trainer, out, placement)
     trainer.save_state()

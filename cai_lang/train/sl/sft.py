@@ -58,6 +58,8 @@ class SFTSettings:
     targets: str = field(default="final", metadata={"help": "`final`: train on each prompt's last revision; `all`: on the revision of every round."})
     hardware: HardwareSettings = field(default_factory=HardwareSettings, metadata={"help": "Precision, checkpointing, placement, LoRA."})
     chat_template_kwargs: dict = field(default_factory=dict, metadata={"help": "Passed to the chat template, e.g. {'enable_thinking': False}."})
+    # A list, not a tuple: it is recorded in run.json and compared when a run resumes.
+    report_to: list[str] = field(default_factory=list, metadata={"help": "Experiment trackers the trainer logs to (transformers' `report_to`); empty: none."})
 
     def __post_init__(self) -> None:
         if self.targets not in SFT_TARGETS:
@@ -175,7 +177,7 @@ def sft_config(settings: SFTSettings, output_dir: Path, data_format: str, placem
         assistant_only_loss=data_format == "messages",
         completion_only_loss=True if data_format != "messages" else None,
         save_strategy="no",
-        report_to="none",
+        report_to=list(settings.report_to) or "none",
         # DDP on CPU complains loudly when told to look for unused parameters; there are none.
         ddp_find_unused_parameters=False,
     )
@@ -216,6 +218,9 @@ def train_sft(
         model=policy, args=config, train_dataset=build_dataset(pairs, data_format, settings.chat_template_kwargs), processing_class=tokenizer,
         peft_config=placement.peft_config("CAUSAL_LM"),
     )
+    from cai_lang.train.progress import attach
+
+    attach(trainer, "SFT")
     del policy
     output = trainer.train()
     weights = save_trained(trainer, output_dir, placement)

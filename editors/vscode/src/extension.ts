@@ -4,7 +4,10 @@
 // language server (`caic lsp`, spoken over stdio), which supplies diagnostics
 // and the other language features. The server command is configurable, the
 // client restarts when that configuration changes, and a missing `caic`
-// produces an actionable message instead of a stack trace.
+// produces an actionable message instead of a stack trace. Without a
+// `caic.serverPath` setting the project's own virtual environment is used
+// when it has caic (`.venv/bin/caic`, `venv/bin/caic`, or the active
+// $VIRTUAL_ENV), before `caic` on PATH.
 
 import * as fs from 'fs';
 import * as os from 'os';
@@ -37,7 +40,12 @@ let pending: Promise<void> = Promise.resolve();
 interface ServerCommand {
   command: string;
   args: string[];
+  // Whether the user set caic.serverPath; if not, a project virtual environment is looked in first.
+  explicit: boolean;
 }
+
+// Where a project's virtual environment keeps its console scripts, relative to the workspace folder.
+const VENV_DIRS = ['.venv', 'venv', 'env'];
 
 export function activate(context: vscode.ExtensionContext): Promise<void> {
   outputChannel = vscode.window.createOutputChannel(CLIENT_NAME);
@@ -89,7 +97,7 @@ async function stop(): Promise<void> {
 
 async function start(): Promise<void> {
   const server = readServerCommand();
-  const resolved = findExecutable(server.command);
+  const resolved = (server.explicit ? undefined : findProjectCaic()) ?? findExecutable(server.command);
   if (resolved === undefined) {
     outputChannel.appendLine(`Could not find '${server.command}'. ${INSTALL_HINT}`);
     void reportMissing(server.command);
@@ -181,6 +189,9 @@ function makeErrorHandler(isReady: () => boolean): ErrorHandler {
 
 function readServerCommand(): ServerCommand {
   const config = vscode.workspace.getConfiguration('caic');
+  const setting = config.inspect<string>('serverPath');
+  const explicit = [setting?.globalValue, setting?.workspaceValue, setting?.workspaceFolderValue]
+    .some((v) => typeof v === 'string' && v.trim() !== '');
   const rawCommand = (config.get<string>('serverPath') ?? '').trim() || 'caic';
   const rawArgs = config.get<unknown>('serverArgs');
   const args = Array.isArray(rawArgs)
@@ -189,6 +200,7 @@ function readServerCommand(): ServerCommand {
   return {
     command: expandVariables(rawCommand),
     args: args.map(expandVariables),
+    explicit,
   };
 }
 
@@ -238,6 +250,19 @@ function findExecutable(command: string): string | undefined {
     }
   }
   return undefined;
+}
+
+// The caic of the workspace's virtual environment (or of the active
+// $VIRTUAL_ENV), or undefined when there is none with caic installed.
+function findProjectCaic(): string | undefined {
+  const isWindows = process.platform === 'win32';
+  const script = isWindows ? path.join('Scripts', 'caic.exe') : path.join('bin', 'caic');
+  const roots = (vscode.workspace.workspaceFolders ?? []).map((folder) => folder.uri.fsPath);
+  const candidates = roots.flatMap((root) => VENV_DIRS.map((dir) => path.join(root, dir, script)));
+  if (process.env.VIRTUAL_ENV) {
+    candidates.push(path.join(process.env.VIRTUAL_ENV, script));
+  }
+  return candidates.find(isExecutableFile);
 }
 
 function isExecutableFile(file: string): boolean {
