@@ -17,7 +17,8 @@ FAST = ["--max-prompts", "4", "--rounds", "1", "--max-new-tokens", "8", "--max-s
 def test_tensorboard_leaves_event_files_for_every_trainer(tiny_model, constitution_file, tmp_path):
     run = tmp_path / "run"
     result = runner.invoke(app, ["train", str(constitution_file), "-d", "clinic", "--model", str(tiny_model), "--phase", "all",
-                                 "-o", str(run), "--report-to", "tensorboard", *FAST])
+                                 "-o", str(run), "--report-to", "tensorboard", *FAST,
+                                 "--preference-model", "always"])  # DPO alone would not train it
     assert result.exit_code == 0, result.output
     # Each trainer's steps are short caic lines, not the raw dicts transformers prints.
     assert "{'loss'" not in result.output and "{'train_runtime'" not in result.output
