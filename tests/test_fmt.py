@@ -73,6 +73,19 @@ def _content_hashes(path: Path) -> list[str]:
     return [bundle.content_hash for bundle in api.compile_file(path, all_deployments=True)]
 
 
+def _shipped() -> list[Path]:
+    # What a user copies or imports: the standard library, the examples, the editor sample.
+    patterns = ("stdlib_constitutions/**/*.const", "examples/**/*.const", "editors/vscode/test/sample.const")
+    return sorted({Path(p) for pattern in patterns for p in glob.glob(str(ROOT / pattern), recursive=True)})
+
+
+def test_every_shipped_file_is_canonical() -> None:
+    shipped = _shipped()
+    assert len(shipped) >= 14, shipped
+    result = CliRunner().invoke(app, ["fmt", "--check", *map(str, shipped)])
+    assert result.exit_code == 0, result.output
+
+
 def test_golden_layout() -> None:
     source = (FIXTURES / "messy.const").read_text(encoding="utf-8")
     expected = (FIXTURES / "messy.expected.const").read_text(encoding="utf-8")

@@ -4,7 +4,8 @@ Front-end passes (names, fields, types) always run once the files parse.
 Deployment passes (`DEPLOYMENT_PASSES`: priorities, solver-backed logic,
 lints) need a well-formed model, so they run only when the front end found
 no error, and once per deployment; a finding that holds in several
-deployments is reported once, for the first, naming the others.
+deployments is reported once, for the first, naming the others. Last,
+`# caic: allow` comments silence the warnings they name (`suppress.py`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Callable
 from cai_lang.check.fields import check_fields
 from cai_lang.check.names import resolve
 from cai_lang.check.patterns import check_patterns
+from cai_lang.check.suppress import apply_suppressions
 from cai_lang.check.tests import check_test_regions, check_tests
 from cai_lang.check.types import check_types
 from cai_lang.diagnostics.model import Diagnostic, sort_and_dedupe
@@ -71,5 +73,7 @@ def _check_program(program: Program, deployment: str | None) -> CheckResult:
         result.diagnostics.extend(check_deployments(constitution, only=deployment))
         result.diagnostics.extend(check_unused(program, constitution))
         result.diagnostics.extend(check_test_regions(program, constitution, only=deployment))
-    result.diagnostics = sort_and_dedupe(result.diagnostics)
+    # Unused suppressions are only known when every pass ran on every deployment.
+    complete = deployment is None and not any(d.is_error for d in result.diagnostics)
+    result.diagnostics = sort_and_dedupe(apply_suppressions(program, result.diagnostics, report_unused=complete))
     return result

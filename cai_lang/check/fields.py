@@ -2,8 +2,11 @@
 
 E107 for a weight that is not greater than 0 (in a principle or a
 deployment's `weight` line) and for a `detect regex` Python cannot compile;
-E108 for a principle that neither phase can use. Repeated fields were
-already reported when the file was lowered.
+E108 for a principle that neither phase can use; E107 for a few-shot that
+has no wording to show: a shared `example` with a critique or revision but
+no `critique request` / `revision request`, a `comparison` with no
+`compare` question of its own or from its principle. Repeated fields and
+conversation shape were already reported when the file was lowered.
 """
 
 from __future__ import annotations
@@ -47,6 +50,15 @@ def check_fields(program: Program) -> list[Diagnostic]:
                 if not sl_ready and node.compare is None:
                     help_text = "add `compare` for the RL phase, or `critique` and `revision` for the SL phase"
                     found.append(msg.UNUSABLE_PRINCIPLE.at(node.name.span, name=node.name.value, help=help_text))
+                for comparison in node.comparisons:
+                    if comparison.compare is None and node.compare is None:
+                        found.append(msg.COMPARISON_NO_QUESTION.at(comparison.span))
+            elif isinstance(node, ir.Example):
+                for word in ("critique", "revision"):
+                    if getattr(node, word) is not None and getattr(node, f"{word}_request") is None:
+                        found.append(msg.SHARED_NEEDS.at(getattr(node, word).span, what="example", field=f"{word} request"))
+            elif isinstance(node, ir.Comparison) and node.compare is None:
+                found.append(msg.SHARED_NEEDS.at(node.span, what="comparison", field="compare"))
             elif isinstance(node, ir.WeightOverride) and (problem := _weight_problem(node.weight)) is not None:
                 found.append(problem)
             elif isinstance(node, ir.Rule) and node.detect is not None:

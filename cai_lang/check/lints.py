@@ -60,6 +60,14 @@ def check_one_phase(view: DeploymentView) -> list[Diagnostic]:
             continue
         sl = node.critique is not None and node.revision is not None
         rl = node.compare is not None
+        declared = view.constitution.phase
+        if declared is not None and (sl if declared == "sl" else rl):
+            continue  # the constitution says it is for this phase only: serving it is enough
+        if declared is not None:
+            found.append(
+                msg.WRONG_PHASE.at(node.name.span, name=principle.id, phase=declared, help=f"give it {'`critique` and `revision`' if declared == 'sl' else 'a `compare` question'}")
+            )
+            continue
         if sl != rl:
             phase, missing = ("supervised (SL-CAI)", "a `compare` question") if sl else ("RL", "`critique` and `revision` wording")
             found.append(msg.ONE_PHASE.at(node.name.span, name=principle.id, phase=phase, help=f"add {missing} to use it in both phases"))

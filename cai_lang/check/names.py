@@ -46,6 +46,7 @@ class _Scope:
     item_spans: dict[str, ir.Name] = field(default_factory=dict)
     actions: dict[str, str] = field(default_factory=dict)
     aliases: dict[str, str] = field(default_factory=dict)  # alias -> module path
+    unresolved: set[str] = field(default_factory=set)  # aliases of imports that failed (already E103/E104/E105)
 
 
 @dataclass
@@ -56,6 +57,7 @@ class AliasPaths:
     prefix: dict[str, str]
     aliases: dict[str, dict[str, str]]
     repeated: list[ir.Import]
+    unresolved: dict[str, set[str]] = field(default_factory=dict)
 
 
 def alias_paths(program: Program) -> AliasPaths:
@@ -71,6 +73,7 @@ def alias_paths(program: Program) -> AliasPaths:
                 result.repeated.append(node)
                 continue
             if target is None:
+                result.unresolved.setdefault(path, set()).add(node.alias_name)
                 continue
             aliases[node.alias_name] = target
             if target not in result.prefix:
@@ -100,7 +103,7 @@ class _Resolver:
         """Modules in the order the root reaches them, each with its alias prefix."""
         paths = alias_paths(self.program)
         for path, prefix in paths.prefix.items():
-            self.scopes[path] = _Scope(prefix=prefix, aliases=paths.aliases.get(path, {}))
+            self.scopes[path] = _Scope(prefix=prefix, aliases=paths.aliases.get(path, {}), unresolved=paths.unresolved.get(path, set()))
         for node in paths.repeated:
             span = node.alias.span if node.alias is not None else node.target_span
             self.diagnostics.append(msg.DUPLICATE.at(span, kind="import alias", name=node.alias_name, help="give one of the imports another name with `as`"))
@@ -160,13 +163,18 @@ class _Resolver:
         if existing is None:
             self.context[name] = declared
         elif (existing.kind, existing.values) != (declared.kind, declared.values):
+            # Modules are collected nearest the root first, so `existing` is the
+            # declaration the user wrote (or the one their file reaches first):
+            # the finding belongs there, with a note into the module it clashes with.
             self.diagnostics.append(
                 msg.CONTEXT_TYPE_CLASH.at(
-                    var.name.span,
+                    existing.span,
                     name=name,
-                    this=declared.describe(),
-                    other=existing.describe(),
-                    related=[Related(span=existing.span, message=f"declared as {existing.describe()} here")],
+                    this=existing.describe(),
+                    other=declared.describe(),
+                    where=f"in {declared.span.file}",
+                    related=[Related(span=var.name.span, message=f"declared as {declared.describe()} here")],
+                    help="use the imported declaration (drop yours, or declare the same values in the same order), or rename your variable",
                 )
             )
 
@@ -177,6 +185,8 @@ class _Resolver:
         if ref.module is not None:
             target = scope.aliases.get(ref.module)
             if target is None:
+                if ref.module in scope.unresolved:
+                    return None  # the failed import is the one finding; names through it are not errors too
                 self.diagnostics.append(
                     msg.UNKNOWN_MODULE.at(ref.span, alias=ref.module, ref=str(ref), help=_suggest(ref.module, scope.aliases) or "import the module first")
                 )
@@ -366,6 +376,7 @@ class _Resolver:
             name=header.name.value if header is not None else Path(root.path).stem,
             version=header.version.value if header is not None and header.version is not None else None,
             description=header.description.value if header is not None and header.description is not None else None,
+            phase=header.phase.value if header is not None and header.phase is not None and header.phase.value in ("sl", "rl") else None,
             root=self.program.root,
             anchor=header.name.span if header is not None else self.program.sources[self.program.root].span(0, 0),
             context=self.context,
@@ -375,6 +386,8 @@ class _Resolver:
             priorities=tuple(priorities),
             conflicts=tuple(conflicts),
             deployments=deployments,
+            examples=tuple(d for path in order for d in self.program.modules[path].declarations if isinstance(d, ir.Example)),
+            comparisons=tuple(d for path in order for d in self.program.modules[path].declarations if isinstance(d, ir.Comparison)),
         )
 
 

@@ -3,7 +3,9 @@
 A bare variable must be a bool; `==` and `!=` compare a bool with
 `true`/`false` and an enum with one of its values; `in {...}` lists values
 of the variable's type; the order comparisons need an enum. Unknown
-variables and values are E101 (with a suggestion), misuse is E106.
+variables and values are E101 (with a suggestion), misuse is E106. Each
+module is typed against its own declaration of a variable where that
+differs from the merged one, so a clash (one E106) does not cascade.
 """
 
 from __future__ import annotations
@@ -92,12 +94,30 @@ class _Typer:
 
 
 def check_types(program: Program, constitution: Constitution) -> list[Diagnostic]:
-    typer = _Typer(constitution.context)
+    found: list[Diagnostic] = []
     for module in program.modules.values():
+        # A module's conditions are typed against its own declaration of a
+        # variable: where that clashes with the merged one (E106, reported at
+        # the user's declaration), checking them against the other would only
+        # repeat the clash as E101s inside the module.
+        typer = _Typer({**constitution.context, **_own_context(module, constitution.context)})
         for declaration in module.declarations:
             for cond in conditions_of(declaration):
                 typer.check(cond)
-    return typer.found
+        found.extend(typer.found)
+    return found
+
+
+def _own_context(module: ir.Module, merged: dict[str, ContextVariable]) -> dict[str, ContextVariable]:
+    own: dict[str, ContextVariable] = {}
+    for block in module.of_type(ir.ContextBlock):
+        for var in block.variables:
+            name = var.name.value
+            values = () if isinstance(var.type, ir.BoolType) else tuple(v.value for v in var.type.values)
+            kind = "bool" if isinstance(var.type, ir.BoolType) else "enum"
+            if name in merged and (merged[name].kind, merged[name].values) != (kind, values):
+                own.setdefault(name, ContextVariable(name=name, kind=kind, values=values, span=var.name.span))
+    return own
 
 
 def check_condition(context: dict[str, ContextVariable], cond: ir.Condition) -> list[Diagnostic]:

@@ -1,7 +1,8 @@
 """`caic` commands for the compile side of the tool; registered on the app by `cai_lang.cli.app`.
 
 `compile` writes bundles, `render` previews one prompt as the model will see
-it, `export` writes the Hugging Face CAI recipe's JSON, and `schema` prints
+it, `export` writes the Hugging Face CAI recipe's JSON and `import` reads it
+back into a `.const` file, and `schema` prints
 the bundle's JSON Schema. Exit codes follow the language contract: 0 done,
 1 when the constitution has errors (printed as `caic check` prints them, on
 stderr so that stdout stays the command's output), 2 for usage and I/O
@@ -18,7 +19,7 @@ from typing import Any, Optional
 
 import typer
 
-from cai_lang.cli.common import HAS_ERRORS, Dialect
+from cai_lang.cli.common import HAS_ERRORS
 from cai_lang.cli.common import fail as _fail
 
 
@@ -28,6 +29,12 @@ class Phase(str, enum.Enum):
     compare = "compare"
     compare_cot = "compare_cot"
     compare_cot_answer = "compare_cot_answer"
+
+
+class RenderDialect(str, enum.Enum):
+    chat = "chat"
+    text = "text"
+    paper = "paper"
 
 
 class ExportFormat(str, enum.Enum):
@@ -123,7 +130,9 @@ def render_command(
     file: Path = typer.Argument(..., help="The `.const` file.", show_default=False),
     principle: str = typer.Option(..., "--principle", "-p", help="Id of a principle or rule, e.g. `helpful` or `harmless.least_harmful`."),
     phase: Phase = typer.Option(..., "--phase", help="Which prompt to render."),
-    dialect: Dialect = typer.Option(Dialect.chat, "--dialect", help="`chat` (messages for instruct models) or `text` (base models)."),
+    dialect: RenderDialect = typer.Option(
+        RenderDialect.chat, "--dialect", help="`chat` (messages for instruct models), `text` (base models), or `paper` (`text` with the 2022 paper's comparison layout)."
+    ),
     conversation: Optional[Path] = typer.Option(None, "--conversation", "-c", help="JSON: a list of {role, content}, or an object with `conversation`, `critique`, `response_a`, `response_b`, `reasoning`."),
     deployment: Optional[str] = typer.Option(None, "--deployment", "-d", help="Render for this deployment (default: `default`)."),
     as_json: bool = typer.Option(False, "--json", help="Print chat messages as JSON rather than as readable turns."),
@@ -159,11 +168,16 @@ def export_command(
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="File to write (default: print to stdout)."),
     deployment: Optional[str] = typer.Option(None, "--deployment", "-d", help="Export this deployment (default: `default`)."),
 ) -> None:
-    """Export a constitution for other pipelines."""
-    from cai_lang.codegen.hf_export import hf_cai_json
+    """Export a constitution for other pipelines, keeping declaration order."""
+    from cai_lang.api import check_file
+    from cai_lang.codegen.hf_export import declaration_order, hf_cai_export
 
     (bundle,) = _compile(file, deployment)
-    text = hf_cai_json(bundle)
+    constitution = check_file(file).constitution
+    data, notes = hf_cai_export(bundle, declaration_order(constitution) if constitution is not None else None)
+    for note in notes:
+        typer.echo(f"note: {note}", err=True)
+    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
     if output is None:
         typer.echo(text, nl=False)
         return
@@ -174,9 +188,39 @@ def export_command(
     typer.echo(f"wrote {output} ({export_format.value}, deployment {bundle.deployment.name})")
 
 
+def import_command(
+    file: Path = typer.Argument(..., help="The file to import.", show_default=False),
+    import_format: ExportFormat = typer.Option(..., "--format", "-f", help="`hf-cai`: the Hugging Face open CAI recipe's constitution JSON."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="The `.const` file to write (default: print to stdout)."),
+) -> None:
+    """Turn a constitution written for another pipeline into a `.const` file."""
+    from cai_lang.syntax.hf_import import HfImportError, import_hf_cai
+
+    try:
+        text = file.read_bytes().decode("utf-8-sig")
+    except OSError as exc:
+        raise _fail(f"cannot read {file}: {exc.strerror or exc}")
+    except UnicodeDecodeError as exc:
+        raise _fail(f"{file} is not UTF-8 text: {exc.reason} at byte {exc.start}")
+    name = (output or file).stem
+    try:
+        written = import_hf_cai(text, name, source=file.name)
+    except HfImportError as exc:
+        raise _fail(f"cannot import {file}: {exc}")
+    if output is None:
+        typer.echo(written, nl=False)
+        return
+    try:
+        output.write_bytes(written.encode("utf-8"))
+    except OSError as exc:
+        raise _fail(f"cannot write {output}: {exc.strerror or exc}")
+    typer.echo(f"wrote {output} ({import_format.value})")
+
+
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the `caic` app."""
     app.command("compile")(compile_command)
     app.command("render")(render_command)
     app.command("export")(export_command)
+    app.command("import")(import_command)
     app.command("schema")(schema_command)

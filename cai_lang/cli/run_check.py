@@ -40,6 +40,8 @@ def run_check(files: list[str], deployment: str | None, output_format: str, stri
         files = [virtual if f == STDIN else f for f in files]
     try:
         report = check_files(list(files), deployment=deployment, overlays=overlays, displays=displays)
+        if not strict:  # a suppression that silences nothing is reported by --strict only
+            report.diagnostics = [d for d in report.diagnostics if d.kind != "UNUSED_SUPPRESSION"]
     except UnknownDeployment as exc:
         err.write(f"error: {exc}\n")
         return 2

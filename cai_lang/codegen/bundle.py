@@ -36,7 +36,7 @@ BUNDLE_FORMAT = 1
 BUNDLE_FILE = "bundle.json"
 
 Phase = Literal["sl", "rl"]
-Dialect = Literal["chat", "text"]
+Dialect = Literal["chat", "text", "paper"]
 TemplatePhase = Literal["critique", "revision", "compare", "compare_cot", "compare_cot_answer"]
 
 
@@ -59,13 +59,46 @@ class Wording(_Model):
     comparison_question: str | None = None
 
 
+class Turn(_Model):
+    role: Literal["user", "assistant"]
+    content: str
+
+
 class Example(_Model):
-    """A principle's `example` block, as written; any field may be missing."""
+    """An `example` block, as written; any field may be missing.
+
+    The conversation before `response` is `prompt` then `turns`. The request
+    fields are the example's own wording; None means the principle's."""
 
     prompt: str | None = None
     response: str | None = None
     critique: str | None = None
     revision: str | None = None
+    turns: tuple[Turn, ...] = Field((), description="Turns after `prompt` and before `response`, in order (a multi-turn few-shot).")
+    critique_request: str | None = None
+    revision_request: str | None = None
+
+    def conversation(self) -> list[dict[str, str]]:
+        opening = [{"role": "user", "content": self.prompt}] if self.prompt is not None else []
+        return opening + [turn.model_dump() for turn in self.turns]
+
+
+class ComparisonExample(_Model):
+    """A `comparison` block: a labelled comparison few-shot."""
+
+    conversation: tuple[Turn, ...]
+    question: str | None = Field(None, description="The comparison question; None means the principle's own.")
+    response_a: str
+    response_b: str
+    preferred: Literal["A", "B"]
+    reasoning: str | None = None
+
+
+class FewShot(_Model):
+    """The constitution's shared few-shots, in declaration order (the order they are shown in)."""
+
+    examples: tuple[Example, ...] = ()
+    comparisons: tuple[ComparisonExample, ...] = ()
 
 
 class PrincipleEntry(_Model):
@@ -78,6 +111,7 @@ class PrincipleEntry(_Model):
     applies: Condition = Field(description="Where the principle applies (`true` when it has no `applies when`).")
     wording: Wording
     examples: tuple[Example, ...] = ()
+    comparisons: tuple[ComparisonExample, ...] = ()
     phases: tuple[Phase, ...] = Field(description="`sl` when it has critique and revision wording, `rl` when it has a comparison question.")
 
 
@@ -143,6 +177,7 @@ class ConstitutionInfo(_Model):
     name: str
     version: str | None = None
     description: str | None = None
+    phase: Phase | None = Field(None, description="The one training phase the constitution declares it is for (`phase sl`); left out when it declares none.")
 
 
 class Template(_Model):
@@ -183,13 +218,16 @@ class Bundle(_Model):
     early_stop: EarlyStop | None = Field(
         None, description="The critique that ends the SL loop early, and how the critic is asked for it; null in bundles compiled before it existed."
     )
+    few_shot: FewShot = Field(
+        default_factory=FewShot, description="Shared few-shots: every prompt shows them, before the drawn principle's own examples."
+    )
     content_hash: str = Field("", description="SHA-256 (hex) of the canonical bundle without this field.")
 
     # ------------------------------------------------------------ hashing and files
     def canonical_json(self) -> bytes:
         # A bundle compiled before `early_stop` existed was hashed without it.
         exclude = {"content_hash"} | ({"early_stop"} if self.early_stop is None else set())
-        return canonical_json(self.model_dump(mode="json", exclude=exclude))
+        return canonical_json(_without_empty_few_shots(self.model_dump(mode="json", exclude=exclude)))
 
     def compute_hash(self) -> str:
         return hashlib.sha256(self.canonical_json()).hexdigest()
@@ -200,7 +238,7 @@ class Bundle(_Model):
 
     def to_json(self) -> str:
         """The text of `bundle.json`: stable, indented, sorted keys, a final newline."""
-        return json.dumps(self.model_dump(mode="json"), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        return json.dumps(_without_empty_few_shots(self.model_dump(mode="json")), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
     # ------------------------------------------------------------ lookups for the trainer
     def principle(self, item_id: str) -> PrincipleEntry:
@@ -245,34 +283,88 @@ class Bundle(_Model):
     def rules_for(self, labels: Mapping[str, Label]) -> list[RuleEntry]:
         return [r for r in self.rules if self.applies(r.applies, labels)]
 
-    def exemplars(self, phase: Literal["critique", "revision"], item_id: str | None = None) -> list[dict[str, str | None]]:
+    def exemplars(self, phase: Literal["critique", "revision"], item_id: str | None = None, *, shared: bool = True, own: bool = True) -> list[dict[str, Any]]:
         """Few-shot exemplars in the shape the `examples` template variable expects.
 
-        Built from the `example` blocks of principles that serve the SL phase
-        (all of them, in id order, or only `item_id`'s). An example needs a
-        prompt, a response and a critique to serve the critique phase, and a
-        revision as well to serve the revision phase.
+        The shared few-shots come first, in declaration order, then the
+        `example` blocks of principles that serve the SL phase (all of them,
+        in id order, or only `item_id`'s). An example needs a conversation, a
+        response and a critique (and its request wording, its own or its
+        principle's) to serve the critique phase, and a revision as well to
+        serve the revision phase. `shared` and `own` choose which of the two
+        kinds to include.
         """
-        found = []
-        for principle in self.principles:
+        sources: list[tuple[Example, Wording | None]] = [(example, None) for example in self.few_shot.examples] if shared else []
+        for principle in self.principles if own else ():
             if (item_id is not None and principle.id != item_id) or "sl" not in principle.phases:
                 continue
-            for example in principle.examples:
-                if not (example.prompt and example.response and example.critique):
-                    continue
-                if phase == "revision" and not example.revision:
-                    continue
-                found.append(
-                    {
-                        "prompt": example.prompt,
-                        "response": example.response,
-                        "critique_request": principle.wording.critique_request,
-                        "critique": example.critique,
-                        "revision_request": principle.wording.revision_request,
-                        "revision": example.revision,
-                    }
-                )
+            sources += [(example, principle.wording) for example in principle.examples]
+        found = []
+        for example, wording in sources:
+            critique_request = example.critique_request or (wording.critique_request if wording else None)
+            revision_request = example.revision_request or (wording.revision_request if wording else None)
+            conversation = example.conversation()
+            if not (conversation and example.response and example.critique and critique_request):
+                continue
+            if phase == "revision" and not (example.revision and revision_request):
+                continue
+            found.append(
+                {
+                    "conversation": conversation,
+                    "prompt": conversation[0]["content"],
+                    "response": example.response,
+                    "critique_request": critique_request,
+                    "critique": example.critique,
+                    "revision_request": revision_request,
+                    "revision": example.revision,
+                }
+            )
         return found
+
+    def comparison_exemplars(self, item_id: str | None = None) -> list[dict[str, Any]]:
+        """Labelled comparisons in the shape the `comparisons` template variable expects:
+        the shared ones first, then those of `item_id` (or of every principle), each with
+        its question (its own, or its principle's)."""
+        sources: list[tuple[ComparisonExample, str | None]] = [(c, None) for c in self.few_shot.comparisons]
+        for principle in self.principles:
+            if item_id is None or principle.id == item_id:
+                sources += [(c, principle.wording.comparison_question) for c in principle.comparisons]
+        found = []
+        for comparison, default_question in sources:
+            question = comparison.question or default_question
+            if question is None:
+                continue
+            found.append(
+                {
+                    "conversation": [turn.model_dump() for turn in comparison.conversation],
+                    "question": question,
+                    "response_a": comparison.response_a,
+                    "response_b": comparison.response_b,
+                    "preferred": comparison.preferred,
+                    "reasoning": comparison.reasoning,
+                }
+            )
+        return found
+
+
+def _without_empty_few_shots(data: dict[str, Any]) -> dict[str, Any]:
+    """Leave out few-shot fields that are empty, in the file and in the hash alike:
+    bundles compiled before those fields existed were written and hashed
+    without them, so they still load and verify."""
+    def example(entry: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in entry.items() if not (k == "turns" and not v or k.endswith("_request") and v is None)}
+
+    if data.get("constitution", {}).get("phase", "") is None:
+        data["constitution"].pop("phase")
+    if data.get("few_shot") == {"examples": [], "comparisons": []}:
+        data.pop("few_shot")
+    for principle in data.get("principles", ()):
+        if not principle.get("comparisons"):
+            principle.pop("comparisons", None)
+        principle["examples"] = [example(e) for e in principle.get("examples", ())]
+    if "few_shot" in data:
+        data["few_shot"]["examples"] = [example(e) for e in data["few_shot"]["examples"]]
+    return data
 
 
 def canonical_json(data: Any) -> bytes:

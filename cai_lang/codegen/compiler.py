@@ -22,15 +22,18 @@ from cai_lang.codegen.bundle import (
     Bundle,
     Changes,
     Clause,
+    ComparisonExample,
     Condition,
     ConflictEntry,
     ConstitutionInfo,
     DeploymentInfo,
     Example,
+    FewShot,
     PrincipleEntry,
     PriorityOrder,
     Reweight,
     RuleEntry,
+    Turn,
     Wording,
 )
 from cai_lang.codegen.conditions import (
@@ -129,10 +132,37 @@ def principle_entry(principle: PrincipleDef, weight: float, tier: int) -> Princi
         tags=tuple(sorted({t.value for t in node.tags})),
         applies=condition_of(node.applies),
         wording=wording,
-        examples=tuple(
-            Example(prompt=text(e.prompt), response=text(e.response), critique=text(e.critique), revision=text(e.revision)) for e in node.examples
-        ),
+        examples=tuple(example_entry(e) for e in node.examples),
+        comparisons=tuple(comparison_entry(c) for c in node.comparisons),
         phases=tuple(phases),
+    )
+
+
+def _text(field: ir.Text | None) -> str | None:
+    return field.value if field is not None else None
+
+
+def example_entry(node: ir.Example) -> Example:
+    return Example(
+        prompt=_text(node.prompt),
+        response=_text(node.response),
+        critique=_text(node.critique),
+        revision=_text(node.revision),
+        turns=tuple(Turn(role=t.role, content=t.text.value) for t in node.turns),
+        critique_request=_text(node.critique_request),
+        revision_request=_text(node.revision_request),
+    )
+
+
+def comparison_entry(node: ir.Comparison) -> ComparisonExample:
+    # The checker has made sure there are two responses and a preference.
+    return ComparisonExample(
+        conversation=tuple(Turn(role=role, content=content) for role, content in node.conversation()),
+        question=_text(node.compare),
+        response_a=node.responses[0].value,
+        response_b=node.responses[1].value,
+        preferred=node.prefer.value,
+        reasoning=_text(node.reasoning),
     )
 
 
@@ -235,6 +265,10 @@ def build_bundle(
         template_options=dict(TEMPLATE_OPTIONS),
         templates=template_entries(),
         early_stop=early_stop(),
+        few_shot=FewShot(
+            examples=tuple(example_entry(e) for e in deployment.examples),
+            comparisons=tuple(comparison_entry(c) for c in deployment.comparisons),
+        ),
     )
     return bundle.sealed()
 
@@ -243,7 +277,7 @@ def compile_deployment(constitution: Constitution, name: str, *, compiler_versio
     """Compile deployment `name` of a checked constitution."""
     deployment = resolve_deployment(constitution, name)
     base = resolve_deployment(constitution, deployment.chain[-2]) if len(deployment.chain) > 1 else None
-    info = ConstitutionInfo(name=constitution.name, version=constitution.version, description=constitution.description)
+    info = ConstitutionInfo(name=constitution.name, version=constitution.version, description=constitution.description, phase=constitution.phase)
     return build_bundle(deployment, constitution=info, base=base, compiler_version=compiler_version)
 
 

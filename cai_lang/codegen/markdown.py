@@ -13,7 +13,9 @@ from __future__ import annotations
 
 from cai_lang.codegen.bundle import (
     Bundle,
+    ComparisonExample,
     Condition,
+    Example,
     PrincipleEntry,
     RuleEntry,
     Wording,
@@ -71,10 +73,37 @@ def _principle(lines: list[str], principle: PrincipleEntry) -> None:
     lines.append("")
     _wording(lines, principle.wording)
     for number, example in enumerate(principle.examples, 1):
-        lines += [f"Example {number}:", ""]
-        for label, text in (("Prompt", example.prompt), ("Response", example.response), ("Critique", example.critique), ("Revision", example.revision)):
-            if text is not None:
-                lines += [f"- {label}:", "", *("  " + line for line in quote(text)), ""]
+        _example(lines, f"Example {number}:", example)
+    for number, comparison in enumerate(principle.comparisons, 1):
+        _comparison(lines, f"Comparison {number}:", comparison)
+
+
+def _field(lines: list[str], label: str, text: str | None) -> None:
+    if text is not None:
+        lines += [f"- {label}:", "", *("  " + line for line in quote(text)), ""]
+
+
+def _example(lines: list[str], title: str, example: Example) -> None:
+    lines += [title, ""]
+    _field(lines, "Prompt", example.prompt)
+    for turn in example.turns:
+        _field(lines, turn.role.capitalize(), turn.content)
+    _field(lines, "Response", example.response)
+    _field(lines, "Critique request", example.critique_request)
+    _field(lines, "Critique", example.critique)
+    _field(lines, "Revision request", example.revision_request)
+    _field(lines, "Revision", example.revision)
+
+
+def _comparison(lines: list[str], title: str, comparison: ComparisonExample) -> None:
+    lines += [title, ""]
+    for turn in comparison.conversation:
+        _field(lines, turn.role.capitalize(), turn.content)
+    _field(lines, "Question", comparison.question)
+    _field(lines, "(A)", comparison.response_a)
+    _field(lines, "(B)", comparison.response_b)
+    lines += [f"- Preferred: ({comparison.preferred})", ""]
+    _field(lines, "Reasoning", comparison.reasoning)
 
 
 def _rule(lines: list[str], rule: RuleEntry) -> None:
@@ -145,6 +174,13 @@ def render_markdown(bundle: Bundle) -> str:
     for level, members in enumerate(bundle.priority.tiers):
         lines.append(f"- Tier {level}: {', '.join(code(m) for m in members)}")
     lines.append("")
+
+    if bundle.few_shot.examples or bundle.few_shot.comparisons:
+        lines += ["## Shared few-shots", "", "Shown, in this order, before every principle's and rule's own few-shots.", ""]
+        for number, example in enumerate(bundle.few_shot.examples, 1):
+            _example(lines, f"Shared example {number}:", example)
+        for number, comparison in enumerate(bundle.few_shot.comparisons, 1):
+            _comparison(lines, f"Shared comparison {number}:", comparison)
 
     lines += ["## Principles", ""]
     ranked = sorted(bundle.principles, key=lambda p: (p.tier, -p.weight, p.id))

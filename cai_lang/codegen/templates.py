@@ -24,7 +24,10 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from cai_lang.codegen.bundle import Bundle, Template
 
-DIALECTS = ("chat", "text")
+DIALECTS = ("chat", "text", "paper")
+# `paper` is the text dialect with the comparison frame laid out as in the
+# 2022 paper's released evaluation prompts; its other phases are `text`'s.
+_FALLBACK = {"paper": "text"}
 PHASES = ("critique", "revision", "compare", "compare_cot", "compare_cot_answer")
 
 TEMPLATE_VARIABLES: dict[str, str] = {
@@ -32,8 +35,11 @@ TEMPLATE_VARIABLES: dict[str, str] = {
     "For critique and revision it ends with the response under review; for comparisons it ends before the two responses.",
     "principle": "The wording of the principle or rule being applied: {critique_request, revision_request, comparison_question} "
     "(the `wording` of a bundle entry).",
-    "examples": "Few-shot exemplars, possibly empty: a list of {prompt, response, critique_request, critique, revision_request, revision} "
-    "(`Bundle.exemplars(phase)`).",
+    "examples": "Few-shot exemplars, possibly empty: a list of {conversation, prompt, response, critique_request, critique, revision_request, revision} "
+    "where `conversation` is the turns before `response` ({role, content}, user first) and `prompt` its first message; "
+    "the shared few-shots first, then the principle's own (`Bundle.exemplars(phase, item_id)`).",
+    "comparisons": "Labelled comparison few-shots, possibly empty: a list of {conversation, question, response_a, response_b, preferred, reasoning} "
+    "with `preferred` `A` or `B` and `reasoning` possibly null; the shared ones first, then the principle's own (`Bundle.comparison_exemplars(item_id)`).",
     "critique": "The critique the model wrote in the critique step.",
     "response_a": "The response shown as option (A).",
     "response_b": "The response shown as option (B).",
@@ -44,9 +50,9 @@ TEMPLATE_VARIABLES: dict[str, str] = {
 PHASE_VARIABLES: dict[str, frozenset[str]] = {
     "critique": frozenset({"conversation", "principle", "examples", "early_stop"}),
     "revision": frozenset({"conversation", "principle", "examples", "critique", "early_stop"}),
-    "compare": frozenset({"conversation", "principle", "response_a", "response_b"}),
-    "compare_cot": frozenset({"conversation", "principle", "response_a", "response_b"}),
-    "compare_cot_answer": frozenset({"conversation", "principle", "response_a", "response_b", "reasoning"}),
+    "compare": frozenset({"conversation", "comparisons", "principle", "response_a", "response_b"}),
+    "compare_cot": frozenset({"conversation", "comparisons", "principle", "response_a", "response_b"}),
+    "compare_cot_answer": frozenset({"conversation", "comparisons", "principle", "response_a", "response_b", "reasoning"}),
 }
 
 # The environment options the sources are written for; recorded in every bundle.
@@ -78,6 +84,8 @@ def template_source(dialect: str, phase: str) -> str:
     if dialect not in DIALECTS or phase not in PHASES:
         raise KeyError(f"no template {template_name(dialect, phase)}")
     path = resources.files("cai_lang.codegen").joinpath("jinja", dialect, f"{phase}.jinja")
+    if not path.is_file() and dialect in _FALLBACK:
+        path = resources.files("cai_lang.codegen").joinpath("jinja", _FALLBACK[dialect], f"{phase}.jinja")
     return path.read_text(encoding="utf-8").replace("\r\n", "\n")
 
 
@@ -141,8 +149,10 @@ def prompt_variables(
     response_b: str | None = None,
     reasoning: str | None = None,
     examples: list[Mapping[str, Any]] | None = None,
+    comparisons: list[Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """The variables for `phase` of one principle or rule; `examples` default to the item's own."""
+    """The variables for `phase` of one principle or rule; `examples` and `comparisons`
+    default to the shared few-shots followed by the item's own."""
     entry = bundle.item(item_id)
     wording = entry.wording
     needed = {"critique": wording.critique_request, "revision": wording.revision_request}.get(phase, wording.comparison_question)
@@ -153,10 +163,13 @@ def prompt_variables(
         raise ValueError(f"`{item_id}` has no critique request, which the revision prompt repeats")
     if examples is None and phase in ("critique", "revision"):
         examples = bundle.exemplars(phase, item_id)
+    if comparisons is None and phase.startswith("compare"):
+        comparisons = bundle.comparison_exemplars(item_id)
     values = {
         "conversation": [dict(turn) for turn in conversation],
         "principle": wording.model_dump(),
         "examples": [dict(example) for example in examples or ()],
+        "comparisons": [dict(comparison) for comparison in comparisons or ()],
         "critique": critique,
         "response_a": response_a,
         "response_b": response_b,

@@ -143,8 +143,14 @@ _CODES: list[Code] = [
         "A field is repeated, a weight is not greater than 0, a `detect regex` "
         "does not compile as a Python regular expression, a conflict clause "
         "prefers something that is not one of the conflict's two sides, a rule "
-        "does not say exactly one of `never`/`always`, or an `example` lacks its "
-        "`prompt` or `response`.",
+        "does not say exactly one of `never`/`always`, or a few-shot is malformed: "
+        "an `example` without a `prompt` (or `user` turn) or `response`; turns "
+        "that do not alternate from the user or do not end with the user; a "
+        "`comparison` without exactly two `response`s or a `prefer A`/`prefer B`; "
+        "a shared (top-level) `example` with a critique but no `critique request` "
+        "of its own, or a comparison with no `compare` question from itself or "
+        "its principle; `phase` other than `sl` or `rl`; a misspelt contextual "
+        "word (`user`, `assistant`, `reasoning`, `request`, `phase`).",
         'principle helpful {\n    compare "Which response answers the question asked?"\n'
         "    weight 0\n}\n",
         'principle helpful {\n    compare "Which response answers the question asked?"\n'
@@ -304,7 +310,11 @@ _CODES: list[Code] = [
         "principle usable in only one phase",
         "A principle with only `compare` is ignored by supervised training "
         "(SL-CAI); one with only `critique` and `revision` is ignored by the RL "
-        "phase. Add the missing wording if the principle should steer both.",
+        "phase. Add the missing wording if the principle should steer both. A "
+        "constitution meant for one phase only (as the Hugging Face recipe's "
+        "critique/revision files are) says so once with `phase sl` or "
+        "`phase rl` in its `constitution` header: W302 is then raised only for "
+        "a principle that cannot serve that phase.",
         'principle cites_sources {\n    compare "Which response backs its factual claims with sources?"\n}\n',
         'principle cites_sources {\n    critique "Point out factual claims that are given without a source."\n'
         '    revision "Add a source for each factual claim, or mark it as unsourced."\n'
@@ -449,6 +459,23 @@ _CODES: list[Code] = [
         'rule no_ssn {\n    never share_ssn\n    detect regex "(\\d+-?)+$"\n}\n',
         'action share_ssn "reveal a social security number"\n'
         'rule no_ssn {\n    never share_ssn\n    detect regex "\\b\\d{3}-\\d{2}-\\d{4}\\b"\n}\n',
+    ),
+    Code(
+        "W310",
+        Severity.WARNING,
+        "suppression comment that is malformed or silences nothing",
+        "`# caic: allow CODE` at the end of a line silences warnings and notes "
+        "with that code whose location starts on that line; alone on its line it "
+        "covers the next line of code; `# caic: allow-file CODE` covers the whole "
+        "file. A comment that names something other than a warning or note code "
+        "is reported here (errors cannot be silenced: fix them), and, under "
+        "`caic check --strict`, so is one that silenced nothing, so stale "
+        "suppressions do not pile up. To say a constitution is for one training "
+        "phase only, declare `phase sl` or `phase rl` in its header rather than "
+        "silencing W302 for every principle.",
+        "# caic: allow W302, E101\n"
+        'principle helpful {\n    compare "Which response answers the question that was asked?"\n}\n',
+        'principle helpful {  # caic: allow W302\n    compare "Which response answers the question that was asked?"\n}\n',
     ),
     Code(
         "I401",

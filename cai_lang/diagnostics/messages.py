@@ -34,7 +34,7 @@ BOOL_EXPECTED = Message("E106", "`{var}` is {type}; only a bool variable can sta
 ENUM_ORDER_ON_BOOL = Message("E106", "`{op}` compares enum values by their order; `{var}` is a bool")
 BOOL_VALUE_ON_ENUM = Message("E106", "`{var}` is an enum; compare it with one of its values, not `{value}`")
 ENUM_VALUE_ON_BOOL = Message("E106", "`{var}` is a bool; compare it with `true` or `false`, not `{value}`")
-CONTEXT_TYPE_CLASH = Message("E106", "context variable `{name}` is declared as {this} here but as {other} elsewhere")
+CONTEXT_TYPE_CLASH = Message("E106", "context variable `{name}` is declared as {this} here but as {other} {where}")
 
 # ---------------------------------------------------------------- fields (E107, E108)
 REPEATED_FIELD = Message("E107", "`{field}` is given more than once in {owner}")
@@ -46,6 +46,9 @@ SAME_SIDES = Message("E107", "a conflict needs two different sides, not `{side}`
 MANY_OTHERWISE = Message("E107", "a conflict has at most one `prefer ... otherwise` clause")
 RULE_VERDICT = Message("E107", "rule `{name}` needs exactly one `never ACTION` or `always ACTION`")
 EXAMPLE_MISSING = Message("E107", "an example needs a `{field}`")
+INVALID_FIELD = Message("E107", "{problem}")
+COMPARISON_NO_QUESTION = Message("E107", "this comparison has no question to show: give it a `compare`, or give its principle one")
+SHARED_NEEDS = Message("E107", "a shared {what} (outside a principle) needs its own `{field}`: there is no principle wording to fall back on")
 WEIGHT_NOT_PRINCIPLE = Message("E107", "`weight` sets a principle's weight; `{name}` is a {kind}")
 DUPLICATE_ENUM_VALUE = Message("E107", "enum value `{value}` is listed more than once")
 UNUSABLE_PRINCIPLE = Message(
@@ -67,6 +70,7 @@ ASSUME_UNSAT = Message("E206", "the assumptions of deployment `{name}` can never
 # ---------------------------------------------------------------- lints (W301-W307) and notes (I401)
 VAGUE = Message("W301", "principle `{name}`: its {field} wording gives no concrete criterion")
 ONE_PHASE = Message("W302", "principle `{name}` is usable only in the {phase} phase")
+WRONG_PHASE = Message("W302", "principle `{name}` cannot be used in the {phase} phase, the only one this constitution declares (`phase {phase}`)")
 OVER_REFUSAL_DOMINATED = Message(
     "W303", "harm avoidance outranks every helpfulness principle in every context ({helpful})"
 )
@@ -78,6 +82,8 @@ NEAR_DUPLICATE = Message("W305", "principles `{first}` and `{second}` are near-d
 UNUSED_ACTION = Message("W306", "action `{name}` is declared but no rule uses it")
 UNUSED_VARIABLE = Message("W306", "context variable `{name}` is declared but no condition reads it")
 DEAD_CONDITION = Message("W307", "{what} can never hold")
+BAD_SUPPRESSION = Message("W310", "suppression comment: {problem}")
+UNUSED_SUPPRESSION = Message("W310", "`caic: allow {code}` silences nothing here")
 RISKY_DETECTOR = Message("W309", "the detect regex of rule `{name}` {problem}")
 RULES_RESOLVED = Message(
     "I401", "rules `{never}` (never {action}) and `{always}` (always {action}) overlap; `{winner}` wins by priority"

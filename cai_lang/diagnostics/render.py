@@ -4,12 +4,15 @@ The text form shows `severity[CODE]: message`, an arrow to file:line:col,
 the source line with a caret span under the offending text, then notes
 (deployment, witness, related places) and a `help:` line. Colour is added
 only when writing to a terminal (rich decides). JSON follows section 4 of
-the contract key for key; SARIF is what code-scanning tools load.
+the contract key for key, plus `help` (the help line, or null) and
+`suggestions` (the names a "did you mean" proposes, possibly empty); SARIF
+is what code-scanning tools load.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Iterable, Mapping
 
 from cai_lang import __version__
@@ -122,6 +125,14 @@ def summary_line(diagnostics: Iterable[Diagnostic]) -> str:
     return f"{plural(counts['errors'], 'error')}, {plural(counts['warnings'], 'warning')}, {plural(counts['infos'], 'note')}"
 
 
+_SUGGESTION = re.compile(r"did you mean `([^`]+)`")
+
+
+def suggestions(help_text: str | None) -> list[str]:
+    """The replacements a help line proposes (`did you mean `x`?`), for tools that offer fixes."""
+    return _SUGGESTION.findall(help_text or "")
+
+
 def diagnostic_json(diagnostic: Diagnostic) -> dict:
     span = diagnostic.span
     return {
@@ -135,6 +146,8 @@ def diagnostic_json(diagnostic: Diagnostic) -> dict:
         "end_column": span.end_column if span else None,
         "deployment": diagnostic.deployment,
         "witness": diagnostic.witness,
+        "help": diagnostic.help,
+        "suggestions": suggestions(diagnostic.help),
         "related": [
             {"file": r.span.file, "line": r.span.line, "column": r.span.column, "message": r.message} for r in diagnostic.related
         ],

@@ -105,6 +105,7 @@ class Constitution(Frozen):
     name: str
     version: str | None = None
     description: str | None = None
+    phase: Literal["sl", "rl"] | None = None  # declared in the header: the constitution serves that phase only
     root: str
     anchor: Span  # where findings about the whole constitution point: its header, or line 1
     context: dict[str, ContextVariable] = Field(default_factory=dict)
@@ -114,6 +115,9 @@ class Constitution(Frozen):
     priorities: tuple[PriorityDef, ...] = ()
     conflicts: tuple[ConflictDef, ...] = ()
     deployments: dict[str, DeploymentDef] = Field(default_factory=dict)  # `default` first
+    # Shared few-shots (top-level `example` / `comparison`), root module first, in declaration order.
+    examples: tuple[ir.Example, ...] = ()
+    comparisons: tuple[ir.Comparison, ...] = ()
 
     def chain(self, name: str) -> list[DeploymentDef]:
         """`default` first, then each deployment down to `name`; stops at a cycle."""
@@ -144,6 +148,8 @@ class ResolvedDeployment(Frozen):
     disabled: tuple[str, ...]  # ids switched off by this chain
     added: tuple[str, ...]  # ids declared by deployments in the chain
     reweighted: dict[str, float]  # weights set by deployments in the chain
+    examples: tuple[ir.Example, ...] = ()  # shared few-shots, as in `Constitution`
+    comparisons: tuple[ir.Comparison, ...] = ()
 
     def enabled_ids(self) -> set[str]:
         return {p.id for p in self.principles} | {r.id for r in self.rules}

@@ -105,6 +105,7 @@ class Header(Node):
     name: Name
     version: Text | None = None
     description: Text | None = None
+    phase: Name | None = None  # `sl` or `rl`: the constitution is for that training phase only
 
 
 class Import(Node):
@@ -152,11 +153,51 @@ class Action(Node):
     text: Text | None = None
 
 
+class Turn(Node):
+    """One turn of an example's conversation: `user "..."` or `assistant "..."`."""
+
+    role: Literal["user", "assistant"]
+    text: Text
+
+
 class Example(Node):
+    """A critique/revision few-shot: in a principle, or shared when declared at the top level.
+
+    The conversation is `prompt` (its opening user turn) then `turns` in the
+    order written; `response` is the assistant reply under review. The
+    request fields give a shared example its own wording (in a principle's
+    example they default to the principle's critique and revision)."""
+
     prompt: Text | None = None
     response: Text | None = None
     critique: Text | None = None
     revision: Text | None = None
+    turns: tuple[Turn, ...] = ()
+    critique_request: Text | None = None
+    revision_request: Text | None = None
+
+    def conversation(self) -> list[tuple[str, str]]:
+        """(role, text) of every turn before the response, the prompt first."""
+        opening = [("user", self.prompt.value)] if self.prompt is not None else []
+        return opening + [(t.role, t.text.value) for t in self.turns]
+
+
+class Comparison(Node):
+    """A labelled comparison few-shot: a conversation, responses (A) and (B), the preferred one.
+
+    `compare` is the question asked; in a principle it defaults to the
+    principle's own `compare`."""
+
+    prompt: Text | None = None
+    turns: tuple[Turn, ...] = ()
+    responses: tuple[Text, ...] = ()
+    compare: Text | None = None
+    prefer: Name | None = None  # `A` or `B`
+    reasoning: Text | None = None
+
+    def conversation(self) -> list[tuple[str, str]]:
+        opening = [("user", self.prompt.value)] if self.prompt is not None else []
+        return opening + [(t.role, t.text.value) for t in self.turns]
 
 
 class Principle(Node):
@@ -169,6 +210,7 @@ class Principle(Node):
     tags: tuple[Name, ...] = ()
     applies: Condition | None = None
     examples: tuple[Example, ...] = ()
+    comparisons: tuple[Comparison, ...] = ()
 
 
 class Rule(Node):
@@ -233,7 +275,7 @@ class Deployment(Node):
     items: tuple[DeploymentItem, ...] = ()
 
 
-Declaration = Union[ContextBlock, Action, Principle, Rule, Priority, Conflict, Deployment]
+Declaration = Union[ContextBlock, Action, Principle, Rule, Priority, Conflict, Deployment, Example, Comparison]
 
 
 # ---------------------------------------------------------------- tests (version 1.1)

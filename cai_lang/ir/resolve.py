@@ -52,4 +52,6 @@ def resolve_deployment(constitution: Constitution, name: str) -> ResolvedDeploym
         disabled=tuple(sorted(disabled)),
         added=tuple(added),
         reweighted=reweighted,
+        examples=constitution.examples,
+        comparisons=constitution.comparisons,
     )

@@ -26,13 +26,14 @@ from cai_lang.resources import stdlib_dir
 _TOKENS = re.compile(r'"""(?:.|\n)*?(?:"""|\Z)|"(?:\\.|[^"\\\n])*(?:"|$)|#[^\n]*|[A-Za-z_][A-Za-z0-9_]*|-?\d+(?:\.\d+)?|[=!<>]=|\S', re.M)
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
-BLOCKS = ("constitution", "context", "principle", "rule", "conflict", "deployment", "example")
+BLOCKS = ("constitution", "context", "principle", "rule", "conflict", "deployment", "example", "comparison")
 KEYWORDS = {
-    "top": ["constitution", "import", "context", "action", "principle", "rule", "priority", "conflict", "deployment"],
-    "constitution": ["version", "description"],
+    "top": ["constitution", "import", "context", "action", "principle", "rule", "priority", "conflict", "deployment", "example", "comparison"],
+    "constitution": ["version", "description", "phase"],
     "context": [],
-    "principle": ["description", "critique", "revision", "compare", "weight", "tags", "applies", "example"],
-    "example": ["prompt", "response", "critique", "revision"],
+    "principle": ["description", "critique", "revision", "compare", "weight", "tags", "applies", "example", "comparison"],
+    "example": ["prompt", "user", "assistant", "response", "critique", "revision"],
+    "comparison": ["prompt", "user", "assistant", "response", "compare", "prefer", "reasoning"],
     "rule": ["never", "always", "detect"],
     "conflict": ["prefer"],
     "deployment": ["assume", "weight", "disable", "enable", "principle", "rule", "priority", "conflict"],
@@ -41,7 +42,7 @@ _REFERENCES = {"priority", ">", "vs", "prefer", "disable", "enable"}
 _CONDITION_START = {"when", "unless", "assume", "and", "or", "not", "("}
 _COMPARISONS = {"==", "!=", "<", "<=", ">", ">="}
 # Words after which a new name is being made up: nothing to offer.
-_NAMING = {"principle", "rule", "action", "deployment", "constitution", "as", "example", "tags", "["}
+_NAMING = {"principle", "rule", "action", "deployment", "constitution", "as", "example", "comparison", "tags", "["}
 # The words that start a clause, to tell a priority's `>` from a comparison's.
 _CLAUSES = _REFERENCES - {">"} | {"when", "unless", "assume", "never", "always", "weight", "{", "}"} | set(KEYWORDS["principle"])
 

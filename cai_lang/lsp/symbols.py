@@ -31,6 +31,7 @@ def _symbol(index: LineIndex, name: str, kind: types.SymbolKind, node: ir.Node, 
 
 def _principle(index: LineIndex, node: ir.Principle) -> types.DocumentSymbol:
     examples = [_symbol(index, f"example {i + 1}", K.Object, e) for i, e in enumerate(node.examples)]
+    examples += [_symbol(index, f"comparison {i + 1}", K.Object, c) for i, c in enumerate(node.comparisons)]
     detail = node.description.value if node.description is not None else None
     return _symbol(index, node.name.value, K.Class, node, node.name, detail, examples)
 
@@ -61,6 +62,9 @@ def _declaration(index: LineIndex, node) -> types.DocumentSymbol | None:
         return _symbol(index, "priority " + " > ".join(str(m) for m in node.members), K.Operator, node)
     if isinstance(node, ir.Conflict):
         return _symbol(index, f"conflict {node.left} vs {node.right}", K.Event, node)
+    if isinstance(node, (ir.Example, ir.Comparison)):
+        word = "example" if isinstance(node, ir.Example) else "comparison"
+        return _symbol(index, f"shared {word}", K.Object, node)
     if isinstance(node, ir.Deployment):
         children = []
         for item in node.items:

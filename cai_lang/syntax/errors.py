@@ -24,7 +24,7 @@ MAX_SHOWN_TOKEN = 40  # characters of a found name or number quoted in a message
 # Ordered: the first group that the expected set covers is used.
 _GROUPS: list[tuple[frozenset[str], str]] = [
     (
-        frozenset({"critique", "revision", "compare", "weight", "tags", "applies", "example", "description"}),
+        frozenset({"critique", "revision", "compare", "weight", "tags", "applies", "example", "comparison", "description"}),
         "a principle field such as `critique` or `weight`",
     ),
     (

@@ -14,6 +14,7 @@ than `MAX_DEPTH` is E001 and replaced, so later passes never recurse deeply.
 
 from __future__ import annotations
 
+import difflib
 from typing import Any
 
 from lark import Token, Transformer
@@ -118,10 +119,29 @@ class Lowerer(Transformer):
     def description_field(self, c):
         return self._field("description", c, self._text(self._only_string(c)))
 
+    def phase_field(self, c):
+        word, name = self._name(c[0]), self._name(c[1])
+        if word.value != "phase":
+            self._unknown_word(word, "the constitution header", ("version", "description", "phase"))
+            return None
+        if name.value not in ("sl", "rl"):
+            self.diagnostics.append(msg.INVALID_FIELD.at(name.span, problem=f"`phase` is `sl` or `rl`, not `{name.value}`"))
+        return self._field("phase", c, name)
+
+    def _unknown_word(self, word: ir.Name, owner: str, allowed: tuple[str, ...]) -> None:
+        close = difflib.get_close_matches(word.value, allowed, n=1)
+        self.diagnostics.append(
+            msg.INVALID_FIELD.at(
+                word.span,
+                problem=f"`{word.value}` is not a field of {owner}",
+                help=(f"did you mean `{close[0]}`? " if close else "") + "it takes " + ", ".join(f"`{a}`" for a in allowed),
+            )
+        )
+
     def constitution_decl(self, c):
         (name,) = self._names(c[:2])
         fields = self._fields("the constitution header", c)
-        return ir.Header(span=self._span(c), name=name, version=fields.get("version"), description=fields.get("description"))
+        return ir.Header(span=self._span(c), name=name, version=fields.get("version"), description=fields.get("description"), phase=fields.get("phase"))
 
     def std_target(self, c):
         return (".".join(n.value for n in self._names(c)), self._span(c), False)
@@ -187,18 +207,104 @@ class Lowerer(Transformer):
         return self._field("applies", c, c[2])
 
     def example_block(self, c):
-        fields = self._fields("an example", c)
+        c = self._words(c, "an example", ("user", "assistant"))
+        fields = self._fields("an example", c, allowed_many=("turn",))
         span = self._span(c)
-        for required in ("prompt", "response"):
-            if required not in fields:
-                self.diagnostics.append(msg.EXAMPLE_MISSING.at(span, field=required))
-        return _Field("example", ir.Example(span=span, **fields), span)
+        turns = tuple(fields.pop("turn", ()))
+        self._check_conversation(fields.get("prompt"), turns, span, "an example")
+        if "response" not in fields:
+            self.diagnostics.append(msg.EXAMPLE_MISSING.at(span, field="response"))
+        return _Field("example", ir.Example(span=span, turns=turns, **fields), span)
 
     def principle_decl(self, c):
         name = self._name(c[1])
-        fields = self._fields(f"principle `{name.value}`", c, allowed_many=("example",))
+        fields = self._fields(f"principle `{name.value}`", c, allowed_many=("example", "comparison"))
         examples = tuple(fields.pop("example", ()))
-        return ir.Principle(span=self._span(c), name=name, examples=examples, **fields)
+        comparisons = tuple(fields.pop("comparison", ()))
+        return ir.Principle(span=self._span(c), name=name, examples=examples, comparisons=comparisons, **fields)
+
+    # ------------------------------------------------------------ conversations and comparisons
+    def turn_field(self, c):
+        return self._field("word", c, (self._name(c[0]), self._text(self._only_string(c))))
+
+    def _words(self, children: list, owner: str, allowed: tuple[str, ...]) -> list:
+        """Resolve the contextual words (`user`, `assistant`, `reasoning`) of a block's fields."""
+        if "reasoning" in allowed:
+            fields = ("prompt", *allowed, "response", "compare", "prefer")
+        else:
+            fields = ("prompt", *allowed, "response", "critique", "revision", "critique request", "revision request")
+        resolved = []
+        for item in children:
+            if isinstance(item, _Field) and item.key == "word":
+                word, text = item.value
+                if word.value not in allowed:
+                    self._unknown_word(word, owner, fields)
+                    continue
+                if word.value == "reasoning":
+                    item = _Field("reasoning", text, item.span)
+                else:
+                    item = _Field("turn", ir.Turn(span=item.span, role=word.value, text=text), item.span)
+            resolved.append(item)
+        return resolved
+
+    def _request(self, key: str, c) -> _Field | None:
+        word = self._name(c[1])
+        if word.value != "request":
+            self._unknown_word(word, f"`{key} ...` in an example", ("request",))
+            return None
+        return self._field(f"{key}_request", c, self._text(self._only_string(c)))
+
+    def critique_request_field(self, c):
+        return self._request("critique", c)
+
+    def revision_request_field(self, c):
+        return self._request("revision", c)
+
+    def comparison_question(self, c):
+        return self._field("compare", c, self._text(self._only_string(c)))
+
+    def comparison_prefer(self, c):
+        name = self._name(c[1])
+        if name.value.upper() not in ("A", "B"):
+            self.diagnostics.append(msg.INVALID_FIELD.at(name.span, problem=f"`prefer` in a comparison names response `A` or `B`, not `{name.value}`"))
+        return self._field("prefer", c, name.model_copy(update={"value": name.value.upper()}))
+
+    def comparison_block(self, c):
+        c = self._words(c, "a comparison", ("user", "assistant", "reasoning"))
+        fields = self._fields("a comparison", c, allowed_many=("turn", "response"))
+        span = self._span(c)
+        turns = tuple(fields.pop("turn", ()))
+        responses = tuple(fields.pop("response", ()))
+        self._check_conversation(fields.get("prompt"), turns, span, "a comparison")
+        if len(responses) != 2:
+            self.diagnostics.append(
+                msg.INVALID_FIELD.at(span, problem=f"a comparison needs exactly two `response` fields, (A) then (B); it has {len(responses)}")
+            )
+        if "prefer" not in fields:
+            self.diagnostics.append(msg.EXAMPLE_MISSING.at(span, field="prefer A` or `prefer B"))
+        return _Field("comparison", ir.Comparison(span=span, turns=turns, responses=responses, **fields), span)
+
+    def _check_conversation(self, prompt: ir.Text | None, turns: tuple[ir.Turn, ...], span: Span, owner: str) -> None:
+        """The turns before the response: user first, alternating, ending with the user."""
+        if prompt is not None and turns and turns[0].span.start < prompt.span.start:
+            self.diagnostics.append(msg.INVALID_FIELD.at(turns[0].span, problem=f"`prompt` opens the conversation of {owner}; put it before the turns"))
+            return
+        roles = (["user"] if prompt is not None else []) + [t.role for t in turns]
+        if not roles:
+            self.diagnostics.append(msg.EXAMPLE_MISSING.at(span, field="prompt"))
+            return
+        for index, role in enumerate(roles):
+            expected = "user" if index % 2 == 0 else "assistant"
+            if role != expected:
+                where = turns[index - (len(roles) - len(turns))].span
+                self.diagnostics.append(
+                    msg.INVALID_FIELD.at(where, problem=f"the turns of {owner} alternate, starting with the user: turn {index + 1} should be `{expected}`")
+                )
+                return
+        if roles[-1] != "user":
+            self.diagnostics.append(
+                msg.INVALID_FIELD.at(turns[-1].span, problem=f"the conversation of {owner} ends with the user: the assistant's reply under review is its `response`")
+            )
 
     # ------------------------------------------------------------ rules
     def guard(self, c):
@@ -366,7 +472,8 @@ class Lowerer(Transformer):
         return self._nested(c[1], [c[1]]) if len(c) == 3 else c[0]
 
     def start(self, c):
-        return c
+        # A top-level `example` or `comparison` is a shared few-shot declaration.
+        return [item.value if isinstance(item, _Field) else item for item in c]
 
 
 def _edge(item, first: bool) -> tuple[int, int, int]:

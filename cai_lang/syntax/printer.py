@@ -146,6 +146,8 @@ class _Printer:
     def declaration(self, node: Any, depth: int) -> None:
         if isinstance(node, ir.Header):
             fields = [self.text_field(w, getattr(node, w)) for w in ("version", "description") if getattr(node, w) is not None]
+            if node.phase is not None:
+                fields.append(self.atom_field("phase", node.phase.span.start, node.phase.span.end, f"phase {node.phase.value}"))
             self.block(f"constitution {node.name.value}", node, node.name.span.end, depth, fields)
         elif isinstance(node, ir.Import):
             target = self.literal(ir.Text(span=node.target_span, value=node.target), depth) if node.is_path else node.target
@@ -174,6 +176,10 @@ class _Printer:
                 name_end = node.extends.span.end
             fields = [(item.span.start, self.deployment_item(item)) for item in node.items]
             self.block(head, node, name_end, depth, fields)
+        elif isinstance(node, ir.Example):
+            self.example(node)(depth)
+        elif isinstance(node, ir.Comparison):
+            self.comparison(node)(depth)
         elif isinstance(node, ir.Test):
             self.block(f"test {node.name.value}", node, node.name.span.end, depth, self.test_fields(node))
         else:
@@ -194,11 +200,29 @@ class _Printer:
             fields.append(self.atom_field("applies", node.applies.span.start, node.applies.span.end, "applies when " + print_condition(node.applies)))
         for example in node.examples:
             fields.append((example.span.start, self.example(example)))
+        for comparison in node.comparisons:
+            fields.append((comparison.span.start, self.comparison(comparison)))
         return fields
 
     def example(self, node: ir.Example):
         fields = [self.text_field(w, getattr(node, w)) for w in ("prompt", "response", "critique", "revision") if getattr(node, w) is not None]
+        fields += self.turn_fields(node.turns)
+        for word in ("critique", "revision"):
+            request = getattr(node, f"{word}_request")
+            if request is not None:
+                fields.append(self.text_field(word, request, prefix=f"{word} request"))
         return lambda depth: self.block("example", node, node.span.start, depth, fields)
+
+    def turn_fields(self, turns: tuple[ir.Turn, ...]) -> list:
+        return [self.text_field(turn.role, turn.text) for turn in turns]
+
+    def comparison(self, node: ir.Comparison):
+        fields = [self.text_field(w, getattr(node, w)) for w in ("prompt", "compare", "reasoning") if getattr(node, w) is not None]
+        fields += self.turn_fields(node.turns)
+        fields += [self.text_field("response", response) for response in node.responses]
+        if node.prefer is not None:
+            fields.append(self.atom_field("prefer", node.prefer.span.start, node.prefer.span.end, f"prefer {node.prefer.value}"))
+        return lambda depth: self.block("comparison", node, node.span.start, depth, fields)
 
     def rule_fields(self, node: ir.Rule) -> list:
         fields = []

@@ -136,9 +136,9 @@ def test_export_writes_the_hf_cai_json(tmp_path):
     assert all(set(item) == {"critic", "revision"} for item in exported["constitutions"])
     assert all(m["role"] in ("user", "assistant") for dialogue in exported["system_chat"] for m in dialogue)
     printed = invoke("export", source, "--format", "hf-cai")
-    assert json.loads(printed.output) == exported
+    assert json.loads(printed.stdout) == exported
     rl_only = invoke("export", write(tmp_path, COMPARE_ONLY, "rl.const"), "--format", "hf-cai")
-    assert len(json.loads(rl_only.output)["constitutions"]) == 1
+    assert len(json.loads(rl_only.stdout)["constitutions"]) == 1
     assert invoke("export", source, "--format", "yaml").exit_code == 2
 
 

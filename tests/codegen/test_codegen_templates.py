@@ -11,6 +11,7 @@ from jinja2.sandbox import SecurityError
 
 from cai_lang.codegen.compiler import write_bundle
 from cai_lang.codegen.templates import (
+    DIALECTS,
     PHASE_VARIABLES,
     PHASES,
     TEMPLATE_VARIABLES,
@@ -20,7 +21,7 @@ from cai_lang.codegen.templates import (
     render_prompt,
 )
 
-TRAINER_PROVIDES = {"conversation", "principle", "examples", "critique", "response_a", "response_b", "reasoning", "early_stop"}
+TRAINER_PROVIDES = {"conversation", "principle", "examples", "comparisons", "critique", "response_a", "response_b", "reasoning", "early_stop"}
 CONVERSATION = [
     {"role": "user", "content": "Can I take ibuprofen with paracetamol?"},
     {"role": "assistant", "content": "Yes, they can usually be combined."},
@@ -35,7 +36,7 @@ def bundle(tmp_path_factory):
 def test_every_emitted_template_reads_exactly_the_variables_recorded_for_it(bundle, tmp_path):
     written = write_bundle(bundle, tmp_path)
     folder = tmp_path / "default"
-    assert len(bundle.templates) == 2 * len(PHASES)
+    assert len(bundle.templates) == len(DIALECTS) * len(PHASES) == 3 * len(PHASES)
     assert sum(1 for p in written if p.suffix == ".jinja") == len(bundle.templates)
     for name, template in bundle.templates.items():
         source = (folder / template.file).read_text(encoding="utf-8")

@@ -27,13 +27,14 @@ GRAMMAR_PATH = EXTENSION / "syntaxes" / "const.tmLanguage.json"
 SAMPLE_PATH = EXTENSION / "test" / "sample.const"
 
 # The keyword list of the language contract (LANGUAGE.md, section 1), copied
-# here because that document is not part of the repository.
+# here because that document is not part of the repository, plus
+# `comparison` (docs/language.md, few-shots).
 KEYWORDS = """
 constitution version description import as context bool action principle rule
 critique revision compare weight tags applies when unless never always detect
 regex example prompt response priority conflict vs prefer otherwise deployment
 extends assume disable enable not and or in true false
-test given expect allowed over
+test given expect allowed over comparison
 """.split()
 
 # Scope prefixes that count as "highlighted as a keyword".
@@ -222,14 +223,34 @@ def tokenizer(grammar: dict) -> Tokenizer:
     return Tokenizer(grammar)
 
 
+# sample.const is canonical (`caic fmt --check` passes on it, like every
+# shipped file), so layouts the formatter never writes are appended here:
+# escapes, redundant parentheses, an invalid escape, a chain across lines.
+LAYOUTS = r"""
+# Layouts the formatter rewrites, kept for the tokenizer.
+principle layouts {
+    revision "Rewrite it:\n\tanswer the question \u{2014} fully \\ safely."
+    compare "Which response does more for the user? \q is not an escape."
+    applies when topic == medical and not (risk < medium)
+}
+
+priority honesty.calibrated
+    > helpful
+"""
+
+
+def _sample_text() -> str:
+    return SAMPLE_PATH.read_text(encoding="utf-8") + LAYOUTS
+
+
 @pytest.fixture(scope="module")
 def sample_lines() -> list[str]:
-    return SAMPLE_PATH.read_text(encoding="utf-8").split("\n")
+    return _sample_text().split("\n")
 
 
 @pytest.fixture(scope="module")
 def sample_tokens(tokenizer: Tokenizer) -> list[Token]:
-    return tokenizer.tokenize(SAMPLE_PATH.read_text(encoding="utf-8"))
+    return tokenizer.tokenize(_sample_text())
 
 
 def _walk_rules(node, path="grammar"):
@@ -343,7 +364,7 @@ def _walk_includes(node, path="grammar"):
 
 
 def test_keyword_list_is_the_contract_list() -> None:
-    assert len(KEYWORDS) == len(set(KEYWORDS)) == 46
+    assert len(KEYWORDS) == len(set(KEYWORDS)) == 47
 
 
 @pytest.mark.parametrize("keyword", KEYWORDS)
@@ -700,3 +721,21 @@ def test_negative_number(tokenizer: Tokenizer) -> None:
     tokens = tokenizer.tokenize("weight accurate -0.5")
     (num,) = [t for t in tokens if t.text == "-0.5"]
     assert has_scope(num.scopes, "constant.numeric")
+
+
+def test_few_shot_fields_and_contextual_words(tokenizer: Tokenizer) -> None:
+    source = (
+        "comparison {\n    user \"Hi\"\n    assistant \"Hello\"\n    reasoning \"Because.\"\n}\n"
+        "example {\n    critique request \"Point out harm.\"\n}\n"
+        "constitution c {\n    phase sl\n}\n"
+        "context {\n    user: anonymous | verified\n    phase: early | late\n}\n"
+    )
+    lines = source.split("\n")
+    tokens = tokenizer.tokenize(source)
+    for line, word in (("comparison {", "comparison"), ("user \"Hi", "user"), ("assistant", "assistant"), ("reasoning", "reasoning"), ("request", "request"), ("phase sl", "phase")):
+        scopes = scopes_of(tokens, lines, line, word)
+        assert has_scope(scopes, "keyword.other.field") or has_scope(scopes, "storage.type"), (word, scopes)
+    assert has_scope(scopes_of(tokens, lines, "phase sl", "sl"), "constant.language")
+    # As context variables they are names, not keywords.
+    for line, word in (("user: anonymous", "user"), ("phase: early", "phase")):
+        assert not has_scope(scopes_of(tokens, lines, line, word), "keyword"), word

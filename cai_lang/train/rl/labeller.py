@@ -32,13 +32,13 @@ from typing import Literal, Mapping, Sequence
 from cai_lang.codegen.bundle import Bundle
 from cai_lang.engine.base import GenerationBackend, SamplingParams
 
-Dialect = Literal["chat", "text"]
+Dialect = Literal["chat", "text", "paper"]
 
 # Where the answer goes decides its spelling. A text prompt ends "The answer
 # is:", and byte-level BPE folds the separating space into the next token, so
 # the option carries the space (" (A)"); a chat prompt ends with the
 # assistant header and a newline, after which the reply starts bare ("(A)").
-DEFAULT_OPTIONS: dict[str, tuple[str, str]] = {"chat": ("(A)", "(B)"), "text": (" (A)", " (B)")}
+DEFAULT_OPTIONS: dict[str, tuple[str, str]] = {"chat": ("(A)", "(B)"), "text": (" (A)", " (B)"), "paper": (" (A)", " (B)")}
 
 # The CoT templates ask the model to end with "The answer is: (A)"; the
 # reasoning handed to the answer step must stop before that, or the answer

@@ -13,28 +13,31 @@ them as if this run had generated them. Nothing here imports torch.
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 from typing import Any
 
-from cai_lang.train.run.folder import check_hashes, read_rows
-from cai_lang.train.run.layout import RUN_FILE
+from cai_lang.train.run.folder import RunError, check_hashes, read_rows
+from cai_lang.train.run.layout import RL_LABELS, RL_PAIRS, RUN_FILE, SL_DATA
 from cai_lang.train.run.model_specs import PipelineError
+from cai_lang.train.run.record import RunRecord
 
-# The files each phase trains on, by name in the generating run's folder.
-PHASE_FILES = {"sl": ("sl_data.jsonl",), "rl": ("rl_pairs.jsonl", "rl_labels.jsonl")}
+# The files each phase trains on, by name in the generating run's folder, with their run.json kinds.
+PHASE_FILES = {"sl": (SL_DATA,), "rl": (RL_PAIRS, RL_LABELS)}
+KINDS = {SL_DATA: "sl_data", RL_PAIRS: "pairs", RL_LABELS: "preference_labels"}
 
 
 def import_run_data(run, step, phase: str, source_dir: Path, reporter) -> str:
     """Copy `phase`'s data from `source_dir` into `run`'s folder after checking it; return the bundle hash."""
     source_dir = Path(source_dir)
+    generating = RunRecord(source_dir)  # read-only: this command never writes the other run's record
+    if not generating.exists:
+        raise PipelineError(f"--data {source_dir}: no {RUN_FILE} there; give the folder a `caic generate` run wrote")
     try:
-        theirs = json.loads((source_dir / RUN_FILE).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise PipelineError(f"--data {source_dir}: no {RUN_FILE} there; give the folder a `caic generate` run wrote") from None
-    except (OSError, json.JSONDecodeError) as exc:
-        raise PipelineError(f"--data {source_dir}: cannot read {RUN_FILE}: {exc}") from None
+        generating.reload()
+    except RunError as exc:
+        raise PipelineError(f"--data {source_dir}: {exc}") from None
+    theirs = generating.data
     reporter.phase("compiling the constitution")
     bundle, _ = run.bundle_for(step.source, step.deployment)
     made_under = theirs.get("content_hash")
@@ -66,8 +69,7 @@ def import_run_data(run, step, phase: str, source_dir: Path, reporter) -> str:
     }
     record.merge("imported_data", {phase: origin})
     for name, rows in counts.items():
-        kind = {"sl_data.jsonl": "sl_data", "rl_pairs.jsonl": "pairs", "rl_labels.jsonl": "preference_labels"}[name]
-        record.add_output(name.removesuffix(".jsonl"), run.folder / name, kind, rows=rows, complete=True, imported_from=str(source_dir.resolve()))
+        record.add_output(name.removesuffix(".jsonl"), run.folder / name, KINDS[name], rows=rows, complete=True, imported_from=str(source_dir.resolve()))
     record.add_step("import-data", phase=phase, **{"from": str(source_dir.resolve())}, rows=counts)
     run.save()
     made_by = ", ".join(f"{role} {model}" for role, model in origin["models"].items()) or "models not recorded"
