@@ -29,6 +29,7 @@ from cai_lang.train.config import (
     GENERATE_RL,
     GENERATE_SL,
     TRAIN,
+    HardwareConfig,
     HubConfig,
     LabelConfig,
     PolicyConfig,
@@ -122,7 +123,7 @@ def train(values: dict) -> None:
     config = TrainConfig(
         run=build(RunConfig, values, argv=list(sys.argv)), phase=values["phase"], data=values.get("data"), sl=build(SLConfig, values),
         labels=build(LabelConfig, values), sft=build(SFTConfig, values), preference=build(PreferenceConfig, values),
-        policy=build(PolicyConfig, values), hub=build(HubConfig, values),
+        policy=build(PolicyConfig, values), hardware=build(HardwareConfig, values), hub=build(HubConfig, values),
     )
 
     def phase(reporter):

@@ -67,6 +67,7 @@ class HTTPBackend(GenerationBackend):
         max_backoff: float = 30.0,
         concurrency: int = 8,
         top_logprobs: int = MAX_TOP_LOGPROBS,
+        chat_template_kwargs: dict[str, Any] | None = None,
     ):
         if not model:
             raise ValueError(
@@ -83,6 +84,8 @@ class HTTPBackend(GenerationBackend):
         self.max_backoff = max_backoff
         self.concurrency = concurrency
         self.top_logprobs = top_logprobs
+        # Sent with every chat request (vLLM and `transformers serve` read it), e.g. {"enable_thinking": false}.
+        self.chat_extras = {"chat_template_kwargs": dict(chat_template_kwargs)} if chat_template_kwargs else {}
         host = urllib.parse.urlsplit(self.base_url).hostname or ""
         # A server on this machine is never reached through a proxy, whatever
         # http_proxy says; remote ones honour the environment as usual.
@@ -174,6 +177,7 @@ class HTTPBackend(GenerationBackend):
             body["seed"] = params.seed
         if is_chat(prompt):
             body["messages"] = [dict(m) for m in prompt]  # type: ignore[union-attr]
+            body.update(self.chat_extras)
             reply = self.post_capable("/chat/completions", body)
             text = _first_choice(reply)["message"].get("content") or ""
         else:
@@ -240,6 +244,7 @@ class HTTPBackend(GenerationBackend):
             "temperature": 0.0,
             "logprobs": True,
             "top_logprobs": self.top_logprobs,
+            **self.chat_extras,
         }
         reply = self.post("/chat/completions", body)
         content = (_first_choice(reply).get("logprobs") or {}).get("content") or []

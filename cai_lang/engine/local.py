@@ -83,6 +83,7 @@ class LocalBackend(PrefixScoring, GenerationBackend):
         trust_remote_code: bool = False,
         model: Any = None,
         tokenizer: Any = None,
+        chat_template_kwargs: dict[str, Any] | None = None,
         reuse_prefixes: bool = True,
         max_cached_tokens: int = 32768,
     ):
@@ -114,7 +115,7 @@ class LocalBackend(PrefixScoring, GenerationBackend):
             self.device = next(model.parameters()).device
         self.model = model
         self.tokenizer = tokenizer
-        self.encoder = PromptEncoder(tokenizer)
+        self.encoder = PromptEncoder(tokenizer, chat_template_kwargs)
         self._eos_ids = _eos_ids(model, tokenizer)
         self._pad_id = _pad_id(model, tokenizer, self._eos_ids)
         parameters = inspect.signature(model.forward).parameters

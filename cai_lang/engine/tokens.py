@@ -32,8 +32,10 @@ class Split:
 class PromptEncoder:
     """Renders and tokenises prompts the same way for generating and scoring."""
 
-    def __init__(self, tokenizer: Any):
+    def __init__(self, tokenizer: Any, template_kwargs: dict[str, Any] | None = None):
         self.tokenizer = tokenizer
+        # Options the chat template reads, e.g. {"enable_thinking": False} for Qwen3.
+        self.template_kwargs = dict(template_kwargs or {})
         self.prefix, self.suffix = _special_affixes(tokenizer)
         # Control-token strings (`</s>`, `<|im_end|>`, ...) that may appear in
         # user text: red-team prompts and model responses are data, and must
@@ -49,7 +51,7 @@ class PromptEncoder:
                 "this model's tokenizer has no chat template; send text prompts (plain strings) instead"
             )
         messages = [{**m, "content": self.defuse(str(m.get("content", "")))} for m in prompt]
-        return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True, **self.template_kwargs)
 
     def defuse(self, content: str) -> str:
         """Message text with any control-token string broken by a zero-width joiner.

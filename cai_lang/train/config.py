@@ -20,9 +20,11 @@ from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-DATA, SL, RL, SERVER, SFT, PM, POLICY = (
-    "Run and data", "SL-CAI", "RL-CAI labels", "Servers", "Fine-tuning (SL)", "Preference model", "Policy (RL)"
+DATA, SL, RL, SERVER, SFT, PM, POLICY, HARDWARE = (
+    "Run and data", "SL-CAI", "RL-CAI labels", "Servers", "Fine-tuning (SL)", "Preference model", "Policy (RL)",
+    "Hardware (every trainer)",
 )
+DTYPES = ("auto", "fp32", "bf16", "fp16")
 HUB = "Hugging Face Hub"
 PHASE_NAMES = ("sl", "rl", "all")
 DIALECTS = ("chat", "text")
@@ -85,11 +87,27 @@ class RunConfig:
     resume: bool = option(False, "--resume", help="Continue an interrupted run in this folder; finished steps are kept.", panel=DATA)
     served_model: str | None = option(None, "--served-model", help="The model name an http:// --model serves (a spec URL#NAME names its own).", panel=SERVER)
     api_key_env: str | None = option(None, "--api-key-env", help="Environment variable holding the server's API key (the key is never recorded).", panel=SERVER)
+    chat_template_kwargs: str | None = option(None, "--chat-template-kwargs", help='JSON object passed to every model\'s chat template, e.g. \'{"enable_thinking": false}\' (generation, labelling and training).', panel=DATA)
     argv: list[str] | None = None  # the command line, recorded in run.json (not an option)
 
     def __post_init__(self) -> None:
         self.file, self.output = Path(self.file), Path(self.output)
         check_choices(self)
+        self.template_kwargs()
+
+    def template_kwargs(self) -> dict[str, Any]:
+        """--chat-template-kwargs parsed (an empty dict without it); a value that is not a JSON object is refused."""
+        if not self.chat_template_kwargs:
+            return {}
+        import json
+
+        try:
+            value = json.loads(self.chat_template_kwargs)
+        except ValueError as exc:
+            raise ValueError(f"--chat-template-kwargs is not JSON: {exc}") from exc
+        if not isinstance(value, dict):
+            raise ValueError("--chat-template-kwargs must be a JSON object, e.g. '{\"enable_thinking\": false}'")
+        return value
         if self.batch_size < 1:
             raise ValueError("--batch-size must be at least 1")
 
@@ -131,6 +149,10 @@ class SFTConfig:
     max_length: int = option(1024, "--max-length", help="Tokens per training example (the preference model drops longer pairs).", panel=SFT)
     logging_steps: int = option(10, "--logging-steps", help="Log the loss every this many steps, every trainer.", panel=SFT)
     report_to: list[str] | None = option(None, "--report-to", help="Experiment tracker every trainer logs to: tensorboard, wandb, trackio, mlflow, ... (repeatable; default none).", panel=SFT)
+    sft_targets: str = option("final", "--sft-targets", help="`final`: train on each prompt's last revision; `all`: on every round's revision (the paper).", panel=SFT, choices=("final", "all"))
+
+    def __post_init__(self) -> None:
+        check_choices(self)
 
 
 @dataclass
@@ -142,6 +164,10 @@ class PreferenceConfig:
     pm_max_steps: int | None = option(None, "--pm-max-steps", help="Preference-model steps (default: --max-steps).", panel=PM)
     pm_learning_rate: float = option(1e-5, "--pm-learning-rate", help="Preference-model peak learning rate.", panel=PM)
     pm_eval_fraction: float = option(0.1, "--pm-eval-fraction", help="Share of pairs held out for pairwise accuracy.", panel=PM)
+    preference_model: str = option("auto", "--preference-model", help="`auto`: train it only when the policy reads it (rloo/grpo with --reward preference-model); `always`: train it anyway.", panel=PM, choices=("auto", "always"))
+
+    def __post_init__(self) -> None:
+        check_choices(self)
 
 
 @dataclass
@@ -156,9 +182,33 @@ class PolicyConfig:
     tie_margin: float = option(0.1, "--tie-margin", help="DPO skips pairs whose soft label is this close to 0.5.", panel=POLICY)
     num_generations: int = option(4, "--num-generations", help="rloo/grpo: completions per prompt.", panel=POLICY)
     max_completion_length: int = option(64, "--max-completion-length", help="rloo/grpo: tokens per completion (keep it small on a CPU).", panel=POLICY)
+    scale_rewards: str | None = option(None, "--scale-rewards", help="grpo: divide rewards by their `group` or `batch` spread, or `none`; default none with --reward labeller, group otherwise.", panel=POLICY, choices=("group", "batch", "none"))
+    use_vllm: bool = option(False, "--use-vllm", help="rloo/grpo: generate with vLLM (trl's option; vllm must be installed).", panel=POLICY)
+    vllm_mode: str = option("colocate", "--vllm-mode", help="`colocate`: vLLM in the training process; `server`: a `trl vllm-serve` at --vllm-server-url.", panel=POLICY, choices=("colocate", "server"))
+    vllm_server_url: str | None = option(None, "--vllm-server-url", help="--vllm-mode server: the server's base URL.", panel=POLICY)
 
     def __post_init__(self) -> None:
         check_choices(self)
+
+
+@dataclass
+class HardwareConfig:
+    """Device, precision, memory and LoRA of every trainer (SFT, preference model, policy)."""
+
+    dtype: str = option("auto", "--dtype", help="Compute precision, over fp32 master weights: auto (bf16 on GPUs that have it, else fp16; fp32 on a CPU), fp32, bf16, fp16.", panel=HARDWARE, choices=DTYPES)
+    activation_checkpointing: bool | None = option(None, "--activation-checkpointing/--no-activation-checkpointing", help="Recompute activations in the backward pass (default: on with a GPU, off on a CPU).", panel=HARDWARE)
+    device_map: str | None = option(None, "--device-map", help="accelerate placement of a model larger than one GPU (`auto`, `balanced`); one process only.", panel=HARDWARE)
+    lora_r: int | None = option(None, "--lora-r", help="Train LoRA adapters of this rank instead of every weight (every trainer).", panel=HARDWARE)
+    lora_alpha: int | None = option(None, "--lora-alpha", help="LoRA alpha (default: twice --lora-r).", panel=HARDWARE)
+    lora_dropout: float = option(0.05, "--lora-dropout", help="LoRA dropout.", panel=HARDWARE)
+    lora_target: list[str] | None = option(None, "--lora-target", help="Module names LoRA adapts; repeatable (default: every linear layer but the head).", panel=HARDWARE)
+    qlora: bool = option(False, "--qlora", help="With --lora-r: load the frozen base in 4-bit NF4 (QLoRA; CUDA and bitsandbytes).", panel=HARDWARE)
+    merge_lora: bool = option(False, "--merge-lora", help="Save merged full weights (the adapter goes to adapter/ beside them).", panel=HARDWARE)
+
+    def __post_init__(self) -> None:
+        check_choices(self)
+        if self.lora_r is None and (self.qlora or self.merge_lora or self.lora_alpha is not None or self.lora_target):
+            raise ValueError("--lora-alpha, --lora-target, --qlora and --merge-lora need --lora-r")
 
 
 @dataclass
@@ -192,6 +242,7 @@ class TrainConfig:
     sft: SFTConfig = field(default_factory=SFTConfig)
     preference: PreferenceConfig = field(default_factory=PreferenceConfig)
     policy: PolicyConfig = field(default_factory=PolicyConfig)
+    hardware: HardwareConfig = field(default_factory=HardwareConfig)
     hub: HubConfig = field(default_factory=HubConfig)
 
     def __post_init__(self) -> None:
@@ -206,4 +257,4 @@ class TrainConfig:
 # The groups each command takes, in the order their options are listed.
 GENERATE_SL = (RunConfig, SLConfig)
 GENERATE_RL = (RunConfig, LabelConfig)
-TRAIN = (RunConfig, PhaseConfig, SLConfig, LabelConfig, SFTConfig, PreferenceConfig, PolicyConfig, HubConfig)
+TRAIN = (RunConfig, PhaseConfig, SLConfig, LabelConfig, SFTConfig, PreferenceConfig, PolicyConfig, HardwareConfig, HubConfig)

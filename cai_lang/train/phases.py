@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Callable
 
 from cai_lang.train.config import TrainConfig
+from cai_lang.train.hardware import full_model, release
 from cai_lang.train.rl.pipeline import RLPhaseResult, human_rows, train_rl
 from cai_lang.train.run.model_specs import PipelineError
 from cai_lang.train.run.session import QuietReporter, Reporter, Run, process_rank
@@ -41,11 +42,12 @@ class TrainResult:
 
 
 def _sl(run: Run, config: TrainConfig, reporter: Reporter) -> TrainResult:
-    return TrainResult(sl=train_sl(run, sl_step(config.run, config.sl), sft_settings(config.run, config.sft), reporter, data_from=config.data))
+    return TrainResult(sl=train_sl(run, sl_step(config.run, config.sl), sft_settings(config.run, config.sft, config.hardware), reporter,
+                                   data_from=config.data))
 
 
 def _rl(run: Run, config: TrainConfig, reporter: Reporter, *, policy: str | None = None, start: bool = True) -> RLPhaseResult:
-    training = rl_training(config.run, config.sft, config.preference, config.policy)
+    training = rl_training(config.run, config.sft, config.preference, config.policy, config.hardware)
     return train_rl(run, rl_step(config.run, config.labels, model=policy), training, reporter, preference_base=config.run.model, start=start,
                     data_from=config.data if policy is None else None)
 
@@ -57,9 +59,11 @@ def _all(run: Run, config: TrainConfig, reporter: Reporter) -> TrainResult:
         raise PipelineError("--phase all runs in one process; start it without `accelerate launch` (only --phase sl trains in several)")
     # Every setting and the human-preference file are checked before the SL phase spends any time.
     rl_step(config.run, config.labels)
-    human_rows(rl_training(config.run, config.sft, config.preference, config.policy).human_preferences)
-    sl = train_sl(run, sl_step(config.run, config.sl), sft_settings(config.run, config.sft), reporter, finish=False)
-    return TrainResult(sl=sl, rl=_rl(run, config, reporter, policy=str(run.layout.sl_model), start=False))
+    human_rows(rl_training(config.run, config.sft, config.preference, config.policy, config.hardware).human_preferences)
+    sl = train_sl(run, sl_step(config.run, config.sl), sft_settings(config.run, config.sft, config.hardware), reporter, finish=False)
+    release()  # nothing of the SL phase stays in memory for the RL phase
+    # A LoRA SL model saved without --merge-lora is an adapter: the RL phase reads the base with it merged in.
+    return TrainResult(sl=sl, rl=_rl(run, config, reporter, policy=full_model(run.layout.sl_model), start=False))
 
 
 PHASES: dict[str, Callable[[Run, TrainConfig, Reporter], TrainResult]] = {

@@ -16,7 +16,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from cai_lang.train.config import LabelConfig, PolicyConfig, PreferenceConfig, RunConfig, SFTConfig, SLConfig, TrainConfig
+from cai_lang.train.config import (
+    HardwareConfig,
+    LabelConfig,
+    PolicyConfig,
+    PreferenceConfig,
+    RunConfig,
+    SFTConfig,
+    SLConfig,
+    TrainConfig,
+)
 from cai_lang.train.run.model_specs import ServerSettings
 from cai_lang.train.run.prompts import PromptSelection, PromptSetError
 from cai_lang.train.run.session import GenerationStep
@@ -43,7 +52,8 @@ def _step(run: RunConfig, generation: Any, helpers: tuple[str, ...], model: str 
     return GenerationStep(
         source=run.file, model=model or run.model, output=run.output, generation=generation, deployment=run.deployment,
         helpers=helpers, prompts=selection, batch_size=run.batch_size, device=run.device, resume=run.resume,
-        argv=run.argv, server=ServerSettings(served_model=run.served_model, api_key_env=run.api_key_env),
+        argv=run.argv, server=ServerSettings(served_model=run.served_model, api_key_env=run.api_key_env,
+                                             chat_template_kwargs=run.template_kwargs() or None),
     )
 
 
@@ -95,7 +105,25 @@ def report_to(sft: SFTConfig) -> list[str]:
     return names
 
 
-def sft_settings(run: RunConfig, sft: SFTConfig):
+def hardware_settings(run: RunConfig, hardware: HardwareConfig | None):
+    """Every trainer's device, precision and LoRA (`cai_lang.train.hardware`); checked against this machine."""
+    from cai_lang.train.hardware import HardwareError, HardwareSettings, LoraSettings, resolve
+
+    hardware = hardware or HardwareConfig()
+    try:
+        lora = None
+        if hardware.lora_r is not None:
+            lora = LoraSettings(r=hardware.lora_r, alpha=hardware.lora_alpha or 2 * hardware.lora_r, dropout=hardware.lora_dropout,
+                                target_modules=tuple(hardware.lora_target or ()), four_bit=hardware.qlora, merge=hardware.merge_lora)
+        settings = HardwareSettings(device=run.device, dtype=hardware.dtype, activation_checkpointing=hardware.activation_checkpointing,
+                                    device_map=hardware.device_map, lora=lora)
+        resolve(settings)  # --device cuda without CUDA, fp16 on a CPU, QLoRA without bitsandbytes: refused now
+    except (ValueError, HardwareError) as exc:
+        raise ConfigError(str(exc)) from exc
+    return settings
+
+
+def sft_settings(run: RunConfig, sft: SFTConfig, hardware: HardwareConfig | None = None):
     from cai_lang.train.sl.sft import SFTSettings
 
     try:
@@ -103,13 +131,14 @@ def sft_settings(run: RunConfig, sft: SFTConfig):
             max_steps=sft.max_steps, epochs=sft.epochs, batch_size=sft.train_batch_size,
             gradient_accumulation_steps=sft.gradient_accumulation, learning_rate=sft.learning_rate, max_length=sft.max_length,
             seed=run.seed, logging_steps=sft.logging_steps, device="cpu" if run.device == "cpu" else "auto",
-            report_to=report_to(sft),
+            targets=sft.sft_targets, hardware=hardware_settings(run, hardware), chat_template_kwargs=run.template_kwargs(), report_to=report_to(sft),
         )
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
 
 
-def rl_training(run: RunConfig, sft: SFTConfig, pm: PreferenceConfig, policy: PolicyConfig):
+def rl_training(run: RunConfig, sft: SFTConfig, pm: PreferenceConfig, policy: PolicyConfig,
+                hardware: HardwareConfig | None = None):
     """The RL trainers' settings (`RLTraining`); refuses PPO (not in trl 1.16) and a --reward for offline DPO."""
     from cai_lang.train.rl.pipeline import RLTraining
     from cai_lang.train.rl.policy import PolicyTrainingConfig, ppo_status
@@ -121,25 +150,31 @@ def rl_training(run: RunConfig, sft: SFTConfig, pm: PreferenceConfig, policy: Po
         raise ConfigError(f"--reward chooses the reward of online RL (--method rloo or grpo), not of --method {policy.method}")
     if pm.human_preferences is not None and not Path(pm.human_preferences).is_file():
         raise ConfigError(f"cannot read {pm.human_preferences}: no such file")
+    if policy.use_vllm and policy.method not in ("rloo", "grpo"):
+        raise ConfigError("--use-vllm generates the completions of online RL (--method rloo or grpo)")
+    placed = hardware_settings(run, hardware)
     try:
         preference = PreferenceTrainingConfig(
             max_steps=sft.max_steps if pm.pm_max_steps is None else pm.pm_max_steps, num_train_epochs=sft.epochs,
             learning_rate=pm.pm_learning_rate, batch_size=sft.train_batch_size, max_length=sft.max_length,
-            eval_fraction=pm.pm_eval_fraction, seed=run.seed, logging_steps=sft.logging_steps, report_to=report_to(sft),
+            eval_fraction=pm.pm_eval_fraction, seed=run.seed, logging_steps=sft.logging_steps,
+            hardware=placed, chat_template_kwargs=run.template_kwargs(), report_to=report_to(sft),
         )
         trainer = PolicyTrainingConfig(
             method=policy.method, max_steps=sft.max_steps if policy.rl_max_steps is None else policy.rl_max_steps,
             num_train_epochs=sft.epochs, learning_rate=policy.rl_learning_rate, batch_size=sft.train_batch_size,
             beta=policy.beta, tie_margin=policy.tie_margin, max_length=sft.max_length, num_generations=policy.num_generations,
             max_completion_length=policy.max_completion_length, temperature=run.temperature if run.temperature > 0 else 1.0,
-            seed=run.seed, logging_steps=sft.logging_steps, report_to=report_to(sft),
+            seed=run.seed, logging_steps=sft.logging_steps, scale_rewards=policy.scale_rewards, use_vllm=policy.use_vllm,
+            vllm_mode=policy.vllm_mode, vllm_server_base_url=policy.vllm_server_url, hardware=placed,
+            chat_template_kwargs=run.template_kwargs(), report_to=report_to(sft),
         )
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
     return RLTraining(
         method=policy.method, reward=policy.reward or "preference-model",
         human_preferences=Path(pm.human_preferences) if pm.human_preferences is not None else None,
-        preference_base=pm.preference_base, preference=preference, policy=trainer,
+        preference_base=pm.preference_base, preference=preference, policy=trainer, preference_model=pm.preference_model,
     )
 
 
@@ -152,7 +187,7 @@ def check_train_config(config: TrainConfig) -> None:
     except HubError as exc:
         raise ConfigError(str(exc)) from exc
     sl_step(config.run, config.sl)
-    sft_settings(config.run, config.sft)
+    sft_settings(config.run, config.sft, config.hardware)
     if config.uses_rl:
         rl_step(config.run, config.labels)
-        rl_training(config.run, config.sft, config.preference, config.policy)
+        rl_training(config.run, config.sft, config.preference, config.policy, config.hardware)

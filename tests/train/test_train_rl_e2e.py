@@ -15,7 +15,9 @@ runner = CliRunner()
 ARGS = ["--phase", "all", "--deployment", "clinic", "--max-prompts", "8", "--rounds", "1", "--max-new-tokens", "16", "--seed", "2",
         "--max-steps", "2", "--train-batch-size", "4", "--logging-steps", "1", "--max-length", "256",
         # A random feedback model's labels sit within a hair of 0.5: keep them all for DPO.
-        "--tie-margin", "0"]
+        "--tie-margin", "0",
+        # DPO does not read the preference model; these runs train it anyway, to follow it through the run folder.
+        "--preference-model", "always"]
 KINDS = {"bundle": "bundle", "sl_data": "sl_data", "sl_model": "sft_model", "rl_pairs": "pairs", "rl_labels": "preference_labels",
          "preference_model": "preference_model", "rl_policy": "policy", "sl_training_log": "training_log",
          "preference_training_log": "training_log", "rl_policy_training_log": "training_log"}

@@ -63,10 +63,14 @@ class FeedbackModel:
     backend: GenerationBackend
     dialect: Dialect = "chat"
     options: tuple[str, str] | None = None
+    # Scored before either option, e.g. "</think>\n\n" for a model whose template opens a thinking block:
+    # the shared prefix cancels between the two options, so the letters are compared after the block.
+    answer_prefix: str = ""
 
     @property
     def option_texts(self) -> tuple[str, str]:
-        return self.options or DEFAULT_OPTIONS[self.dialect]
+        a, b = self.options or DEFAULT_OPTIONS[self.dialect]
+        return self.answer_prefix + a, self.answer_prefix + b
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ import dataclasses
 from typing import Iterable, Mapping
 
 from cai_lang.engine.base import GenerationBackend, SamplingParams
+from cai_lang.train.thinking import strip_thinking
 
 DEFAULT_PAIR_SAMPLING = SamplingParams(max_new_tokens=128, temperature=1.0, top_p=0.95, seed=0)
 
@@ -59,7 +60,8 @@ def sample_pairs(
     params_b = dataclasses.replace(params, seed=None if params.seed is None else params.seed + 1)
     side_a = policy.generate(conversations, params)
     side_b = policy.generate(conversations, params_b)
-    responses = [text for pair in zip(side_a, side_b) for text in pair]
+    # The labeller judges answers: a reasoning model's thinking block is not part of one.
+    responses = [strip_thinking(text) for pair in zip(side_a, side_b) for text in pair]
     sampling = sampling_record(params)
     name = policy_name or getattr(policy, "model_id", type(policy).__name__)
     pairs = []

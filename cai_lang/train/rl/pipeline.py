@@ -6,7 +6,9 @@ Four steps, each recorded in `DIR/run.json` with its outputs and their kinds:
    `rl_pairs.jsonl`, labelled by the feedback model(s) against the bundle
    into `rl_labels.jsonl` (`cai_lang.train.rl.generate`; resumable row by row);
 2. `rl-preference`: a soft-label preference model trained on those labels,
-   optionally mixed with human preferences, into `preference_model/`;
+   optionally mixed with human preferences, into `preference_model/`; only
+   when the policy step reads it (RLOO/GRPO with `--reward preference-model`)
+   or `--preference-model always` asks for it, else recorded as skipped;
 3. `rl-policy`: the policy optimised with DPO (offline, from the same
    preference rows) or RLOO/GRPO (online, rewarded by the preference model or
    the labeller itself) into `rl_policy/`.
@@ -25,12 +27,13 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from cai_lang.train.hardware import release
 from cai_lang.train.rl.generate import label_summary
 from cai_lang.train.run.fit import report_long_prompts
 from cai_lang.train.run.folder import RowWriter, check_hashes, read_rows
 from cai_lang.train.run.formats import preference_file_rows, write_rows
 from cai_lang.train.run.layout import PREFERENCE_MODEL, RL_POLICY
-from cai_lang.train.run.model_specs import PipelineError, check_model, model_identity, open_backend
+from cai_lang.train.run.model_specs import PipelineError, check_model, is_server, model_identity, open_backend
 from cai_lang.train.run.session import GenerationStep, QuietReporter, Reporter, Run, open_generation_run, process_rank
 
 
@@ -44,10 +47,17 @@ class RLTraining:
     preference_base: str | None
     preference: Any  # PreferenceTrainingConfig
     policy: Any  # PolicyTrainingConfig
+    # `auto`: the preference model is trained only when the policy step reads it; `always`: anyway.
+    preference_model: str = "auto"
 
     @property
     def online(self) -> bool:
         return self.method in ("rloo", "grpo")
+
+    @property
+    def needs_preference_model(self) -> bool:
+        """Whether the policy step reads the preference model (only RLOO/GRPO rewarded by it do)."""
+        return self.online and self.reward == "preference-model"
 
 
 @dataclass
@@ -175,13 +185,17 @@ def build_labeller(bundle, options: GenerationStep, opened: dict[str, Any]):
     """The comparison labeller over the feedback model(s), and the aggregator, as the options say."""
     from cai_lang.train.rl.aggregate import Aggregator
     from cai_lang.train.rl.labeller import ComparisonLabeller, FeedbackModel
+    from cai_lang.train.thinking import answer_prefix_for
 
     config = options.generation
     models = []
     for spec in options.feedback:
         # The options are what the template asks for, "(A)"/"(B)", on every backend;
         # over a chat endpoint the HTTP backend reads them from the reply's first tokens.
-        models.append(FeedbackModel(_backend(spec, options, opened), config.comparison_dialect))
+        backend = _backend(spec, options, opened)
+        # A reasoning model that always opens <think> is scored after the block, not on "<think>" itself.
+        prefix = answer_prefix_for(backend) if config.comparison_dialect == "chat" and not is_server(spec) else ""
+        models.append(FeedbackModel(backend, config.comparison_dialect, answer_prefix=prefix))
     labeller = ComparisonLabeller(bundle, models, cot=config.cot, clamp=config.clamp, cot_params=config.cot_params(), ensemble=config.ensemble)
     return labeller, Aggregator(bundle, config.mode, margin=config.margin, seed=config.seed)
 
@@ -216,7 +230,14 @@ def train_rl(run: Run, rl: GenerationStep, training: RLTraining, reporter: Repor
     bundle = run.recorded_bundle()
     pairs = _checked(data.pairs_path, data.content_hash)
     labels = _checked(data.labels_path, data.content_hash)
-    preference = _train_preference(run, rl, training, bundle, pairs, labels, human, base, reporter)
+    if training.needs_preference_model or training.preference_model == "always":
+        preference = _train_preference(run, rl, training, bundle, pairs, labels, human, base, reporter)
+    else:
+        preference = None
+        reporter.phase(f"preference model: not trained, {training.method.upper()} does not read it (--preference-model always trains it)")
+        run.record.add_step("rl-preference", skipped=True, reason=f"{training.method} with reward {training.reward} does not use it")
+        run.save()
+    release()  # the preference model's trainer is gone before the policy's loads
     policy = _train_policy(run, rl, training, bundle, pairs, labels, human, reporter)
     run.record.finish_command()
     run.save()
@@ -292,6 +313,9 @@ def _train_policy(run: Run, rl: GenerationStep, settings: RLTraining, bundle, pa
     run_dir, record = run.folder, run.record
     out = run.layout.rl_policy
     config = replace(settings.policy, output_dir=str(out), method=settings.method)
+    if rl.generation.cot and config.label_clamp is None:
+        # CoT labels live in the clamp band; the DPO tie margin is judged against it.
+        config = replace(config, label_clamp=tuple(rl.generation.clamp))
     online = settings.method in ("rloo", "grpo")
     step = {
         **{k: v for k, v in asdict(config).items() if k != "output_dir"},

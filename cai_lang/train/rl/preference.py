@@ -14,7 +14,10 @@ the labeller prefers and q ≥ 0.5; the trainer's own accuracy metric (r_chosen
 > r_rejected) then reads as agreement with the labeller's majority. The model
 is saved with `save_pretrained` as a sequence-classification folder with
 `num_labels=1` and `pad_token_id` set, which `AutoModelForSequenceClassification`
-loads and trl's online trainers accept as a reward model by path.
+loads and trl's online trainers accept as a reward model by path. Device and
+precision come from `cai_lang.train.hardware` (fp32 masters under autocast,
+or a LoRA adapter with the score head trained in full); the held-out
+accuracy is scored on the training device.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ import random
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+
+from cai_lang.train.hardware import HardwareSettings, Placement, resolve
 
 if TYPE_CHECKING:
     from cai_lang.train.modelcard import Provenance
@@ -181,6 +186,8 @@ class PreferenceTrainingConfig:
     seed: int = field(default=0, metadata={"help": "Seeds the split, the new score head and the data order."})
     logging_steps: int = field(default=10, metadata={"help": "Log every this many steps."})
     center_rewards_coefficient: float | None = field(default=None, metadata={"help": "trl's reward centring term."})
+    hardware: HardwareSettings = field(default_factory=HardwareSettings, metadata={"help": "Device, precision, checkpointing, LoRA."})
+    chat_template_kwargs: dict = field(default_factory=dict, metadata={"help": "Passed to the chat template, e.g. {'enable_thinking': False}."})
     # A list, not a tuple: it is recorded in run.json and compared when a run resumes.
     report_to: list[str] = field(default_factory=list, metadata={"help": "Experiment trackers the trainer logs to (transformers' `report_to`); empty: none."})
 
@@ -204,17 +211,13 @@ class PreferenceResult:
     steps: int = 0
 
 
-def device_settings(report_to: Sequence[str] = ()) -> dict[str, Any]:
-    """Trainer arguments for this machine: fp32 on CPU (no bf16 instructions), no activation checkpointing;
+def device_settings(placement: Placement | None = None, report_to: Sequence[str] = ()) -> dict[str, Any]:
+    """Trainer arguments for `placement` (by default this machine's): device, precision, checkpointing;
     and the experiment trackers asked for (`--report-to`), none by default."""
-    import torch
-
-    on_cpu = not torch.cuda.is_available()
+    placement = placement or resolve()
     return {
-        "use_cpu": on_cpu,
-        "bf16": not on_cpu and torch.cuda.is_bf16_supported(),
-        "activation_checkpointing": False,
-        "gradient_checkpointing": False,
+        **placement.trainer_args(),
+        "model_init_kwargs": placement.model_init_kwargs(),
         "report_to": list(report_to) or "none",
         "save_strategy": "no",
         "disable_tqdm": True,
@@ -241,8 +244,11 @@ def train_preference_model(
     from transformers import AutoTokenizer
     from trl import RewardConfig
 
+    from cai_lang.train.hardware import full_model, release, save_trained
     from cai_lang.train.modelcard import CardFacts, write_model_card, write_training_log
 
+    placement = resolve(config.hardware)
+    base_model = full_model(base_model)
     if heldout is None:
         train_rows, heldout = split_rows(rows, config.eval_fraction, config.seed)
     else:
@@ -262,7 +268,7 @@ def train_preference_model(
         seed=config.seed,
         logging_steps=config.logging_steps,
         center_rewards_coefficient=config.center_rewards_coefficient,
-        **device_settings(config.report_to),
+        **device_settings(placement, config.report_to),
     )
     tokenizer = AutoTokenizer.from_pretrained(str(base_model))
     if tokenizer.pad_token is None:
@@ -271,19 +277,23 @@ def train_preference_model(
     trainer = soft_label_trainer_class()(
         model=str(base_model),
         args=args,
-        train_dataset=Dataset.from_list([_trainable(r, text) for r in train_rows]),
+        train_dataset=Dataset.from_list([_trainable(r, text, config.chat_template_kwargs) for r in train_rows]),
         processing_class=tokenizer,
+        peft_config=placement.peft_config("SEQ_CLS"),
     )
     from cai_lang.train.progress import attach
 
     attach(trainer, "preference model")
     result = trainer.train()
-    trainer.save_model(str(out))
+    weights = save_trained(trainer, out, placement)
     trainer.save_state()
-    accuracy = pairwise_accuracy(out, heldout) if heldout else None
+    log_history = trainer.state.log_history
+    del trainer
+    release()  # the trained copy goes before the saved one is loaded back to be scored
+    accuracy = pairwise_accuracy(out, heldout, device=placement.device, template_kwargs=config.chat_template_kwargs) if heldout else None
     human = sum(r.get("source") == "human" for r in train_rows)
     metrics = {"train_loss": result.training_loss, "heldout_pairwise_accuracy": accuracy, "heldout_rows": len(heldout), "steps": result.global_step}
-    write_training_log(out, trainer.state.log_history, trainer="RewardTrainer (soft labels)", metrics=metrics)
+    write_training_log(out, log_history, trainer="RewardTrainer (soft labels)", metrics=metrics, hardware=placement.record(), weights=weights)
     write_model_card(
         out,
         CardFacts(
@@ -292,17 +302,21 @@ def train_preference_model(
             base_model=str(base_model),
             method="soft-label reward modelling (binary cross-entropy on r_chosen - r_rejected)",
             data={"train_rows": len(train_rows), "ai_rows": len(train_rows) - human, "human_rows": human, "heldout_rows": len(heldout)},
-            training={k: v for k, v in asdict(config).items() if k != "output_dir"},
+            training={**{k: v for k, v in asdict(config).items() if k not in ("output_dir", "hardware")},
+                      "hardware": placement.record(), "weights": weights},
             metrics=metrics,
         ),
     )
     return PreferenceResult(out, result.training_loss, accuracy, len(heldout), len(train_rows), human, result.global_step)
 
 
-def _trainable(row: Mapping, text: bool = False) -> dict:
+def _trainable(row: Mapping, text: bool = False, template_kwargs: Mapping[str, Any] | None = None) -> dict:
     if text:
         return {**as_text(row), SOFT_LABEL: float(row[SOFT_LABEL])}
-    return {"prompt": row["prompt"], "chosen": row["chosen"], "rejected": row["rejected"], SOFT_LABEL: float(row[SOFT_LABEL])}
+    out = {"prompt": row["prompt"], "chosen": row["chosen"], "rejected": row["rejected"], SOFT_LABEL: float(row[SOFT_LABEL])}
+    if template_kwargs:
+        out["chat_template_kwargs"] = dict(template_kwargs)  # trl reads this column when it applies the template
+    return out
 
 
 def transcript(messages: Sequence[Mapping[str, str]]) -> str:
@@ -324,16 +338,26 @@ def as_text(row: Mapping) -> dict:
 # ---------------------------------------------------------------- scoring
 
 
-def load_preference_model(path: str | Path):
-    """(model, tokenizer) of a saved preference model, in eval mode."""
+def load_preference_model(path: str | Path, device: str | None = None):
+    """(model, tokenizer) of a saved preference model (full weights or a LoRA adapter), in eval mode on `device`."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    model = AutoModelForSequenceClassification.from_pretrained(str(path), num_labels=1).eval()
+    from cai_lang.train.hardware import is_adapter
+
+    if is_adapter(path):
+        from peft import AutoPeftModelForSequenceClassification
+
+        model = AutoPeftModelForSequenceClassification.from_pretrained(str(path), num_labels=1).merge_and_unload()
+    else:
+        model = AutoModelForSequenceClassification.from_pretrained(str(path), num_labels=1)
+    if device is not None:
+        model = model.to(device)
     tokenizer = AutoTokenizer.from_pretrained(str(path))
-    return model, tokenizer
+    return model.eval(), tokenizer
 
 
-def reward_scores(model, tokenizer, conversations: Sequence[Sequence[Mapping[str, str]]], batch_size: int = 8) -> list[float]:
+def reward_scores(model, tokenizer, conversations: Sequence[Sequence[Mapping[str, str]]], batch_size: int = 8,
+                  template_kwargs: Mapping[str, Any] | None = None) -> list[float]:
     """The preference model's scalar reward for each whole conversation (prompt and response),
     tokenised with the chat template exactly as the trainer tokenised its rows."""
     import torch
@@ -343,7 +367,8 @@ def reward_scores(model, tokenizer, conversations: Sequence[Sequence[Mapping[str
     for start in range(0, len(conversations), batch_size):
         chunk = conversations[start : start + batch_size]
         if getattr(tokenizer, "chat_template", None):
-            encoded = [tokenizer.apply_chat_template([dict(m) for m in c], tokenize=True, return_dict=True)["input_ids"] for c in chunk]
+            encoded = [tokenizer.apply_chat_template([dict(m) for m in c], tokenize=True, return_dict=True, **(template_kwargs or {}))["input_ids"]
+                       for c in chunk]
         else:
             # As trl tokenises a text row: prompt and response joined, with the EOS text it appends.
             encoded = [tokenizer(transcript(c) + (tokenizer.eos_token or ""))["input_ids"] for c in chunk]
@@ -360,17 +385,18 @@ def reward_scores(model, tokenizer, conversations: Sequence[Sequence[Mapping[str
     return scores
 
 
-def pairwise_accuracy(model_or_path, rows: Sequence[Mapping], tokenizer=None) -> float | None:
+def pairwise_accuracy(model_or_path, rows: Sequence[Mapping], tokenizer=None, device: str | None = None,
+                      template_kwargs: Mapping[str, Any] | None = None) -> float | None:
     """Share of rows whose preferred side (soft label > 0.5) gets the higher reward; exact ties are skipped."""
     if isinstance(model_or_path, (str, Path)):
-        model, tokenizer = load_preference_model(model_or_path)
+        model, tokenizer = load_preference_model(model_or_path, device)
     else:
         model = model_or_path
     decided = [r for r in rows if float(r[SOFT_LABEL]) != 0.5]
     if not decided:
         return None
-    chosen = reward_scores(model, tokenizer, [list(r["prompt"]) + list(r["chosen"]) for r in decided])
-    rejected = reward_scores(model, tokenizer, [list(r["prompt"]) + list(r["rejected"]) for r in decided])
+    chosen = reward_scores(model, tokenizer, [list(r["prompt"]) + list(r["chosen"]) for r in decided], template_kwargs=template_kwargs)
+    rejected = reward_scores(model, tokenizer, [list(r["prompt"]) + list(r["rejected"]) for r in decided], template_kwargs=template_kwargs)
     right = 0
     for row, c, j in zip(decided, chosen, rejected):
         prefers_chosen = float(row[SOFT_LABEL]) > 0.5

@@ -2,7 +2,8 @@
 
 A spec is a folder written by `save_pretrained`, a Hub id, or the URL of an
 OpenAI-compatible server with the name of the model it serves
-(`--served-model NAME`, or `URL#NAME` in the spec itself) and, optionally,
+(`--served-model NAME`, or `URL#NAME` in the spec itself; several servers
+of the same model as `URL1,URL2#NAME`) and, optionally,
 the environment variable that holds its API key. This module checks a spec
 before anything slow starts (`check_model`: a folder must hold
 `config.json`, a Hub id must be cached when the Hub is off, a server needs
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -31,6 +32,8 @@ class ServerSettings:
 
     served_model: str | None = None
     api_key_env: str | None = None
+    # Passed to every model's chat template, local or served (e.g. {"enable_thinking": False}); not a secret.
+    chat_template_kwargs: dict | None = field(default=None, hash=False)
 
     def api_key(self) -> str | None:
         if self.api_key_env is None:
@@ -146,5 +149,12 @@ def open_backend(spec: str, server: ServerSettings, *, device: str, batch_size: 
 
     if is_server(spec):
         url, name = server_spec(spec, server)
-        return load_backend(url, model=name, api_key=server.api_key())
-    return load_backend(spec, device=device, batch_size=batch_size)
+        urls = url.split(",")
+        if len(urls) > 1:
+            # Several servers of one model (`URL1,URL2#NAME`): requests spread and retried across them.
+            from cai_lang.engine.pool import PooledBackend, pool_urls
+
+            return PooledBackend.from_urls(pool_urls(url), model=name, api_key=server.api_key(),
+                                           chat_template_kwargs=server.chat_template_kwargs)
+        return load_backend(url, model=name, api_key=server.api_key(), chat_template_kwargs=server.chat_template_kwargs)
+    return load_backend(spec, device=device, batch_size=batch_size, chat_template_kwargs=server.chat_template_kwargs)

@@ -175,4 +175,6 @@ class RunRecord:
 
 
 def _changed(before: Mapping[str, Any], now_: Mapping[str, Any]) -> list[str]:
+    # Compared as run.json reads them back: tuples as lists, nested settings as plain dicts.
+    now_ = json.loads(json.dumps(dict(now_), default=str))
     return [name for name in sorted(set(before) | set(now_)) if before.get(name) != now_.get(name)]

@@ -43,6 +43,7 @@ from cai_lang.train.sl.sampling import (
     PrincipleSampler,
     clean_labels,
 )
+from cai_lang.train.thinking import ThinkingStats, strip_thinking
 
 _DEFAULT_EARLY_STOP = api.default_early_stop()
 
@@ -195,6 +196,8 @@ class _InFlight:
     rounds: list[dict[str, Any]] = field(default_factory=list)
     stopped_early: bool = False
     no_principle: bool = False
+    # Texts of this prompt a reasoning model wrapped in <think>...</think>, kept without it.
+    thinking: ThinkingStats = field(default_factory=ThinkingStats)
 
     @property
     def conversation(self) -> list[dict[str, str]]:
@@ -263,7 +266,7 @@ def _run_chunk(records, keys, *, policy, critic, bundle, config, chunk_index, sa
         rows=[key[id(w)] for w in work],
     )
     for w, answer in zip(work, answers):
-        w.initial = w.current = answer.strip()
+        w.initial = w.current = strip_thinking(answer, w.thinking)
 
     stop_reply = bundle.early_stop.reply if bundle.early_stop is not None else None
     active = [w for w in work if w.record.kind == "red_team"]
@@ -286,7 +289,7 @@ def _run_chunk(records, keys, *, policy, critic, bundle, config, chunk_index, sa
         )
         revising = []
         for w, critique in zip(active, critiques):
-            critique = critique.strip()
+            critique = strip_thinking(critique, w.thinking)
             entry = {"principle": items[w.record.id].id, "critique": critique, "revision": None, "nothing_to_fix": False}
             w.rounds.append(entry)
             if finds_nothing_to_fix(critique, stop_reply):
@@ -305,7 +308,7 @@ def _run_chunk(records, keys, *, policy, critic, bundle, config, chunk_index, sa
                 rows=[key[id(w)] for w, _ in revising],
             )
             for (w, entry), revision in zip(revising, revisions):
-                entry["revision"] = revision.strip()
+                entry["revision"] = strip_thinking(revision, w.thinking)
                 w.current = entry["revision"]
         active = [w for w, _ in revising]
     return work
@@ -336,6 +339,8 @@ def row_of(w: _InFlight, *, bundle: Bundle, config: SLGenerationConfig, model: s
         "critic_model": critic_model,
         "conversation": record.turns,
         "messages": [*record.turns, {"role": "assistant", "content": w.current}],
+        # Only reasoning models' rows carry it: how many of their texts lost a thinking block.
+        **({"thinking_stripped": w.thinking.stripped} if w.thinking.stripped else {}),
     }
 
 

@@ -197,11 +197,13 @@ def train_sl(run: Run, sl: GenerationStep, sft_settings, reporter: Reporter | No
         base_model=sl.model,
         method="SFT",
         data={**data_summary(rows), "rows trained on": result.rows, "rows left out": result.dropped, "dataset": SL_DATA},
-        training={**asdict(sft_settings), "steps": result.steps, "final_loss": result.final_loss, "data_format": result.data_format, "processes": result.processes},
+        training={**asdict(sft_settings), "steps": result.steps, "final_loss": result.final_loss, "data_format": result.data_format, "processes": result.processes,
+                  "hardware": result.hardware, "weights": result.weights},
     )
     write_model_card(model_dir, facts)
     record.merge("models", {"sl_model": str(model_dir.resolve())})
-    record.set("sl_training", {**asdict(sft_settings), "processes": result.processes, "data_format": result.data_format})
+    record.set("sl_training", {**asdict(sft_settings), "processes": result.processes, "data_format": result.data_format,
+                               "placement": result.hardware, "weights": result.weights})
     record.add_output("sl_model", model_dir, "sft_model", base_model=model_identity(sl.model), steps=result.steps,
                       content_hash=content_hash, training_log=f"{SL_MODEL}/{TRAIN_LOG}")
     record.add_output("sl_training_log", model_dir / TRAIN_LOG, "training_log", model="sl_model")

@@ -9,20 +9,33 @@ tiny models have one) that is trl's conversational `messages` format with
 those the same pairs go in trl's prompt/completion format, whose
 completion-only loss is the same thing for one-turn conversations; a
 tokenizer with no chat template gets the paper's `Human:`/`Assistant:`
-text. The training settings are CPU-safe by default (`use_cpu`, no bf16,
-no activation checkpointing: docs/training.md, "Measured facts about the
-stack", says why) and the result is a Hugging
-Face model folder with a model card. The trainer runs under
-`accelerate launch` unchanged: only the main process writes files.
+text. Device and precision come from `cai_lang.train.hardware`: fp32 master
+weights with bf16/fp16 autocast on a GPU, fp32 on a CPU, activation
+checkpointing on a GPU only, or a LoRA adapter. `targets="all"` trains on
+the revision of every critique round, as the paper's SL-CAI does, instead
+of the final one only. The result is a Hugging Face model (or adapter)
+folder with a model card. The trainer runs under `accelerate launch`
+unchanged: only the main process writes files.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
+from cai_lang.train.hardware import (
+    HardwareSettings,
+    Placement,
+    release,
+    resolve,
+    save_trained,
+)
 from cai_lang.train.modelcard import write_training_log
+from cai_lang.train.thinking import strip_thinking
+
+SFT_TARGETS = ("final", "all")
 
 
 class NoTrainingData(ValueError):
@@ -42,10 +55,15 @@ class SFTSettings:
     seed: int = field(default=0, metadata={"help": "Seeds shuffling and initialisation."})
     logging_steps: int = field(default=10, metadata={"help": "Log the loss every this many steps."})
     device: str = field(default="auto", metadata={"help": "`auto` (CUDA if present), `cpu` or `cuda`."})
+    targets: str = field(default="final", metadata={"help": "`final`: train on each prompt's last revision; `all`: on the revision of every round."})
+    hardware: HardwareSettings = field(default_factory=HardwareSettings, metadata={"help": "Precision, checkpointing, placement, LoRA."})
+    chat_template_kwargs: dict = field(default_factory=dict, metadata={"help": "Passed to the chat template, e.g. {'enable_thinking': False}."})
     # A list, not a tuple: it is recorded in run.json and compared when a run resumes.
     report_to: list[str] = field(default_factory=list, metadata={"help": "Experiment trackers the trainer logs to (transformers' `report_to`); empty: none."})
 
     def __post_init__(self) -> None:
+        if self.targets not in SFT_TARGETS:
+            raise ValueError(f"SFT targets are `final` or `all`, not {self.targets!r}")
         if self.max_steps == 0 or self.max_steps < -1:
             raise ValueError("max steps must be positive, or -1 to train by epochs")
         if self.batch_size < 1 or self.gradient_accumulation_steps < 1 or self.max_length < 8:
@@ -62,20 +80,31 @@ class SFTResult:
     final_loss: float | None
     is_main_process: bool = True
     processes: int = 1
+    hardware: dict = field(default_factory=dict)
+    weights: dict = field(default_factory=dict)
 
 
-def training_pairs(rows: Iterable[Mapping[str, Any]]) -> tuple[list[tuple[str, str]], dict[str, int]]:
-    """(prompt, final response) pairs fit to train on, and how many rows were left out and why.
+def training_pairs(rows: Iterable[Mapping[str, Any]], targets: str = "final") -> tuple[list[tuple[str, str]], dict[str, int]]:
+    """(prompt, target response) pairs fit to train on, and how many rows were left out and why.
 
     Left out: rows with an empty final response, and red-team rows no
     round revised (no principle applied, or the first critique found
     nothing to fix): their final response is the unrevised sample, which
     SL-CAI does not train on. Helpful rows keep their response as sampled.
+    With `targets="all"` a revised red-team row gives one pair per round
+    that wrote a non-empty revision, in round order (the paper fine-tunes
+    on every round's revision); rounds with nothing to fix give none.
     """
     pairs: list[tuple[str, str]] = []
     dropped = {"empty_response": 0, "unrevised_red_team": 0}
     for row in rows:
-        final = (row.get("final_response") or "").strip()
+        if targets == "all" and row.get("kind") == "red_team":
+            revisions = [strip_thinking(r.get("revision") or "") for r in row.get("rounds") or ()]
+            revisions = [text for text in revisions if text]
+            if revisions:
+                pairs.extend((row["prompt"], text) for text in revisions)
+                continue
+        final = strip_thinking(row.get("final_response") or "")
         if not final:
             dropped["empty_response"] += 1
             continue
@@ -100,8 +129,9 @@ def data_format_for(tokenizer: Any) -> str:
     return "prompt_completion"
 
 
-def build_dataset(pairs: list[tuple[str, str]], data_format: str):
-    """A `datasets.Dataset` in the trl format chosen by `data_format_for`."""
+def build_dataset(pairs: list[tuple[str, str]], data_format: str, template_kwargs: Mapping[str, Any] | None = None):
+    """A `datasets.Dataset` in the trl format chosen by `data_format_for`; `template_kwargs` go to the chat
+    template of every row (trl reads a `chat_template_kwargs` column)."""
     from datasets import Dataset
 
     if data_format == "messages":
@@ -113,15 +143,26 @@ def build_dataset(pairs: list[tuple[str, str]], data_format: str):
         ]
     else:
         data = [{"prompt": f"Human: {p}\n\nAssistant:", "completion": f" {r}"} for p, r in pairs]
+    if template_kwargs and data_format != "text":
+        data = [{**row, "chat_template_kwargs": dict(template_kwargs)} for row in data]
     return Dataset.from_list(data)
 
 
-def sft_config(settings: SFTSettings, output_dir: Path, data_format: str):
-    """trl's `SFTConfig` for these settings, safe on a CPU without bf16 instructions."""
-    import torch
+def placement_of(settings: SFTSettings) -> Placement:
+    """The device and precision for these settings (`device` here wins over the hardware default `auto`)."""
+    hardware = settings.hardware
+    if settings.device != "auto" and hardware.device == "auto":
+        from dataclasses import replace
+
+        hardware = replace(hardware, device=settings.device)
+    return resolve(hardware)
+
+
+def sft_config(settings: SFTSettings, output_dir: Path, data_format: str, placement: Placement | None = None):
+    """trl's `SFTConfig` for these settings and this machine (fp32 on a CPU: trl's bf16 default is 30x slower there)."""
     from trl import SFTConfig
 
-    cuda = settings.device != "cpu" and torch.cuda.is_available()
+    placement = placement or placement_of(settings)
     return SFTConfig(
         output_dir=str(output_dir),
         max_steps=settings.max_steps,
@@ -132,11 +173,7 @@ def sft_config(settings: SFTSettings, output_dir: Path, data_format: str):
         max_length=settings.max_length,
         seed=settings.seed,
         logging_steps=settings.logging_steps,
-        use_cpu=not cuda,
-        # trl defaults to bf16, which is 30x slower than fp32 on CPUs without bf16 instructions.
-        bf16=cuda and torch.cuda.is_bf16_supported(),
-        # Checkpointing trades 37 % more time per step for memory small models do not need.
-        activation_checkpointing=False,
+        **placement.trainer_args(),
         assistant_only_loss=data_format == "messages",
         completion_only_loss=True if data_format != "messages" else None,
         save_strategy="no",
@@ -153,14 +190,19 @@ def train_sft(
     output_dir: str | Path,
     settings: SFTSettings | None = None,
 ) -> SFTResult:
-    """Fine-tune `model` on the SL-CAI rows and save it to `output_dir` (the caller adds the model card)."""
-    import torch
+    """Fine-tune `model` on the SL-CAI rows and save it to `output_dir` (the caller adds the model card).
+
+    Nothing of the model outlives the call: the trainer and its model are
+    released before it returns, so the next phase has the memory.
+    """
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTTrainer
 
+    from cai_lang.train.hardware import full_model
+
     settings = settings or SFTSettings()
     output_dir = Path(output_dir)
-    pairs, dropped = training_pairs(rows)
+    pairs, dropped = training_pairs(rows, settings.targets)
     if not pairs:
         reasons = ", ".join(f"{n} {why.replace('_', ' ')}" for why, n in dropped.items() if n)
         raise NoTrainingData(f"no rows to train on ({reasons or 'the dataset is empty'})")
@@ -168,24 +210,32 @@ def train_sft(
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     data_format = data_format_for(tokenizer)
-    config = sft_config(settings, output_dir, data_format)
-    dtype = torch.bfloat16 if config.bf16 else torch.float32
-    policy = AutoModelForCausalLM.from_pretrained(model, dtype=dtype)
+    placement = placement_of(settings)
+    config = sft_config(settings, output_dir, data_format, placement)
+    # fp32 masters (autocast does the bf16 compute); only a frozen LoRA base is loaded in the compute dtype.
+    policy = AutoModelForCausalLM.from_pretrained(full_model(model), **placement.model_init_kwargs())
     trainer = SFTTrainer(
-        model=policy, args=config, train_dataset=build_dataset(pairs, data_format), processing_class=tokenizer
+        model=policy, args=config, train_dataset=build_dataset(pairs, data_format, settings.chat_template_kwargs), processing_class=tokenizer,
+        peft_config=placement.peft_config("CAUSAL_LM"),
     )
     from cai_lang.train.progress import attach
 
     attach(trainer, "SFT")
+    del policy
     output = trainer.train()
-    trainer.save_model(str(output_dir))
+    weights = save_trained(trainer, output_dir, placement)
     main = trainer.accelerator.is_main_process
     losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
     if main:
         tokenizer.save_pretrained(str(output_dir))
         trainer.save_state()  # trainer_state.json, as transformers writes it
-        write_training_log(output_dir, trainer.state.log_history, trainer="SFTTrainer", data_format=data_format, dropped=dropped)
+        write_training_log(output_dir, trainer.state.log_history, trainer="SFTTrainer", data_format=data_format, dropped=dropped,
+                           hardware=placement.record(), weights=weights,
+                           distributed=str(trainer.accelerator.distributed_type).rsplit(".", 1)[-1])
     trainer.accelerator.wait_for_everyone()
+    processes = trainer.accelerator.num_processes
+    del trainer
+    release()
     return SFTResult(
         model_dir=output_dir,
         rows=len(pairs),
@@ -194,5 +244,7 @@ def train_sft(
         steps=output.global_step,
         final_loss=losses[-1] if losses else output.training_loss,
         is_main_process=main,
-        processes=trainer.accelerator.num_processes,
+        processes=processes,
+        hardware=placement.record(),
+        weights=weights,
     )
