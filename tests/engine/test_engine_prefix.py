@@ -7,7 +7,9 @@ import contextlib
 
 import pytest
 
-from cai_lang.engine import SamplingParams
+pytest.importorskip("torch", reason="the train extra is not installed (pip install -e '.[train]')")
+
+from cai_lang.engine import SamplingParams  # noqa: E402 - after the skip
 from cai_lang.engine.base import prefix_order
 from cai_lang.engine.local import LocalBackend
 from cai_lang.engine.prefix import MIN_SHARED_TOKENS, cluster_contexts

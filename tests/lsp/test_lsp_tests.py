@@ -6,7 +6,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lsp_client import LspClient
+import pytest
+
+pytest.importorskip("pygls", reason="the lsp extra is not installed (pip install -e '.[lsp]')")
+
+from lsp_client import LspClient  # noqa: E402 - after the skip
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "review" / "expectations.const"
 TEXT = FIXTURE.read_text(encoding="utf-8")
