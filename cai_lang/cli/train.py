@@ -89,6 +89,8 @@ DEVICE = typer.Option("auto", "--device", help="`auto`, `cpu` or `cuda`.", rich_
 RESUME = typer.Option(False, "--resume", help="Continue an interrupted run in this folder; finished steps are kept.", rich_help_panel=DATA)
 SERVED_MODEL = typer.Option(None, "--served-model", help="The model name an http:// --model serves (a spec URL#NAME names its own).", rich_help_panel=SERVER)
 API_KEY_ENV = typer.Option(None, "--api-key-env", help="Environment variable holding the server's API key (the key is never recorded).", rich_help_panel=SERVER)
+REQUEST_TIMEOUT = typer.Option(120.0, "--request-timeout", help="Seconds a whole server request may take, reply included.", rich_help_panel=SERVER)
+MAX_RETRIES = typer.Option(4, "--max-retries", help="Times a failed server request is tried again (connection errors, timeouts, 429, 5xx, cut-off replies).", rich_help_panel=SERVER)
 CRITIC = typer.Option(None, "--critic-model", help="A separate model that writes the critiques (default: the policy).", rich_help_panel=SL)
 ROUNDS = typer.Option(4, "--rounds", "-n", help="Most critique → revision rounds per red-team prompt.", rich_help_panel=SL)
 FEEDBACK = typer.Option(None, "--feedback-model", "-f", help="Model that labels the pairs (default: the policy); repeat for an ensemble.", rich_help_panel=RL)
@@ -146,7 +148,14 @@ def _common(a: SimpleNamespace):
         )
     except (PromptSetError, ValueError) as exc:
         raise _fail(str(exc))
-    return selection, ServerSettings(served_model=a.served_model, api_key_env=a.api_key_env)
+    if a.request_timeout <= 0:
+        raise _fail("--request-timeout must be more than 0 seconds")
+    if a.max_retries < 0:
+        raise _fail("--max-retries must be 0 or more")
+    server = ServerSettings(
+        served_model=a.served_model, api_key_env=a.api_key_env, request_timeout=a.request_timeout, max_retries=a.max_retries
+    )
+    return selection, server
 
 
 def _sl_options(a: SimpleNamespace):
@@ -213,6 +222,8 @@ def generate_sl(
     resume: bool = RESUME,
     served_model: Optional[str] = SERVED_MODEL,
     api_key_env: Optional[str] = API_KEY_ENV,
+    request_timeout: float = REQUEST_TIMEOUT,
+    max_retries: int = MAX_RETRIES,
 ) -> None:
     """SL-CAI data: sample responses to red-team prompts, then critique → revision rounds per the constitution."""
     from cai_lang.train.pipeline import generate_sl_data
@@ -249,6 +260,8 @@ def generate_rl(
     resume: bool = RESUME,
     served_model: Optional[str] = SERVED_MODEL,
     api_key_env: Optional[str] = API_KEY_ENV,
+    request_timeout: float = REQUEST_TIMEOUT,
+    max_retries: int = MAX_RETRIES,
 ) -> None:
     """RL-CAI preference data: two responses per prompt from the policy, labelled by the feedback model(s) per the constitution."""
     from cai_lang.train.rl.pipeline import generate_rl_data
@@ -288,6 +301,8 @@ def train(
     resume: bool = RESUME,
     served_model: Optional[str] = SERVED_MODEL,
     api_key_env: Optional[str] = API_KEY_ENV,
+    request_timeout: float = REQUEST_TIMEOUT,
+    max_retries: int = MAX_RETRIES,
     critic_model: Optional[str] = CRITIC,
     rounds: int = ROUNDS,
     feedback_model: Optional[List[str]] = FEEDBACK,

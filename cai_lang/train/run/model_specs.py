@@ -30,6 +30,10 @@ class ServerSettings:
 
     served_model: str | None = None
     api_key_env: str | None = None
+    # Seconds for each whole request (`--request-timeout`), and how often a
+    # failed one is tried again (`--max-retries`).
+    request_timeout: float = 120.0
+    max_retries: int = 4
 
     def api_key(self) -> str | None:
         if self.api_key_env is None:
@@ -110,5 +114,5 @@ def open_backend(spec: str, server: ServerSettings, *, device: str, batch_size: 
 
     if is_server(spec):
         url, name = server_spec(spec, server)
-        return load_backend(url, model=name, api_key=server.api_key())
+        return load_backend(url, model=name, api_key=server.api_key(), timeout=server.request_timeout, max_retries=server.max_retries)
     return load_backend(spec, device=device, batch_size=batch_size)
