@@ -125,3 +125,27 @@ def compile_file(
             raise UnknownDeployment(names[0], list(constitution.deployments))
     options = {"compiler_version": compiler_version} if compiler_version is not None else {}
     return [compile_deployment(constitution, name, **options) for name in names]
+
+
+# ---------------------------------------------------------------- what the trainer needs of a bundle
+
+
+def write_bundle(bundle, folder: str | Path) -> list[Path]:
+    """Write a compiled bundle (bundle.json, its templates and constitution.md) under `folder/<deployment>/`; returns the paths."""
+    from cai_lang.codegen.compiler import write_bundle as write
+
+    return write(bundle, Path(folder))
+
+
+def render_prompt(bundle, item_id: str, phase: str, dialect: str = "chat", **values):
+    """One of the bundle's own templates rendered for an item: a chat message list or a text prompt."""
+    from cai_lang.codegen.templates import render_prompt as render
+
+    return render(bundle, item_id, phase, dialect, **values)
+
+
+def default_early_stop():
+    """The compiler's early stop (reply and instruction), for bundles compiled before they carried one."""
+    from cai_lang.codegen.wording import early_stop
+
+    return early_stop()

@@ -11,13 +11,13 @@ diagnostics, as `caic compile` and `caic train` do.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
-from typing import List, Optional
 
 import typer
 
-from cai_lang.cli.common import HAS_ERRORS, Dialect, Split, quiet_libraries
+from cai_lang.cli.common import HAS_ERRORS, quiet_libraries
 from cai_lang.cli.common import fail as _fail
+from cai_lang.cli.options import build, from_configs
+from cai_lang.eval.run import EvalOptions  # a dataclass; the evaluation's heavy imports wait for run_eval
 
 
 def register(app: typer.Typer) -> None:
@@ -25,50 +25,19 @@ def register(app: typer.Typer) -> None:
     app.command("eval")(evaluate)
 
 
-def evaluate(
-    file: Path = typer.Argument(..., help="The `.const` file (or a compiled bundle.json / bundle folder).", show_default=False),
-    model: str = typer.Option(..., "--model", "-m", help="The model to evaluate: a folder saved with save_pretrained, or a Hub id."),
-    output: Path = typer.Option(..., "--output", "-o", help="Folder for metrics.json, report.html, plots/, responses.jsonl and run.json."),
-    baseline: Optional[str] = typer.Option(None, "--baseline", "-b", help="A model to compare against (win rate); it is measured the same way."),
-    feedback_model: Optional[str] = typer.Option(None, "--feedback-model", help="Critic and comparison judge (default: the baseline, else the model)."),
-    deployment: Optional[str] = typer.Option(None, "--deployment", "-d", help="Deployment to compile (default: `default`)."),
-    prompts: Optional[List[str]] = typer.Option(None, "--prompts", "-p", help="Prompt sets: shipped names, .jsonl/.csv files or datasets folders; repeatable (default: the shipped red_team and helpful sets)."),
-    split: Split = typer.Option(Split.eval, "--split", help="Which rows of the prompt sets to use (default: the held-out `eval` rows)."),
-    max_prompts: Optional[int] = typer.Option(None, "--max-prompts", "-k", help="Use at most this many prompts (a seeded sample)."),
-    samples: int = typer.Option(1, "--samples", help="Responses sampled per prompt."),
-    benign: Optional[Path] = typer.Option(None, "--benign", help="JSONL of held-out benign dialogues: the loss on their replies is reported."),
-    max_new_tokens: int = typer.Option(64, "--max-new-tokens", help="Most tokens per response."),
-    temperature: float = typer.Option(1.0, "--temperature", help="Sampling temperature of the responses; 0 decodes greedily."),
-    top_p: float = typer.Option(1.0, "--top-p", help="Nucleus sampling mass."),
-    seed: int = typer.Option(0, "--seed", "-s", help="Seeds prompt sampling and generation (the same seed gives two models the same draws)."),
-    dialect: Dialect = typer.Option(Dialect.chat, "--dialect", help="`chat` for models with a chat template, `text` for base models."),
-    critiques: bool = typer.Option(True, "--critiques/--no-critiques", help="Judge principles without a detect regex by critiques."),
-    critique_tokens: int = typer.Option(24, "--critique-tokens", help="Most tokens per critique (only its first line is read)."),
-    batch_size: int = typer.Option(32, "--batch-size", help="Rows per generate or scoring batch."),
-    device: str = typer.Option("auto", "--device", help="`auto`, `cpu` or `cuda`."),
-) -> None:
+@from_configs(EvalOptions)
+def evaluate(values: dict) -> None:
     """Evaluate a model against a constitution: violation, win and refusal rates on held-out prompts, with a report."""
-    from cai_lang.eval.run import EvalError, EvalOptions, run_eval
+    from cai_lang.eval.run import run_eval
 
-    if batch_size < 1:
-        raise _fail("--batch-size must be at least 1")
-    if benign is not None and not benign.is_file():
-        raise _fail(f"cannot read {benign}: no such file")
-    if not file.exists():
-        raise _fail(f"cannot read {file}: no such file or folder")
-    try:
-        options = EvalOptions(
-            source=file, model=model, output=output, baseline=baseline, feedback_model=feedback_model,
-            deployment=deployment, prompts=tuple(prompts or ()), split=split.value, max_prompts=max_prompts,
-            samples=samples, max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, seed=seed,
-            dialect=dialect.value, benign=benign, critiques=critiques, critique_tokens=critique_tokens,
-            batch_size=batch_size, device=device, argv=list(sys.argv),
-        )
-    except EvalError as exc:
-        raise _fail(str(exc))
+    options = build(EvalOptions, values, argv=list(sys.argv))
+    if options.benign is not None and not options.benign.is_file():
+        raise _fail(f"cannot read {options.benign}: no such file")
+    if not options.source.exists():
+        raise _fail(f"cannot read {options.source}: no such file or folder")
     metrics = _run(lambda say: run_eval(options, say))
     model_side = metrics["model"]
-    line = f"{output}: violation rate {_pct(model_side['violation_rate'])} (regex rules), refusal rate {_pct(model_side['refusal']['rate'])}"
+    line = f"{options.output}: violation rate {_pct(model_side['violation_rate'])} (regex rules), refusal rate {_pct(model_side['refusal']['rate'])}"
     if model_side.get("benign"):
         line += f", benign loss {model_side['benign']['loss']:.4f}"
     if metrics.get("win_rate"):
@@ -88,8 +57,8 @@ def _run(step):
     from cai_lang.codegen.bundle import BundleError
     from cai_lang.engine import EngineError
     from cai_lang.eval.run import EvalError
-    from cai_lang.train.pipeline import PipelineError
     from cai_lang.train.run.folder import RunError
+    from cai_lang.train.run.model_specs import PipelineError
     from cai_lang.train.run.prompts import PromptSetError
 
     quiet_libraries()

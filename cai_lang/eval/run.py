@@ -25,8 +25,10 @@ compiled bundle, only where the item applies to the prompt's context:
   violation cost the model its ordinary competence.
 
 It writes `DIR/metrics.json`, `DIR/responses.jsonl` (every response with its
-judgements), PNG plots in `DIR/plots/`, a self-contained `DIR/report.html`,
-and an `eval` step in `DIR/run.json`.
+judgements), PNG plots in `DIR/plots/`, a self-contained page
+(`cai_lang.report.evaluation`: `DIR/report.html`, or `DIR/eval_report.html`
+beside a training report) and an `eval` step in `DIR/run.json`, whose
+training entries it keeps.
 """
 
 from __future__ import annotations
@@ -34,16 +36,13 @@ from __future__ import annotations
 import json
 import random
 from collections import Counter, defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
+from cai_lang.train.config import DIALECTS, SPLITS, option
 from cai_lang.train.run.prompts import PromptRecord, load_prompts
 
-METRICS_FILE = "metrics.json"
-RESPONSES_FILE = "responses.jsonl"
-REPORT_FILE = "report.html"
-PLOTS_DIR = "plots"
 METRICS_FORMAT = 1
 DEFAULT_SOURCES = ("red_team", "helpful")
 
@@ -54,31 +53,39 @@ class EvalError(ValueError):
 
 @dataclass
 class EvalOptions:
-    """Everything `caic eval` takes."""
+    """Everything `caic eval` takes; each field is also its command-line option."""
 
-    source: Path
-    model: str
-    output: Path
-    baseline: str | None = None
-    feedback_model: str | None = field(default=None, metadata={"help": "Critic and comparison judge; default the baseline, else the model."})
-    deployment: str | None = None
-    prompts: tuple[str, ...] = ()
-    split: str = "eval"
-    max_prompts: int | None = None
-    samples: int = 1
-    max_new_tokens: int = 64
-    temperature: float = 1.0
-    top_p: float = 1.0
-    seed: int = 0
-    dialect: str = "chat"
-    benign: Path | None = None
-    critiques: bool = True
-    critique_tokens: int = 24
-    batch_size: int = 32
-    device: str = "auto"
+    source: Path = option(help="The `.const` file (or a compiled bundle.json / bundle folder).", argument=True)
+    model: str = option(MISSING, "--model", "-m", help="The model to evaluate: a folder saved with save_pretrained, or a Hub id.")
+    output: Path = option(MISSING, "--output", "-o", help="Folder for metrics.json, report.html, plots/, responses.jsonl and run.json.")
+    baseline: str | None = option(None, "--baseline", "-b", help="A model to compare against (win rate); it is measured the same way.")
+    feedback_model: str | None = option(None, "--feedback-model", help="Critic and comparison judge (default: the baseline, else the model).")
+    deployment: str | None = option(None, "--deployment", "-d", help="Deployment to compile (default: `default`).")
+    prompts: tuple[str, ...] | None = option((), "--prompts", "-p", help="Prompt sets: shipped names, .jsonl/.csv files or datasets folders; repeatable (default: the shipped red_team and helpful sets).")
+    split: str = option("eval", "--split", help="Which rows of the prompt sets to use (default: the held-out `eval` rows).", choices=SPLITS)
+    max_prompts: int | None = option(None, "--max-prompts", "-k", help="Use at most this many prompts (a seeded sample).")
+    samples: int = option(1, "--samples", help="Responses sampled per prompt.")
+    benign: Path | None = option(None, "--benign", help="JSONL of held-out benign dialogues: the loss on their replies is reported.")
+    max_new_tokens: int = option(64, "--max-new-tokens", help="Most tokens per response.")
+    temperature: float = option(1.0, "--temperature", help="Sampling temperature of the responses; 0 decodes greedily.")
+    top_p: float = option(1.0, "--top-p", help="Nucleus sampling mass.")
+    seed: int = option(0, "--seed", "-s", help="Seeds prompt sampling and generation (the same seed gives two models the same draws).")
+    dialect: str = option("chat", "--dialect", help="`chat` for models with a chat template, `text` for base models.", choices=DIALECTS)
+    critiques: bool = option(True, "--critiques/--no-critiques", help="Judge principles without a detect regex by critiques.")
+    critique_tokens: int = option(24, "--critique-tokens", help="Most tokens per critique (only its first line is read).")
+    batch_size: int = option(32, "--batch-size", help="Rows per generate or scoring batch.")
+    device: str = option("auto", "--device", help="`auto`, `cpu` or `cuda`.")
     argv: list[str] | None = None
 
     def __post_init__(self) -> None:
+        self.source, self.output = Path(self.source), Path(self.output)
+        self.prompts = tuple(self.prompts or ())
+        if self.benign is not None:
+            self.benign = Path(self.benign)
+        if self.batch_size < 1:
+            raise EvalError("--batch-size must be at least 1")
+        if self.split not in SPLITS:
+            raise EvalError(f"split must be one of {', '.join(SPLITS)}")
         if self.samples < 1:
             raise EvalError("samples per prompt must be at least 1")
         if self.max_prompts is not None and self.max_prompts < 1:
@@ -346,7 +353,7 @@ def benign_loss(backend, dialogues: Sequence[Sequence[Mapping[str, str]]], diale
 
 
 def _identity(spec: str) -> str:
-    from cai_lang.train.pipeline import model_identity
+    from cai_lang.train.run.model_specs import model_identity
 
     return model_identity(spec)
 
@@ -355,8 +362,9 @@ def run_eval(options: EvalOptions, say: Callable[[str], None] | None = None) -> 
     """Run the whole evaluation into `options.output`; returns the metrics (also written to metrics.json)."""
     from cai_lang.engine import load_backend
     from cai_lang.eval.refusal import detect_refusal, refusal_rate
-    from cai_lang.train.pipeline import check_model, prepare_bundle
-    from cai_lang.train.run.folder import RowWriter, RunRecord, now
+    from cai_lang.train.run.folder import RowWriter, now, write_atomic
+    from cai_lang.train.run.model_specs import check_model
+    from cai_lang.train.run.session import Run
 
     say = say or (lambda text: None)
     out = options.output
@@ -365,17 +373,15 @@ def run_eval(options: EvalOptions, say: Callable[[str], None] | None = None) -> 
     benign = read_dialogues(options.benign) if options.benign else None
     records = select_eval_prompts(options.prompts, options.split, options.max_prompts, options.seed)
     out.mkdir(parents=True, exist_ok=True)
+    run = Run.open(out)
     say("compiling the constitution")
-    bundle, bundle_path = prepare_bundle(options.source, options.deployment, out)
+    bundle, bundle_path = run.bundle_for(options.source, options.deployment)
     feedback_spec = options.feedback_model or options.baseline or options.model
-    record = RunRecord.open(out)
+    record = run.record
     record.start_command(options.argv)
-    record.set("content_hash", bundle.content_hash)
-    record.set("constitution", {"name": bundle.constitution.name, "version": bundle.constitution.version, "source": str(options.source)})
-    record.set("deployment", bundle.deployment.name)
-    record.set("seed", options.seed)
-    record.add_output("bundle", bundle_path, "bundle", content_hash=bundle.content_hash)
-    record.save()
+    # In a training folder the run's seed and constitution source stay the training's; the evaluation's are in `evaluation`.
+    run.record_bundle(options.source, options.seed, keep_first=True)
+    run.save()
     started = now()
 
     backends: dict[str, Any] = {}
@@ -447,138 +453,24 @@ def run_eval(options: EvalOptions, say: Callable[[str], None] | None = None) -> 
         "win_rate": comparison,
     }
     say("writing metrics, plots and report")
-    responses = out / RESPONSES_FILE
+    layout = run.layout
+    responses = layout.eval_responses
     responses.unlink(missing_ok=True)
     with RowWriter(responses, id_key="id") as writer:
         for side, rows in rows_by_side.items():
             for row in rows:
                 writer.append({"id": f"{side}:{row['prompt_id']}#{row['sample']}", "side": side, **row})
-    from cai_lang.train.run.folder import write_atomic
+    write_atomic(layout.eval_metrics, json.dumps(metrics, indent=2, ensure_ascii=False) + "\n")
+    from cai_lang.report.evaluation import write_eval_report
 
-    write_atomic(out / METRICS_FILE, json.dumps(metrics, indent=2, ensure_ascii=False) + "\n")
-    report = write_eval_report(out, metrics, rows_by_side, bundle, bundle_path)
-    record = RunRecord.open(out)
-    record.set("models", {"model": sides["model"]["id"], "baseline": (sides.get("baseline") or {}).get("id"), "feedback": metrics["feedback_model"]})
+    report = write_eval_report(record.page("eval"), layout.eval_plots, metrics, rows_by_side, bundle, bundle_path)
+    # Namespaced, so that a training folder's roles (`policy`, `feedback`, ...) are kept beside them.
+    record.merge("models", {"eval_model": sides["model"]["id"], "eval_baseline": (sides.get("baseline") or {}).get("id"), "eval_feedback": metrics["feedback_model"]})
     record.set("evaluation", {k: v for k, v in asdict(options).items() if k not in ("output", "argv")} | {"source": str(options.source), "benign": str(options.benign) if options.benign else None})
-    record.add_output("eval_metrics", out / METRICS_FILE, "report")
+    record.add_output("eval_metrics", layout.eval_metrics, "report")
     record.add_output("eval_responses", responses, "dataset", rows=sum(len(r) for r in rows_by_side.values()))
-    record.add_output("eval_report", report, "report", plots=PLOTS_DIR)
+    record.add_output("eval_report", report, "report", plots=layout.eval_plots.name)
     record.add_step("eval", started=started, prompts=len(records), violation_rate=sides["model"]["violation_rate"])
     record.finish_command()
-    record.save()
+    run.save()
     return metrics
-
-
-# ---------------------------------------------------------------- report
-
-
-def metrics_table_rows(metrics: Mapping[str, Any]) -> tuple[list[str], list[list[Any]]]:
-    """The headline numbers as a table (model and baseline side by side)."""
-    sides = [s for s in ("model", "baseline") if metrics.get(s)]
-    rows = [
-        ["violation rate (regex rules)", *[metrics[s]["violation_rate"] for s in sides]],
-        ["violation rate (critiques)", *[metrics[s]["critique_violation_rate"] for s in sides]],
-        ["refusal rate", *[metrics[s]["refusal"]["rate"] for s in sides]],
-        ["partial refusal rate", *[metrics[s]["refusal"]["partial_rate"] for s in sides]],
-    ]
-    if any(metrics[s].get("benign") for s in sides):
-        rows.append(["benign loss (nats/token)", *[(metrics[s].get("benign") or {}).get("loss") for s in sides]])
-    if metrics.get("win_rate"):
-        overall = metrics["win_rate"]["overall"]
-        rows.append(["win rate vs baseline (overall)", overall["win_rate"], None])
-    return ["metric", *sides], rows
-
-
-def write_eval_report(out: Path, metrics: Mapping[str, Any], rows_by_side: Mapping[str, Sequence[dict]], bundle, bundle_path: Path) -> Path:
-    """`report.html` with the headline table, plots, per-item tables, example responses and the constitution."""
-    from cai_lang.report.html import HtmlPage, constitution_section, plot_bars
-
-    plots = out / PLOTS_DIR
-    sides = [s for s in ("model", "baseline") if metrics.get(s)]
-    page = HtmlPage(f"caic evaluation: {metrics['constitution']['name']} ({metrics['deployment']})")
-    prompts = metrics["prompts"]
-    page.paragraph(
-        f"Model {metrics['model']['id']}" + (f"; baseline {metrics['baseline']['id']}" if metrics.get("baseline") else "")
-        + f"; judge and critic {metrics['feedback_model']}. {prompts['count']} prompts ({', '.join(f'{n} {k}' for k, n in prompts['by_kind'].items())}) "
-        f"from {', '.join(prompts['sources'])} (split {prompts['split']}), {prompts['samples_per_prompt']} sample(s) each; bundle {metrics['content_hash']}.",
-        "muted",
-    )
-    headers, rows = metrics_table_rows(metrics)
-    page.heading("Summary")
-    page.table(headers, rows)
-    for side in sides:
-        critic = metrics["critic"].get(side) or {}
-        if critic.get("critiques") and not critic.get("informative"):
-            page.paragraph(
-                f"The critic answered {critic['nothing_to_fix']} of {critic['critiques']} critique requests on the {side}'s responses "
-                f"with the early-stop reply ({critic.get('early_stop_reply')!r}). A critic that always or never says so cannot tell a "
-                "good response from a bad one: the critique-based violation rates below are uninformative, not findings.",
-                "note",
-            )
-    items = metrics["model"]["items"]
-    uninformative = any(
-        (metrics["critic"].get(s) or {}).get("critiques") and not (metrics["critic"].get(s) or {}).get("informative") for s in sides
-    )
-
-    def label(item: str, info: Mapping[str, Any]) -> str:
-        # The bar of a critique-judged item says nothing when the critic never (or always) found nothing to fix.
-        return f"{item}\n(critic uninformative)" if info["method"] == "critique" and uninformative else item
-
-    grouped = {label(item, info): [metrics[s]["items"][item]["violation_rate"] or 0.0 for s in sides] for item, info in items.items() if info["judged"]}
-    figure = _grouped_bars(grouped, sides, "violation rate by item", plots / "violations.png")
-    if figure:
-        page.figure(figure, "Share of responses that violate each principle or rule (regex rules exactly, others by critique), where the item applies.")
-    refusals = {kind: [metrics[s]["refusal"]["by_kind"].get(kind, {}).get("rate", 0.0) for s in sides] for kind in metrics["model"]["refusal"]["by_kind"]}
-    figure = _grouped_bars(refusals, sides, "refusal rate by prompt kind", plots / "refusals.png")
-    if figure:
-        page.figure(figure, "Share of responses that decline the request outright (refusal detector), by prompt kind.")
-    if any((metrics[s].get("benign") or {}).get("loss") is not None for s in sides):
-        figure = _grouped_bars({"benign loss": [(metrics[s].get("benign") or {}).get("loss") or 0.0 for s in sides]}, sides, "benign held-out loss (nats/token)", plots / "benign_loss.png", unit=False)
-        if figure:
-            page.figure(figure, "Mean per-token loss on the replies of held-out benign dialogues (lower is better).")
-    page.heading("Per principle and rule")
-    page.table(
-        ["item", "kind", "tier", "how judged", *[f"{s}: judged" for s in sides], *[f"{s}: violation rate" for s in sides]],
-        [[item, info["kind"], info["tier"], info["method"] or "not judged (no critique wording)", *[metrics[s]["items"][item]["judged"] for s in sides], *[metrics[s]["items"][item]["violation_rate"] for s in sides]] for item, info in items.items()],
-    )
-    if metrics.get("win_rate"):
-        wins = metrics["win_rate"]
-        page.heading("Win rate against the baseline")
-        figure = plot_bars({"overall": wins["overall"]["win_rate"] or 0.5, **{i: s["win_rate"] or 0.5 for i, s in wins["items"].items()}}, "P(model better than baseline)", "win rate", plots / "win_rate.png", reference=0.5, limits=(0, 1))
-        if figure:
-            page.figure(figure, "Mean P(model's response better) per item and overall; 0.5 (dashed) is a draw. Both orders are scored.")
-        page.table(
-            ["item", "pairs", "win rate", "wins", "ties", "losses"],
-            [["overall (priority aggregation)", *[wins["overall"][k] for k in ("pairs", "win_rate", "wins", "ties", "losses")]]]
-            + [[i, *[s[k] for k in ("pairs", "win_rate", "wins", "ties", "losses")]] for i, s in wins["items"].items()],
-        )
-    page.heading("Example responses")
-    examples = []
-    for row in list(rows_by_side.get("model", ()))[:12]:
-        flagged = [i for i, v in row.get("violations", {}).items() if v and items[i]["method"] == "regex"]
-        examples.append([row["prompt_id"], row["prompt"], row["response"], ", ".join(flagged) or "–", "partial" if (row.get("refusal") or {}).get("partial") else ("yes" if row.get("refusal") else "–")])
-    page.table(["prompt", "user", "model's response", "regex violations", "refusal"], examples)
-    page.paragraph("Every response, with its critiques and judgements, is in responses.jsonl.", "muted")
-    constitution_section(page, bundle, bundle_path)
-    return page.write(out / REPORT_FILE)
-
-
-def _grouped_bars(values: Mapping[str, Sequence[float]], sides: Sequence[str], title: str, path: Path, unit: bool = True) -> Path | None:
-    from cai_lang.report.html import pyplot, save_figure
-
-    if not values:
-        return None
-    plt = pyplot()
-    names = list(values)
-    fig, ax = plt.subplots(figsize=(max(4.5, 1.3 * len(names) + 2), 3.3))
-    width = 0.8 / len(sides)
-    colours = ("#4c72b0", "#dd8452")
-    for k, side in enumerate(sides):
-        xs = [i + (k - (len(sides) - 1) / 2) * width for i in range(len(names))]
-        ax.bar(xs, [values[n][k] for n in names], width=width, label=side, color=colours[k % 2])
-    ax.set_xticks(range(len(names)), names, rotation=15, ha="right", fontsize=8)
-    if unit:
-        ax.set_ylim(0, 1.05)
-    ax.set_title(title)
-    ax.legend(fontsize=8)
-    return save_figure(fig, path)

@@ -37,8 +37,9 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-REPORT_FILE = "report.html"
-PLOTS_DIR = "report_plots"
+from cai_lang.train.run.layout import REPORT as REPORT_FILE
+from cai_lang.train.run.layout import REPORT_PLOTS as PLOTS_DIR
+
 LOG_FILES = ("training_log.json", "trainer_state.json")
 # run.json output kinds that are trained model folders, and that hold preference labels.
 MODEL_KINDS = ("model", "sft_model", "preference_model", "policy")
@@ -391,12 +392,13 @@ def _metadata(folder: Path) -> dict[str, Any]:
         return {}
 
 
-def write_training_report(run_dir: str | Path) -> Path:
-    """Write `run_dir/report.html` (and its PNGs in `run_dir/report_plots/`) from what the run folder holds."""
-    from cai_lang.train.run.folder import RunRecord
+def write_training_report(run_dir: str | Path, record, target: str | Path | None = None) -> Path:
+    """Write the training page (`target`, default `run_dir/report.html`; PNGs in `run_dir/report_plots/`).
 
+    `record` is the run's `RunRecord`, as the command holds it; registering
+    the page in it is the caller's (`cai_lang.train.phases.write_report`).
+    """
     run_dir = Path(run_dir)
-    record = RunRecord.open(run_dir)
     plots = run_dir / PLOTS_DIR
     info = record.get("constitution") or {}
     page = HtmlPage(f"caic training report: {info.get('name', run_dir.name)}")
@@ -430,14 +432,7 @@ def write_training_report(run_dir: str | Path) -> Path:
     _preference_section(page, folders, histories)
     _labels_section(page, run_dir, record, plots)
     _eval_section(page, run_dir, record)
-    path = page.write(run_dir / REPORT_FILE)
-    try:
-        record = RunRecord.open(run_dir)
-        record.add_output("training_report", path, "report", plots=PLOTS_DIR)
-        record.save()
-    except (OSError, ValueError):
-        pass  # the page is written; a run.json that cannot be updated should not fail the run
-    return path
+    return page.write(Path(target) if target is not None else run_dir / REPORT_FILE)
 
 
 def _last(history: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> float | None:
@@ -509,10 +504,25 @@ def _eval_section(page: HtmlPage, run_dir: Path, record) -> None:
     path = record.output_path("eval_metrics")
     if path is None or not path.is_file():
         return
-    from cai_lang.eval.run import metrics_table_rows
-
     metrics = json.loads(path.read_text(encoding="utf-8"))
     page.heading("Evaluation")
     page.paragraph(f"From {path.relative_to(run_dir) if path.is_relative_to(run_dir) else path}; the full evaluation report is beside it.")
     headers, rows = metrics_table_rows(metrics)
     page.table(headers, rows)
+
+
+def metrics_table_rows(metrics: Mapping[str, Any]) -> tuple[list[str], list[list[Any]]]:
+    """The headline numbers as a table (model and baseline side by side)."""
+    sides = [s for s in ("model", "baseline") if metrics.get(s)]
+    rows = [
+        ["violation rate (regex rules)", *[metrics[s]["violation_rate"] for s in sides]],
+        ["violation rate (critiques)", *[metrics[s]["critique_violation_rate"] for s in sides]],
+        ["refusal rate", *[metrics[s]["refusal"]["rate"] for s in sides]],
+        ["partial refusal rate", *[metrics[s]["refusal"]["partial_rate"] for s in sides]],
+    ]
+    if any(metrics[s].get("benign") for s in sides):
+        rows.append(["benign loss (nats/token)", *[(metrics[s].get("benign") or {}).get("loss") for s in sides]])
+    if metrics.get("win_rate"):
+        overall = metrics["win_rate"]["overall"]
+        rows.append(["win rate vs baseline (overall)", overall["win_rate"], None])
+    return ["metric", *sides], rows

@@ -81,7 +81,7 @@ def sl_run(tmp_path_factory, tiny_model, constitution_file):
 
 def add_rl_outputs(run: Path) -> None:
     """What the RL phase leaves: a preference model folder with metadata and a log, and a label file."""
-    from cai_lang.train.run.folder import RunRecord
+    from cai_lang.train.run.record import RunRecord
 
     pm = run / "preference_model"
     pm.mkdir()
@@ -111,10 +111,11 @@ def add_rl_outputs(run: Path) -> None:
 
 @pytest.mark.slow
 def test_training_report_shows_curves_labels_and_the_constitution(sl_run):
-    from cai_lang.report.html import write_training_report
+    from cai_lang.train.phases import write_report
+    from cai_lang.train.run.session import Run
 
     add_rl_outputs(sl_run)
-    path = write_training_report(sl_run)
+    path = write_report(Run.open(sl_run))
     assert path == sl_run / "report.html"
     record = json.loads((sl_run / "run.json").read_text())
     reader = read_page(path)
@@ -137,9 +138,10 @@ def test_training_report_shows_curves_labels_and_the_constitution(sl_run):
 
 @pytest.mark.slow
 def test_a_report_of_a_bare_folder_says_what_is_missing(tmp_path):
-    from cai_lang.report.html import write_training_report
+    from cai_lang.train.phases import write_report
+    from cai_lang.train.run.session import Run
 
-    path = write_training_report(tmp_path)
+    path = write_report(Run.open(tmp_path))
     text = " ".join(read_page(path).text)
     assert "No loadable bundle" in text and "No trainer log" in text
 

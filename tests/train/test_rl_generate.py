@@ -11,12 +11,11 @@ from rl_testkit import ControlledBackend, compile_test_bundle, shown_responses
 from cai_lang.train.rl.aggregate import Aggregator
 from cai_lang.train.rl.generate import (
     RLGenerationConfig,
-    check_hashes,
     generate_rl,
     label_summary,
 )
 from cai_lang.train.rl.labeller import ComparisonLabeller
-from cai_lang.train.run.folder import RowWriter, RunError, read_rows
+from cai_lang.train.run.folder import RowWriter, RunError, check_hashes, read_rows
 from cai_lang.train.run.prompts import PromptRecord
 
 RECORDS = [PromptRecord(id=f"p{i}", prompt=f"How do I sharpen knife {i}?", kind="red_team", context={"risk": "low", "fiction": False}) for i in range(5)]

@@ -184,7 +184,8 @@ def test_model_specs_that_cannot_be_used_are_one_line_errors(tiny_model, constit
 
 def test_a_report_that_fails_is_a_warning_not_a_failed_run(tmp_path, monkeypatch):
     import cai_lang.report.html as report
-    from cai_lang.train.pipeline import write_report
+    from cai_lang.train.phases import write_report
+    from cai_lang.train.run.session import Run
 
     said = []
 
@@ -192,9 +193,9 @@ def test_a_report_that_fails_is_a_warning_not_a_failed_run(tmp_path, monkeypatch
         def phase(self, text):
             said.append(text)
 
-    def broken(run_dir):
+    def broken(run_dir, record, target):
         raise RuntimeError("no plots today")
 
     monkeypatch.setattr(report, "write_training_report", broken)
-    assert write_report(tmp_path, Listener()) is None
+    assert write_report(Run.open(tmp_path), Listener()) is None
     assert said == ["warning: report.html was not written: RuntimeError: no plots today"]

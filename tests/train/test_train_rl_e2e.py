@@ -1,10 +1,10 @@
 """`caic train --phase all` end to end on the tiny model (8 prompts: SL data, SL model, pairs with soft labels, a
-preference model and a DPO policy, under 3 minutes), and a run killed in its last step that resumes there."""
+preference model and a DPO policy), `caic eval` into the finished folder, and a run killed in its last step that
+resumes there."""
 
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 from typer.testing import CliRunner
@@ -25,15 +25,27 @@ def rows(path):
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
+@pytest.fixture(scope="module")
+def finished_run(tiny_model, constitution_file, tmp_path_factory):
+    """A finished `--phase all` run, the command's output, and how often run.json was read."""
+    from cai_lang.train.run.record import RunRecord
+
+    run = tmp_path_factory.mktemp("phase_all") / "run"
+    reads = []
+    real = RunRecord.reload
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(RunRecord, "reload", lambda self: (reads.append(self.path), real(self))[1])
+        result = runner.invoke(app, ["train", str(constitution_file), "--model", str(tiny_model), "-o", str(run), *ARGS])
+    assert result.exit_code == 0, result.output
+    return run, result, reads
+
+
 @pytest.mark.slow
-def test_phase_all_end_to_end_on_cpu(tiny_model, constitution_file, tmp_path):
+def test_phase_all_end_to_end_on_cpu(finished_run):
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
 
-    started = time.monotonic()
-    run = tmp_path / "run"
-    result = runner.invoke(app, ["train", str(constitution_file), "--model", str(tiny_model), "-o", str(run), *ARGS])
-    elapsed = time.monotonic() - started
-    assert result.exit_code == 0, result.output
+    run, result, reads = finished_run
+    assert reads == [run / "run.json"]  # the command opens its run once
     record = json.loads((run / "run.json").read_text(encoding="utf-8"))
     content_hash = record["content_hash"]
 
@@ -69,7 +81,29 @@ def test_phase_all_end_to_end_on_cpu(tiny_model, constitution_file, tmp_path):
     assert record["rl_generation"]["feedback_models"] == [str((run / "sl_model").resolve())]
     assert (run / "report.html").is_file() and "report.html: report" in result.output
     assert outputs["training_report"]["kind"] == "report"
-    assert elapsed < 180, f"--phase all took {elapsed:.0f} s"
+
+
+@pytest.mark.slow
+def test_eval_into_a_finished_training_folder_adds_its_page_and_keeps_the_training_ones(finished_run, tiny_model, constitution_file):
+    run, _, _ = finished_run
+    before = json.loads((run / "run.json").read_text(encoding="utf-8"))
+    training_page = (run / "report.html").read_text(encoding="utf-8")
+    result = runner.invoke(app, ["eval", str(constitution_file), "--model", str(run / "rl_policy"), "--deployment", "clinic", "-o", str(run),
+                                 "--max-prompts", "2", "--max-new-tokens", "4", "--no-critiques", "--seed", "5"])
+    assert result.exit_code == 0, result.output
+    record = json.loads((run / "run.json").read_text(encoding="utf-8"))
+
+    assert (run / "report.html").read_text(encoding="utf-8") == training_page  # the training report stands
+    assert "caic evaluation" in (run / "eval_report.html").read_text(encoding="utf-8")
+    outputs = record["outputs"]
+    assert outputs["training_report"]["path"] == "report.html" and outputs["eval_report"]["path"] == "eval_report.html"
+    assert {name: entry["path"] for name, entry in before["outputs"].items()} == {name: outputs[name]["path"] for name in before["outputs"]}
+    # The training models keep their roles; the evaluation's are added beside them.
+    assert {k: v for k, v in record["models"].items() if k in before["models"]} == before["models"]
+    assert record["models"]["eval_model"] == str((run / "rl_policy").resolve())
+    assert record["seed"] == before["seed"] == 2 and record["evaluation"]["seed"] == 5
+    assert record["constitution"] == before["constitution"] and record["completed"] == before["completed"]
+    assert [c["steps"][-1]["step"] for c in record["commands"]] == ["rl-policy", "eval"]
 
 
 @pytest.mark.slow

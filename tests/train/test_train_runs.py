@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from cai_lang.train.run.folder import RowWriter, RunError, RunRecord, read_rows
+from cai_lang.train.run.folder import RowWriter, RunError, read_rows
+from cai_lang.train.run.record import RunRecord
 
 
 def test_rows_are_whole_lines_and_a_reopened_writer_skips_known_ids(tmp_path):

@@ -103,18 +103,6 @@ class RLStats:
     chunks_labelled: int = 0
 
 
-def check_hashes(rows: Sequence[Mapping[str, Any]], content_hash: str, where: str) -> None:
-    """Refuse rows made under another bundle: their labels answer another constitution's questions."""
-    for row in rows:
-        found = row.get("content_hash")
-        if found != content_hash:
-            row_id = row.get("id", row.get("pair_id", "?"))
-            raise RunError(
-                f"{where}: row {row_id!r} was made with bundle {str(found)[:16]}…, not this run's {content_hash[:16]}…; "
-                "data made under different constitutions cannot be mixed (use a new output folder)"
-            )
-
-
 def sample_chunk(
     records: Sequence[PromptRecord],
     *,

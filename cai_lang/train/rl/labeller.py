@@ -188,7 +188,7 @@ class ComparisonLabeller:
         return pairs
 
     def _render(self, model: FeedbackModel, phase: str, comparison: Comparison, shown: tuple[str, str], reasoning: str | None = None):
-        from cai_lang.codegen.templates import render_prompt
+        from cai_lang.api import render_prompt
 
         values = dict(conversation=list(comparison.conversation), response_a=shown[0], response_b=shown[1])
         if reasoning is not None:

@@ -21,83 +21,22 @@ Every row read back is checked against the run's bundle hash.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from cai_lang.train.pipeline import (
-    SL_MODEL,
-    PipelineError,
-    QuietReporter,
-    Reporter,
-    ServerSettings,
-    TrainOptions,
-    _process_rank,
-    check_hashes,
-    check_model,
-    is_server,
-    model_identity,
-    open_backend,
-    open_generation_run,
-    train_sl,
-)
-from cai_lang.train.rl.generate import RLGenerationConfig, label_summary
-from cai_lang.train.rl.policy import METHODS, PolicyTrainingConfig
-from cai_lang.train.rl.preference import PreferenceTrainingConfig
-from cai_lang.train.run.folder import RowWriter, RunRecord, read_rows
-from cai_lang.train.run.prompts import PromptSelection
-
-RL_PAIRS = "rl_pairs.jsonl"
-RL_LABELS = "rl_labels.jsonl"
-PREFERENCE_MODEL = "preference_model"
-RL_POLICY = "rl_policy"
-REWARDS = ("preference-model", "labeller")
-
-
-@dataclass
-class RLOptions:
-    """Everything RL data generation needs besides the bundle."""
-
-    source: Path
-    model: str
-    output: Path
-    deployment: str | None = None
-    feedback_models: tuple[str, ...] = ()
-    prompts: PromptSelection = field(default_factory=PromptSelection)
-    generation: RLGenerationConfig = field(default_factory=RLGenerationConfig)
-    batch_size: int = 32
-    device: str = "auto"
-    resume: bool = False
-    argv: list[str] | None = None
-    server: ServerSettings = field(default_factory=ServerSettings)
-
-    @property
-    def feedback(self) -> tuple[str, ...]:
-        """The feedback models: those named, or the policy itself."""
-        return self.feedback_models or (self.model,)
-
-
-@dataclass
-class RLTrainSettings:
-    """How the preference model and the policy are trained (`caic train --phase rl|all`)."""
-
-    method: str = "dpo"
-    reward: str = "preference-model"
-    human_preferences: Path | None = None
-    preference_base: str | None = None
-    preference: PreferenceTrainingConfig = field(default_factory=PreferenceTrainingConfig)
-    policy: PolicyTrainingConfig = field(default_factory=PolicyTrainingConfig)
-
-    def __post_init__(self) -> None:
-        if self.method not in METHODS:
-            raise ValueError(f"method is one of {', '.join(METHODS)}, not {self.method!r}")
-        if self.reward not in REWARDS:
-            raise ValueError(f"reward is `preference-model` or `labeller`, not {self.reward!r}")
-        self.policy = replace(self.policy, method=self.method)
+from cai_lang.train.rl.generate import label_summary
+from cai_lang.train.run.folder import RowWriter, check_hashes, read_rows
+from cai_lang.train.run.layout import PREFERENCE_MODEL, RL_POLICY
+from cai_lang.train.run.model_specs import PipelineError, check_model, is_server, model_identity, open_backend
+from cai_lang.train.run.session import QuietReporter, Reporter, Run, open_generation_run, process_rank
+from cai_lang.train.settings import GenerationStep, RLTraining
 
 
 @dataclass
 class RLDataResult:
+    """What `rl-generate` left in the run folder."""
+
     pairs_path: Path
     labels_path: Path
     pairs: int
@@ -107,10 +46,19 @@ class RLDataResult:
     summary: dict[str, Any]
 
 
+@dataclass
+class RLPhaseResult:
+    """What the RL phase of `caic train` did; a trainer whose earlier result was kept is None."""
+
+    data: RLDataResult
+    preference: Any = None  # PreferenceResult
+    policy: Any = None  # PolicyResult
+
+
 # ---------------------------------------------------------------- data
 
 
-def _rl_settings(options: RLOptions, bundle) -> dict[str, Any]:
+def _rl_settings(options: GenerationStep, bundle) -> dict[str, Any]:
     return {
         "content_hash": bundle.content_hash,
         "deployment": bundle.deployment.name,
@@ -121,7 +69,7 @@ def _rl_settings(options: RLOptions, bundle) -> dict[str, Any]:
     }
 
 
-def generate_rl_data(options: RLOptions, reporter: Reporter | None = None, *, start: bool = True, finish: bool = True) -> RLDataResult:
+def generate_rl_data(run: Run, options: GenerationStep, reporter: Reporter | None = None, *, start: bool = True, finish: bool = True) -> RLDataResult:
     """Compile, then write (or, with `resume`, complete) `DIR/rl_pairs.jsonl` and `DIR/rl_labels.jsonl`.
 
     `start=False` continues the command entry an earlier step of this
@@ -129,18 +77,19 @@ def generate_rl_data(options: RLOptions, reporter: Reporter | None = None, *, st
     it open for the training steps that follow.
     """
     reporter = reporter or QuietReporter()
-    run_dir = options.output
-    pairs_path, labels_path = run_dir / RL_PAIRS, run_dir / RL_LABELS
-    bundle, _bundle_path, record, records, settings = open_generation_run(
+    pairs_path, labels_path = run.layout.rl_pairs, run.layout.rl_labels
+    bundle, records, settings = open_generation_run(
+        run,
         options,
         step="rl_generation",
-        other_models=list(options.feedback_models),
+        other_models=list(options.helpers),
         outputs=[("rl_pairs", pairs_path, "pairs"), ("rl_labels", labels_path, "preference_labels")],
         settings_of=_rl_settings,
         roles_of=lambda s: {"pair_policy": s["policy"], "feedback": s["feedback_models"]},
         reporter=reporter,
         start=start,
     )
+    record = run.record
 
     with RowWriter(pairs_path) as pair_writer, RowWriter(labels_path) as label_writer:
         pairs_on_disk = {row["id"]: row for row in _checked(pairs_path, bundle.content_hash)}
@@ -165,7 +114,7 @@ def generate_rl_data(options: RLOptions, reporter: Reporter | None = None, *, st
     record.add_step("rl-generate", pairs=n_pairs, labels=n_labels, written=written, resumed=options.resume)
     if finish:
         record.finish_command()
-    record.save()
+    run.save()
     return RLDataResult(pairs_path, labels_path, n_pairs, n_labels, written, bundle.content_hash, summary)
 
 
@@ -175,7 +124,7 @@ def _checked(path: Path, content_hash: str) -> list[dict]:
     return rows
 
 
-def _generate(options: RLOptions, bundle, records, pair_writer, label_writer, pairs_on_disk, settings, reporter):
+def _generate(options: GenerationStep, bundle, records, pair_writer, label_writer, pairs_on_disk, settings, reporter):
     from cai_lang.train.rl.generate import generate_rl
 
     need_pairs = any(r.id not in pair_writer for r in records)
@@ -193,7 +142,7 @@ def _generate(options: RLOptions, bundle, records, pair_writer, label_writer, pa
             backend.close()
 
 
-def _backend(spec: str, options: RLOptions, opened: dict[str, Any]):
+def _backend(spec: str, options: GenerationStep, opened: dict[str, Any]):
     # One backend per model: the default feedback model is the policy, loaded once.
     key = model_identity(spec, options.server)
     if key not in opened:
@@ -201,7 +150,7 @@ def _backend(spec: str, options: RLOptions, opened: dict[str, Any]):
     return opened[key]
 
 
-def build_labeller(bundle, options: RLOptions, opened: dict[str, Any]):
+def build_labeller(bundle, options: GenerationStep, opened: dict[str, Any]):
     """The comparison labeller over the feedback model(s), and the aggregator, as the options say."""
     from cai_lang.train.rl.aggregate import Aggregator
     from cai_lang.train.rl.labeller import ComparisonLabeller, FeedbackModel
@@ -219,53 +168,32 @@ def build_labeller(bundle, options: RLOptions, opened: dict[str, Any]):
 # ---------------------------------------------------------------- training
 
 
-def train_rl(options: TrainOptions, reporter: Reporter | None = None, *, start: bool = True) -> dict[str, Any]:
-    """`caic train --phase rl`: pairs and labels, then the preference model, then the policy."""
+def train_rl(run: Run, rl: GenerationStep, training: RLTraining, reporter: Reporter | None = None, *,
+             preference_base: str | None = None, start: bool = True) -> RLPhaseResult:
+    """`caic train --phase rl`: pairs and labels, then the preference model, then the policy.
+
+    The preference model starts from `training.preference_base`, else
+    `preference_base` (the phase's --model), else the policy.
+    """
     reporter = reporter or QuietReporter()
-    rl, settings = options.rl, options.rl_training
-    if rl is None or settings is None:
-        raise PipelineError("the RL phase needs RL options and training settings")
-    if _process_rank()[1] > 1:
+    if process_rank()[1] > 1:
         raise PipelineError("the RL phase runs in one process; start it without `accelerate launch` (only --phase sl trains in several)")
     check_model(rl.model, rl.server, trainable=True)
-    base = settings.preference_base or options.sl.model
+    base = training.preference_base or preference_base or rl.model
     check_model(base, rl.server, trainable=True)
-    human = _human_rows(settings.human_preferences)
-    data = generate_rl_data(rl, reporter, start=start, finish=False)
-    record = RunRecord.open(rl.output)
-    bundle = _run_bundle(record)
+    human = human_rows(training.human_preferences)
+    data = generate_rl_data(run, rl, reporter, start=start, finish=False)
+    bundle = run.recorded_bundle()
     pairs = _checked(data.pairs_path, data.content_hash)
     labels = _checked(data.labels_path, data.content_hash)
-    preference = _train_preference(options, bundle, pairs, labels, human, base, reporter)
-    policy = _train_policy(options, bundle, pairs, labels, human, reporter)
-    record = RunRecord.open(rl.output)
-    record.finish_command()
-    record.save()
-    return {"data": data, "preference": preference, "policy": policy}
+    preference = _train_preference(run, rl, training, bundle, pairs, labels, human, base, reporter)
+    policy = _train_policy(run, rl, training, bundle, pairs, labels, human, reporter)
+    run.record.finish_command()
+    run.save()
+    return RLPhaseResult(data, preference, policy)
 
 
-def train_all(options: TrainOptions, reporter: Reporter | None = None) -> dict[str, Any]:
-    """`caic train --phase all`: the SL phase, then the RL phase with the SL model as the policy."""
-    reporter = reporter or QuietReporter()
-    if options.rl is None or options.rl_training is None:
-        raise PipelineError("the RL phase needs RL options and training settings")
-    if _process_rank()[1] > 1:
-        raise PipelineError("--phase all runs in one process; start it without `accelerate launch` (only --phase sl trains in several)")
-    _human_rows(options.rl_training.human_preferences)  # a bad file fails before anything slow
-    sl = train_sl(options, reporter, finish=False)
-    policy = str(options.sl.output / SL_MODEL)
-    rl_options = replace(options, rl=replace(options.rl, model=policy))
-    rl = train_rl(rl_options, reporter, start=False)
-    return {"sl": sl, **rl}
-
-
-def _run_bundle(record: RunRecord):
-    from cai_lang.codegen.bundle import load_bundle
-
-    return load_bundle(record.output_path("bundle"))
-
-
-def _human_rows(path: Path | None) -> list[dict]:
+def human_rows(path: Path | None) -> list[dict]:
     if path is None:
         return []
     from cai_lang.train.rl.preference import load_human_preferences
@@ -285,14 +213,12 @@ def _file_digest(path: Path | None) -> str | None:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest() if path else None
 
 
-def _train_preference(options: TrainOptions, bundle, pairs, labels, human, base: str, reporter: Reporter):
+def _train_preference(run: Run, rl: GenerationStep, settings: RLTraining, bundle, pairs, labels, human, base: str, reporter: Reporter):
     from cai_lang.train.modelcard import TRAIN_LOG, Provenance
     from cai_lang.train.rl.preference import preference_rows, train_preference_model
 
-    rl, settings = options.rl, options.rl_training
-    run_dir = rl.output
-    record = RunRecord.open(run_dir)
-    out = run_dir / PREFERENCE_MODEL
+    run_dir, record = run.folder, run.record
+    out = run.layout.preference_model
     config = replace(settings.preference, output_dir=str(out))
     step = {
         **{k: v for k, v in asdict(config).items() if k != "output_dir"},
@@ -303,7 +229,7 @@ def _train_preference(options: TrainOptions, bundle, pairs, labels, human, base:
     if rl.resume and record.skip_completed("rl-preference", step):
         reporter.phase(f"preference model: {out} finished before with these settings; kept")
         record.add_step("rl-preference", skipped=True)
-        record.save()
+        run.save()
         return None
     rows = preference_rows(pairs, labels) + human
     reporter.phase(f"training the preference model from {base} on {len(rows)} pairs" + (f" ({len(human)} human)" if human else ""))
@@ -311,9 +237,8 @@ def _train_preference(options: TrainOptions, bundle, pairs, labels, human, base:
         result = train_preference_model(base, rows, config, provenance=Provenance.of_bundle(bundle, run_dir))
     except ValueError as exc:
         raise PipelineError(f"preference model: {exc}") from exc
-    record = RunRecord.open(run_dir)
     record.set("preference_training", step)
-    record.set("models", {**record.get("models", {}), "preference_model": str(out.resolve())})
+    record.merge("models", {"preference_model": str(out.resolve())})
     record.add_output("preference_model", out, "preference_model", base_model=model_identity(base), steps=result.steps,
                       content_hash=bundle.content_hash, train_rows=result.train_rows, human_rows=result.human_rows,
                       heldout_rows=result.heldout_rows, heldout_accuracy=result.heldout_accuracy,
@@ -321,11 +246,11 @@ def _train_preference(options: TrainOptions, bundle, pairs, labels, human, base:
     record.add_output("preference_training_log", out / TRAIN_LOG, "training_log", model="preference_model")
     record.mark_completed("rl-preference", step, ["preference_model"])
     record.add_step("rl-preference", steps=result.steps, rows=result.train_rows, human_rows=result.human_rows)
-    record.save()
+    run.save()
     return result
 
 
-def _train_policy(options: TrainOptions, bundle, pairs, labels, human, reporter: Reporter):
+def _train_policy(run: Run, rl: GenerationStep, settings: RLTraining, bundle, pairs, labels, human, reporter: Reporter):
     from cai_lang.train.modelcard import TRAIN_LOG, Provenance
     from cai_lang.train.rl.policy import (
         MethodUnavailable,
@@ -334,10 +259,8 @@ def _train_policy(options: TrainOptions, bundle, pairs, labels, human, reporter:
     )
     from cai_lang.train.rl.preference import preference_rows
 
-    rl, settings = options.rl, options.rl_training
-    run_dir = rl.output
-    record = RunRecord.open(run_dir)
-    out = run_dir / RL_POLICY
+    run_dir, record = run.folder, run.record
+    out = run.layout.rl_policy
     config = replace(settings.policy, output_dir=str(out), method=settings.method)
     online = settings.method in ("rloo", "grpo")
     step = {
@@ -349,7 +272,7 @@ def _train_policy(options: TrainOptions, bundle, pairs, labels, human, reporter:
     if rl.resume and record.skip_completed("rl-policy", step):
         reporter.phase(f"policy: {out} finished before with these settings; kept")
         record.add_step("rl-policy", skipped=True)
-        record.save()
+        run.save()
         return None
     provenance = Provenance.of_bundle(bundle, run_dir)
     opened: dict[str, Any] = {}
@@ -363,7 +286,7 @@ def _train_policy(options: TrainOptions, bundle, pairs, labels, human, reporter:
             if settings.reward == "labeller":
                 reward = labeller_reward(*build_labeller(bundle, rl, opened))
             else:
-                reward = run_dir / PREFERENCE_MODEL
+                reward = run.layout.preference_model
             reporter.phase(f"optimising {rl.model} with {settings.method.upper()} on {len(prompts)} prompts, reward: {settings.reward}")
             result = train_policy(rl.model, config, provenance=provenance, prompts=prompts, reward=reward)
     except MethodUnavailable as exc:
@@ -373,13 +296,12 @@ def _train_policy(options: TrainOptions, bundle, pairs, labels, human, reporter:
     finally:
         for backend in opened.values():
             backend.close()
-    record = RunRecord.open(run_dir)
     record.set("policy_training", step)
-    record.set("models", {**record.get("models", {}), "rl_policy": str(out.resolve())})
+    record.merge("models", {"rl_policy": str(out.resolve())})
     record.add_output("rl_policy", out, "policy", base_model=model_identity(rl.model), method=settings.method, steps=result.steps,
                       reward=step["reward"], content_hash=bundle.content_hash, training_log=f"{RL_POLICY}/{TRAIN_LOG}", **result.details)
     record.add_output("rl_policy_training_log", out / TRAIN_LOG, "training_log", model="rl_policy")
     record.mark_completed("rl-policy", step, ["rl_policy"])
     record.add_step("rl-policy", method=settings.method, steps=result.steps)
-    record.save()
+    run.save()
     return result

@@ -5,7 +5,7 @@ rounds, one principle drawn for that prompt and round (`sampling`) is
 turned into a critique request, the critic (the policy unless a separate
 critic model is given) writes a critique, and the policy revises its answer
 in the light of it. The prompts are the bundle's own templates
-(`codegen.templates`), in the chat or the text dialect. Helpful prompts are
+(rendered through `cai_lang.api`), in the chat or the text dialect. Helpful prompts are
 answered once and kept as answered (see docs/training.md).
 
 Throughput comes from batching across prompts: prompts are processed in
@@ -33,8 +33,8 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Sequence
 
+from cai_lang import api
 from cai_lang.codegen.bundle import Bundle
-from cai_lang.codegen.wording import early_stop as _early_stop
 from cai_lang.engine.base import GenerationBackend, Prompt, SamplingParams
 from cai_lang.train.run.folder import RowWriter
 from cai_lang.train.run.prompts import PromptRecord
@@ -44,7 +44,7 @@ from cai_lang.train.sl.sampling import (
     clean_labels,
 )
 
-_DEFAULT_EARLY_STOP = _early_stop()
+_DEFAULT_EARLY_STOP = api.default_early_stop()
 
 # The compiler's default early stop, for tests and callers that build prompts by hand.
 NO_CHANGES = _DEFAULT_EARLY_STOP.reply
@@ -128,18 +128,14 @@ def response_prompt(text: str, dialect: str) -> Prompt:
 
 def critique_prompt(bundle: Bundle, item_id: str, conversation: list[dict[str, str]], dialect: str) -> Prompt:
     """The bundle's critique template for one item (it carries the bundle's early-stop instruction)."""
-    from cai_lang.codegen.templates import render_prompt
-
-    return render_prompt(bundle, item_id, "critique", dialect, conversation=conversation)
+    return api.render_prompt(bundle, item_id, "critique", dialect, conversation=conversation)
 
 
 def revision_prompt(
     bundle: Bundle, item_id: str, conversation: list[dict[str, str]], critique: str, dialect: str
 ) -> Prompt:
     """The bundle's revision template for one item and the critique just written."""
-    from cai_lang.codegen.templates import render_prompt
-
-    return render_prompt(bundle, item_id, "revision", dialect, conversation=conversation, critique=critique)
+    return api.render_prompt(bundle, item_id, "revision", dialect, conversation=conversation, critique=critique)
 
 
 # ---------------------------------------------------------------- the loop

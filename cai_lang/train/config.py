@@ -1,0 +1,196 @@
+"""The training side's options, typed and documented once: what `caic generate`, `caic train` and `caic eval` take.
+
+Each option is a dataclass field with its flag, help text and help panel in
+the field's metadata (the habit of trl's `*_config.py`), so the command line
+(`cai_lang.cli.options` builds the typer parameters from these fields), the
+library and a configuration file read the same names, defaults and help.
+A few groups, one per concern: `RunConfig` (the run folder, prompts,
+sampling, servers), `SLConfig` (critique → revision), `LabelConfig` (RL-CAI
+labels), `SFTConfig`, `PreferenceConfig` and `PolicyConfig` (the trainers);
+`TrainConfig` holds them for `caic train`. `caic eval` takes
+`cai_lang.eval.run.EvalOptions`, declared the same way. A field with
+`choices` is a plain string checked against them; the CLI shows them as a
+choice. Nothing here imports torch, typer or the trainers: turning these
+into each step's settings is `cai_lang.train.settings`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import MISSING, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+DATA, SL, RL, SERVER, SFT, PM, POLICY = (
+    "Run and data", "SL-CAI", "RL-CAI labels", "Servers", "Fine-tuning (SL)", "Preference model", "Policy (RL)"
+)
+PHASE_NAMES = ("sl", "rl", "all")
+DIALECTS = ("chat", "text")
+SPLITS = ("train", "eval", "all")
+METHODS = ("dpo", "rloo", "grpo", "ppo")
+REWARDS = ("preference-model", "labeller")
+
+
+def option(default: Any = MISSING, *flags: str, help: str, panel: str | None = None, choices: tuple[str, ...] | None = None,
+           argument: bool = False, factory: Any = None, names: tuple[str, ...] = ()) -> Any:
+    """A config field that is also a command-line option: `flags` are its names (`--rounds`, `-n`).
+
+    No default (`MISSING`) makes the option required; `argument` makes it a
+    positional argument; `names` are extra long flags (aliases).
+    """
+    metadata = {"flags": flags + names, "help": help, "panel": panel, "choices": choices, "argument": argument}
+    if factory is not None:
+        return field(default_factory=factory, metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+def cli_fields(config: type) -> list:
+    """The fields of a config class that the command line shows (those declared with `option`)."""
+    return [f for f in fields(config) if "flags" in f.metadata]
+
+
+def check_choices(config: Any) -> None:
+    """Refuse a value outside a field's `choices` (the library path; the CLI refuses it while parsing)."""
+    for f in cli_fields(type(config)):
+        value = getattr(config, f.name)
+        if f.metadata["choices"] and value is not None and value not in f.metadata["choices"]:
+            raise ValueError(f"{f.metadata['flags'][0]} is one of {', '.join(f.metadata['choices'])}, not {value!r}")
+
+
+@dataclass
+class RunConfig:
+    """Where a run goes, what it reads and how it samples: shared by `caic generate sl|rl` and `caic train`."""
+
+    file: Path = option(help="The `.const` file (or a compiled bundle.json / bundle folder).", argument=True)
+    model: str = option(MISSING, "--model", "-m", help="Policy model: a folder saved with save_pretrained, a Hub id, or (generate only) a server URL.", panel=DATA)
+    output: Path = option(MISSING, "--output", "-o", help="Run folder: bundle/, data, models, run.json and report.html go here.", panel=DATA)
+    deployment: str | None = option(None, "--deployment", "-d", help="Deployment to compile (default: `default`).", panel=DATA)
+    prompts: list[str] | None = option(None, "--prompts", "-p", help="Red-team prompts: `red_team` (shipped), a .jsonl/.csv file or a datasets folder; repeatable.", panel=DATA)
+    helpful: str = option("helpful", "--helpful", help="Helpful prompts to mix in: `helpful` (shipped), a file or folder, or `none`.", panel=DATA)
+    helpful_fraction: float = option(0.25, "--helpful-fraction", help="Share of the selected prompts that are helpful ones (0 disables).", panel=DATA)
+    split: str = option("train", "--split", help="Which split of the prompt sets to use.", panel=DATA, choices=SPLITS)
+    max_prompts: int | None = option(None, "--max-prompts", "-k", help="Use at most this many prompts (a seeded sample).", panel=DATA)
+    seed: int = option(0, "--seed", "-s", help="Seeds prompt selection, principle draws, sampling and training.", panel=DATA)
+    max_new_tokens: int = option(128, "--max-new-tokens", help="Most tokens per response, critique, revision and reasoning.", panel=DATA)
+    temperature: float = option(1.0, "--temperature", help="Sampling temperature; 0 decodes greedily (refused for RL pairs).", panel=DATA)
+    top_p: float = option(1.0, "--top-p", help="Nucleus sampling mass.", panel=DATA)
+    dialect: str = option("chat", "--dialect", help="`chat` for instruct models, `text` for base models.", panel=DATA, choices=DIALECTS)
+    batch_size: int = option(32, "--batch-size", help="Prompts per generate batch.", panel=DATA)
+    chunk_size: int = option(32, "--chunk-size", help="Prompts per chunk; rows are written as each chunk finishes.", panel=DATA)
+    device: str = option("auto", "--device", help="`auto`, `cpu` or `cuda`.", panel=DATA)
+    resume: bool = option(False, "--resume", help="Continue an interrupted run in this folder; finished steps are kept.", panel=DATA)
+    served_model: str | None = option(None, "--served-model", help="The model name an http:// --model serves (a spec URL#NAME names its own).", panel=SERVER)
+    api_key_env: str | None = option(None, "--api-key-env", help="Environment variable holding the server's API key (the key is never recorded).", panel=SERVER)
+    request_timeout: float = option(120.0, "--request-timeout", help="Seconds a whole server request may take, reply included.", panel=SERVER)
+    max_retries: int = option(4, "--max-retries", help="Times a failed server request is tried again (connection errors, timeouts, 429, 5xx, cut-off replies).", panel=SERVER)
+    argv: list[str] | None = None  # the command line, recorded in run.json (not an option)
+
+    def __post_init__(self) -> None:
+        self.file, self.output = Path(self.file), Path(self.output)
+        check_choices(self)
+        if self.batch_size < 1:
+            raise ValueError("--batch-size must be at least 1")
+        if self.request_timeout <= 0:
+            raise ValueError("--request-timeout must be more than 0 seconds")
+        if self.max_retries < 0:
+            raise ValueError("--max-retries must be 0 or more")
+
+
+@dataclass
+class SLConfig:
+    """SL-CAI: who critiques, and for how many rounds."""
+
+    critic_model: str | None = option(None, "--critic-model", help="A separate model that writes the critiques (default: the policy).", panel=SL)
+    rounds: int = option(4, "--rounds", "-n", help="Most critique → revision rounds per red-team prompt.", panel=SL)
+
+
+@dataclass
+class LabelConfig:
+    """RL-CAI labels: who judges the pairs, and how the constitution's items are combined."""
+
+    feedback_model: list[str] | None = option(None, "--feedback-model", "-f", help="Model that labels the pairs (default: the policy); repeat for an ensemble.", panel=RL)
+    ensemble: str = option("mean", "--ensemble", help="Several feedback models: `mean` probability or soft majority `vote`.", panel=RL, choices=("mean", "vote"))
+    mode: str = option("priority", "--mode", help="`priority`: tiers decide; `sample`: one weighted principle per pair (the paper).", panel=RL, choices=("priority", "sample"))
+    cot: bool = option(False, "--cot", help="The feedback model reasons before answering; labels are clamped to --clamp.", panel=RL)
+    clamp: tuple[float, float] = option((0.4, 0.6), "--clamp", help="With --cot: the band labels are clamped into.", panel=RL)
+    margin: float = option(0.05, "--margin", help="Priority mode: a tier decides when its verdict is further than this from 0.5.", panel=RL)
+
+    def __post_init__(self) -> None:
+        check_choices(self)
+
+
+@dataclass
+class SFTConfig:
+    """The SL fine-tune; `max_steps`, `epochs`, `train_batch_size`, `max_length` and `logging_steps` also set the RL trainers'."""
+
+    max_steps: int = option(-1, "--max-steps", help="Steps of every trainer unless --pm-max-steps / --rl-max-steps say otherwise; -1 trains for --epochs.", panel=SFT)
+    epochs: float = option(1.0, "--epochs", help="Passes over the data when the steps are -1.", panel=SFT)
+    learning_rate: float = option(2e-5, "--learning-rate", help="SFT peak learning rate.", panel=SFT, names=("--lr",))
+    train_batch_size: int = option(8, "--train-batch-size", help="Rows (or completions, online) per process per step, every trainer.", panel=SFT)
+    gradient_accumulation: int = option(1, "--gradient-accumulation", help="SFT steps summed per optimizer update.", panel=SFT)
+    max_length: int = option(1024, "--max-length", help="Tokens per training example (the preference model drops longer pairs).", panel=SFT)
+    logging_steps: int = option(10, "--logging-steps", help="Log the loss every this many steps, every trainer.", panel=SFT)
+
+
+@dataclass
+class PreferenceConfig:
+    """The preference model of the RL phase."""
+
+    preference_base: str | None = option(None, "--preference-base", help="Model the preference model starts from (default: --model).", panel=PM)
+    human_preferences: Path | None = option(None, "--human-preferences", help="JSONL of prompt/chosen/rejected human preferences mixed in (the paper's hybrid).", panel=PM)
+    pm_max_steps: int | None = option(None, "--pm-max-steps", help="Preference-model steps (default: --max-steps).", panel=PM)
+    pm_learning_rate: float = option(1e-5, "--pm-learning-rate", help="Preference-model peak learning rate.", panel=PM)
+    pm_eval_fraction: float = option(0.1, "--pm-eval-fraction", help="Share of pairs held out for pairwise accuracy.", panel=PM)
+
+
+@dataclass
+class PolicyConfig:
+    """The policy optimisation of the RL phase."""
+
+    method: str = option("dpo", "--method", help="`dpo` (offline), `rloo` or `grpo` (online); `ppo` is not in trl 1.16.", panel=POLICY, choices=METHODS)
+    reward: str | None = option(None, "--reward", help="rloo/grpo reward: the trained `preference-model` (default) or the `labeller` itself.", panel=POLICY, choices=REWARDS)
+    rl_max_steps: int | None = option(None, "--rl-max-steps", help="Policy steps (default: --max-steps).", panel=POLICY)
+    rl_learning_rate: float = option(1e-6, "--rl-learning-rate", help="Policy peak learning rate.", panel=POLICY)
+    beta: float = option(0.1, "--beta", help="KL strength against the starting policy.", panel=POLICY)
+    tie_margin: float = option(0.1, "--tie-margin", help="DPO skips pairs whose soft label is this close to 0.5.", panel=POLICY)
+    num_generations: int = option(4, "--num-generations", help="rloo/grpo: completions per prompt.", panel=POLICY)
+    max_completion_length: int = option(64, "--max-completion-length", help="rloo/grpo: tokens per completion (keep it small on a CPU).", panel=POLICY)
+
+    def __post_init__(self) -> None:
+        check_choices(self)
+
+
+@dataclass
+class PhaseConfig:
+    """Which phase `caic train` runs."""
+
+    phase: str = option("sl", "--phase", help="`sl` (SL-CAI), `rl` (RL-CAI from --model) or `all` (SL, then RL from the SL model).", panel=DATA, choices=PHASE_NAMES)
+
+    def __post_init__(self) -> None:
+        check_choices(self)
+
+
+@dataclass
+class TrainConfig:
+    """Everything `caic train` takes, one group per concern."""
+
+    run: RunConfig
+    phase: str = "sl"
+    sl: SLConfig = field(default_factory=SLConfig)
+    labels: LabelConfig = field(default_factory=LabelConfig)
+    sft: SFTConfig = field(default_factory=SFTConfig)
+    preference: PreferenceConfig = field(default_factory=PreferenceConfig)
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+
+    def __post_init__(self) -> None:
+        if self.phase not in PHASE_NAMES:
+            raise ValueError(f"--phase is one of {', '.join(PHASE_NAMES)}, not {self.phase!r}")
+
+    @property
+    def uses_rl(self) -> bool:
+        return self.phase != "sl"
+
+
+# The groups each command takes, in the order their options are listed.
+GENERATE_SL = (RunConfig, SLConfig)
+GENERATE_RL = (RunConfig, LabelConfig)
+TRAIN = (RunConfig, PhaseConfig, SLConfig, LabelConfig, SFTConfig, PreferenceConfig, PolicyConfig)
