@@ -77,3 +77,7 @@ def _run(step):
     except (OSError, UnicodeDecodeError) as exc:
         where = getattr(exc, "filename", None)
         raise _fail(f"cannot read or write {where or 'a file'}: {getattr(exc, 'strerror', None) or exc}")
+    finally:
+        from cai_lang.train.run.lock import release_all
+
+        release_all()  # the folder's writer lock lasts exactly as long as the command

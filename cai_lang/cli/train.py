@@ -172,6 +172,10 @@ def _run(step):
         reporter.stop()
         where = getattr(exc, "filename", None)
         raise _fail(f"cannot read or write {where or 'a file'}: {getattr(exc, 'strerror', None) or exc}")
+    finally:
+        from cai_lang.train.run.lock import release_all
+
+        release_all()  # the folder's writer lock lasts exactly as long as the command
 
 
 def _print_diagnostics(refused) -> None:
