@@ -103,3 +103,25 @@ def test_resume_refuses_a_file_with_repeated_rows(tmp_path) -> None:
     path.write_text('{"id": "a"}\n{"id": "b"}\n{"id": "a"}\n')
     with pytest.raises(RunError, match="line 3 repeats the row `a`"):
         RowWriter(path)
+
+
+def test_a_full_disk_is_reported_with_the_file_name(tmp_path, monkeypatch) -> None:
+    import errno
+
+    from cai_lang.train.run import folder as folder_module
+    from cai_lang.train.run.folder import RowWriter
+
+    writer = RowWriter(tmp_path / "rows.jsonl")
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(folder_module.os, "fsync", full)
+    with pytest.raises(OSError) as info:
+        writer.append({"id": "a"})
+    assert info.value.filename == str(tmp_path / "rows.jsonl") and info.value.errno == errno.ENOSPC
+    with pytest.raises(OSError) as info:
+        folder_module.write_atomic(tmp_path / "run.json", "{}")
+    assert info.value.filename == str(tmp_path / "run.json")
+    assert not list(tmp_path.glob(".run.json.*"))
+    writer.close()

@@ -45,10 +45,14 @@ def package_versions(names: Iterable[str] = TRACKED_PACKAGES) -> dict[str, str |
 def write_atomic(path: Path, text: str) -> None:
     """Replace `path` with `text` so that readers see the old file or the new one, never a mix."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
+    try:
+        with open(tmp, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as exc:  # disk full: name the file being written, not the temporary one
+        tmp.unlink(missing_ok=True)
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc
     os.replace(tmp, path)
 
 
@@ -116,9 +120,12 @@ class RowWriter:
         if row_id in self.written:
             return False
         line = (json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8")
-        self._handle.write(line)
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
+        try:
+            self._handle.write(line)
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
+        except OSError as exc:  # disk full, quota: say which file, the errno alone names none
+            raise OSError(exc.errno, exc.strerror, str(self.path)) from exc
         self.written.add(row_id)
         return True
 
