@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job on the shipped examples, from a fresh checkout:
-#   set up .venv, check the standard library and examples, compile every
+#   set up .venv, check the standard library and examples, run the examples'
+#   tests (caic test), compile every
 #   deployment of the examples into bundles, build a tiny random model
 #   locally, and run both phases of Constitutional AI (SL-CAI then RLAIF
 #   with DPO) on examples/medical.const, ending with report.html.
@@ -14,8 +15,9 @@ OUT="${1:-out/quickstart}"
 CAIC=.venv/bin/caic
 mkdir -p "$OUT"
 
-echo "== 1/4 caic check: standard library and examples"
+echo "== 1/4 caic check and caic test: standard library and examples"
 "$CAIC" check stdlib_constitutions/*.const examples/*.const
+"$CAIC" test examples/*.const
 
 echo "== 2/4 caic compile --all: one bundle per deployment"
 for example in medical creative_writing customer_service; do

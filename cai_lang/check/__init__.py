@@ -15,6 +15,7 @@ from typing import Callable
 from cai_lang.check.fields import check_fields
 from cai_lang.check.names import resolve
 from cai_lang.check.patterns import check_patterns
+from cai_lang.check.tests import check_test_regions, check_tests
 from cai_lang.check.types import check_types
 from cai_lang.diagnostics.model import Diagnostic, sort_and_dedupe
 from cai_lang.ir.model import Constitution
@@ -27,6 +28,7 @@ FRONT_PASSES: tuple[FrontPass, ...] = (
     lambda program, constitution: check_fields(program),
     lambda program, constitution: check_patterns(program),
     check_types,
+    check_tests,
 )
 
 
@@ -68,5 +70,6 @@ def _check_program(program: Program, deployment: str | None) -> CheckResult:
 
         result.diagnostics.extend(check_deployments(constitution, only=deployment))
         result.diagnostics.extend(check_unused(program, constitution))
+        result.diagnostics.extend(check_test_regions(program, constitution, only=deployment))
     result.diagnostics = sort_and_dedupe(result.diagnostics)
     return result

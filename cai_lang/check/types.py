@@ -98,3 +98,10 @@ def check_types(program: Program, constitution: Constitution) -> list[Diagnostic
             for cond in conditions_of(declaration):
                 typer.check(cond)
     return typer.found
+
+
+def check_condition(context: dict[str, ContextVariable], cond: ir.Condition) -> list[Diagnostic]:
+    """E101/E106 findings for one condition on its own (a test's `given`)."""
+    typer = _Typer(context)
+    typer.check(cond)
+    return typer.found

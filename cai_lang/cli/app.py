@@ -49,6 +49,7 @@ class OutputFormat(str, enum.Enum):
     text = "text"
     json = "json"
     sarif = "sarif"
+    github = "github"
 
 
 @app.command()
@@ -124,9 +125,10 @@ def _register_command_groups() -> None:
     from cai_lang.cli import compile as cli_compile
     from cai_lang.cli import editor as cli_editor
     from cai_lang.cli import eval as cli_eval
+    from cai_lang.cli import review as cli_review
     from cai_lang.cli import train as cli_train
 
-    for group in (cli_compile, cli_editor, cli_train, cli_eval):
+    for group in (cli_compile, cli_editor, cli_train, cli_eval, cli_review):
         group.register(app)
 
 

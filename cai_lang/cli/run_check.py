@@ -8,7 +8,7 @@ import os
 import sys
 from typing import TextIO
 
-FORMATS = ("text", "json", "sarif")
+FORMATS = ("text", "json", "sarif", "github")
 
 
 def _use_color(stream: TextIO) -> bool:
@@ -41,6 +41,11 @@ def run_check(files: list[str], deployment: str | None, output_format: str, stri
         out.write(render.render_json(report.diagnostics) + "\n")
     elif output_format == "sarif":
         out.write(render.render_sarif(report.diagnostics) + "\n")
+    elif output_format == "github":
+        from cai_lang.diagnostics.github import render_github
+
+        text = render_github(report.diagnostics)
+        out.write(text + "\n" if text else "")
     else:
         from cai_lang.diagnostics.model import DEFAULT_MAX_ERRORS, cap_errors
 

@@ -174,7 +174,10 @@ def priority_order(deployment: ResolvedDeployment) -> tuple[PriorityOrder, dict[
     enabled = sorted(deployment.enabled_ids())
     tier = graph.tiers(enabled)
     tiers = [sorted(i for i in enabled if tier[i] == level) for level in range(max(tier.values(), default=-1) + 1)]
-    order = sorted((higher, lower) for higher in enabled for lower in enabled if higher != lower and graph.outranks(higher, lower))
+    # Each item's memoised `below` set, not every pair: quadratic pair tests
+    # cost 0.3 s per deployment of a 500-principle constitution.
+    enabled_set = set(enabled)
+    order = sorted((higher, lower) for higher in enabled for lower in graph.below(higher) & enabled_set if higher != lower)
     return PriorityOrder(tiers=tuple(tuple(t) for t in tiers), order=tuple(order)), tier
 
 

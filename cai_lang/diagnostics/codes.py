@@ -415,6 +415,24 @@ _CODES: list[Code] = [
         "    applies when risk >= high\n}\n",
     ),
     Code(
+        "W308",
+        Severity.WARNING,
+        "test whose region is empty",
+        "A test's expectations are proved over every context its deployment's "
+        "`assume` lines and its `given` condition allow. When no context "
+        "satisfies both, every expectation holds vacuously and the test proves "
+        "nothing: the `given` contradicts itself or the deployment it names. "
+        "Widen the `given`, or move the test to a deployment where it can hold.",
+        "context {\n    risk: low | medium | high\n}\n"
+        'action share_notes "share clinical notes"\n'
+        "rule private {\n    never share_notes when risk >= medium\n}\n"
+        "test nothing_shared_when_risky {\n    given risk > high\n    expect never share_notes\n}\n",
+        "context {\n    risk: low | medium | high\n}\n"
+        'action share_notes "share clinical notes"\n'
+        "rule private {\n    never share_notes when risk >= medium\n}\n"
+        "test nothing_shared_when_risky {\n    given risk >= high\n    expect never share_notes\n}\n",
+    ),
+    Code(
         "W309",
         Severity.WARNING,
         "detector pattern that backtracks badly or matches everything",

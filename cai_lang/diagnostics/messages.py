@@ -83,6 +83,12 @@ RULES_RESOLVED = Message(
     "I401", "rules `{never}` (never {action}) and `{always}` (always {action}) overlap; `{winner}` wins by priority"
 )
 
+# ---------------------------------------------------------------- tests (version 1.1)
+TEST_NO_EXPECT = Message("E107", "test `{name}` needs at least one `expect` line")
+TEST_NO_DETECTOR = Message("E107", "rule `{name}` has no `detect regex` for `expect detect` to try")
+TEST_SAME_SIDES = Message("E107", "`expect {name} over {name}` compares an item with itself")
+TEST_EMPTY_REGION = Message("W308", "test `{name}` proves nothing: its `given` can never hold in deployment `{where}`")
+
 
 def _name_messages() -> None:
     for name, value in globals().items():

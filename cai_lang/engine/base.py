@@ -4,8 +4,10 @@ It owns the vocabulary the rest of caic speaks when it asks a model for text:
 a `Prompt` (raw text for base models, or a list of chat messages rendered with
 the model's own chat template), `SamplingParams`, the abstract
 `GenerationBackend` with its two primitives (`generate` and
-`continuation_logprobs`), the engine's error types, and the small pure helpers
-both backends share (stop-string truncation, prompt validation). It imports
+`continuation_logprobs`) and the row-keyed `generate_rows` that lets a backend
+reuse a transcript's cache, the engine's error types, and the small pure
+helpers both backends share (stop-string truncation, prompt validation, the
+prefix-sharing order of requests). It imports
 only the standard library so that `import cai_lang.engine` stays cheap.
 """
 
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence, Union
+from typing import Hashable, Mapping, Sequence, Union
 
 Message = Mapping[str, str]
 # A str is the text dialect (sent as is, for base models); a list of
@@ -117,6 +119,31 @@ class GenerationBackend(abc.ABC):
         Pairs are batched, so the options for one prompt cost one forward pass.
         """
 
+    def context_window(self) -> int | None:
+        """The most tokens the model attends to (prompt plus completion); None when the backend cannot tell."""
+        return None
+
+    def count_tokens(self, prompt: Prompt) -> int | None:
+        """How many tokens `prompt` is once rendered as the model sees it; None when the backend cannot tell."""
+        return None
+
+    def generate_rows(
+        self, prompts: Sequence[Prompt], params: SamplingParams | None = None, *, rows: Sequence[Hashable]
+    ) -> list[str]:
+        """`generate`, for prompts that belong to long-lived rows named by `rows` (one distinct key each).
+
+        A backend may keep what a row's call read and wrote, and read only
+        the new part of that row's next prompt when it extends the last one
+        (the revision prompt extends the critique prompt plus the critique).
+        The completions are those `generate` returns (greedy: the same
+        tokens). Call `release_rows` when a row is done; the default keeps
+        nothing and simply generates.
+        """
+        return self.generate(prompts, params)
+
+    def release_rows(self, rows: Sequence[Hashable]) -> None:
+        """Forget what `generate_rows` kept for `rows`; the default kept nothing."""
+
     def close(self) -> None:
         """Release resources (thread pools, GPU memory); the default does nothing."""
 
@@ -161,3 +188,22 @@ def truncate_at_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:
     if cut == -1:
         return text, False
     return text[:cut], True
+
+
+def prefix_order(prompts: Sequence[Prompt]) -> list[int]:
+    """Indices of `prompts` in an order that puts prompts sharing a prefix next to each other.
+
+    Servers with automatic prefix caching (vLLM, SGLang) reuse the cache of
+    a prefix they have just computed; requests sent together that share it
+    hit that cache instead of reading it again. Sorting by the text (for
+    chat prompts, by the messages in order) makes shared prefixes adjacent;
+    the sort is stable, so equal prompts keep the caller's order.
+    """
+
+    def key(i: int) -> tuple[str, ...]:
+        prompt = prompts[i]
+        if isinstance(prompt, str):
+            return (prompt,)
+        return tuple(f"{m.get('role', '')}\x00{m.get('content', '')}" for m in prompt)
+
+    return sorted(range(len(prompts)), key=key)

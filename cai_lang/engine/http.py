@@ -11,11 +11,14 @@ server that trickles its reply is cut off when the deadline passes. Replies
 are checked for the shape the OpenAI API promises, and a wrong shape is an
 error naming the request. Control-token strings in prompt text (`<|im_end|>`,
 `</s>`, ...) are broken by a zero-width joiner, as the local backend does,
-since the server's tokenizer would otherwise read them as turn markers) and the two scoring routes: exact continuation
+since the server's tokenizer would otherwise read them as turn markers) and
+the two scoring routes: exact continuation
 log-probabilities for text prompts through `echo` on `/v1/completions`, and
-first-token log-probabilities for chat prompts through `top_logprobs`, which
-is all a chat endpoint reveals. See docs/engine.md for which servers support
-what.
+for chat prompts the probability that the reply picks each option, read from
+the `top_logprobs` of its first two tokens (all a chat endpoint reveals;
+"(A)" is often "(" then "A"). Optional request fields a server refuses are
+detected from its answer and left out from then on (`post_capable`). See
+docs/engine.md for which servers support what.
 """
 
 from __future__ import annotations
@@ -23,7 +26,9 @@ from __future__ import annotations
 import email.utils
 import http.client
 import json
+import math
 import random
+import re
 import threading
 import time
 import urllib.error
@@ -95,6 +100,8 @@ class HTTPBackend(GenerationBackend):
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
         self._jitter = random.Random()
+        # Optional request fields this server refused; left out from then on.
+        self.dropped_fields: set[str] = set()
 
     # -- transport ----------------------------------------------------------
 
@@ -177,7 +184,6 @@ class HTTPBackend(GenerationBackend):
             "max_tokens": params.max_new_tokens,
             "temperature": 0.0 if params.greedy else params.temperature,
             "top_p": 1.0 if params.greedy else params.top_p,
-            "n": 1,
         }
         if params.top_k and not params.greedy:
             body["top_k"] = params.top_k  # a vLLM/TGI extension; OpenAI has none
@@ -188,11 +194,11 @@ class HTTPBackend(GenerationBackend):
         what = self._what("/chat/completions" if is_chat(prompt) else "/completions", "prompt", prompt)
         if is_chat(prompt):
             body["messages"] = _defused_messages(prompt)
-            reply = self.post("/chat/completions", body, what)
+            reply = self.post_capable("/chat/completions", body, what)
             text = _message_text(_first_choice(reply, what), what)
         else:
             body["prompt"] = defuse_known(prompt)  # type: ignore[arg-type]
-            reply = self.post("/completions", body, what)
+            reply = self.post_capable("/completions", body, what)
             text = _choice_text(_first_choice(reply, what), what)
         # Servers drop the stop string themselves; cutting again is harmless
         # and covers servers that leave it in.
@@ -245,10 +251,12 @@ class HTTPBackend(GenerationBackend):
         return [_sum_tail_logprobs(choice, option) for choice, option in zip(choices, options)]
 
     def _score_chat(self, prompt: Prompt, options: list[str]) -> list[float]:
+        # Two tokens, because "(A)" usually starts with "(" alone: the letter
+        # that decides is then the second token, and its alternatives are there.
         body = {
             "model": self.model_id,
             "messages": _defused_messages(prompt),
-            "max_tokens": 1,
+            "max_tokens": 2,
             "temperature": 0.0,
             "logprobs": True,
             "top_logprobs": self.top_logprobs,
@@ -257,18 +265,104 @@ class HTTPBackend(GenerationBackend):
         reply = self.post("/chat/completions", body, what)
         content = (_first_choice(reply, what).get("logprobs") or {}).get("content") or []
         if not content:
-            raise UnsupportedScoringError(f"{self.base_url} returned no logprobs for a chat completion")
-        first = {alt["token"]: float(alt["logprob"]) for alt in content[0].get("top_logprobs") or []}
-        first.setdefault(content[0]["token"], float(content[0]["logprob"]))
-        missing = [option for option in options if option not in first]
-        if missing:
             raise UnsupportedScoringError(
-                f"cannot score {missing!r} after a chat prompt over HTTP: chat endpoints return log-probabilities "
-                f"only of generated tokens, so only a continuation that is exactly one token among the first "
-                f"token's top {self.top_logprobs} can be scored (got {sorted(first)!r}). Use single-token options "
-                f"such as 'A'/'B', send a text prompt rendered with the chat template, or use a local backend."
+                f"{self.base_url} returned no log-probabilities for a chat completion (logprobs=true, top_logprobs="
+                f"{self.top_logprobs}), so it cannot label comparisons; `transformers serve` ignores these fields, vLLM "
+                "and OpenAI return them. Use such a server, a text-dialect feedback model on a server with echo, or a local model"
             )
-        return [first[option] for option in options]
+        return chat_option_logprobs(content, options)
+
+    # -- capabilities -------------------------------------------------------
+
+    def post_capable(self, path: str, body: dict[str, Any], what: str | None = None) -> dict[str, Any]:
+        """`post`, leaving out the optional fields this server has refused before, or refuses now.
+
+        Servers differ in which OpenAI extras they take: `transformers serve`
+        answers 422 to `top_k`, OpenAI itself to `top_k` too. A refusal that
+        names one of the optional fields drops it (for this request and every
+        later one, listed in `dropped_fields`) and the request is sent again.
+        """
+        body = {k: v for k, v in body.items() if k not in self.dropped_fields}
+        while True:
+            try:
+                return self.post(path, body, what)
+            except BackendHTTPError as err:
+                rejected = rejected_fields(err, body)
+                if not rejected:
+                    raise
+                self.dropped_fields.update(rejected)
+                body = {k: v for k, v in body.items() if k not in rejected}
+
+
+# Fields a request works without; the rest (model, prompt, messages, max_tokens) it cannot.
+OPTIONAL_FIELDS = ("top_k", "seed", "n", "stop", "top_p")
+
+
+def rejected_fields(err: BackendHTTPError, body: dict[str, Any]) -> set[str]:
+    """The optional fields of `body` a 400/422 answer names as unexpected or unsupported."""
+    if err.status not in (400, 422):
+        return set()
+    text = str(err)
+    return {name for name in OPTIONAL_FIELDS if name in body and re.search(rf"['\"`]{name}['\"`]", text)}
+
+
+def chat_option_logprobs(content: Sequence[dict[str, Any]], options: Sequence[str]) -> list[float]:
+    """The log-probability that a chat reply picks each option, from the reply's per-token alternatives.
+
+    A reply token (or the first two, when the first is a prefix every option
+    shares, such as "(") picks an option when it starts that option and no
+    other: "(A)", "(A" and, after "(", "A" all pick "(A)". An option's score
+    is the log of the summed probability of the ways to pick it. An option
+    the server's top alternatives leave out gets the least alternative
+    shown there, an upper bound on its log-probability, so a confident
+    verdict stays confident instead of aborting the run.
+    """
+    keys = [option.strip() for option in options]
+    if len(set(keys)) != len(keys) or not all(keys):
+        raise UnsupportedScoringError(f"chat options must be distinct non-blank strings, got {list(options)!r}")
+    found: list[list[float]] = [[] for _ in keys]
+    floors: list[float] = []
+    first = _alternatives(content[0])
+    floors.append(min(first.values()))
+    for token, logprob in first.items():
+        picks = _picked(token, keys)
+        if len(picks) == 1:
+            found[picks[0]].append(logprob)
+        elif len(picks) == len(keys) and token == content[0].get("token") and len(content) > 1:
+            second = _alternatives(content[1])
+            floors.append(logprob + min(second.values()))
+            for token2, logprob2 in second.items():
+                both = _picked(token.strip() + token2.strip(), keys)
+                if len(both) == 1:
+                    found[both[0]].append(logprob + logprob2)
+    if not any(found):
+        seen = sorted(first)
+        raise UnsupportedScoringError(
+            f"none of {list(options)!r} is among the chat reply's likeliest first tokens ({seen!r}), nor after a shared "
+            "prefix; the feedback model does not answer in the asked form"
+        )
+    # Any token the server left out is no likelier than the least it showed at that position.
+    floor = _logsumexp(floors)
+    return [_logsumexp(values) if values else floor for values in found]
+
+
+def _alternatives(position: dict[str, Any]) -> dict[str, float]:
+    alternatives = {alt["token"]: float(alt["logprob"]) for alt in position.get("top_logprobs") or []}
+    alternatives.setdefault(position["token"], float(position["logprob"]))
+    return alternatives
+
+
+def _picked(token: str, keys: Sequence[str]) -> list[int]:
+    text = token.strip()
+    if not text:
+        return []
+    # A bare letter answers "(A)" too: the core is the option without its brackets.
+    return [i for i, key in enumerate(keys) if key.startswith(text) or text.startswith(key) or key.strip("() ").startswith(text)]
+
+
+def _logsumexp(values: Sequence[float]) -> float:
+    top = max(values)
+    return top + math.log(sum(math.exp(v - top) for v in values))
 
 
 def _shape(value: Any) -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-from typing import Any, Sequence
+from typing import Any, Hashable, Sequence
 
 import torch
 from transformers import (
@@ -31,6 +31,16 @@ from cai_lang.engine.base import (
     SamplingParams,
     check_pairs,
     truncate_at_stop,
+)
+from cai_lang.engine.prefix import (
+    KeptRow,
+    PrefixStore,
+    assemble,
+    cluster_contexts,
+    keep_rows,
+    plan,
+    reusable,
+    select_rows,
 )
 from cai_lang.engine.tokens import PromptEncoder
 
@@ -78,9 +88,17 @@ class LocalBackend(GenerationBackend):
         trust_remote_code: bool = False,
         model: Any = None,
         tokenizer: Any = None,
+        reuse_prefixes: bool = True,
+        max_cached_tokens: int = 32768,
     ):
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
+        if max_cached_tokens < 0:
+            raise ValueError("max_cached_tokens must be >= 0")
+        # Kept rows of `generate_rows`, within a budget of cached tokens
+        # (docs/engine.md gives the memory one token costs).
+        self._store = PrefixStore(max_cached_tokens) if reuse_prefixes and max_cached_tokens else None
+        self.reuse_prefixes = reuse_prefixes
         self.model_id = str(name_or_path)
         self.batch_size = batch_size
         if model is None:
@@ -109,10 +127,10 @@ class LocalBackend(GenerationBackend):
         self._cache_argument = "cache" if "cache" in parameters else "past_key_values"
 
     @classmethod
-    def from_model(cls, model: Any, tokenizer: Any, *, batch_size: int = 8, model_id: str | None = None):
+    def from_model(cls, model: Any, tokenizer: Any, *, batch_size: int = 8, model_id: str | None = None, **options: Any):
         """Wrap a model already in memory (a policy being trained, say)."""
         name = model_id or getattr(model.config, "_name_or_path", None) or type(model).__name__
-        return cls(name, model=model, tokenizer=tokenizer, batch_size=batch_size)
+        return cls(name, model=model, tokenizer=tokenizer, batch_size=batch_size, **options)
 
     # -- generation ---------------------------------------------------------
 
@@ -133,7 +151,47 @@ class LocalBackend(GenerationBackend):
                     results[i] = text
         return results
 
-    def _generate_batch(self, batch: list[list[int]], params: SamplingParams) -> list[str]:
+    def generate_rows(
+        self, prompts: Sequence[Prompt], params: SamplingParams | None = None, *, rows: Sequence[Hashable]
+    ) -> list[str]:
+        if self._store is None:
+            return self.generate(prompts, params)
+        params = params or SamplingParams()
+        if len(rows) != len(prompts) or len(set(rows)) != len(rows):
+            raise ValueError("generate_rows needs one distinct row key per prompt")
+        encoded = [self.encoder.prompt_ids(p) for p in prompts]
+        if any(not ids for ids in encoded):
+            raise EngineError("cannot generate from an empty prompt: this tokenizer adds no BOS to start from")
+        # Each row's kept cache leaves the store now: the batch that extends
+        # it keeps the successor, and nothing is held twice meanwhile.
+        kept = [self._store.take(key) for key in rows]
+        usable = plan(kept, encoded)
+        # Most new tokens first: a batch feeds as many columns as its widest
+        # row needs, so rows that need alike share a batch.
+        order = sorted(range(len(encoded)), key=lambda i: (-(len(encoded[i]) - usable[i]), -len(encoded[i])))
+        results: list[str] = [""] * len(encoded)
+        with self._seeded(params.seed), _eval_mode(self.model), torch.inference_mode():
+            for start in range(0, len(order), self.batch_size):
+                batch_rows = order[start : start + self.batch_size]
+                texts, successors = self._generate_batch(
+                    [encoded[i] for i in batch_rows], params, reuse=[kept[i] for i in batch_rows]
+                )
+                for i, text, successor in zip(batch_rows, texts, successors):
+                    results[i] = text
+                    kept[i] = None
+                    if successor is not None and self._store is not None:
+                        self._store.put(rows[i], successor)
+        return results
+
+    def release_rows(self, rows: Sequence[Hashable]) -> None:
+        if self._store is not None:
+            self._store.drop(rows)
+
+    def _generate_batch(
+        self, batch: list[list[int]], params: SamplingParams, reuse: list[KeptRow | None] | None = None
+    ):
+        """Generate one left-padded batch; with `reuse` (a kept row or None per row) the rows'
+        kept caches are fed back and the batch's own cache is cut into rows and returned too."""
         input_ids, attention_mask = self._left_pad(batch)
         prompt_len = input_ids.shape[1]
         kwargs: dict[str, Any] = dict(
@@ -148,17 +206,31 @@ class LocalBackend(GenerationBackend):
             kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
         else:
             kwargs.update(do_sample=True, temperature=params.temperature, top_p=params.top_p, top_k=params.top_k)
-        if params.stop:
-            kwargs["stopping_criteria"] = StoppingCriteriaList(
-                [StopStringCriteria(self.tokenizer, params.stop, prompt_len)]
-            )
+        stop_criteria = StopStringCriteria(self.tokenizer, params.stop, prompt_len) if params.stop else None
+        if stop_criteria is not None:
+            kwargs["stopping_criteria"] = StoppingCriteriaList([stop_criteria])
+        if reuse is not None:
+            kwargs["return_dict_in_generate"] = True
+            cache = assemble(reuse, plan(reuse, batch), batch, self.device)
+            if cache is not None:
+                kwargs[self._cache_argument] = cache
         output = self.model.generate(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
-        texts = []
-        for row in output[:, prompt_len:].tolist():
-            row = _cut_at_eos(row, self._eos_ids)
-            text = self.tokenizer.decode(row, skip_special_tokens=True)
+        sequences = output.sequences if reuse is not None else output
+        texts, generated = [], []
+        for r, row in enumerate(sequences[:, prompt_len:].tolist()):
+            if stop_criteria is not None and r in stop_criteria.finished_at:
+                row = row[: stop_criteria.finished_at[r]]
+            generated.append(_cut_at_eos(row, self._eos_ids, keep_eos=True))
+            text = self.tokenizer.decode(_cut_at_eos(row, self._eos_ids), skip_special_tokens=True)
             texts.append(truncate_at_stop(text, params.stop)[0])
-        return texts
+        if reuse is None:
+            return texts
+        cache = getattr(output, "cache", None) or getattr(output, "past_key_values", None)
+        if not reusable(cache):
+            # This model's cache cannot be cut into rows: serve it without reuse from now on.
+            self._store = None
+            return texts, [None] * len(batch)
+        return texts, keep_rows(cache, batch, generated)
 
     def _left_pad(self, batch: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
         # Left padding keeps every row's last prompt token in the last column,
@@ -183,36 +255,87 @@ class LocalBackend(GenerationBackend):
         check_pairs(prompts, continuations)
         splits = [self.encoder.split(p, c) for p, c in zip(prompts, continuations)]
         scores = [0.0] * len(splits)
-        # Rows that share their context (the same prompt scored with several
-        # options, as the comparison labeller does) run the context once.
+        # Options scored after the same context (the comparison labeller's
+        # (A) and (B)) share that context's forward pass.
         groups: dict[tuple[int, ...], list[int]] = {}
         for i, split in enumerate(splits):
             if split.n_continuation:
                 groups.setdefault(tuple(split.ids[: len(split.ids) - split.n_continuation]), []).append(i)
-        contexts = sorted(groups, key=len, reverse=True)
         with _eval_mode(self.model), torch.inference_mode():
-            for start in range(0, len(contexts), self.batch_size):
-                batch = contexts[start : start + self.batch_size]
-                rows = [(c, i) for c, context in enumerate(batch) for i in groups[context]]
-                for i, score in zip((i for _, i in rows), self._score_shared(batch, rows, splits)):
+            if not self.reuse_prefixes:
+                # Every pair read in full: what prefix reuse is measured against.
+                scored = [i for members in groups.values() for i in members]
+                for start in range(0, len(scored), self.batch_size):
+                    rows = scored[start : start + self.batch_size]
+                    for i, score in zip(rows, self._score_batch([splits[i] for i in rows])):
+                        scores[i] = score
+                return scores
+            # Contexts that share a prefix (one conversation asked about by
+            # every principle, in both option orders) read it once.
+            clusters = sorted(cluster_contexts(list(groups)), key=lambda c: -c[0])
+            for start in range(0, len(clusters), self.batch_size):
+                for i, score in self._score_clusters(clusters[start : start + self.batch_size], groups, splits):
                     scores[i] = score
         return scores
 
-    def _score_shared(self, contexts: list[tuple[int, ...]], rows: list[tuple[int, int]], splits) -> list[float]:
-        """Score continuations after shared contexts: one pass over the contexts
-        (keeping the KV cache), then one pass over every continuation's tokens
-        with its context's cache rows."""
-        input_ids, attention_mask = self._left_pad([list(c) for c in contexts])
-        # Left padding does not shift positions by itself: count them from
-        # each row's first real token, as generate() does.
-        position_ids = (attention_mask.cumsum(-1) - 1).clamp(min=0)
-        extra = {"logits_to_keep": 1} if self._keeps_logits else {}
-        out = self.model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=True, **extra)
-        cache = getattr(out, "cache", None) or getattr(out, "past_key_values", None)
-        if cache is None:
-            # A model without a KV cache: score each full sequence instead.
-            return self._score_batch([splits[i] for _, i in rows])
-        first = torch.log_softmax(out.logits[:, -1].float(), dim=-1)
+    def _score_clusters(self, clusters, groups, splits) -> list[tuple[int, float]]:
+        """Score the options of clustered contexts: one pass over the clusters' shared
+        prefixes (keeping the KV cache), one over each context's tokens after its
+        prefix with the prefix's cache rows, and one over the options' tokens."""
+        prefix_ids, prefix_mask = self._left_pad([list(members[0][:shared]) for shared, members in clusters])
+        out = self.model(
+            input_ids=prefix_ids,
+            attention_mask=prefix_mask,
+            # Left padding does not shift positions by itself: count them from
+            # each row's first real token, as generate() does.
+            position_ids=(prefix_mask.cumsum(-1) - 1).clamp(min=0),
+            use_cache=True,
+            **({"logits_to_keep": 1} if self._keeps_logits else {}),
+        )
+        prefix_cache = getattr(out, "cache", None) or getattr(out, "past_key_values", None)
+        members = [(c, context[shared:], context) for c, (shared, contexts) in enumerate(clusters) for context in contexts]
+        if not reusable(prefix_cache):
+            # No cache, or one that cannot be split into rows: score each full sequence.
+            rows = [i for *_, context in members for i in groups[context]]
+            return list(zip(rows, self._score_batch([splits[i] for i in rows])))
+        prefix_first = torch.log_softmax(out.logits[:, -1].float(), dim=-1)
+        # A context that is its whole group's prefix already has its logits;
+        # the others go through in batches of their own.
+        ready = [m for m in members if not m[1]]
+        chunks = [ready[s : s + self.batch_size] for s in range(0, len(ready), self.batch_size)]
+        rest = [m for m in members if m[1]]
+        chunks += [rest[s : s + self.batch_size] for s in range(0, len(rest), self.batch_size)]
+        results = []
+        for chunk in chunks:
+            index = torch.tensor([c for c, _, _ in chunk], dtype=torch.long, device=self.device)
+            cache = select_rows(prefix_cache, index)
+            mask = prefix_mask.index_select(0, index)
+            if chunk[0][1]:
+                # The contexts' own tokens are left-padded too, so each row's last
+                # token sits in the last column; the padding between prefix and
+                # tail is masked and skipped by the positions.
+                tail_ids, tail_mask = self._left_pad([list(tail) for _, tail, _ in chunk])
+                positions = mask.sum(-1, keepdim=True) + (tail_mask.cumsum(-1) - 1).clamp(min=0)
+                mask = torch.cat([mask, tail_mask], dim=1)
+                out = self.model(
+                    input_ids=tail_ids,
+                    attention_mask=mask,
+                    position_ids=positions,
+                    use_cache=True,
+                    **{self._cache_argument: cache},
+                    **({"logits_to_keep": 1} if self._keeps_logits else {}),
+                )
+                first = torch.log_softmax(out.logits[:, -1].float(), dim=-1)
+            else:
+                first = prefix_first.index_select(0, index)
+            rows = [(m, i) for m, (*_, context) in enumerate(chunk) for i in groups[context]]
+            results += zip((i for _, i in rows), self._score_options(cache, mask, first, rows, splits))
+        return results
+
+    def _score_options(self, cache, mask, first, rows: list[tuple[int, int]], splits) -> list[float]:
+        """Continuations after contexts already in `cache` (row c, `mask` row c): `first`
+        holds each context's next-token log-probs; the continuations' other tokens take
+        one pass with the context's cache row repeated per continuation."""
         tails = [splits[i].ids[len(splits[i].ids) - splits[i].n_continuation :] for _, i in rows]
         scores = [float(first[c, tail[0]]) for (c, _), tail in zip(rows, tails)]
         width = max(len(tail) for tail in tails) - 1
@@ -228,11 +351,13 @@ class LocalBackend(GenerationBackend):
             feed[r, : len(tail) - 1] = torch.tensor(tail[:-1], dtype=torch.long)
             feed_mask[r, : len(tail) - 1] = 1
         feed, feed_mask = feed.to(self.device), feed_mask.to(self.device)
-        mask = torch.cat([attention_mask.index_select(0, index), feed_mask], dim=1)
-        positions = attention_mask.sum(-1).index_select(0, index).unsqueeze(1) + torch.arange(width, device=self.device)
+        before = mask.index_select(0, index)
+        positions = before.sum(-1, keepdim=True) + torch.arange(width, device=self.device)
         # transformers 5 renamed `past_key_values` to `cache`; older models take the old name.
         cache_argument = {self._cache_argument: cache}
-        logits = self.model(input_ids=feed, attention_mask=mask, position_ids=positions, **cache_argument).logits
+        logits = self.model(
+            input_ids=feed, attention_mask=torch.cat([before, feed_mask], dim=1), position_ids=positions, **cache_argument
+        ).logits
         logprobs = torch.log_softmax(logits.float(), dim=-1)
         for r, tail in enumerate(tails):
             for t in range(1, len(tail)):
@@ -263,6 +388,17 @@ class LocalBackend(GenerationBackend):
             scores.append(float(token_logprobs[r, token_logprobs.shape[1] - n :].sum()) if n else 0.0)
         return scores
 
+    def context_window(self) -> int | None:
+        # The position table bounds the model; a tokenizer's model_max_length is often a placeholder (1e30).
+        window = getattr(self.model.config, "max_position_embeddings", None)
+        if window is None:
+            limit = getattr(self.tokenizer, "model_max_length", None)
+            window = limit if isinstance(limit, int) and limit < 10**7 else None
+        return window
+
+    def count_tokens(self, prompt: Prompt) -> int | None:
+        return len(self.encoder.prompt_ids(prompt))
+
     def close(self) -> None:
         self.model = None
         if self.device.type == "cuda":
@@ -283,11 +419,17 @@ class StopStringCriteria(StoppingCriteria):
         self.stop = tuple(stop)
         self.prompt_len = prompt_len
         self.tail = 4 * max(len(s) for s in self.stop) + 8
+        # Row -> how many new tokens it had when a stop string first showed:
+        # what generate() appends after that is padding.
+        self.finished_at: dict[int, int] = {}
 
     def __call__(self, input_ids: torch.LongTensor, scores: Any, **kwargs: Any) -> torch.BoolTensor:
         new = input_ids[:, self.prompt_len :][:, -self.tail :]
         texts = self.tokenizer.batch_decode(new.tolist(), skip_special_tokens=True)
         done = [any(s in text for s in self.stop) for text in texts]
+        for r, finished in enumerate(done):
+            if finished:
+                self.finished_at.setdefault(r, input_ids.shape[1] - self.prompt_len)
         return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
 
 
@@ -339,8 +481,8 @@ def _pad_id(model: Any, tokenizer: Any, eos_ids: list[int]) -> int:
     return eos_ids[0] if eos_ids else 0
 
 
-def _cut_at_eos(row: list[int], eos_ids: list[int]) -> list[int]:
+def _cut_at_eos(row: list[int], eos_ids: list[int], keep_eos: bool = False) -> list[int]:
     for j, token in enumerate(row):
         if token in eos_ids:
-            return row[:j]
+            return row[: j + 1] if keep_eos else row[:j]
     return row

@@ -75,6 +75,7 @@ class EvalOptions:
     critique_tokens: int = option(24, "--critique-tokens", help="Most tokens per critique (only its first line is read).")
     batch_size: int = option(32, "--batch-size", help="Rows per generate or scoring batch.")
     device: str = option("auto", "--device", help="`auto`, `cpu` or `cuda`.")
+    long_prompts: str = option("skip", "--long-prompts", help="A prompt longer than a model's context: `skip` it (for every model) or `truncate` it from the left.", choices=("skip", "truncate"))
     argv: list[str] | None = None
 
     def __post_init__(self) -> None:
@@ -157,12 +158,34 @@ def _sampling(options: EvalOptions, **overrides: Any):
     return SamplingParams(**values)
 
 
+def _fit_eval_prompts(records, options: EvalOptions, bundle, backend, feedback_spec: str, say) -> tuple[list, dict[str, Any]]:
+    """Every model sees the same prompts: one too long for any of them is skipped (or cut) for all, and said."""
+    from cai_lang.train.run.fit import describe
+    from cai_lang.train.sl.generate import check_long_prompts, fit_prompts
+
+    check_long_prompts(options.long_prompts)
+    report: dict[str, Any] = {"action": options.long_prompts, "prompts": [], "unchecked": []}
+    judged = options.critiques or options.baseline is not None
+    for spec in dict.fromkeys(filter(None, (options.model, options.baseline, feedback_spec if judged else None))):
+        phase = "compare" if options.baseline is not None and spec == feedback_spec else "critique"
+        generated = 2 * options.max_new_tokens if phase == "compare" else options.max_new_tokens + options.critique_tokens
+        records, events, checked = fit_prompts(records, backend(spec), bundle, options.dialect, options.long_prompts, phase=phase, generated=generated)
+        for line in describe(events, checked, _identity(spec)):
+            say(line)
+        if not checked:
+            report["unchecked"].append(_identity(spec))
+        report["prompts"].extend({**event.to_dict(), "model": _identity(spec)} for event in events)
+    if not records:
+        raise EvalError("every prompt is longer than a model's context window; nothing left to evaluate")
+    return records, report
+
+
 def generate_responses(backend, records: Sequence[PromptRecord], options: EvalOptions) -> list[dict[str, Any]]:
     """`samples` responses per prompt, in one generate call (so two models given the same prompts and seed
     draw their randomness the same way)."""
     from cai_lang.train.sl.generate import response_prompt
 
-    prompts = [response_prompt(r.prompt, options.dialect) for r in records for _ in range(options.samples)]
+    prompts = [response_prompt(r.turns, options.dialect) for r in records for _ in range(options.samples)]
     texts = backend.generate(prompts, _sampling(options))
     rows = []
     for n, text in enumerate(texts):
@@ -393,6 +416,7 @@ def run_eval(options: EvalOptions, say: Callable[[str], None] | None = None) -> 
         return backends[key]
 
     try:
+        records, oversize = _fit_eval_prompts(records, options, bundle, backend, feedback_spec, say)
         sides: dict[str, dict[str, Any]] = {}
         critics: dict[str, Any] = {}
         rows_by_side: dict[str, list[dict]] = {}
@@ -401,6 +425,9 @@ def run_eval(options: EvalOptions, say: Callable[[str], None] | None = None) -> 
                 continue
             say(f"{side}: answering {len(records)} prompts × {options.samples}")
             rows = generate_responses(backend(spec), records, options)
+            for row in rows:
+                # Provenance, so a row read on its own says which constitution and models made and judged it.
+                row.update(content_hash=bundle.content_hash, model=_identity(spec), feedback_model=_identity(feedback_spec))
             critic = backend(feedback_spec) if options.critiques else None
             if critic is not None:
                 say(f"{side}: critiques by {feedback_spec}")
@@ -443,6 +470,7 @@ def run_eval(options: EvalOptions, say: Callable[[str], None] | None = None) -> 
             "by_kind": dict(Counter(r.kind for r in records)),
             "samples_per_prompt": options.samples,
             "responses": len(records) * options.samples,
+            "oversize": oversize,
         },
         "sampling": {k: v for k, v in asdict(_sampling(options)).items() if k != "stop"},
         "feedback_model": _identity(feedback_spec),

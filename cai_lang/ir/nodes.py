@@ -236,6 +236,51 @@ class Deployment(Node):
 Declaration = Union[ContextBlock, Action, Principle, Rule, Priority, Conflict, Deployment]
 
 
+# ---------------------------------------------------------------- tests (version 1.1)
+
+
+class Expectation(Node):
+    """One `expect` line of a test. `kind` is the verdict (`never`, `always`,
+    `allowed`) on action `target`, or `applies`, `over` (`target over other`)
+    or `detect` (rule `target` on `text`); `negated` for `not applies` and
+    `not detect`. The span covers the whole line from `expect`."""
+
+    kind: Literal["never", "always", "allowed", "applies", "over", "detect"]
+    negated: bool = False
+    target: Ref
+    other: Ref | None = None
+    text: Text | None = None
+
+    def describe(self) -> str:
+        """The expectation as written, canonically: `expect never disclose_phi`."""
+        if self.kind == "over":
+            return f"expect {self.target} over {self.other}"
+        word = ("not " if self.negated else "") + self.kind
+        if self.kind == "detect" and self.text is not None:
+            return f"expect {word} {self.target} {_quoted(self.text.value)}"
+        return f"expect {word} {self.target}"
+
+
+def _quoted(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+class Test(Node):
+    """`test NAME { deployment D  given C  expect ... }`: never part of the constitution."""
+
+    __test__ = False  # not a pytest test class, whatever its name
+
+    name: Name
+    deployment: Name | None = None
+    given: Condition | None = None
+    expects: tuple[Expectation, ...] = ()
+
+
+# Tests sit among the declarations of a module (in source order, for the
+# formatter and the editor); every pass over the constitution skips them.
+Declaration = Union[Declaration, Test]
+
+
 class Comment(Node):
     text: str
 

@@ -42,6 +42,7 @@ from cai_lang.api import check_file
 from cai_lang.check import CheckResult
 from cai_lang.diagnostics.codes import lookup
 from cai_lang.lsp import completion, diagnostics, framing, hover, index, symbols
+from cai_lang.lsp import tests as lsp_tests
 from cai_lang.lsp.formatting import FormatterBug, format_text
 from cai_lang.lsp.positions import LineIndex, path_of, span_range, uri_of
 from cai_lang.syntax.limits import InputRefused, max_file_bytes
@@ -278,7 +279,16 @@ def build_server() -> CaicLanguageServer:
 
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
     def did_save(ls: CaicLanguageServer, params: types.DidSaveTextDocumentParams) -> None:
-        ls.schedule(params.text_document.uri, 0.0)
+        # A save checks at once (and runs the tests on that check), replacing any pending check.
+        pending = ls.pending.pop(params.text_document.uri, None)
+        if pending is not None:
+            pending.cancel()
+        ls.validate(params.text_document.uri)
+        try:  # tests run on save only: proving them on every keystroke would lag typing
+            lsp_tests.publish_with_tests(ls, params.text_document.uri)
+        except Exception as exc:
+            log.exception("running the tests of %s failed", params.text_document.uri)
+            ls.window_log_message(types.LogMessageParams(type=types.MessageType.Error, message=f"caic: running tests failed: {exc}"))
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: CaicLanguageServer, params: types.DidCloseTextDocumentParams) -> None:
@@ -290,6 +300,11 @@ def build_server() -> CaicLanguageServer:
         result, good = ls.latest(uri)
         if result is None:
             return None
+        test = lsp_tests.test_at(result, ls.path_for(uri), offset)
+        if test is not None:
+            value = lsp_tests.hover_markdown(result, test)
+            contents = types.MarkupContent(kind=types.MarkupKind.Markdown, value=value)
+            return types.Hover(contents=contents, range=lines.range(test.name.span.start, test.name.span.end))
         target = index.target_at(result.program, ls.path_for(uri), offset)
         if target is None:
             return None

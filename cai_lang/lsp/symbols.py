@@ -77,6 +77,8 @@ def _declaration(index: LineIndex, node) -> types.DocumentSymbol | None:
                     children.append(child)
         detail = f"extends {node.extends.value}" if node.extends is not None else None
         return _symbol(index, node.name.value, K.Module, node, node.name, detail, children)
+    if isinstance(node, ir.Test):
+        return _symbol(index, node.name.value, K.Method, node, node.name, "test")
     return None
 
 

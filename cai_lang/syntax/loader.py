@@ -25,7 +25,9 @@ from cai_lang.span import SourceFile
 from cai_lang.syntax.limits import (
     MAX_IMPORT_DEPTH,
     MAX_NAME,
+    InputRefused,
     long_component,
+    max_file_bytes,
     read_text,
     resolve_root,
     shorten,

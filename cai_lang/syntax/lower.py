@@ -266,6 +266,53 @@ class Lowerer(Transformer):
         items = tuple(x for x in c if isinstance(x, ir.Node))
         return ir.Deployment(span=self._span(c), name=self._name(c[1]), extends=extends, items=items)
 
+    # ------------------------------------------------------------ tests (version 1.1)
+    def test_deployment(self, c):
+        return self._field("deployment", c, self._name(c[1]))
+
+    def given_field(self, c):
+        return self._field("given", c, c[1])
+
+    def _expect(self, c, kind: str, negated: bool = False):
+        refs = [x for x in c if isinstance(x, ir.Ref)]
+        strings = [x for x in c if isinstance(x, Token) and x.type in ("STRING", "LONG_STRING")]
+        text = self._text(strings[0]) if strings else None
+        other = refs[1] if len(refs) > 1 else None
+        node = ir.Expectation(span=self._span(c), kind=kind, negated=negated, target=refs[0], other=other, text=text)
+        return _Field("expect", node, node.span)
+
+    def expect_never(self, c):
+        return self._expect(c, "never")
+
+    def expect_always(self, c):
+        return self._expect(c, "always")
+
+    def expect_allowed(self, c):
+        return self._expect(c, "allowed")
+
+    def expect_applies(self, c):
+        return self._expect(c, "applies")
+
+    def expect_not_applies(self, c):
+        return self._expect(c, "applies", negated=True)
+
+    def expect_over(self, c):
+        return self._expect(c, "over")
+
+    def expect_detect(self, c):
+        return self._expect(c, "detect")
+
+    def expect_not_detect(self, c):
+        return self._expect(c, "detect", negated=True)
+
+    def test_decl(self, c):
+        name = self._name(c[1])
+        fields = self._fields(f"test `{name.value}`", c, allowed_many=("expect",))
+        expects = tuple(fields.pop("expect", ()))
+        if not expects:
+            self.diagnostics.append(msg.TEST_NO_EXPECT.at(name.span, name=name.value))
+        return ir.Test(span=self._span(c), name=name, deployment=fields.get("deployment"), given=fields.get("given"), expects=expects)
+
     # ------------------------------------------------------------ conditions
     def _nested(self, node: ir.Node, operands) -> ir.Node:
         depth = 1 + max((self.depth.get(id(o), 0) for o in operands), default=0)

@@ -37,6 +37,7 @@ TOP_LEVEL_KEYWORDS = (
     "priority",
     "conflict",
     "deployment",
+    "test",
 )
 
 # Strings and comments first so that braces and keywords inside them are skipped.

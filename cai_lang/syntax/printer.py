@@ -174,6 +174,8 @@ class _Printer:
                 name_end = node.extends.span.end
             fields = [(item.span.start, self.deployment_item(item)) for item in node.items]
             self.block(head, node, name_end, depth, fields)
+        elif isinstance(node, ir.Test):
+            self.block(f"test {node.name.value}", node, node.name.span.end, depth, self.test_fields(node))
         else:
             raise TypeError(f"cannot print {type(node).__name__}")
 
@@ -227,6 +229,26 @@ class _Printer:
         else:
             return lambda depth: self.declaration(item, depth)
         return lambda depth: self.emit(text, depth, item.span.start, item.span.end)
+
+    def test_fields(self, node: ir.Test) -> list:
+        fields = []
+        if node.deployment is not None:
+            span = node.deployment.span
+            fields.append(self.atom_field("deployment", span.start, span.end, f"deployment {node.deployment.value}"))
+        if node.given is not None:
+            fields.append(self.atom_field("given", node.given.span.start, node.given.span.end, "given " + print_condition(node.given)))
+        for expect in node.expects:
+            fields.append((expect.span.start, self.expectation(expect)))
+        return fields
+
+    def expectation(self, expect: ir.Expectation):
+        def emit(depth: int) -> None:
+            text = expect.describe()
+            if expect.kind == "detect" and expect.text is not None:
+                text = f"expect {'not ' if expect.negated else ''}detect {expect.target} {self.literal(expect.text, depth)}"
+            self.emit(text, depth, expect.span.start, expect.span.end)
+
+        return emit
 
     # ------------------------------------------------------------ the whole module
     def run(self) -> str:

@@ -76,6 +76,8 @@ class RunConfig:
     dialect: str = option("chat", "--dialect", help="`chat` for instruct models, `text` for base models.", panel=DATA, choices=DIALECTS)
     batch_size: int = option(32, "--batch-size", help="Prompts per generate batch.", panel=DATA)
     chunk_size: int = option(32, "--chunk-size", help="Prompts per chunk; rows are written as each chunk finishes.", panel=DATA)
+    infer_context: bool = option(False, "--infer-context", help="The feedback model (the critic in SL) fills missing or unknown context labels by log-probability over the schema's values; recorded per row.", panel=DATA)
+    long_prompts: str = option("skip", "--long-prompts", help="A prompt longer than the policy's context: `skip` it or `truncate` it from the left (recorded either way).", panel=DATA, choices=("skip", "truncate"))
     device: str = option("auto", "--device", help="`auto`, `cpu` or `cuda`.", panel=DATA)
     resume: bool = option(False, "--resume", help="Continue an interrupted run in this folder; finished steps are kept.", panel=DATA)
     served_model: str | None = option(None, "--served-model", help="The model name an http:// --model serves (a spec URL#NAME names its own).", panel=SERVER)

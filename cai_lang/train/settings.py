@@ -82,7 +82,8 @@ def sl_step(run: RunConfig, sl: SLConfig) -> GenerationStep:
     try:
         generation = SLGenerationConfig(
             rounds=sl.rounds, seed=run.seed, max_new_tokens=run.max_new_tokens, temperature=run.temperature,
-            top_p=run.top_p, dialect=run.dialect, chunk_size=run.chunk_size,
+            top_p=run.top_p, dialect=run.dialect, chunk_size=run.chunk_size, long_prompts=run.long_prompts,
+            infer_context=run.infer_context,
         )
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
@@ -97,7 +98,8 @@ def rl_step(run: RunConfig, labels: LabelConfig, model: str | None = None) -> Ge
         generation = RLGenerationConfig(
             seed=run.seed, max_new_tokens=run.max_new_tokens, temperature=run.temperature, top_p=run.top_p,
             dialect=run.dialect, mode=labels.mode, margin=labels.margin, cot=labels.cot, clamp=tuple(labels.clamp),
-            ensemble=labels.ensemble, chunk_size=run.chunk_size,
+            ensemble=labels.ensemble, chunk_size=run.chunk_size, long_prompts=run.long_prompts,
+            infer_context=run.infer_context,
         )
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc

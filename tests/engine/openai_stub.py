@@ -45,6 +45,11 @@ class Stub:
     delay_for: dict[str, float] = field(default_factory=dict)
     refuse_echo: bool = False
     bos: bool = True  # whether the stub "model" starts every text with a BOS
+    # Fields answered with 422 "Unexpected fields", as `transformers serve` answers `top_k`.
+    reject_fields: set[str] = field(default_factory=set)
+    # The chat reply's `logprobs.content` when logprobs are asked for; None: "A" first, "B" second.
+    chat_logprobs: list[dict[str, Any]] | None = None
+    no_logprobs: bool = False  # ignore logprobs requests, as `transformers serve` does
     lock: threading.Lock = field(default_factory=threading.Lock)
     url: str = ""
 
@@ -73,6 +78,9 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send_bytes(200, action[1])
         if action and action[0] == "trickle":
             return self._send_bytes(200, json.dumps({"choices": [{"index": 0, "text": "slow"}]}).encode(), action[1])
+        unexpected = sorted(self.stub.reject_fields & set(body))
+        if unexpected:
+            return self._send(422, {"detail": f"Unexpected fields in the request: {set(unexpected)}"})
         if self.path == "/v1/completions":
             return self._completions(body)
         if self.path == "/v1/chat/completions":
@@ -88,7 +96,7 @@ class _Handler(BaseHTTPRequestHandler):
         time.sleep(self.stub.delay_for.get(prompts[0], 0.0))
         # The completion names its prompt, so tests can check the order; the
         # stop strings are left in, so tests see the client cut them.
-        text = f" <<{prompts[0]}>> STOP tail"
+        text = f" <<{prompts[0]}>>{_seeded(body)} STOP tail"
         self._send(200, {"choices": [{"index": 0, "text": text, "finish_reason": "length"}]})
 
     def _echo(self, prompt: str, index: int) -> dict[str, Any]:
@@ -106,12 +114,13 @@ class _Handler(BaseHTTPRequestHandler):
         time.sleep(self.stub.delay_for.get(last, 0.0))
         choice: dict[str, Any] = {
             "index": 0,
-            "message": {"role": "assistant", "content": f"chat<<{last}>> STOP tail"},
+            "message": {"role": "assistant", "content": f"chat<<{last}>>{_seeded(body)} STOP tail"},
             "finish_reason": "length",
         }
-        if body.get("logprobs"):
+        if body.get("logprobs") and not self.stub.no_logprobs:
             top = [{"token": "A", "logprob": -0.25}, {"token": "B", "logprob": -1.5}]
-            choice["logprobs"] = {"content": [{"token": "A", "logprob": -0.25, "top_logprobs": top}]}
+            content = self.stub.chat_logprobs or [{"token": "A", "logprob": -0.25, "top_logprobs": top}]
+            choice["logprobs"] = {"content": content}
         self._send(200, {"choices": [choice]})
 
     def _send(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
@@ -133,6 +142,13 @@ class _Handler(BaseHTTPRequestHandler):
                 time.sleep(trickle)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client timed out and hung up, as the timeout test wants
+
+
+def _seeded(body: dict[str, Any]) -> str:
+    # Like vLLM: a sampled request's text is fixed by its seed, so one seed twice gives one text twice.
+    if body.get("seed") is None or not body.get("temperature"):
+        return ""
+    return f" [seed {body['seed']}]"
 
 
 def start_stub() -> tuple[Stub, ThreadingHTTPServer]:

@@ -12,6 +12,7 @@ from stub_backend import StubBackend
 from test_report_training import assert_self_contained, read_page
 from typer.testing import CliRunner
 
+from cai_lang.train.run.prompts import PromptSetError
 from cai_lang.cli.app import app
 from cai_lang.eval.run import (
     EvalError,
@@ -111,7 +112,8 @@ def test_prompt_selection_keeps_the_held_out_split_and_caps_with_a_seed(tmp_path
     assert len(capped) == 4 and capped == select_eval_prompts([str(path)], max_prompts=4, seed=1)
     default = select_eval_prompts([])
     assert default and {r.split for r in default} == {"eval"} and {r.kind for r in default} == {"red_team", "helpful"}
-    with pytest.raises(EvalError, match="no prompts"):
+    # A source with no held-out row is refused by name, with the splits it has.
+    with pytest.raises(PromptSetError, match=r"train_only.jsonl: no row has split 'eval' \(its rows: train: 1"):
         select_eval_prompts([str(_empty(tmp_path))])
 
 

@@ -10,6 +10,7 @@ from rl_testkit import ControlledBackend, compile_test_bundle, shown_responses
 
 from cai_lang.train.rl.aggregate import Aggregator
 from cai_lang.train.rl.generate import (
+    IdenticalPairsError,
     RLGenerationConfig,
     generate_rl,
     label_summary,
@@ -69,10 +70,10 @@ def test_every_prompt_gets_a_pair_and_a_label_that_records_how_it_was_made(rl_bu
     stats, backend, pairs, labels = run(rl_bundle, tmp_path, config)
     assert [p["id"] for p in pairs] == [l["id"] for l in labels] == [r.id for r in RECORDS]
     assert stats.pairs_written == stats.labels_written == 5 and stats.chunks_sampled == 3
-    # One generate call per chunk, both responses of a prompt side by side, each chunk with its own seed.
-    assert [len(prompts) for prompts, _ in backend.generate_calls] == [4, 4, 2]
+    # Two generate calls per chunk (side A, then side B), every call with its own seed.
+    assert [len(prompts) for prompts, _ in backend.generate_calls] == [2, 2, 2, 2, 1, 1]
     seeds = [params.seed for _, params in backend.generate_calls]
-    assert len(set(seeds)) == 3 and pairs[0]["sampling"]["seed"] == seeds[0]
+    assert len(set(seeds)) == 6 and (pairs[0]["sampling"]["seed"], pairs[0]["seed_b"]) == (seeds[0], seeds[1])
     pair = pairs[0]
     assert pair["response_a"] != pair["response_b"] and pair["response_a"] == pair["response_a"].strip()
     assert pair["sampling"]["temperature"] == 1.0 and pair["sampling"]["max_new_tokens"] == 12
@@ -102,7 +103,7 @@ def test_a_resumed_run_ends_with_the_files_of_an_uninterrupted_one(rl_bundle, tm
     assert resumed_pairs == pairs and resumed_labels == labels
     # Chunk 1 kept its pairs on disk and was only labelled; chunk 2 was sampled and labelled.
     assert stats.chunks_sampled == 1 and stats.chunks_labelled == 2 and stats.pairs_written == 1 and stats.labels_written == 3
-    assert len(backend.generate_calls) == 1
+    assert len(backend.generate_calls) == 2
 
 
 def test_rows_made_under_another_bundle_are_refused(rl_bundle, tmp_path):
@@ -125,6 +126,31 @@ def test_cot_labels_are_clamped_and_say_so(rl_bundle, tmp_path):
     config = RLGenerationConfig(chunk_size=8, cot=True, clamp=(0.45, 0.55), margin=0.01)
     _, backend, _, labels = run(rl_bundle, tmp_path, config)
     assert all(0.45 <= l["p_a"] <= 0.55 for l in labels) and labels[0]["clamp"] == [0.45, 0.55]
-    assert backend.generate_calls[1][1].greedy  # the reasoning is decoded greedily
+    assert backend.generate_calls[2][1].greedy  # after the two sampling calls, the reasoning is decoded greedily
     summary = label_summary(labels)
     assert summary["labels"] == 5 and summary["max_p_a"] <= 0.55 and json.dumps(summary)
+
+
+class SeedBlindPolicy(PairPolicy):
+    """A server that ignores the seed and the sampling: the same request gives the same text."""
+
+    def generate(self, prompts, params=None):
+        self.generate_calls.append((list(prompts), params))
+        return [f"the one answer to {p[-1]['content'] if isinstance(p, list) else p}" for p in prompts]
+
+
+def test_a_policy_returning_one_response_twice_is_refused_before_any_row_is_written(rl_bundle, tmp_path):
+    config = RLGenerationConfig(chunk_size=3, seed=2)
+    with pytest.raises(IdenticalPairsError, match="all 3 pairs of a chunk hold the same response twice"):
+        run(rl_bundle, tmp_path, config, backend=SeedBlindPolicy())
+    assert read_rows(tmp_path / "pairs.jsonl") == [] and read_rows(tmp_path / "labels.jsonl") == []
+
+
+def test_a_single_identical_pair_is_counted_not_refused(rl_bundle, tmp_path):
+    class OneTie(PairPolicy):
+        def generate(self, prompts, params=None):
+            out = super().generate(prompts, params)
+            return ["same" if "knife 0" in str(p) else text for p, text in zip(prompts, out)]
+
+    stats, _, pairs, _ = run(rl_bundle, tmp_path, RLGenerationConfig(chunk_size=5, seed=2), backend=OneTie())
+    assert stats.identical_pairs == 1 and pairs[0]["response_a"] == pairs[0]["response_b"] == "same"

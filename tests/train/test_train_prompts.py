@@ -12,6 +12,7 @@ from cai_lang.train.run.prompts import (
     PromptSetError,
     load_prompts,
     select_prompts,
+    select_prompts_with_summary,
 )
 
 
@@ -120,3 +121,63 @@ def test_ids_clashing_across_sources_are_refused(tmp_path):
     path.write_text(json.dumps({"id": "rt-0001", "prompt": "again"}) + "\n", encoding="utf-8")
     with pytest.raises(PromptSetError, match="rt-0001"):
         select_prompts(PromptSelection(sources=("red_team", str(path)), split="all", helpful=None))
+
+
+# ---------------------------------------------------------------- a user's file is used as given or refused
+
+
+def _write_rows(path, rows):
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+
+
+def test_a_file_of_eval_rows_is_refused_for_training_not_replaced_by_shipped_prompts(tmp_path):
+    path = tmp_path / "held_out.jsonl"
+    _write_rows(path, [{"prompt": f"question {i}", "split": "eval"} for i in range(3)])
+    with pytest.raises(PromptSetError, match=r"no row has split 'train' \(its rows: eval: 3"):
+        select_prompts(PromptSelection(sources=(str(path),)))
+    chosen, summary = select_prompts_with_summary(PromptSelection(sources=(str(path),), split="eval", helpful=None))
+    assert sorted(r.prompt for r in chosen) == ["question 0", "question 1", "question 2"]
+    assert {r.source for r in chosen} == {str(path)}
+    assert summary == ["prompts: 3 selected (split eval)", f"  {path}: 3 of 3 eval red_team"]
+
+
+def test_rows_without_a_split_are_training_rows_and_the_summary_counts_each_source(tmp_path):
+    path = tmp_path / "mine.jsonl"
+    _write_rows(path, [{"prompt": f"q{i}"} for i in range(6)])
+    chosen, summary = select_prompts_with_summary(PromptSelection(sources=(str(path),), helpful_fraction=0.25, seed=1))
+    assert sum(r.kind == "red_team" for r in chosen) == 6 and sum(r.kind == "helpful" for r in chosen) == 2
+    assert summary == [
+        "prompts: 8 selected (split train)",
+        f"  {path}: 6 of 6 train red_team",
+        "  helpful (shipped with caic): 2 of 127 train helpful",
+    ]
+    with pytest.raises(PromptSetError, match="a row without `split` counts as train"):
+        load_prompts(path, split="eval")
+
+
+def test_a_datasets_folder_with_hub_split_names_maps_them_or_refuses(tmp_path):
+    from datasets import Dataset, DatasetDict
+
+    parts = {
+        "train_sft": Dataset.from_list([{"prompt": "a"}, {"prompt": "b"}]),
+        "test_sft": Dataset.from_list([{"prompt": "c"}]),
+    }
+    DatasetDict(parts).save_to_disk(str(tmp_path / "hub"))
+    assert [r.prompt for r in load_prompts(tmp_path / "hub", split="train")] == ["a", "b"]
+    assert [r.prompt for r in load_prompts(tmp_path / "hub", split="eval")] == ["c"]
+    DatasetDict({"train_sft": parts["train_sft"], "extra": parts["test_sft"]}).save_to_disk(str(tmp_path / "odd"))
+    with pytest.raises(PromptSetError, match="split 'extra' is neither a training split"):
+        load_prompts(tmp_path / "odd")
+
+
+def test_a_bom_is_accepted_and_invalid_utf8_is_reported_by_line(tmp_path):
+    path = tmp_path / "bom.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps({"prompt": "caf\u00e9"}).encode("utf-8") + b"\n")
+    assert [r.prompt for r in load_prompts(path)] == ["caf\u00e9"]
+    csv_path = tmp_path / "bom.csv"
+    csv_path.write_bytes(b"\xef\xbb\xbfprompt,split\nhello,train\n")
+    assert [r.prompt for r in load_prompts(csv_path)] == ["hello"]
+    bad = tmp_path / "bad.jsonl"
+    bad.write_bytes(b'{"prompt": "ok"}\n{"prompt": "caf\xe9"}\n')
+    with pytest.raises(PromptSetError, match=r"bad.jsonl:2:16: not valid UTF-8 \(byte 0xe9\)"):
+        load_prompts(bad)

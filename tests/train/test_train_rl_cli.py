@@ -141,7 +141,7 @@ def test_generation_and_feedback_through_an_openai_compatible_server(constitutio
     assert all(r["headers"].get("Authorization") == "Bearer sekrit" for r in stub.requests if r["body"]["model"] == "served-x")
     assert rows(tmp_path / "sl" / "sl_data.jsonl")[0]["model"] == f"{stub.url}/v1#served-y"
     scoring = [r["body"] for r in stub.requests if r["body"].get("logprobs")]
-    assert scoring and all(b["max_tokens"] == 1 for b in scoring)  # a chat endpoint scores the letters A and B
+    assert scoring and all(b["max_tokens"] == 2 for b in scoring)  # a chat endpoint: "(A)" read from the first two tokens
     record_text = (out / "run.json").read_text()
     assert "sekrit" not in record_text
     assert json.loads(record_text)["rl_generation"]["policy"] == f"{stub.url}/v1#served-x"

@@ -28,7 +28,7 @@ from cai_lang.codegen.bundle import Bundle
 from cai_lang.engine.base import GenerationBackend, SamplingParams
 from cai_lang.train.run.folder import RowWriter, RunError
 from cai_lang.train.run.prompts import PromptRecord
-from cai_lang.train.sl.generate import DIALECTS, TEXT_STOPS, call_seed, response_prompt
+from cai_lang.train.sl.generate import DIALECTS, TEXT_STOPS, call_seed, check_long_prompts, fit_prompts, response_prompt
 
 MODES = ("sample", "priority")
 ENSEMBLES = ("mean", "vote")
@@ -49,8 +49,11 @@ class RLGenerationConfig:
     clamp: tuple[float, float] = field(default=(0.4, 0.6), metadata={"help": "CoT only: the band labels are clamped into."})
     ensemble: str = field(default="mean", metadata={"help": "Several feedback models: `mean` of probabilities or soft majority `vote`."})
     chunk_size: int = field(default=32, metadata={"help": "Prompts per chunk; rows are written as each chunk finishes."})
+    long_prompts: str = field(default="skip", metadata={"help": "A prompt longer than the model's context: `skip` it or `truncate` it from the left."})
+    infer_context: bool = field(default=False, metadata={"help": "The (first) feedback model infers missing or unknown context labels from the schema."})
 
     def __post_init__(self) -> None:
+        check_long_prompts(self.long_prompts)
         object.__setattr__(self, "clamp", tuple(float(x) for x in self.clamp))
         if self.dialect not in DIALECTS:
             raise ValueError(f"dialect must be one of {', '.join(DIALECTS)}")
@@ -101,6 +104,31 @@ class RLStats:
     labels_written: int = 0
     chunks_sampled: int = 0
     chunks_labelled: int = 0
+    identical_pairs: int = 0
+    oversize: list = field(default_factory=list)  # run.fit.Oversize, one per prompt over the context
+    lengths_checked: bool = False
+    context_lines: list = field(default_factory=list)  # what --infer-context inferred, for the terminal
+
+
+class IdenticalPairsError(RunError):
+    """Every pair of a chunk holds one response twice: the labels would all be ties and DPO would learn nothing."""
+
+
+def check_pairs_differ(pairs: Sequence[Mapping[str, Any]], stats: RLStats) -> None:
+    """Count pairs whose two responses are the same text; refuse a chunk of two or more where all are.
+
+    One identical pair happens (two empty replies, a short answer); a whole
+    chunk of them means the backend does not sample independently (a server
+    that ignores the seed, or one that serves temperature 0).
+    """
+    same = sum(p["response_a"] == p["response_b"] for p in pairs)
+    stats.identical_pairs += same
+    if len(pairs) >= 2 and same == len(pairs):
+        raise IdenticalPairsError(
+            f"all {same} pairs of a chunk hold the same response twice (first: prompt {pairs[0]['id']!r}): the policy "
+            "does not sample the two sides independently, so every label would be a 0.5 tie. Check that the server "
+            "honours temperature and seed (caic sends each side with its own seed), or raise --temperature"
+        )
 
 
 def sample_chunk(
@@ -112,12 +140,21 @@ def sample_chunk(
     chunk_index: int,
     policy_id: str,
 ) -> list[dict[str, Any]]:
-    """Two responses per prompt of one chunk, in one generate call, as pair rows."""
+    """Two responses per prompt of one chunk, as pair rows: one generate call per side, each with its own seed.
+
+    A server samples each request on its own, and vLLM returns the same text
+    for the same request and seed; so the two responses of a pair are never
+    asked for with one seed (a local backend batching them would differ by
+    batch position only).
+    """
     from cai_lang.train.rl.pairs import sampling_record
 
     params = config.sampling(call_seed(config.seed, chunk_index, 0, "pairs"))
-    prompts = [response_prompt(r.prompt, config.dialect) for r in records for _ in range(2)]
-    responses = policy.generate(prompts, params)
+    params_b = config.sampling(call_seed(config.seed, chunk_index, 1, "pairs"))
+    prompts = [response_prompt(r.turns, config.dialect) for r in records]
+    responses_a = policy.generate(prompts, params)
+    responses_b = policy.generate(prompts, params_b)
+    responses = [text for pair in zip(responses_a, responses_b) for text in pair]
     rows = []
     for i, record in enumerate(records):
         rows.append(
@@ -127,11 +164,13 @@ def sample_chunk(
                 "kind": record.kind,
                 "split": record.split,
                 "context": dict(record.context),
-                "conversation": [{"role": "user", "content": record.prompt}],
+                **({"inferred_context": dict(record.inferred)} if record.inferred else {}),
+                "conversation": record.turns,
                 "response_a": responses[2 * i].strip(),
                 "response_b": responses[2 * i + 1].strip(),
                 "policy": policy_id,
                 "sampling": sampling_record(params),
+                "seed_b": params_b.seed,
                 "dialect": config.dialect,
                 "seed": config.seed,
                 "content_hash": bundle.content_hash,
@@ -187,6 +226,18 @@ def generate_rl(
     when every pair is already on disk.
     """
     stats = RLStats()
+    if policy is not None:
+        # The comparison prompt holds the conversation and both responses (and, with CoT, the reasoning).
+        generated = (4 if config.cot else 2) * config.max_new_tokens
+        records, stats.oversize, stats.lengths_checked = fit_prompts(
+            records, policy, bundle, config.dialect, config.long_prompts, phase="compare", generated=generated
+        )
+    cut = {e.id: e.to_dict() for e in stats.oversize if e.action == "truncated"}
+    if config.infer_context:
+        from cai_lang.train.run.context_labels import infer_context, inference_lines
+
+        records = infer_context(records, labeller.models[0].backend, bundle, labeller.models[0].dialect)
+        stats.context_lines = inference_lines(records)
     pairs = dict(pairs_on_disk)
     for chunk_index, start in enumerate(range(0, len(records), config.chunk_size)):
         chunk = list(records[start : start + config.chunk_size])
@@ -197,7 +248,12 @@ def generate_rl(
             if policy is None:
                 raise RunError("pairs are missing and no policy was opened to sample them")
             # The whole chunk is sampled again so every row sees the batch it saw the first time.
-            for row in sample_chunk(chunk, policy=policy, bundle=bundle, config=config, chunk_index=chunk_index, policy_id=policy_id):
+            sampled = sample_chunk(chunk, policy=policy, bundle=bundle, config=config, chunk_index=chunk_index, policy_id=policy_id)
+            # Checked before anything is written, so a refused chunk leaves no rows for a resume to label.
+            check_pairs_differ(sampled, stats)
+            for row in sampled:
+                if row["id"] in cut:
+                    row["truncated"] = cut[row["id"]]
                 if pair_writer.append(row):
                     pairs[row["id"]] = row
                     stats.pairs_written += 1

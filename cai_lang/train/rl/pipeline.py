@@ -28,9 +28,11 @@ from typing import Any
 from cai_lang.train.rl.generate import label_summary
 from cai_lang.train.run.folder import RowWriter, check_hashes, read_rows
 from cai_lang.train.run.layout import PREFERENCE_MODEL, RL_POLICY
-from cai_lang.train.run.model_specs import PipelineError, check_model, is_server, model_identity, open_backend
+from cai_lang.train.run.model_specs import PipelineError, check_model, model_identity, open_backend
 from cai_lang.train.run.session import QuietReporter, Reporter, Run, open_generation_run, process_rank
 from cai_lang.train.settings import GenerationStep, RLTraining
+from cai_lang.train.run.fit import report_long_prompts
+from cai_lang.train.run.formats import preference_file_rows, write_rows
 
 
 @dataclass
@@ -107,11 +109,15 @@ def generate_rl_data(run: Run, options: GenerationStep, reporter: Reporter | Non
         n_pairs, n_labels = len(pair_writer), len(label_writer)
     labels = read_rows(labels_path)
     summary = label_summary(labels)
+    export = preference_file_rows(read_rows(pairs_path), labels)
+    record.add_output("preferences", run.layout.preference_export, "preference_export", rows=write_rows(run.layout.preference_export, export),
+                      format="jsonl for trl's DPOTrainer as written: conversational prompt/chosen/rejected, soft_label = P(chosen better), provenance")
     record.add_output("rl_pairs", pairs_path, "pairs", rows=n_pairs, complete=True, format="jsonl, one row per prompt: response_a, response_b and how they were sampled")
     record.add_output("rl_labels", labels_path, "preference_labels", rows=n_labels, complete=True, pairs="rl_pairs",
                       format="jsonl, one row per pair: p_a = P(response_a better), per-principle items, mode, content_hash", **summary)
     written = stats.labels_written if stats else 0
-    record.add_step("rl-generate", pairs=n_pairs, labels=n_labels, written=written, resumed=options.resume)
+    long_prompts = report_long_prompts(stats, options.generation.long_prompts, reporter)
+    record.add_step("rl-generate", pairs=n_pairs, labels=n_labels, written=written, resumed=options.resume, long_prompts=long_prompts)
     if finish:
         record.finish_command()
     run.save()
@@ -158,9 +164,9 @@ def build_labeller(bundle, options: GenerationStep, opened: dict[str, Any]):
     config = options.generation
     models = []
     for spec in options.feedback:
-        # A chat endpoint scores only single tokens; "A"/"B" are, "(A)" seldom is (docs/engine.md).
-        letters = ("A", "B") if is_server(spec) and config.dialect == "chat" else None
-        models.append(FeedbackModel(_backend(spec, options, opened), config.dialect, letters))
+        # The options are what the template asks for, "(A)"/"(B)", on every backend;
+        # over a chat endpoint the HTTP backend reads them from the reply's first tokens.
+        models.append(FeedbackModel(_backend(spec, options, opened), config.dialect))
     labeller = ComparisonLabeller(bundle, models, cot=config.cot, clamp=config.clamp, cot_params=config.cot_params(), ensemble=config.ensemble)
     return labeller, Aggregator(bundle, config.mode, margin=config.margin, seed=config.seed)
 

@@ -19,7 +19,6 @@ loads and trl's online trainers accept as a reward model by path.
 
 from __future__ import annotations
 
-import json
 import random
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -71,26 +70,32 @@ def preference_rows(pairs: Iterable[Mapping], labels: Iterable[Any]) -> list[dic
 
 
 def load_human_preferences(path: str | Path) -> list[dict]:
-    """Human preference rows from JSONL (`prompt`, `chosen`, `rejected`; text or messages), each with label 1.0."""
+    """Human preference rows from JSONL, each with label 1.0.
+
+    `prompt`, `chosen`, `rejected` as text or messages, or the Hub's form
+    with no `prompt` and whole conversations in `chosen`/`rejected`
+    (normalised by `run.formats.normalise_preference`, so the user turns
+    appear once, in the prompt).
+    """
+    from cai_lang.train.run.formats import normalise_preference
+    from cai_lang.train.run.prompts import read_jsonl
+
     rows = []
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            record = json.loads(line)
-            missing = [key for key in ("prompt", "chosen", "rejected") if key not in record]
-            if missing:
-                raise ValueError(f"{path}:{number}: a human preference needs {', '.join(missing)}")
-            rows.append(
-                {
-                    "prompt": _as_messages(record["prompt"], "user"),
-                    "chosen": _as_messages(record["chosen"], "assistant"),
-                    "rejected": _as_messages(record["rejected"], "assistant"),
-                    SOFT_LABEL: 1.0,
-                    "source": "human",
-                    "pair_id": str(record.get("id", f"human-{number}")),
-                }
-            )
+    for number, record in enumerate(read_jsonl(Path(path), ValueError), 1):
+        missing = [key for key in ("chosen", "rejected") if key not in record]
+        if missing:
+            raise ValueError(f"{path}, row {number}: a human preference needs {', '.join(missing)}")
+        prompt, chosen, rejected = normalise_preference(record, f"{path}, row {number}")
+        rows.append(
+            {
+                "prompt": prompt,
+                "chosen": chosen,
+                "rejected": rejected,
+                SOFT_LABEL: 1.0,
+                "source": "human",
+                "pair_id": str(record.get("id", f"human-{number}")),
+            }
+        )
     return rows
 
 

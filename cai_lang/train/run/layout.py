@@ -34,9 +34,10 @@ EVAL_RESPONSES = "responses.jsonl"
 EVAL_REPORT_ALT = "eval_report.html"
 EVAL_PLOTS = "plots"
 SL_READY_MARKER = ".sl-data-ready"
-# Reserved: planned files (trl-ready exports and the writer lock); no step writes them yet.
+# The trl-ready files (cai_lang.train.run.formats), rewritten whole after each generation step.
 SFT_EXPORT = "sft.jsonl"
 PREFERENCE_EXPORT = "preferences.jsonl"
+# Reserved: the writer lock; no step writes it yet.
 LOCK = ".caic.lock"
 
 # Output names in run.json's `outputs` map, and the kind each page registers as.
@@ -81,6 +82,14 @@ class RunLayout:
     @property
     def rl_policy(self) -> Path:
         return self.folder / RL_POLICY
+
+    @property
+    def sft_export(self) -> Path:
+        return self.folder / SFT_EXPORT
+
+    @property
+    def preference_export(self) -> Path:
+        return self.folder / PREFERENCE_EXPORT
 
     @property
     def report_plots(self) -> Path:

@@ -13,11 +13,13 @@ the same arguments always give the same list. That determinism is what lets
 from __future__ import annotations
 
 import csv
+import io
 import json
 import random
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Literal, Mapping
+from typing import Any, Iterable, Literal, Mapping, Sequence
 
 from cai_lang import resources
 
@@ -25,6 +27,10 @@ Kind = Literal["red_team", "helpful"]
 KINDS: tuple[str, ...] = ("red_team", "helpful")
 SHIPPED: dict[str, Kind] = {"red_team": "red_team", "helpful": "helpful"}
 SPLITS = ("train", "eval", "all")
+# Split names other tools write (the Hub's `train_sft`/`test_prefs`, `validation`,
+# `dev`) read as caic's two; a `datasets` folder with any other split is refused.
+_TRAIN_SPLITS = ("train",)
+_EVAL_SPLITS = ("eval", "test", "validation", "valid", "dev")
 
 
 class PromptSetError(ValueError):
@@ -41,6 +47,17 @@ class PromptRecord:
     context: Mapping[str, Any] = field(default_factory=dict)
     split: str = "train"
     domain: str | None = None
+    # Where the row came from (the source as given), for the selection summary.
+    source: str = ""
+    # The turns before `prompt` when the row is a conversation (`prompt` is its last user turn); empty otherwise.
+    history: tuple[Mapping[str, str], ...] = ()
+    # Context labels the feedback model inferred (`--infer-context`): per variable, value and probabilities.
+    inferred: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def turns(self) -> list[dict[str, str]]:
+        """The conversation the model answers: the earlier turns, then the prompt as the user's turn."""
+        return [*(dict(m) for m in self.history), {"role": "user", "content": self.prompt}]
 
 
 def shipped_path(name: str) -> Path:
@@ -52,9 +69,11 @@ def load_prompts(source: str | Path, *, kind: Kind | None = None, split: str = "
     """Read a prompt set: a shipped name, a `.jsonl` or `.csv` file, or a `datasets` folder.
 
     Rows need a `prompt`; `id` defaults to `STEM-NNNN` (line number),
-    `context` to no labels, `split` to `train`, and `kind` to the `kind`
-    argument, else the shipped set's kind, else `red_team`. `split` keeps only
-    rows of that split (`all` keeps every row).
+    `context` to no labels, `split` to `train` (a row without a split is a
+    training row), and `kind` to the `kind` argument, else the shipped set's
+    kind, else `red_team`. `split` keeps only rows of that split (`all` keeps
+    every row); a source with no row of that split is refused, naming the
+    splits it has, rather than quietly contributing nothing.
     """
     if split not in SPLITS:
         raise PromptSetError(f"unknown split {split!r}; use one of {', '.join(SPLITS)}")
@@ -73,19 +92,23 @@ def load_prompts(source: str | Path, *, kind: Kind | None = None, split: str = "
         raw = _read_csv(path)
     else:
         raw = read_jsonl(path)
-    records = [_record(row, n, path, kind) for n, row in enumerate(raw, start=1)]
+    records = [_record(row, n, path, kind, text) for n, row in enumerate(raw, start=1)]
     _check_unique(records, path)
-    return [r for r in records if split == "all" or r.split == split]
+    kept = [r for r in records if split == "all" or r.split == split]
+    if records and not kept:
+        have = ", ".join(f"{name}: {count}" for name, count in sorted(Counter(r.split for r in records).items()))
+        raise PromptSetError(
+            f"{text}: no row has split {split!r} (its rows: {have}; a row without `split` counts as train); "
+            f"choose one of those with --split, or --split all to use every row"
+        )
+    return kept
 
 
 def read_jsonl(path: Path, error: "type[Exception] | None" = None) -> list[dict[str, Any]]:
     """One JSON object per non-blank line; `error` (default PromptSetError) names the line that is not."""
     error = error or PromptSetError
     rows = []
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise error(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from exc
+    lines = read_text(path, error).splitlines()
     for n, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -99,14 +122,26 @@ def read_jsonl(path: Path, error: "type[Exception] | None" = None) -> list[dict[
     return rows
 
 
+def read_text(path: Path, error: "type[Exception] | None" = None) -> str:
+    """A data file's text: UTF-8 with or without a BOM; invalid bytes are reported by line and column."""
+    error = error or PromptSetError
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise error(f"cannot read {path}: {exc.strerror or exc}") from exc
+    try:
+        # utf-8-sig drops a leading BOM, which spreadsheet exports and Windows editors write.
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise error(f"{path}:{line}:{column}: not valid UTF-8 (byte 0x{data[exc.start]:02x}); save the file as UTF-8") from None
+
+
 def _read_csv(path: Path) -> list[dict[str, Any]]:
     # A CSV cell cannot hold an object: `context` is JSON text, and columns
     # named `context.NAME` add one label each (true/false read as booleans).
-    try:
-        with path.open(encoding="utf-8", newline="") as handle:
-            rows = list(csv.DictReader(handle))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PromptSetError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from exc
+    rows = list(csv.DictReader(io.StringIO(read_text(path), newline="")))
     out = []
     for n, row in enumerate(rows, start=2):
         context: dict[str, Any] = {}
@@ -143,15 +178,33 @@ def _read_dataset_folder(path: Path) -> list[dict[str, Any]]:
         # Each split of a DatasetDict becomes the rows' `split` unless they name one.
         rows = []
         for name, part in data.items():
-            rows.extend({"split": name, **row} for row in part)
+            split = folder_split(name)
+            if split is None:
+                raise PromptSetError(
+                    f"{path}: split {name!r} is neither a training split ({_split_names(_TRAIN_SPLITS)}) nor a held-out "
+                    f"one ({_split_names(_EVAL_SPLITS)}); save the prompts you want under one of those names"
+                )
+            rows.extend({"split": split, **row} for row in part)
         return rows
     return [dict(row) for row in data]
 
 
-def _record(row: Mapping[str, Any], n: int, path: Path, kind: Kind | None) -> PromptRecord:
-    prompt = row.get("prompt")
-    if not isinstance(prompt, str) or not prompt.strip():
-        raise PromptSetError(f"{path}: row {n} has no `prompt` text")
+def folder_split(name: str) -> str | None:
+    """caic's split for a `datasets` split name: `train`, `train_sft` → train; `test_sft`, `validation` → eval."""
+    head = name.lower().split("_", 1)[0]
+    if head in _TRAIN_SPLITS:
+        return "train"
+    if head in _EVAL_SPLITS:
+        return "eval"
+    return None
+
+
+def _split_names(names: tuple[str, ...]) -> str:
+    return ", ".join(f"{n}, {n}_*" for n in names)
+
+
+def _record(row: Mapping[str, Any], n: int, path: Path, kind: Kind | None, source: str) -> PromptRecord:
+    prompt, history = _prompt_of(row, n, path)
     context = row.get("context") or {}
     if isinstance(context, str):
         try:
@@ -173,7 +226,34 @@ def _record(row: Mapping[str, Any], n: int, path: Path, kind: Kind | None) -> Pr
         context=dict(context),
         split=str(row.get("split") or "train"),
         domain=row.get("domain"),
+        source=source,
+        history=history,
     )
+
+
+def _prompt_of(row: Mapping[str, Any], n: int, path: Path) -> tuple[str, tuple[dict[str, str], ...]]:
+    # A conversation is a `messages` list (trl's format), a `prompt` that is a
+    # list, or a `prompt` transcript starting "Human:"; its last turn is the user's.
+    from cai_lang.train.run.conversation import is_transcript, prompt_turns
+
+    prompt = row.get("prompt")
+    value = row.get("messages")
+    if value is None and (isinstance(prompt, list) or (isinstance(prompt, str) and is_transcript(prompt))):
+        value = prompt
+    if value is None:
+        if not isinstance(prompt, str) or not prompt.strip():
+            raise PromptSetError(f"{path}: row {n} has no `prompt` text (nor `messages`)")
+        return prompt, ()
+    if isinstance(value, str) and not is_transcript(value):
+        try:
+            value = json.loads(value)  # a CSV cell holds a message list as JSON text
+        except json.JSONDecodeError:
+            raise PromptSetError(f"{path}: row {n}: `messages` is neither a list of messages nor a Human:/Assistant: transcript") from None
+    try:
+        turns = prompt_turns(value, f"{path}: row {n}")
+    except ValueError as exc:
+        raise PromptSetError(str(exc)) from None
+    return turns[-1]["content"], tuple(turns[:-1])
 
 
 def _check_unique(records: Iterable[PromptRecord], where: Path | str) -> None:
@@ -211,7 +291,14 @@ def select_prompts(selection: PromptSelection) -> list[PromptRecord]:
     result comes from `helpful` (prompts a source marks `helpful` count
     toward it too). With `max_prompts`, a seeded sample of each kind keeps
     that share. The two kinds are then shuffled together with the seed.
+    A source the user named is used as given or refused (`load_prompts`):
+    nothing is ever filled in from the shipped sets in its place.
     """
+    return select_prompts_with_summary(selection)[0]
+
+
+def select_prompts_with_summary(selection: PromptSelection) -> tuple[list[PromptRecord], list[str]]:
+    """`select_prompts`, plus one line per source saying how many rows of which split and kind were used."""
     pool: list[PromptRecord] = []
     for source in selection.sources:
         pool.extend(load_prompts(source, split=selection.split))
@@ -226,7 +313,23 @@ def select_prompts(selection: PromptSelection) -> list[PromptRecord]:
     _check_unique(chosen, "the selected prompts")
     if not chosen:
         raise PromptSetError(f"no prompts selected (split {selection.split!r}, sources {', '.join(selection.sources)})")
-    return chosen
+    return chosen, summarise(chosen, red + helpful, selection.split)
+
+
+def summarise(chosen: Sequence[PromptRecord], available: Sequence[PromptRecord], split: str) -> list[str]:
+    """`N prompts (split S)` and, per source, `used of available` by split and kind."""
+    used = Counter((r.source, r.split, r.kind) for r in chosen)
+    have = Counter((r.source, r.split, r.kind) for r in available)
+    lines = [f"prompts: {len(chosen)} selected (split {split})"]
+    for source in dict.fromkeys(r.source for r in available):
+        where = f"{source} (shipped with caic)" if source in SHIPPED else source
+        parts = [
+            f"{used[key]} of {count} {key[1]} {key[2]}"
+            for key, count in sorted(have.items())
+            if key[0] == source
+        ]
+        lines.append(f"  {where}: {', '.join(parts)}")
+    return lines
 
 
 def _counts(n_red: int, n_helpful: int, fraction: float, cap: int | None) -> tuple[int, int]:

@@ -24,7 +24,8 @@ from typing import Any, Callable, Protocol
 from cai_lang.train.run.folder import RunError, write_atomic
 from cai_lang.train.run.lock import acquire
 from cai_lang.train.run.model_specs import PipelineError, check_model
-from cai_lang.train.run.prompts import select_prompts
+from cai_lang.train.run.context_labels import label_report
+from cai_lang.train.run.prompts import select_prompts_with_summary
 from cai_lang.train.run.record import RunRecord
 
 
@@ -169,12 +170,18 @@ def open_generation_run(
     settings = settings_of(options, bundle)
     if options.resume:
         record.check_same(step, settings)
-    records = select_prompts(options.prompts)
+    records, summary = select_prompts_with_summary(options.prompts)
+    reporter.phase("\n".join(summary))
+    labels, label_lines = label_report(bundle, records)
+    reporter.phase("\n".join(label_lines))
     if start:
         record.start_command(options.argv)
     run.record_bundle(options.source, options.generation.seed)
     record.merge("models", roles_of(settings))
     record.set(step, settings)
+    # What was selected from where, per step (the prompt selection printed above).
+    record.merge("prompt_selection", {step: summary})
+    record.merge("context_labels", {step: labels})
     for name, path, kind in outputs:
         record.add_output(name, path, kind, rows=0, complete=False)
     run.save()

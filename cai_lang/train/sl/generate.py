@@ -31,7 +31,7 @@ from __future__ import annotations
 import random
 import re
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from cai_lang import api
 from cai_lang.codegen.bundle import Bundle
@@ -91,8 +91,11 @@ class SLGenerationConfig:
     top_p: float = field(default=1.0, metadata={"help": "Nucleus sampling mass."})
     dialect: str = field(default="chat", metadata={"help": "`chat` (instruct models, chat template) or `text` (base models)."})
     chunk_size: int = field(default=32, metadata={"help": "Prompts processed together; rows are written when a chunk finishes."})
+    long_prompts: str = field(default="skip", metadata={"help": "A prompt longer than the model's context: `skip` it or `truncate` it from the left."})
+    infer_context: bool = field(default=False, metadata={"help": "The critic infers missing or unknown context labels from the schema."})
 
     def __post_init__(self) -> None:
+        check_long_prompts(self.long_prompts)
         if self.rounds < 0:
             raise ValueError("rounds must be at least 0")
         if self.dialect not in DIALECTS:
@@ -119,11 +122,48 @@ class SLGenerationConfig:
 # ---------------------------------------------------------------- prompts
 
 
-def response_prompt(text: str, dialect: str) -> Prompt:
-    """What the policy sees to answer a user prompt."""
+def response_prompt(prompt: str | Sequence[Mapping[str, str]], dialect: str) -> Prompt:
+    """What the policy sees to answer a user prompt or a conversation ending with the user's turn.
+
+    Chat: the turns as messages. Text: the paper's transcript (`Human:` /
+    `Assistant:` turns) ending with `Assistant:`.
+    """
+    from cai_lang.train.run.conversation import to_transcript
+
+    turns = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else [dict(m) for m in prompt]
     if dialect == "chat":
-        return [{"role": "user", "content": text}]
-    return f"Human: {text}\n\nAssistant:"
+        return turns
+    return f"{to_transcript(turns)}\n\nAssistant:"
+
+
+def check_long_prompts(action: str) -> None:
+    from cai_lang.train.run.fit import LONG_PROMPT_ACTIONS
+
+    if action not in LONG_PROMPT_ACTIONS:
+        raise ValueError(f"long prompts are `skip`ped or `truncate`d, not {action!r}")
+
+
+def fit_prompts(records, backend, bundle: Bundle, dialect: str, action: str, *, phase: str, generated: int):
+    """`run.fit.fit_to_context` with the reserve a step needs: what it generates plus its longest template's text.
+
+    The template's own length is measured on this bundle and backend, with
+    empty turns, over every item that has wording for `phase`.
+    """
+    from cai_lang.codegen.templates import render_prompt
+    from cai_lang.train.run.fit import fit_to_context
+
+    empty = [{"role": "user", "content": ""}, {"role": "assistant", "content": ""}]
+    overhead = 0
+    if backend.context_window() is not None:
+        for item in [*bundle.principles, *bundle.rules]:
+            try:
+                shown = render_prompt(bundle, item.id, phase, dialect, conversation=empty, critique="", response_a="", response_b="", reasoning="")
+            except ValueError:
+                continue  # no wording for this phase
+            overhead = max(overhead, backend.count_tokens(shown) or 0)
+    return fit_to_context(
+        records, backend, render=lambda r: response_prompt(r.turns, dialect), reserve=overhead + generated, action=action
+    )
 
 
 def critique_prompt(bundle: Bundle, item_id: str, conversation: list[dict[str, str]], dialect: str) -> Prompt:
@@ -154,11 +194,14 @@ class _InFlight:
 
     @property
     def conversation(self) -> list[dict[str, str]]:
-        return [{"role": "user", "content": self.record.prompt}, {"role": "assistant", "content": self.current}]
+        return [*self.record.turns, {"role": "assistant", "content": self.current}]
 
 
 @dataclass
 class SLStats:
+    oversize: list = field(default_factory=list)  # run.fit.Oversize, one per prompt over the context
+    lengths_checked: bool = False
+    context_lines: list = field(default_factory=list)  # what --infer-context inferred, for the terminal
     written: int = 0
     already_present: int = 0
     stopped_early: int = 0
@@ -181,23 +224,46 @@ def generate_chunk(
     chunk_index: int = 0,
     sampler: PrincipleSampler | None = None,
 ) -> list[_InFlight]:
-    """Run the whole SL-CAI loop for one chunk of prompts, batched per step."""
+    """Run the whole SL-CAI loop for one chunk of prompts, batched per step.
+
+    Every call names its rows (`generate_rows`), so a backend that keeps a
+    transcript's cache reads only what each step adds to it; a row's cache
+    is released as soon as the row leaves the loop, and all of the chunk's
+    when the chunk ends (see docs/engine.md, prefix reuse).
+    """
     critic = critic or policy
-    sampler = sampler or PrincipleSampler(bundle, config.seed)
+    backends = [policy] if critic is policy else [policy, critic]
+    keys = [(chunk_index, i) for i in range(len(records))]
+    try:
+        return _run_chunk(records, keys, policy=policy, critic=critic, bundle=bundle, config=config,
+                          chunk_index=chunk_index, sampler=sampler or PrincipleSampler(bundle, config.seed))
+    finally:
+        for backend in backends:
+            backend.release_rows(keys)
+
+
+def _run_chunk(records, keys, *, policy, critic, bundle, config, chunk_index, sampler) -> list[_InFlight]:
     work = []
     for record in records:
         labels, unknown = clean_labels(bundle, record.context)
         work.append(_InFlight(record, labels, unknown))
+    key = {id(w): k for w, k in zip(work, keys)}
 
-    answers = policy.generate(
-        [response_prompt(w.record.prompt, config.dialect) for w in work],
+    def release(done: list[_InFlight]) -> None:
+        for backend in {id(b): b for b in (policy, critic)}.values():
+            backend.release_rows([key[id(w)] for w in done])
+
+    answers = policy.generate_rows(
+        [response_prompt(w.record.turns, config.dialect) for w in work],
         config.sampling(call_seed(config.seed, chunk_index, 0, "response")),
+        rows=[key[id(w)] for w in work],
     )
     for w, answer in zip(work, answers):
         w.initial = w.current = answer.strip()
 
     stop_reply = bundle.early_stop.reply if bundle.early_stop is not None else None
     active = [w for w in work if w.record.kind == "red_team"]
+    release([w for w in work if w.record.kind != "red_team"])
     for round_index in range(config.rounds):
         items = {}
         for w in active:
@@ -205,12 +271,14 @@ def generate_chunk(
                 items[w.record.id] = sampler.draw(w.record.id, round_index, w.labels)
             except NoApplicablePrinciple:
                 w.no_principle = True
+        release([w for w in active if w.no_principle])
         active = [w for w in active if not w.no_principle]
         if not active:
             break
-        critiques = critic.generate(
+        critiques = critic.generate_rows(
             [critique_prompt(bundle, items[w.record.id].id, w.conversation, config.dialect) for w in active],
             config.sampling(call_seed(config.seed, chunk_index, round_index, "critique")),
+            rows=[key[id(w)] for w in active],
         )
         revising = []
         for w, critique in zip(active, critiques):
@@ -222,13 +290,15 @@ def generate_chunk(
                 w.stopped_early = True
             else:
                 revising.append((w, entry))
+        release([w for w in active if w.stopped_early])
         if revising:
-            revisions = policy.generate(
+            revisions = policy.generate_rows(
                 [
                     revision_prompt(bundle, entry["principle"], w.conversation, entry["critique"], config.dialect)
                     for w, entry in revising
                 ],
                 config.sampling(call_seed(config.seed, chunk_index, round_index, "revision")),
+                rows=[key[id(w)] for w, _ in revising],
             )
             for (w, entry), revision in zip(revising, revisions):
                 entry["revision"] = revision.strip()
@@ -260,10 +330,8 @@ def row_of(w: _InFlight, *, bundle: Bundle, config: SLGenerationConfig, model: s
         "dialect": config.dialect,
         "model": model,
         "critic_model": critic_model,
-        "messages": [
-            {"role": "user", "content": record.prompt},
-            {"role": "assistant", "content": w.current},
-        ],
+        "conversation": record.turns,
+        "messages": [*record.turns, {"role": "assistant", "content": w.current}],
     }
 
 
@@ -286,6 +354,15 @@ def generate_sl(
     the rows record (default: the backends' own ids).
     """
     stats = SLStats()
+    records, stats.oversize, stats.lengths_checked = fit_prompts(
+        records, policy, bundle, config.dialect, config.long_prompts, phase="revision", generated=3 * config.max_new_tokens
+    )
+    cut = {e.id: e.to_dict() for e in stats.oversize if e.action == "truncated"}
+    if config.infer_context:
+        from cai_lang.train.run.context_labels import infer_context, inference_lines
+
+        records = infer_context(records, critic or policy, bundle, config.dialect)
+        stats.context_lines = inference_lines(records)
     sampler = PrincipleSampler(bundle, config.seed)
     model_id = model_id or policy.model_id
     critic_id = critic_model_id or (critic or policy).model_id
@@ -303,7 +380,12 @@ def generate_sl(
         for w in done:
             if w.record.id in writer:
                 continue
-            writer.append(row_of(w, bundle=bundle, config=config, model=model_id, critic_model=critic_id))
+            row = row_of(w, bundle=bundle, config=config, model=model_id, critic_model=critic_id)
+            if w.record.id in cut:
+                row["truncated"] = cut[w.record.id]
+            if w.record.inferred:
+                row["inferred_context"] = dict(w.record.inferred)
+            writer.append(row)
             stats.written += 1
             stats.stopped_early += w.stopped_early
             stats.no_principle += w.no_principle

@@ -19,6 +19,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from cai_lang.train.run.fit import report_long_prompts
+from cai_lang.train.run.formats import sft_rows, write_rows
 from cai_lang.train.run.folder import RowWriter, check_hashes, read_rows
 from cai_lang.train.run.layout import SL_DATA, SL_MODEL
 from cai_lang.train.run.model_specs import check_model, model_identity, open_backend
@@ -109,7 +111,11 @@ def generate_sl_data(run: Run, options: GenerationStep, reporter: Reporter | Non
         reporter.stop()
         total = len(writer)
     record.add_output("sl_data", data_path, "sl_data", rows=total, complete=True, format="jsonl, one row per prompt; `messages` in trl's conversational format")
-    record.add_step("sl-generate", rows=total, written=stats.written if stats else 0, resumed=options.resume)
+    export, dropped = sft_rows(read_rows(data_path))
+    record.add_output("sft", run.layout.sft_export, "sft_export", rows=write_rows(run.layout.sft_export, export), left_out=dropped,
+                      format="jsonl for trl's SFTTrainer as written: conversational `messages`, provenance columns beside them")
+    long_prompts = report_long_prompts(stats, options.generation.long_prompts, reporter)
+    record.add_step("sl-generate", rows=total, written=stats.written if stats else 0, resumed=options.resume, long_prompts=long_prompts)
     if finish:
         record.finish_command()
     run.save()

@@ -1,0 +1,190 @@
+"""`caic test`: proving a constitution's `test` declarations with the solver.
+
+Each expectation is a universal property over the test's region (the
+deployment's assumptions and the test's `given`): the runner asks the
+deployment's `ContextSolver`, the checker's own encoding, for a context in
+the region where the property fails; none means it is proved, one is the
+witness of the failure. `detect` expectations are context-free and run the
+rule's regex on the text. Coverage records which rules, principles and
+conflict clauses some expectation reached. Rendering lives in `report.py`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import z3
+
+from cai_lang.check import CheckResult
+from cai_lang.check.tests import ExpectDef, TestDef, resolve_tests
+from cai_lang.check.view import DeploymentView
+from cai_lang.ir.resolve import resolve_deployment
+from cai_lang.review.verdict import Semantics
+
+
+@dataclass
+class Failure:
+    line: int
+    expectation: str
+    message: str
+    witness: dict | None = None
+
+
+@dataclass
+class TestResult:
+    __test__ = False
+
+    name: str
+    file: str
+    line: int
+    column: int
+    deployment: str
+    failures: list[Failure] = field(default_factory=list)
+    vacuous: bool = False  # empty region (W308): proves nothing
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+
+@dataclass
+class Coverage:
+    """Per deployment: what exists and what some expectation reached."""
+
+    rules: set[str] = field(default_factory=set)
+    principles: set[str] = field(default_factory=set)
+    clauses: dict[str, str] = field(default_factory=dict)  # clause key -> its text
+    reached: set[str] = field(default_factory=set)
+
+    def unreached(self) -> dict[str, list[str]]:
+        return {
+            "rules": sorted(self.rules - self.reached),
+            "principles": sorted(self.principles - self.reached),
+            "clauses": sorted(self.clauses[k] for k in self.clauses if k not in self.reached),
+        }
+
+    def share(self) -> float:
+        total = len(self.rules) + len(self.principles) + len(self.clauses)
+        reached = len(self.reached & (self.rules | self.principles | set(self.clauses)))
+        return reached / total if total else 1.0
+
+
+class _Deployment:
+    """The view, semantics and coverage of one tested deployment."""
+
+    def __init__(self, result: CheckResult, name: str):
+        self.view = DeploymentView(result.constitution, resolve_deployment(result.constitution, name))
+        self.semantics = Semantics(self.view.deployment, self.view.solver.encode, self.view.graph)
+        deployment = self.view.deployment
+        self.coverage = Coverage(rules={r.id for r in deployment.rules}, principles={p.id for p in deployment.principles})
+        for conflict in deployment.conflicts:
+            for index, clause in enumerate(conflict.clauses):
+                self.coverage.clauses[_clause_key(conflict, index)] = f"conflict {conflict.left} vs {conflict.right}: prefer {clause.side} " + (
+                    "otherwise" if clause.condition is None else f"(line {clause.node.span.line})"
+                )
+
+
+def _clause_key(conflict, index: int) -> str:
+    return f"clause:{conflict.node.span.file}:{conflict.node.span.start}:{index}"
+
+
+class Runner:
+    def __init__(self, result: CheckResult):
+        self.result = result
+        self.deployments: dict[str, _Deployment] = {}
+
+    def deployment(self, name: str) -> _Deployment:
+        if name not in self.deployments:
+            self.deployments[name] = _Deployment(self.result, name)
+        return self.deployments[name]
+
+    def run(self, only: str | None = None) -> list[TestResult]:
+        tests, _ = resolve_tests(self.result.program, self.result.constitution)
+        return [self.run_one(t) for t in tests if only is None or t.deployment == only]
+
+    def run_one(self, test: TestDef) -> TestResult:
+        where = self.deployment(test.deployment)
+        solver = where.view.solver
+        span = test.node.name.span
+        outcome = TestResult(test.name, span.file, test.node.span.line, test.node.span.column, test.deployment)
+        region = solver.encode(test.node.given)
+        if not solver.satisfiable(region):
+            outcome.vacuous = True
+            return outcome
+        for expect in test.expects:
+            failure = self.check(where, region, expect)
+            if failure is not None:
+                outcome.failures.append(failure)
+        return outcome
+
+    def check(self, where: _Deployment, region, expect: ExpectDef) -> Failure | None:
+        node = expect.node
+        semantics = where.semantics
+        solver = where.view.solver
+        if node.kind == "detect":
+            where.coverage.reached.add(expect.target)
+            return self.detect(semantics, expect)
+        if node.kind in ("never", "always", "allowed"):
+            formula = semantics.verdicts(expect.target)[node.kind]
+            rules = semantics.rules_on.get(expect.target, [])
+            for rule in rules:
+                if solver.satisfiable(region, semantics.applies(rule.id)):
+                    where.coverage.reached.add(rule.id)
+        elif node.kind == "applies":
+            where.coverage.reached.add(expect.target)
+            formula = semantics.applies(expect.target)
+            if node.negated:
+                formula = z3.Not(formula)
+        else:
+            where.coverage.reached |= {expect.target, expect.other}
+            for conflict in semantics.conflicts_between(expect.target, expect.other):
+                for index in range(len(conflict.clauses)):
+                    if solver.satisfiable(region, semantics.clause_formula(conflict, index)):
+                        where.coverage.reached.add(_clause_key(conflict, index))
+            formula = semantics.winners(expect.target, expect.other)[expect.target]
+        witness = solver.find(region, z3.Not(formula))
+        if witness is None:
+            return None
+        return Failure(node.span.line, node.describe(), self.why(semantics, expect, witness), witness)
+
+    def why(self, semantics: Semantics, expect: ExpectDef, witness: dict) -> str:
+        node = expect.node
+        if node.kind in ("never", "always", "allowed"):
+            verdict, rules = semantics.verdict_at(expect.target, witness)
+            if verdict == "allowed":
+                return f"the verdict on `{expect.target}` there is allowed: no rule on it applies"
+            names = ", ".join(f"`{r.id}` (line {r.node.span.line})" for r in rules)
+            if verdict == "contradiction":
+                return f"the rules on `{expect.target}` contradict there: {names} apply and no priority decides between them"
+            return f"the verdict on `{expect.target}` there is {verdict}, decided by {names}"
+        if node.kind == "applies":
+            if expect.target not in semantics.items:
+                return f"`{expect.target}` is disabled in deployment `{semantics.deployment.name}`"
+            return f"`{expect.target}` {'applies' if node.negated else 'does not apply'} there"
+        winner, clauses = semantics.winner_at(expect.target, expect.other, witness)
+        lines = ", ".join(f"line {c.node.span.line}" for c in clauses)
+        if winner == "ambiguous":
+            return f"clauses prefer both sides there ({lines})"
+        if winner == "none":
+            return "neither is preferred there: no clause of a conflict between them matches and the priority order does not rank them"
+        how = f"by the clause at {lines}" if clauses else "by the priority order"
+        return f"`{winner}` is preferred there, {how}"
+
+    def detect(self, semantics: Semantics, expect: ExpectDef) -> Failure | None:
+        pattern = _rule_node(self.result.constitution, expect.target).detect.value
+        match = re.search(pattern, expect.node.text.value)
+        if bool(match) != expect.node.negated:
+            return None
+        if match:
+            message = f"the detector of `{expect.target}` matches `{match.group(0)}` in the text"
+        else:
+            message = f"the detector of `{expect.target}` (`{pattern}`) finds no match in the text"
+        return Failure(expect.node.span.line, expect.node.describe(), message, None)
+
+
+def _rule_node(constitution, rule_id: str):
+    """The rule's node wherever it is declared (a disabled rule still has its detector)."""
+    if rule_id in constitution.rules:
+        return constitution.rules[rule_id].node
+    return next(r.node for d in constitution.deployments.values() for r in d.rules if r.id == rule_id)
