@@ -1,6 +1,6 @@
 """A seeded mutation fuzzer for the `.const` front end, through the library API.
 
-Run: `python scripts/fuzz.py --inputs 100000 [--seed 0] [--save tests/fixtures/fuzz]`.
+Run: `python scripts/fuzz.py --inputs 100000 [--seed 0] [--jobs 2] [--save tests/fixtures/fuzz]`.
 Seeds are the shipped files (stdlib_constitutions/, examples/) and the test
 fixtures (tests/fixtures/check, fmt, spec). Each input is a seed mutated 1-4
 times (a stretch deleted, duplicated or moved, a line swapped, a character
@@ -155,8 +155,13 @@ def save(text: str, kind: str, folder: Path) -> Path:
     return path
 
 
-def fuzz(inputs: int, seed: int, save_to: Path | None, budget: float | None = None, folder: Path | None = None) -> Summary:
-    """Run `inputs` mutated inputs (or until `budget` seconds pass); returns the summary."""
+def fuzz(
+    inputs: int, seed: int, save_to: Path | None, budget: float | None = None, folder: Path | None = None, progress: int = 0
+) -> Summary:
+    """Run `inputs` mutated inputs (or until `budget` seconds pass); returns the summary.
+
+    With `progress`, a line goes to stdout every `progress` inputs.
+    """
     import tempfile
 
     rng = random.Random(seed)
@@ -173,7 +178,32 @@ def fuzz(inputs: int, seed: int, save_to: Path | None, budget: float | None = No
             kind = run_one(text, summary, work)
             if kind is not None and save_to is not None:
                 save(text, kind, save_to)
+            if progress and summary.inputs % progress == 0:
+                print(f"[seed {seed}] {summary.line(time.monotonic() - started)}", flush=True)
     return summary
+
+
+def _job(args: tuple[int, int, Path | None, int]) -> Summary:
+    inputs, seed, save_to, progress = args
+    return fuzz(inputs, seed, save_to, progress=progress)
+
+
+def fuzz_parallel(inputs: int, seed: int, save_to: Path | None, jobs: int, progress: int = 0) -> Summary:
+    """`inputs` split over `jobs` processes, each with its own seed derived from `seed`; summaries added up."""
+    from multiprocessing import Pool
+
+    shares = [inputs // jobs + (1 if k < inputs % jobs else 0) for k in range(jobs)]
+    with Pool(jobs) as pool:
+        parts = pool.map(_job, [(share, seed * 1009 + k, save_to, progress) for k, share in enumerate(shares)])
+    total = Summary()
+    for part in parts:
+        total.inputs += part.inputs
+        total.uncaught += part.uncaught
+        total.fmt_failures += part.fmt_failures
+        total.formattable += part.formattable
+        total.compiled += part.compiled
+        total.failures.extend(part.failures)
+    return total
 
 
 def main() -> None:
@@ -181,11 +211,16 @@ def main() -> None:
     parser.add_argument("--inputs", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--save", type=Path, default=FIXTURES, help="where failing inputs are kept")
+    parser.add_argument("--jobs", type=int, default=1, help="processes to split the inputs over (each gets its own seed)")
+    parser.add_argument("--progress", type=int, default=0, help="print a line every this many inputs per process")
     args = parser.parse_args()
     if str(REPO) not in sys.path:  # run as a script: use this checkout's cai_lang
         sys.path.insert(0, str(REPO))
     started = time.monotonic()
-    summary = fuzz(args.inputs, args.seed, args.save)
+    if args.jobs > 1:
+        summary = fuzz_parallel(args.inputs, args.seed, args.save, args.jobs, args.progress)
+    else:
+        summary = fuzz(args.inputs, args.seed, args.save, progress=args.progress)
     kinds: dict[str, int] = {}
     for kind, trace in summary.failures:
         last = trace.strip().splitlines()[-1]

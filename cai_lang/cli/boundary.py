@@ -57,3 +57,7 @@ def guarded(step: Callable[[], T], *, on_error: Callable[[], None] = lambda: Non
         on_error()
         where = getattr(exc, "filename", None)
         raise fail(f"cannot read or write {where or 'a file'}: {getattr(exc, 'strerror', None) or exc}")
+    finally:
+        from cai_lang.train.run.lock import release_all
+
+        release_all()  # a run folder's writer lock lasts exactly as long as the command

@@ -4,8 +4,15 @@
 share: `/v1/completions` for text prompts and `/v1/chat/completions` for chat
 prompts (the server applies its own chat template). It owns the transport
 (standard-library urllib, a thread pool for concurrency, timeouts, retries
-with exponential backoff on connection errors, timeouts, 429 and 5xx, an
-optional bearer key) and the two scoring routes: exact continuation
+with exponential backoff on connection errors, timeouts, truncated JSON, 429
+and 5xx, honouring `Retry-After` in seconds or as a date, an optional bearer
+key). `timeout` is a deadline for the whole request, not for each read: a
+server that trickles its reply is cut off when the deadline passes. Replies
+are checked for the shape the OpenAI API promises, and a wrong shape is an
+error naming the request. Control-token strings in prompt text (`<|im_end|>`,
+`</s>`, ...) are broken by a zero-width joiner, as the local backend does,
+since the server's tokenizer would otherwise read them as turn markers) and
+the two scoring routes: exact continuation
 log-probabilities for text prompts through `echo` on `/v1/completions`, and
 for chat prompts the probability that the reply picks each option, read from
 the `top_logprobs` of its first two tokens (all a chat endpoint reveals;
@@ -16,6 +23,7 @@ docs/engine.md for which servers support what.
 
 from __future__ import annotations
 
+import email.utils
 import http.client
 import json
 import math
@@ -27,6 +35,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
 from typing import Any, Sequence
 
 from cai_lang.engine.base import (
@@ -40,6 +49,7 @@ from cai_lang.engine.base import (
     prefix_order,
     truncate_at_stop,
 )
+from cai_lang.engine.tokens import defuse_known
 
 _LOOPBACK = {"localhost", "127.0.0.1", "::1"}
 # The most alternatives OpenAI returns per position; vLLM's default cap too.
@@ -99,9 +109,13 @@ class HTTPBackend(GenerationBackend):
 
     # -- transport ----------------------------------------------------------
 
-    def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        """POST JSON, retrying what a retry can fix; return the parsed reply."""
+    def post(self, path: str, body: dict[str, Any], what: str | None = None) -> dict[str, Any]:
+        """POST JSON, retrying what a retry can fix; return the reply, a JSON object.
+
+        Errors name the request as `what` (default: the URL; see `_what`).
+        """
         url = self.base_url + path
+        what = what or f"POST {url}"
         data = json.dumps(body).encode("utf-8")
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if self.api_key:
@@ -109,27 +123,36 @@ class HTTPBackend(GenerationBackend):
         last = ""
         for attempt in range(self.max_retries + 1):
             retry_after = None
+            deadline = time.monotonic() + self.timeout
             try:
                 request = urllib.request.Request(url, data=data, headers=headers, method="POST")
                 with self._opener.open(request, timeout=self.timeout) as response:
-                    raw = response.read()
+                    raw = _read_by(response, deadline)
             except urllib.error.HTTPError as err:
                 detail = _error_detail(err)
                 if err.code != 429 and err.code < 500:
                     raise BackendHTTPError(f"{url} answered {err.code}: {detail}", status=err.code) from None
                 last = f"HTTP {err.code}: {detail}"
                 retry_after = _retry_after(err)
-            except (urllib.error.URLError, TimeoutError, ConnectionError, http.client.HTTPException) as err:
+            except (urllib.error.URLError, TimeoutError, ConnectionError, http.client.HTTPException, OSError) as err:
                 reason = getattr(err, "reason", err)
                 last = f"timed out after {self.timeout:g}s" if isinstance(reason, TimeoutError) else str(reason)
             else:
                 try:
-                    return json.loads(raw.decode("utf-8"))
+                    reply = json.loads(raw.decode("utf-8"))
                 except (UnicodeDecodeError, json.JSONDecodeError):
-                    raise BackendHTTPError(f"{url} answered with something that is not JSON: {raw[:200]!r}") from None
+                    # Usually a reply cut short (a proxy, a restarting server): worth another try.
+                    last = f"the reply is not complete JSON ({len(raw)} bytes: {raw[:200]!r})"
+                else:
+                    if not isinstance(reply, dict):
+                        raise BackendHTTPError(f"{what}: the reply is {_shape(reply)}, not a JSON object")
+                    return reply
             if attempt < self.max_retries:
                 time.sleep(self._delay(attempt, retry_after))
-        raise BackendHTTPError(f"{url} failed after {self.max_retries + 1} attempts; last error: {last}")
+        raise BackendHTTPError(f"{what} failed after {self.max_retries + 1} attempts; last error: {last}")
+
+    def _what(self, path: str, purpose: str, prompt: Prompt) -> str:
+        return f"POST {self.base_url}{path} ({purpose} {_preview(prompt)})"
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
@@ -175,15 +198,16 @@ class HTTPBackend(GenerationBackend):
             body["stop"] = list(params.stop)
         if params.seed is not None:
             body["seed"] = params.seed
+        what = self._what("/chat/completions" if is_chat(prompt) else "/completions", "prompt", prompt)
         if is_chat(prompt):
-            body["messages"] = [dict(m) for m in prompt]  # type: ignore[union-attr]
+            body["messages"] = _defused_messages(prompt)
             body.update(self.chat_extras)
-            reply = self.post_capable("/chat/completions", body)
-            text = _first_choice(reply)["message"].get("content") or ""
+            reply = self.post_capable("/chat/completions", body, what)
+            text = _message_text(_first_choice(reply, what), what)
         else:
-            body["prompt"] = prompt
-            reply = self.post_capable("/completions", body)
-            text = _first_choice(reply).get("text") or ""
+            body["prompt"] = defuse_known(prompt)  # type: ignore[arg-type]
+            reply = self.post_capable("/completions", body, what)
+            text = _choice_text(_first_choice(reply, what), what)
         # Servers drop the stop string themselves; cutting again is harmless
         # and covers servers that leave it in.
         return truncate_at_stop(text, params.stop)[0]
@@ -212,16 +236,18 @@ class HTTPBackend(GenerationBackend):
         return scores
 
     def _score_text(self, prompt: str, options: list[str]) -> list[float]:
+        what = self._what("/completions", "scoring after prompt", prompt)
+        options = [defuse_known(option) for option in options]
         body = {
             "model": self.model_id,
-            "prompt": [prompt + option for option in options],
+            "prompt": [defuse_known(prompt) + option for option in options],
             "max_tokens": 0,
             "echo": True,
             "logprobs": 1,
             "temperature": 0.0,
         }
         try:
-            reply = self.post("/completions", body)
+            reply = self.post("/completions", body, what)
         except BackendHTTPError as err:
             if err.status is not None and 400 <= err.status < 500:
                 raise UnsupportedScoringError(
@@ -229,7 +255,7 @@ class HTTPBackend(GenerationBackend):
                     f"cannot score text continuations; vLLM supports this, llama.cpp and TGI do not. {err}"
                 ) from err
             raise
-        choices = sorted(reply.get("choices", []), key=lambda c: c.get("index", 0))
+        choices = sorted(_choices(reply, what), key=lambda c: c.get("index", 0) if isinstance(c.get("index", 0), int) else 0)
         if len(choices) != len(options):
             raise BackendHTTPError(f"asked to score {len(options)} texts, got {len(choices)} choices back")
         return [_sum_tail_logprobs(choice, option) for choice, option in zip(choices, options)]
@@ -239,15 +265,16 @@ class HTTPBackend(GenerationBackend):
         # that decides is then the second token, and its alternatives are there.
         body = {
             "model": self.model_id,
-            "messages": [dict(m) for m in prompt],  # type: ignore[union-attr]
+            "messages": _defused_messages(prompt),
             "max_tokens": 2,
             "temperature": 0.0,
             "logprobs": True,
             "top_logprobs": self.top_logprobs,
             **self.chat_extras,
         }
-        reply = self.post("/chat/completions", body)
-        content = (_first_choice(reply).get("logprobs") or {}).get("content") or []
+        what = self._what("/chat/completions", "scoring after prompt", prompt)
+        reply = self.post("/chat/completions", body, what)
+        content = (_first_choice(reply, what).get("logprobs") or {}).get("content") or []
         if not content:
             raise UnsupportedScoringError(
                 f"{self.base_url} returned no log-probabilities for a chat completion (logprobs=true, top_logprobs="
@@ -258,7 +285,7 @@ class HTTPBackend(GenerationBackend):
 
     # -- capabilities -------------------------------------------------------
 
-    def post_capable(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    def post_capable(self, path: str, body: dict[str, Any], what: str | None = None) -> dict[str, Any]:
         """`post`, leaving out the optional fields this server has refused before, or refuses now.
 
         Servers differ in which OpenAI extras they take: `transformers serve`
@@ -269,7 +296,7 @@ class HTTPBackend(GenerationBackend):
         body = {k: v for k, v in body.items() if k not in self.dropped_fields}
         while True:
             try:
-                return self.post(path, body)
+                return self.post(path, body, what)
             except BackendHTTPError as err:
                 rejected = rejected_fields(err, body)
                 if not rejected:
@@ -349,11 +376,86 @@ def _logsumexp(values: Sequence[float]) -> float:
     return top + math.log(sum(math.exp(v - top) for v in values))
 
 
-def _first_choice(reply: dict[str, Any]) -> dict[str, Any]:
-    choices = reply.get("choices") or []
-    if not choices:
-        raise BackendHTTPError(f"the server's reply has no choices: {json.dumps(reply)[:200]}")
-    return choices[0]
+def _shape(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, list):
+        return "an empty list" if not value else f"a list of {len(value)}"
+    return f"a {type(value).__name__}" if not isinstance(value, dict) else "an object"
+
+
+def _preview(prompt: Prompt) -> str:
+    text = prompt if isinstance(prompt, str) else str((list(prompt) or [{}])[-1].get("content", ""))
+    text = " ".join(text.split())
+    return repr(text if len(text) <= 50 else text[:47] + "...")
+
+
+def _defused_messages(prompt: Prompt) -> list[dict[str, Any]]:
+    """Chat messages with control-token strings in their text broken (see tokens.defuse_known)."""
+    messages = []
+    for message in prompt:  # type: ignore[union-attr]
+        message = dict(message)
+        if isinstance(message.get("content"), str):
+            message["content"] = defuse_known(message["content"])
+        messages.append(message)
+    return messages
+
+
+def _choices(reply: dict[str, Any], what: str) -> list[dict[str, Any]]:
+    choices = reply.get("choices")
+    if not isinstance(choices, list) or not choices:
+        raise BackendHTTPError(f"{what}: the reply has no choices (`choices` is {_shape(choices)}): {json.dumps(reply)[:200]}")
+    if not all(isinstance(choice, dict) for choice in choices):
+        raise BackendHTTPError(f"{what}: the reply's choices are not objects: {json.dumps(choices)[:200]}")
+    return choices
+
+
+def _first_choice(reply: dict[str, Any], what: str = "the request") -> dict[str, Any]:
+    return _choices(reply, what)[0]
+
+
+def _message_text(choice: dict[str, Any], what: str) -> str:
+    message = choice.get("message")
+    if not isinstance(message, dict):
+        raise BackendHTTPError(f"{what}: the reply's choice has no `message` object: {json.dumps(choice)[:200]}")
+    content = message.get("content")
+    if content is None:
+        return ""
+    if not isinstance(content, str):
+        raise BackendHTTPError(f"{what}: the reply's message content is {_shape(content)}, not text")
+    return content
+
+
+def _choice_text(choice: dict[str, Any], what: str) -> str:
+    text = choice.get("text")
+    if text is None:
+        return ""
+    if not isinstance(text, str):
+        raise BackendHTTPError(f"{what}: the reply's choice text is {_shape(text)}, not text")
+    return text
+
+
+def _read_by(response: Any, deadline: float) -> bytes:
+    """The whole body, read before `deadline` (a `time.monotonic()` value), else TimeoutError.
+
+    urllib's timeout bounds each socket wait, so a server sending a byte now
+    and then could hold a request forever; here every wait is bounded by the
+    time left for the whole request.
+    """
+    sock = getattr(getattr(getattr(response, "fp", None), "raw", None), "_sock", None)
+    chunks = []
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("the request's deadline passed while reading the reply")
+        if sock is not None:
+            sock.settimeout(remaining)
+        chunk = response.read1(65536) if hasattr(response, "read1") else response.read()
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+        if not hasattr(response, "read1"):
+            return chunk
 
 
 def _sum_tail_logprobs(choice: dict[str, Any], continuation: str) -> float:
@@ -410,8 +512,18 @@ def _error_detail(err: urllib.error.HTTPError) -> str:
 
 
 def _retry_after(err: urllib.error.HTTPError) -> float | None:
+    """Seconds to wait from `Retry-After`, given as seconds or as an HTTP date."""
     value = err.headers.get("Retry-After") if err.headers else None
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
+    if value is None:
         return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())

@@ -15,6 +15,7 @@ word-start marker).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,10 +62,7 @@ class PromptEncoder:
         altered by one invisible character instead; text prompts need no
         such change, they are tokenised with special tokens split.
         """
-        for token in self.specials:
-            if token in content:
-                content = content.replace(token, token[:1] + "\u200d" + token[1:])
-        return content
+        return defuse_strings(content, self.specials)
 
     def encode(self, text: str, chat: bool) -> list[int]:
         # Text prompts come from plain-text templates: any control-token string
@@ -96,6 +94,28 @@ class PromptEncoder:
             # the joined text tokenise to no more than the prompt.
             raise EngineError(f"the continuation {continuation!r} disappears when tokenised after the prompt")
         return Split(full_ids, len(full_ids) - shared)
+
+
+# Control strings of the common chat formats (ChatML, Llama 2/3, Gemma, Phi,
+# Mistral), for backends that cannot ask a tokenizer for its own list.
+KNOWN_CONTROL = re.compile(r"<\|[A-Za-z0-9_]{1,40}\|>|</?s>|\[/?INST\]|<(?:start|end)_of_turn>|<(?:bos|eos|pad|unk)>")
+
+
+def _break(token: str) -> str:
+    return token[:1] + "\u200d" + token[1:]
+
+
+def defuse_strings(content: str, specials: list[str]) -> str:
+    """`content` with each of `specials` broken by a zero-width joiner after its first character."""
+    for token in specials:
+        if token in content:
+            content = content.replace(token, _break(token))
+    return content
+
+
+def defuse_known(content: str) -> str:
+    """The same for every string that looks like a control token of a common chat format."""
+    return KNOWN_CONTROL.sub(lambda match: _break(match.group()), content)
 
 
 def _common_prefix(a: list[int], b: list[int]) -> int:

@@ -17,10 +17,10 @@ from urllib.parse import quote
 from lsprotocol import types
 
 from cai_lang.diagnostics.codes import Severity
-from cai_lang.diagnostics.model import Diagnostic
+from cai_lang.diagnostics.model import DEFAULT_MAX_ERRORS, Diagnostic, cap_errors
 from cai_lang.diagnostics.render import format_witness
 from cai_lang.ir.program import Program
-from cai_lang.lsp.positions import span_range
+from cai_lang.lsp.positions import LineIndex, span_range
 from cai_lang.span import SourceFile
 
 EXPLAIN_COMMAND = "caic.explain"
@@ -50,20 +50,37 @@ def _message(diagnostic: Diagnostic) -> str:
     return "\n".join(lines)
 
 
-def to_lsp(diagnostic: Diagnostic, sources: dict[str, SourceFile], uris: dict[str, str], encoding: str) -> types.Diagnostic:
-    """One diagnostic; `sources` and `uris` are keyed by the display name spans carry."""
+def to_lsp(
+    diagnostic: Diagnostic,
+    sources: dict[str, SourceFile],
+    uris: dict[str, str],
+    encoding: str,
+    indexes: dict[str, LineIndex] | None = None,
+) -> types.Diagnostic:
+    """One diagnostic; `sources`, `uris` and `indexes` are keyed by the display name spans carry.
+
+    `indexes` (one line index per text, built once) keeps converting many
+    diagnostics of a large file linear; without it each span builds its own.
+    """
+    indexes = indexes if indexes is not None else {}
+
+    def lines_of(display: str, source: SourceFile) -> LineIndex:
+        if display not in indexes:
+            indexes[display] = LineIndex(source.text, encoding)
+        return indexes[display]
+
     span = diagnostic.span
     source = sources.get(span.file) if span is not None else None
     if span is None or source is None:
         where = types.Range(start=types.Position(line=0, character=0), end=types.Position(line=0, character=0))
     else:
-        where = span_range(span, source, encoding)
+        where = span_range(span, source, encoding, lines_of(span.file, source))
     related = []
     for note in diagnostic.related:
         note_source = sources.get(note.span.file)
         if note_source is None or note.span.file not in uris:
             continue
-        location = types.Location(uri=uris[note.span.file], range=span_range(note.span, note_source, encoding))
+        location = types.Location(uri=uris[note.span.file], range=span_range(note.span, note_source, encoding, lines_of(note.span.file, note_source)))
         related.append(types.DiagnosticRelatedInformation(location=location, message=note.message))
     return types.Diagnostic(
         range=where,
@@ -89,8 +106,21 @@ def by_file(diagnostics: list[Diagnostic], program: Program, uri_for_path, encod
     uris = {source.display: uri_for_path(path) for path, source in program.sources.items()}
     root = program.sources[program.root]
     grouped: dict[str, list[types.Diagnostic]] = {uri: [] for uri in uris.values()}
-    for diagnostic in diagnostics:
+    indexes: dict[str, LineIndex] = {}
+    shown, omitted = cap_errors(diagnostics, DEFAULT_MAX_ERRORS)
+    for diagnostic in shown:
         display = diagnostic.span.file if diagnostic.span is not None else root.display
         uri = uris.get(display, uris[root.display])
-        grouped.setdefault(uri, []).append(to_lsp(diagnostic, sources, uris, encoding))
+        grouped.setdefault(uri, []).append(to_lsp(diagnostic, sources, uris, encoding, indexes))
+    for display, count in omitted.items():
+        # The same cap as `caic check`: an editor gains nothing from 60,000 squiggles.
+        start = types.Position(line=0, character=0)
+        grouped.setdefault(uris.get(display, uris[root.display]), []).append(
+            types.Diagnostic(
+                range=types.Range(start=start, end=start),
+                message=f"... and {count} more error{'' if count == 1 else 's'} in this file (only the first {DEFAULT_MAX_ERRORS} are shown)",
+                severity=types.DiagnosticSeverity.Information,
+                source="caic",
+            )
+        )
     return grouped

@@ -10,13 +10,28 @@ several open roots import gets the union. When a document changes, open
 documents that import it are checked again. The feature modules beside
 this one answer hover, definition, completion, symbols and formatting;
 `main` serves over stdio (`caic lsp`).
+
+Checks never run on the thread that answers requests: an edit schedules
+one after a short pause (`DEBOUNCE`), a newer edit of the same document
+cancels a check not yet started and discards the result of one already
+running, and checks run one at a time on a worker thread, so hover and the
+other requests are answered while a large document is checked. Each
+document version gets one line index. A document over the size limit of
+`caic check` (`CAIC_MAX_FILE_SIZE`) is not checked, and at most
+`DEFAULT_MAX_ERRORS` errors per file are published, with a note counting
+the rest. Framing errors on the wire are answered and close the connection
+(`framing.py`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import os
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from lsprotocol import types
@@ -26,11 +41,14 @@ from cai_lang import __version__
 from cai_lang.api import check_file
 from cai_lang.check import CheckResult
 from cai_lang.diagnostics.codes import lookup
-from cai_lang.lsp import completion, diagnostics, hover, index, symbols
+from cai_lang.lsp import completion, diagnostics, framing, hover, index, symbols
 from cai_lang.lsp import tests as lsp_tests
 from cai_lang.lsp.formatting import FormatterBug, format_text
 from cai_lang.lsp.positions import LineIndex, path_of, span_range, uri_of
+from cai_lang.syntax.limits import InputRefused, max_file_bytes
 from cai_lang.syntax.loader import ModuleCache
+
+DEBOUNCE = 0.2  # seconds an edit waits for the next keystroke before it is checked
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +62,10 @@ class CaicLanguageServer(LanguageServer):
         self.good: dict[str, CheckResult] = {}  # uri -> its latest check that got as far as names
         self.published: dict[str, dict[str, list[types.Diagnostic]]] = {}  # root uri -> target uri -> findings
         self.synthetic: dict[str, str] = {}  # made-up path -> uri, for documents not on disk
+        self.pending: dict[str, asyncio.Task] = {}  # uri -> its scheduled or running check
+        self.checker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="caic-check")
+        self.state_lock = threading.RLock()  # results, caches and mtimes: the checker thread writes them
+        self._lines: dict[str, tuple[str, LineIndex]] = {}  # uri -> (text it indexes, index)
 
     # ------------------------------------------------------------ paths and state
     @property
@@ -74,17 +96,67 @@ class CaicLanguageServer(LanguageServer):
         return cache
 
     def overlays(self) -> dict[str, str]:
-        return {self.path_for(uri): doc.source for uri, doc in self.workspace.text_documents.items()}
+        # list(): one atomic copy, the loop thread may open a document meanwhile
+        return {self.path_for(uri): doc.source for uri, doc in list(self.workspace.text_documents.items())}
+
+    def lines(self, uri: str) -> LineIndex:
+        """The line index of a document's current text: built once per version."""
+        text = self.workspace.get_text_document(uri).source
+        cached = self._lines.get(uri)
+        if cached is None or cached[0] is not text or cached[1].encoding != self.encoding:
+            cached = (text, LineIndex(text, self.encoding))
+            self._lines[uri] = cached
+        return cached[1]
 
     def latest(self, uri: str) -> tuple[CheckResult | None, CheckResult | None]:
-        """The latest check of a document and the latest one that resolved names."""
-        if uri not in self.results and uri in self.workspace.text_documents:
+        """The latest check of a document and the latest one that resolved names.
+
+        A document not checked yet is checked here only when no check of it
+        is scheduled; otherwise requests answer from what there is (maybe
+        nothing) rather than wait.
+        """
+        if uri not in self.results and uri in self.workspace.text_documents and uri not in self.pending:
             self.validate(uri)
         return self.results.get(uri), self.good.get(uri)
+
+    # ------------------------------------------------------------ scheduling
+    def schedule(self, uri: str, delay: float = DEBOUNCE) -> None:
+        """Check `uri` after `delay` on the checker thread; a newer call replaces this one."""
+        previous = self.pending.pop(uri, None)
+        if previous is not None:
+            previous.cancel()
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # called outside the server loop (library use): check now
+            self.validate(uri)
+            return
+        self.pending[uri] = loop.create_task(self._check_later(uri, delay))
+
+    async def _check_later(self, uri: str, delay: float) -> None:
+        await asyncio.sleep(delay)
+        document = self.workspace.text_documents.get(uri)
+        if document is None:
+            return
+        text = document.source
+        task = asyncio.current_task()
+        try:
+            found = await asyncio.get_running_loop().run_in_executor(self.checker, self._findings, uri, True)
+        finally:
+            if self.pending.get(uri) is task:
+                del self.pending[uri]
+        current = self.workspace.text_documents.get(uri)
+        if current is None or current.source is not text:
+            return  # edited meanwhile: the newer check publishes
+        for root, per_file in found:
+            self.publish(root, per_file)
 
     # ------------------------------------------------------------ checking
     def check(self, uri: str) -> CheckResult:
         path = self.path_for(uri)
+        document = self.workspace.text_documents.get(uri)
+        limit = max_file_bytes()
+        if document is not None and len(document.source) > limit:  # characters: a lower bound on bytes
+            raise InputRefused(path, f"{len(document.source)} characters, over the {limit}-byte limit of caic check (CAIC_MAX_FILE_SIZE)")
         cache = self.cache_for(path)
         result = check_file(path, cache=cache, overlays=self.overlays())
         for parsed in cache.parsed:
@@ -94,20 +166,31 @@ class CaicLanguageServer(LanguageServer):
             self.good[uri] = result
         return result
 
+    def _findings(self, uri: str, follow: bool) -> list[tuple[str, dict[str, list[types.Diagnostic]]]]:
+        """Check `uri` (and, with `follow`, the open documents importing it): what to publish for each root."""
+        out = []
+        with self.state_lock:
+            try:
+                result = self.check(uri)
+            except InputRefused as refused:
+                out.append((uri, {uri: [_refused(refused)]}))
+                return out
+            except Exception as exc:  # a crash must not take the editor session down
+                log.exception("checking %s failed", uri)
+                self.window_log_message(types.LogMessageParams(type=types.MessageType.Error, message=f"caic: checking {uri} failed: {exc}"))
+                return out
+            out.append((uri, diagnostics.by_file(result.diagnostics, result.program, self.uri_for, self.encoding)))
+            if follow:
+                path = self.path_for(uri)
+                for other, previous in list(self.results.items()):
+                    if other != uri and other in self.workspace.text_documents and path in previous.program.modules:
+                        out.extend(self._findings(other, follow=False))
+        return out
+
     def validate(self, uri: str, follow: bool = True) -> None:
-        try:
-            result = self.check(uri)
-        except Exception as exc:  # a crash must not take the editor session down
-            log.exception("checking %s failed", uri)
-            self.window_log_message(types.LogMessageParams(type=types.MessageType.Error, message=f"caic: checking {uri} failed: {exc}"))
-            return
-        found = diagnostics.by_file(result.diagnostics, result.program, self.uri_for, self.encoding)
-        self.publish(uri, found)
-        if follow:
-            path = self.path_for(uri)
-            for other, previous in list(self.results.items()):
-                if other != uri and other in self.workspace.text_documents and path in previous.program.modules:
-                    self.validate(other, follow=False)
+        """Check now, on this thread, and publish."""
+        for root, per_file in self._findings(uri, follow):
+            self.publish(root, per_file)
 
     def publish(self, root: str, found: dict[str, list[types.Diagnostic]]) -> None:
         before = self.published.pop(root, {})
@@ -126,13 +209,48 @@ class CaicLanguageServer(LanguageServer):
     def forget(self, uri: str) -> None:
         """A closed document: drop its findings, and re-check the open files that import it,
         which now see the file on disk instead of the editor's text."""
-        self.results.pop(uri, None)
-        self.good.pop(uri, None)
+        pending = self.pending.pop(uri, None)
+        if pending is not None:
+            pending.cancel()
+        self._lines.pop(uri, None)
+        with self.state_lock:
+            self.results.pop(uri, None)
+            self.good.pop(uri, None)
         self.publish(uri, {})
         path = self.path_for(uri)
         for other, previous in list(self.results.items()):
             if other in self.workspace.text_documents and path in previous.program.modules:
-                self.validate(other, follow=False)
+                self.schedule(other, 0.0)
+
+    # ------------------------------------------------------------ the wire
+    def start_io(self, stdin=None, stdout=None) -> None:
+        """Serve over stdio, with framing errors answered (see framing.py)."""
+        from pygls.exceptions import JsonRpcException
+        from pygls.io_ import StdoutWriter
+
+        self._stop_event = threading.Event()
+        writer = StdoutWriter(stdout or sys.stdout.buffer)
+        self.protocol.set_writer(writer)
+        reader = framing.BoundedStdinReader(stdin or sys.stdin.buffer, self.thread_pool)
+        try:
+            asyncio.run(framing.run_framed(self._stop_event, reader, self.protocol, writer.write, self.report_server_error, JsonRpcException))
+        except BrokenPipeError:
+            log.error("the connection to the client is lost; shutting down")
+        except (KeyboardInterrupt, SystemExit):
+            pass
+        finally:
+            self.checker.shutdown(wait=False, cancel_futures=True)
+            self.shutdown()
+
+
+def _refused(refused: InputRefused) -> types.Diagnostic:
+    start = types.Position(line=0, character=0)
+    return types.Diagnostic(
+        range=types.Range(start=start, end=start),
+        message=f"caic: this document is not checked: {refused.strerror}",
+        severity=types.DiagnosticSeverity.Warning,
+        source="caic",
+    )
 
 
 def _mtime(path: str) -> int | None:
@@ -144,9 +262,8 @@ def _mtime(path: str) -> int | None:
 
 def _where(ls: CaicLanguageServer, params) -> tuple[str, str, LineIndex, int]:
     uri = params.text_document.uri
-    text = ls.workspace.get_text_document(uri).source
-    lines = LineIndex(text, ls.encoding)
-    return uri, text, lines, lines.offset(params.position)
+    lines = ls.lines(uri)
+    return uri, lines.text, lines, lines.offset(params.position)
 
 
 def build_server() -> CaicLanguageServer:
@@ -154,14 +271,18 @@ def build_server() -> CaicLanguageServer:
 
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: CaicLanguageServer, params: types.DidOpenTextDocumentParams) -> None:
-        ls.validate(params.text_document.uri)
+        ls.schedule(params.text_document.uri, 0.0)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: CaicLanguageServer, params: types.DidChangeTextDocumentParams) -> None:
-        ls.validate(params.text_document.uri)
+        ls.schedule(params.text_document.uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
     def did_save(ls: CaicLanguageServer, params: types.DidSaveTextDocumentParams) -> None:
+        # A save checks at once (and runs the tests on that check), replacing any pending check.
+        pending = ls.pending.pop(params.text_document.uri, None)
+        if pending is not None:
+            pending.cancel()
         ls.validate(params.text_document.uri)
         try:  # tests run on save only: proving them on every keystroke would lag typing
             lsp_tests.publish_with_tests(ls, params.text_document.uri)
@@ -226,7 +347,7 @@ def build_server() -> CaicLanguageServer:
         module = result.program.modules.get(ls.path_for(uri)) if result is not None else None
         if module is None:
             return []
-        return symbols.document_symbols(module, LineIndex(ls.workspace.get_text_document(uri).source, ls.encoding))
+        return symbols.document_symbols(module, ls.lines(uri))
 
     @server.feature(types.TEXT_DOCUMENT_FORMATTING)
     def on_formatting(ls: CaicLanguageServer, params: types.DocumentFormattingParams) -> list[types.TextEdit] | None:
@@ -242,7 +363,7 @@ def build_server() -> CaicLanguageServer:
             return None
         if not formatted.changed:
             return []
-        return [types.TextEdit(range=LineIndex(text, ls.encoding).whole(), new_text=formatted.text)]
+        return [types.TextEdit(range=ls.lines(uri).whole(), new_text=formatted.text)]
 
     @server.command(diagnostics.EXPLAIN_COMMAND)
     def explain(ls: CaicLanguageServer, code: str) -> str | None:

@@ -25,7 +25,9 @@ from cai_lang.span import SourceFile
 from cai_lang.syntax.limits import (
     MAX_IMPORT_DEPTH,
     MAX_NAME,
+    InputRefused,
     long_component,
+    max_file_bytes,
     read_text,
     resolve_root,
     shorten,
@@ -47,6 +49,8 @@ class ModuleCache:
 
     def get(self, path: str, overlays: dict[str, str], display: str | None) -> tuple[Module, SourceFile, list[Diagnostic]]:
         if path in overlays:
+            if len(overlays[path]) > max_file_bytes():  # an editor's unsaved text obeys the same limit
+                raise InputRefused(path, f"{len(overlays[path])} characters, over the {max_file_bytes()}-byte limit (CAIC_MAX_FILE_SIZE)")
             source = SourceFile(path, overlays[path], display or display_path(Path(path)))
             module, diagnostics = parse_module(source, path)
             return module, source, diagnostics

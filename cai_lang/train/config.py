@@ -88,6 +88,8 @@ class RunConfig:
     served_model: str | None = option(None, "--served-model", help="The model name an http:// --model serves (a spec URL#NAME names its own).", panel=SERVER)
     api_key_env: str | None = option(None, "--api-key-env", help="Environment variable holding the server's API key (the key is never recorded).", panel=SERVER)
     chat_template_kwargs: str | None = option(None, "--chat-template-kwargs", help='JSON object passed to every model\'s chat template, e.g. \'{"enable_thinking": false}\' (generation, labelling and training).', panel=DATA)
+    request_timeout: float = option(120.0, "--request-timeout", help="Seconds a whole server request may take, reply included.", panel=SERVER)
+    max_retries: int = option(4, "--max-retries", help="Times a failed server request is tried again (connection errors, timeouts, 429, 5xx, cut-off replies).", panel=SERVER)
     argv: list[str] | None = None  # the command line, recorded in run.json (not an option)
 
     def __post_init__(self) -> None:
@@ -110,6 +112,10 @@ class RunConfig:
         return value
         if self.batch_size < 1:
             raise ValueError("--batch-size must be at least 1")
+        if self.request_timeout <= 0:
+            raise ValueError("--request-timeout must be more than 0 seconds")
+        if self.max_retries < 0:
+            raise ValueError("--max-retries must be 0 or more")
 
 
 @dataclass

@@ -52,8 +52,10 @@ def _step(run: RunConfig, generation: Any, helpers: tuple[str, ...], model: str 
     return GenerationStep(
         source=run.file, model=model or run.model, output=run.output, generation=generation, deployment=run.deployment,
         helpers=helpers, prompts=selection, batch_size=run.batch_size, device=run.device, resume=run.resume,
-        argv=run.argv, server=ServerSettings(served_model=run.served_model, api_key_env=run.api_key_env,
-                                             chat_template_kwargs=run.template_kwargs() or None),
+        argv=run.argv, server=ServerSettings(
+            served_model=run.served_model, api_key_env=run.api_key_env, request_timeout=run.request_timeout,
+            max_retries=run.max_retries, chat_template_kwargs=run.template_kwargs() or None,
+        ),
     )
 
 

@@ -123,3 +123,16 @@ def test_byte_order_mark_is_accepted(tmp_path) -> None:
     result = check_file(path)
     assert not codes(result)
     assert result.program.root_module.declarations[0].name.span.column == 11
+
+
+def test_unsaved_editor_text_obeys_the_size_limit(tmp_path, monkeypatch) -> None:
+    root = tmp_path / "root.const"
+    module = tmp_path / "m.const"
+    root.write_text('import "m.const" as m\n' + OK)
+    module.write_text(OK.replace("principle p", "principle q"))
+    monkeypatch.setenv("CAIC_MAX_FILE_SIZE", "1000")
+    result = check_file(root, overlays={str(module.resolve()): OK * 20})
+    (problem,) = [d for d in result.diagnostics if d.code == "E103"]
+    assert "1000-byte limit" in problem.message
+    with pytest.raises(InputRefused):
+        check_file(root, overlays={str(root.resolve()): OK * 20})

@@ -36,7 +36,10 @@ class Stub:
 
     requests: list[dict[str, Any]] = field(default_factory=list)
     # Actions for the next requests, consumed in order: ("status", code,
-    # headers) answers with that error; ("delay", seconds) stalls first.
+    # headers) answers with that error; ("delay", seconds) stalls first;
+    # ("raw", bytes) answers 200 with exactly those bytes (truncated or
+    # badly shaped JSON); ("trickle", seconds) sends a valid reply one byte
+    # per `seconds`, so every read is quick but the whole reply is slow.
     script: list[tuple] = field(default_factory=list)
     # Per-prompt stalls, so concurrent answers finish out of order.
     delay_for: dict[str, float] = field(default_factory=dict)
@@ -71,6 +74,10 @@ class _Handler(BaseHTTPRequestHandler):
         if action and action[0] == "status":
             headers = action[2] if len(action) > 2 else {}
             return self._send(action[1], {"error": {"message": f"injected {action[1]}"}}, headers)
+        if action and action[0] == "raw":
+            return self._send_bytes(200, action[1])
+        if action and action[0] == "trickle":
+            return self._send_bytes(200, json.dumps({"choices": [{"index": 0, "text": "slow"}]}).encode(), action[1])
         unexpected = sorted(self.stub.reject_fields & set(body))
         if unexpected:
             return self._send(422, {"detail": f"Unexpected fields in the request: {set(unexpected)}"})
@@ -117,7 +124,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(200, {"choices": [choice]})
 
     def _send(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(payload).encode()
+        self._send_bytes(status, json.dumps(payload).encode(), headers=headers)
+
+    def _send_bytes(self, status: int, data: bytes, trickle: float = 0.0, headers: dict[str, str] | None = None) -> None:
         try:
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
@@ -125,7 +134,12 @@ class _Handler(BaseHTTPRequestHandler):
             for key, value in (headers or {}).items():
                 self.send_header(key, value)
             self.end_headers()
-            self.wfile.write(data)
+            if not trickle:
+                self.wfile.write(data)
+            for index in range(len(data) if trickle else 0):
+                self.wfile.write(data[index : index + 1])
+                self.wfile.flush()
+                time.sleep(trickle)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client timed out and hung up, as the timeout test wants
 

@@ -45,10 +45,14 @@ def package_versions(names: Iterable[str] = TRACKED_PACKAGES) -> dict[str, str |
 def write_atomic(path: Path, text: str) -> None:
     """Replace `path` with `text` so that readers see the old file or the new one, never a mix."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
+    try:
+        with open(tmp, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as exc:  # disk full: name the file being written, not the temporary one
+        tmp.unlink(missing_ok=True)
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc
     os.replace(tmp, path)
 
 
@@ -58,7 +62,8 @@ class RowWriter:
     `written` holds the ids already in the file. Opening an existing file
     truncates a torn last line (one without its newline, or that is not
     JSON), which is what a kill during a write leaves. A bad line anywhere
-    else means the file was damaged some other way, and is refused.
+    else, or a row id given twice, means the file was damaged some other way,
+    and is refused, so what a resume counts is what is on disk.
     """
 
     def __init__(self, path: str | Path, *, id_key: str = "id"):
@@ -83,7 +88,16 @@ class RowWriter:
                     raise RunError(f"{self.path}: line {n} is not JSON; only a torn last line can be repaired") from exc
                 if not isinstance(row, dict) or self.id_key not in row:
                     raise RunError(f"{self.path}: line {n} is not a row with `{self.id_key}`")
-                self.written.add(str(row[self.id_key]))
+                row_id = str(row[self.id_key])
+                if row_id in self.written:
+                    # What two commands writing one folder at once used to leave
+                    # (the writer lock now prevents it): counting ids would then
+                    # disagree with the rows a trainer reads.
+                    raise RunError(
+                        f"{self.path}: line {n} repeats the row `{row_id}`; the file holds {len(complete)} lines "
+                        "but fewer distinct rows, so it cannot be resumed; remove the repeated rows or start another -o"
+                    )
+                self.written.add(row_id)
             good_end += len(line) + 1
         # Every row is written with its newline in one write, so text after
         # the last newline is a row a kill cut short: drop it, it is redone.
@@ -106,9 +120,12 @@ class RowWriter:
         if row_id in self.written:
             return False
         line = (json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8")
-        self._handle.write(line)
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
+        try:
+            self._handle.write(line)
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
+        except OSError as exc:  # disk full, quota: say which file, the errno alone names none
+            raise OSError(exc.errno, exc.strerror, str(self.path)) from exc
         self.written.add(row_id)
         return True
 

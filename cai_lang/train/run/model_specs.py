@@ -34,6 +34,10 @@ class ServerSettings:
     api_key_env: str | None = None
     # Passed to every model's chat template, local or served (e.g. {"enable_thinking": False}); not a secret.
     chat_template_kwargs: dict | None = field(default=None, hash=False)
+    # Seconds for each whole request (`--request-timeout`), and how often a
+    # failed one is tried again (`--max-retries`).
+    request_timeout: float = 120.0
+    max_retries: int = 4
 
     def api_key(self) -> str | None:
         if self.api_key_env is None:
@@ -154,7 +158,8 @@ def open_backend(spec: str, server: ServerSettings, *, device: str, batch_size: 
             # Several servers of one model (`URL1,URL2#NAME`): requests spread and retried across them.
             from cai_lang.engine.pool import PooledBackend, pool_urls
 
-            return PooledBackend.from_urls(pool_urls(url), model=name, api_key=server.api_key(),
-                                           chat_template_kwargs=server.chat_template_kwargs)
-        return load_backend(url, model=name, api_key=server.api_key(), chat_template_kwargs=server.chat_template_kwargs)
+            return PooledBackend.from_urls(pool_urls(url), model=name, api_key=server.api_key(), timeout=server.request_timeout,
+                                           max_retries=server.max_retries, chat_template_kwargs=server.chat_template_kwargs)
+        return load_backend(url, model=name, api_key=server.api_key(), timeout=server.request_timeout,
+                            max_retries=server.max_retries, chat_template_kwargs=server.chat_template_kwargs)
     return load_backend(spec, device=device, batch_size=batch_size, chat_template_kwargs=server.chat_template_kwargs)

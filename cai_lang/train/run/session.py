@@ -23,6 +23,7 @@ from typing import Any, Callable, Protocol
 
 from cai_lang.train.run.context_labels import label_report
 from cai_lang.train.run.folder import RunError, write_atomic
+from cai_lang.train.run.lock import acquire
 from cai_lang.train.run.model_specs import PipelineError, ServerSettings, check_dialects, check_model
 from cai_lang.train.run.prompts import PromptSelection, select_prompts_with_summary
 from cai_lang.train.run.record import RunRecord
@@ -89,6 +90,9 @@ class Run:
 
     @classmethod
     def open(cls, folder: str | Path) -> "Run":
+        """Open the folder for this command; rank 0 holds its writer lock until the command exits."""
+        if process_rank()[0] == 0:
+            acquire(folder)
         return cls(RunRecord.open(folder))
 
     @property
