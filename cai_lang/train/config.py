@@ -96,6 +96,12 @@ class RunConfig:
         self.file, self.output = Path(self.file), Path(self.output)
         check_choices(self)
         self.template_kwargs()
+        if self.batch_size < 1:
+            raise ValueError("--batch-size must be at least 1")
+        if self.request_timeout <= 0:
+            raise ValueError("--request-timeout must be more than 0 seconds")
+        if self.max_retries < 0:
+            raise ValueError("--max-retries must be 0 or more")
 
     def template_kwargs(self) -> dict[str, Any]:
         """--chat-template-kwargs parsed (an empty dict without it); a value that is not a JSON object is refused."""
@@ -110,12 +116,6 @@ class RunConfig:
         if not isinstance(value, dict):
             raise ValueError("--chat-template-kwargs must be a JSON object, e.g. '{\"enable_thinking\": false}'")
         return value
-        if self.batch_size < 1:
-            raise ValueError("--batch-size must be at least 1")
-        if self.request_timeout <= 0:
-            raise ValueError("--request-timeout must be more than 0 seconds")
-        if self.max_retries < 0:
-            raise ValueError("--max-retries must be 0 or more")
 
 
 @dataclass
