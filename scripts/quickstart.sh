@@ -33,8 +33,11 @@ RESUME=()
 # --tie-margin 0: a random model's labels sit next to 0.5, so DPO's usual
 # margin would leave it no pairs to learn from (see docs/training.md).
 # --logging-steps 1: a four-step run logs every step, so the report draws curves.
+# --preference-model always: DPO itself does not read the preference model,
+# but the quick start shows every artefact of RLAIF.
 "$CAIC" train examples/medical.const --model "$OUT/tiny-model" --phase all --method dpo \
     --max-prompts 16 --rounds 2 --max-new-tokens 32 --max-steps 4 --tie-margin 0 --logging-steps 1 \
+    --preference-model always \
     -o "$OUT/train" "${RESUME[@]}"
 
 echo
