@@ -48,30 +48,17 @@ def preference_rows(pairs: Iterable[Mapping], labels: Iterable[Any]) -> list[dic
     """Training rows from labelled pairs: conversational prompt/chosen/rejected plus `soft_label` ≥ 0.5.
 
     `labels` are `PreferenceLabel`s or their dicts, matched to pairs by id.
+    The orientation is the one `preferences.jsonl` is written with
+    (`run.formats.preference_file_rows`), so the file and the training set agree.
     """
-    by_id = {}
-    for label in labels:
-        data = label.to_dict() if hasattr(label, "to_dict") else dict(label)
-        by_id[str(data["pair_id"])] = data
-    rows = []
-    for pair in pairs:
-        label = by_id.get(str(pair["id"]))
-        if label is None:
-            continue
-        p = float(label["p_a"])
-        a, b = pair["response_a"], pair["response_b"]
-        chosen, rejected, q = (a, b, p) if p >= 0.5 else (b, a, 1.0 - p)
-        rows.append(
-            {
-                "prompt": _as_messages(pair["conversation"], "user"),
-                "chosen": _as_messages(chosen, "assistant"),
-                "rejected": _as_messages(rejected, "assistant"),
-                SOFT_LABEL: q,
-                "source": "ai",
-                "pair_id": str(pair["id"]),
-            }
-        )
-    return rows
+    from cai_lang.train.run.formats import preference_file_rows
+
+    pairs = [{**pair, "conversation": _as_messages(pair["conversation"], "user")} for pair in pairs]
+    dicts = [label.to_dict() if hasattr(label, "to_dict") else dict(label) for label in labels]
+    return [
+        {"prompt": row["prompt"], "chosen": row["chosen"], "rejected": row["rejected"], SOFT_LABEL: row["soft_label"], "source": "ai", "pair_id": row["id"]}
+        for row in preference_file_rows(pairs, dicts)
+    ]
 
 
 def load_human_preferences(path: str | Path) -> list[dict]:
