@@ -188,6 +188,40 @@ def test_resume_redoes_a_half_written_chunk_and_writes_only_missing_rows(bundle,
     assert partial.read_text(encoding="utf-8") == full.read_text(encoding="utf-8")
 
 
+def test_progress_moves_as_prompts_finish_inside_a_chunk(bundle, tmp_path):
+    # One chunk of six: helpful prompts finish once answered, r2 stops early, the others end with the last round.
+    def script(step, prompt):
+        user = user_text(prompt)
+        if step == "critique" and user == "bad request 2":
+            return NO_CHANGES
+        return {"response": "answer", "critique": "too harsh", "revision": f"better {user}"}[step]
+
+    records = [helpful(1), red(1), red(2), helpful(2), red(3), red(4)]
+    advances: list[int] = []
+    with RowWriter(tmp_path / "rows.jsonl") as writer:
+        stats = generate_sl(records, policy=StubBackend(script=script), bundle=bundle,
+                            config=SLGenerationConfig(rounds=2, chunk_size=6), writer=writer, on_rows=advances.append)
+        assert stats.chunks_run == 1 and len(writer) == 6
+    assert advances == [2, 1, 3]  # answered, stopped early, last round
+    assert sum(advances) == len(records)
+
+
+def test_a_resumed_chunk_counts_only_its_missing_prompts(bundle, tmp_path):
+    config = SLGenerationConfig(rounds=1, chunk_size=4)
+    records = [helpful(1), red(1), helpful(2), red(2)]
+    path = tmp_path / "rows.jsonl"
+    with RowWriter(path) as writer:
+        generate_sl(records, policy=StubBackend(), bundle=bundle, config=config, writer=writer)
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    path.write_text("".join(lines[:2]), encoding="utf-8")  # h1 and r1 written, then killed
+    advances: list[int] = []
+    with RowWriter(path) as writer:
+        generate_sl(records, policy=StubBackend(), bundle=bundle, config=config, writer=writer, on_rows=advances.append)
+    # h2 finishes when answered, r2 after its round; h1 and r1 are redone but not counted again.
+    assert advances == [1, 1]
+    assert "".join(lines) == path.read_text(encoding="utf-8")
+
+
 def test_text_dialect_uses_the_paper_format_and_stop_strings(bundle):
     stub = StubBackend()
     generate_chunk([red(1)], policy=stub, critic=None, bundle=bundle, config=SLGenerationConfig(rounds=1, dialect="text"))

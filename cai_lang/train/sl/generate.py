@@ -230,8 +230,14 @@ def generate_chunk(
     config: SLGenerationConfig,
     chunk_index: int = 0,
     sampler: PrincipleSampler | None = None,
+    on_done: Callable[[list[_InFlight]], None] | None = None,
 ) -> list[_InFlight]:
     """Run the whole SL-CAI loop for one chunk of prompts, batched per step.
+
+    `on_done(prompts)` is called as prompts leave the loop (a helpful
+    prompt once answered, a red-team one when it stops early, has no
+    principle left or ends its last round), each prompt exactly once, so a
+    progress bar moves inside a chunk; it changes nothing that is generated.
 
     Every call names its rows (`generate_rows`), so a backend that keeps a
     transcript's cache reads only what each step adds to it; a row's cache
@@ -243,13 +249,14 @@ def generate_chunk(
     keys = [("sl", chunk_index, i) for i in range(len(records))]
     try:
         return _run_chunk(records, keys, policy=policy, critic=critic, bundle=bundle, config=config,
-                          chunk_index=chunk_index, sampler=sampler or PrincipleSampler(bundle, config.seed))
+                          chunk_index=chunk_index, sampler=sampler or PrincipleSampler(bundle, config.seed),
+                          on_done=on_done or (lambda done: None))
     finally:
         for backend in backends:
             backend.release_rows(keys)
 
 
-def _run_chunk(records, keys, *, policy, critic, bundle, config, chunk_index, sampler) -> list[_InFlight]:
+def _run_chunk(records, keys, *, policy, critic, bundle, config, chunk_index, sampler, on_done) -> list[_InFlight]:
     work = []
     for record in records:
         labels, unknown = clean_labels(bundle, record.context)
@@ -259,6 +266,8 @@ def _run_chunk(records, keys, *, policy, critic, bundle, config, chunk_index, sa
     def release(done: list[_InFlight]) -> None:
         for backend in {id(b): b for b in (policy, critic)}.values():
             backend.release_rows([key[id(w)] for w in done])
+        if done:
+            on_done(done)
 
     answers = policy.generate_rows(
         [response_prompt(w.record.turns, config.dialect) for w in work],
@@ -311,6 +320,9 @@ def _run_chunk(records, keys, *, policy, critic, bundle, config, chunk_index, sa
                 entry["revision"] = strip_thinking(revision, w.thinking)
                 w.current = entry["revision"]
         active = [w for w, _ in revising]
+    # Those still in the loop after the last round are done too (their rows are released by the caller).
+    if active:
+        on_done(active)
     return work
 
 
@@ -358,8 +370,11 @@ def generate_sl(
 ) -> SLStats:
     """Generate every prompt's row into `writer`, skipping ids it already holds.
 
-    `on_rows(n)` is called after each chunk with the number of rows it
-    wrote, for progress bars. `model_id` and `critic_model_id` are what
+    `on_rows(n)` is called, for progress bars, with the number of missing
+    prompts just finished: as they leave a chunk's loop, and the rest once
+    the chunk's rows are written. Over a chunk the calls add up to the rows
+    it wrote, so a resumed run (which redoes a half-written chunk) counts
+    no prompt twice. `model_id` and `critic_model_id` are what
     the rows record (default: the backends' own ids).
     """
     stats = SLStats()
@@ -381,9 +396,19 @@ def generate_sl(
         stats.already_present += len(chunk) - len(missing)
         if not missing:
             continue
+        wanted = {r.id for r in missing}
+        counted: set[str] = set()
+
+        def finished(done: list[_InFlight]) -> None:
+            new = {w.record.id for w in done} & (wanted - counted)
+            counted.update(new)
+            if on_rows and new:
+                on_rows(len(new))
+
         # The whole chunk is redone so every call sees the batch it saw the first time.
         done = generate_chunk(
-            chunk, policy=policy, critic=critic, bundle=bundle, config=config, chunk_index=chunk_index, sampler=sampler
+            chunk, policy=policy, critic=critic, bundle=bundle, config=config, chunk_index=chunk_index, sampler=sampler,
+            on_done=finished,
         )
         stats.chunks_run += 1
         for w in done:
@@ -398,6 +423,6 @@ def generate_sl(
             stats.written += 1
             stats.stopped_early += w.stopped_early
             stats.no_principle += w.no_principle
-        if on_rows:
-            on_rows(len(missing))
+        if on_rows and len(missing) > len(counted):
+            on_rows(len(missing) - len(counted))
     return stats
