@@ -6,6 +6,11 @@ rate and the time left, with each training log as a short line above it.
 Anywhere else (a log file, CI) it prints plain lines instead: each phase,
 and the bar's state at every tenth of the way or every 30 seconds,
 whichever comes first, so a log shows progress without control characters.
+Between prompt counts a data step reports the engine inputs of its current
+chunk (`work`): the bar, the rate and the ETA then move by the share of the
+chunk's uncounted prompts that much work stands for, while the count shown
+stays the exact number of prompts written; off a terminal such a line is
+printed at most every `PLAIN_WORK_S` seconds.
 The training half is fed by `cai_lang.train.progress.StepProgress`.
 """
 
@@ -14,6 +19,7 @@ from __future__ import annotations
 import time
 
 PLAIN_EVERY_S = 30.0
+PLAIN_WORK_S = 5.0
 
 
 def _duration(seconds: float) -> str:
@@ -33,6 +39,7 @@ class ProgressReporter:
         self.task = None
         self.label, self.total, self.done, self.started, self.base = "", 0, 0, 0.0, 0
         self.last_plain, self.last_share = 0.0, -1
+        self.partial, self.inside = 0.0, ""  # estimated prompts' worth done in the chunk; "12/40 engine inputs"
 
     # ------------------------------------------------------------ lines
     def phase(self, text: str) -> None:
@@ -45,11 +52,11 @@ class ProgressReporter:
             return
         self.last_plain, self.last_share = now, share
         elapsed = now - self.started
-        made = self.done - self.base
+        made = self.done + self.partial - self.base
         rate = made / elapsed if elapsed > 0 and made > 0 else None
-        left = (self.total - self.done) / rate if rate else None
+        left = (self.total - self.done - self.partial) / rate if rate else None
         self.console.print(
-            f"caic: {self.label} {self.done}/{self.total}"
+            f"caic: {self.label} {self.done}/{self.total}" + (f" (chunk: {self.inside} engine inputs)" if self.inside else "")
             + (f", {rate:.2f}/s" if rate else "") + f", {_duration(elapsed)} elapsed" + (f", about {_duration(left)} left" if left is not None and self.done < self.total else ""),
             markup=False,
         )
@@ -59,10 +66,17 @@ class ProgressReporter:
         self.stop()
         self.label, self.total, self.done, self.base, self.started = label, max(total, 0), completed, completed, time.monotonic()
         self.last_plain, self.last_share = self.started, -1
+        self.partial, self.inside = 0.0, ""
         if not self.live:
             return
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TaskProgressColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+        from rich.progress import BarColumn, Progress, ProgressColumn, TaskProgressColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
         from rich.text import Text
+
+        class Count(ProgressColumn):
+            # The exact count, not the estimate the bar is drawn from.
+            def render(self, task) -> Text:
+                inside = task.fields.get("inside")
+                return Text(f"{task.fields.get('exact', int(task.completed))}/{int(task.total or 0)}" + (f" ({inside})" if inside else ""))
 
         class Rate(ProgressColumn):
             def render(self, task) -> Text:
@@ -70,16 +84,16 @@ class ProgressReporter:
                 return Text("" if speed is None else f"{speed:.2f}/s")
 
         self.progress = Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(), Rate(),
+            TextColumn("[bold]{task.description}"), BarColumn(), Count(), TaskProgressColumn(), Rate(),
             TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=self.console, transient=False,
         )
         self.progress.start()
         self.task = self.progress.add_task(label, total=total, completed=completed)
 
     def _to(self, done: int) -> None:
-        self.done = done
+        self.done, self.partial, self.inside = done, 0.0, ""
         if self.progress is not None:
-            self.progress.update(self.task, completed=done)
+            self.progress.update(self.task, completed=done, exact=done, inside="")
         elif self.total:
             self._plain(force=done >= self.total)
 
@@ -88,6 +102,15 @@ class ProgressReporter:
 
     def advance(self, n: int) -> None:
         self._to(self.done + n)
+
+    def work(self, done: int, total: int, pending: int) -> None:
+        # Never backwards inside a chunk: a later phase (labelling after sampling) may raise `total`.
+        self.partial = max(self.partial, pending * done / total if total else 0.0)
+        self.inside = f"{done}/{total}"
+        if self.progress is not None:
+            self.progress.update(self.task, completed=self.done + self.partial, exact=self.done, inside=self.inside)
+        elif self.total and time.monotonic() - self.last_plain >= PLAIN_WORK_S:
+            self._plain(force=True)
 
     def stop(self) -> None:
         if self.progress is not None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
-from typing import Hashable, Mapping, Sequence, Union
+from typing import Callable, Hashable, Mapping, Sequence, Union
 
 Message = Mapping[str, str]
 # A str is the text dialect (sent as is, for base models); a list of
@@ -97,6 +97,15 @@ class GenerationBackend(abc.ABC):
     """
 
     model_id: str
+    # Set by a pipeline for its progress display: called with how many inputs
+    # each internal batch of a call finished. Backends that batch (local) call
+    # it; the others leave progress to whole calls. It never changes a result.
+    on_batch: Callable[[int], None] | None = None
+
+    def batch_done(self, n: int) -> None:
+        """Tell `on_batch`, if set, that `n` more inputs of the current call are done."""
+        if self.on_batch is not None:
+            self.on_batch(n)
 
     @abc.abstractmethod
     def generate(self, prompts: Sequence[Prompt], params: SamplingParams | None = None) -> list[str]:

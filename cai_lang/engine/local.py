@@ -145,6 +145,7 @@ class LocalBackend(PrefixScoring, GenerationBackend):
                 texts = self._generate_batch([encoded[i] for i in rows], params)
                 for i, text in zip(rows, texts):
                     results[i] = text
+                self.batch_done(len(rows))
         return results
 
     def generate_rows(
@@ -177,6 +178,7 @@ class LocalBackend(PrefixScoring, GenerationBackend):
                     kept[i] = None
                     if successor is not None and self._store is not None:
                         self._store.put(rows[i], successor)
+                self.batch_done(len(batch_rows))
         return results
 
     def release_rows(self, rows: Sequence[Hashable]) -> None:
@@ -265,13 +267,16 @@ class LocalBackend(PrefixScoring, GenerationBackend):
                     rows = scored[start : start + self.batch_size]
                     for i, score in zip(rows, self._score_batch([splits[i] for i in rows])):
                         scores[i] = score
+                    self.batch_done(len(rows))
                 return scores
             # Contexts that share a prefix (one conversation asked about by
             # every principle, in both option orders) read it once.
             clusters = sorted(cluster_contexts(list(groups)), key=lambda c: -c[0])
             for start in range(0, len(clusters), self.batch_size):
-                for i, score in self._score_clusters(clusters[start : start + self.batch_size], groups, splits):
+                batch = clusters[start : start + self.batch_size]
+                for i, score in self._score_clusters(batch, groups, splits):
                     scores[i] = score
+                self.batch_done(sum(len(groups[context]) for _, members in batch for context in members))
         return scores
 
     def context_window(self) -> int | None:

@@ -58,3 +58,35 @@ def test_the_active_reporter_is_scoped_to_the_command():
     with reporting(reporter):
         assert progress._active is reporter
     assert progress._active is None
+
+
+def test_engine_work_inside_a_chunk_moves_the_bar_but_not_the_count():
+    reporter, out = _reporter(terminal=True)
+    reporter.start(8, 0)
+    reporter.work(10, 40, 8)  # a quarter of the chunk's engine inputs: about two prompts' worth
+    task = reporter.progress.tasks[0]
+    assert task.completed == 2.0 and task.fields["exact"] == 0 and task.fields["inside"] == "10/40"
+    reporter.work(5, 60, 8)  # a later phase raised the total: the bar does not go back
+    assert reporter.progress.tasks[0].completed == 2.0
+    reporter.advance(8)
+    task = reporter.progress.tasks[0]
+    assert task.completed == 8 and task.fields["exact"] == 8 and task.fields["inside"] == ""
+    reporter.stop()
+    assert "8/8" in out.getvalue()
+
+
+def test_off_a_terminal_engine_work_prints_a_line_every_few_seconds(monkeypatch):
+    import cai_lang.cli.progress as progress
+
+    clock = [100.0]
+    monkeypatch.setattr(progress.time, "monotonic", lambda: clock[0])
+    reporter, out = _reporter(terminal=False)
+    reporter.start(32, 0)
+    for done in range(1, 41):  # forty batch reports, one a second
+        clock[0] += 1.0
+        reporter.work(done, 40, 32)
+    reporter.advance(32)
+    lines = [line for line in out.getvalue().splitlines() if line.startswith("caic: prompts")]
+    assert len(lines) == 40 // int(progress.PLAIN_WORK_S) + 1
+    assert lines[0].startswith("caic: prompts 0/32 (chunk: 5/40 engine inputs)") and "/s" in lines[0] and "left" in lines[0]
+    assert lines[-1].startswith("caic: prompts 32/32,")

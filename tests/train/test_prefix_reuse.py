@@ -73,3 +73,44 @@ def test_labels_are_identical_with_and_without_reuse(bundle, backends):
             assert g.p_a == pytest.approx(e.p_a, abs=1e-5)
             assert g.p_a_first == pytest.approx(e.p_a_first, abs=1e-5)
             assert g.p_a_second == pytest.approx(e.p_a_second, abs=1e-5)
+
+
+def test_progress_moves_per_engine_batch_and_changes_no_result(bundle, backends):
+    # Six prompts in batches of three: within one chunk, each call reports its batches before it returns.
+    from cai_lang.train.run.work import ChunkWork
+
+    reusing, plain = backends
+    config = SLGenerationConfig(rounds=2, max_new_tokens=8, temperature=0.0, chunk_size=6)
+    seen: list[tuple[int, int, int]] = []
+    with ChunkWork(lambda *state: seen.append(state), 6, [reusing]) as work:
+        watched = generate_chunk(records(), policy=reusing, critic=None, bundle=bundle, config=config, chunk_work=work)
+    assert reusing.on_batch is None  # let go once the chunk is done
+    quiet = generate_chunk(records(), policy=plain, critic=None, bundle=bundle, config=config)
+    assert [row_of(w, bundle=bundle, config=config, model="m", critic_model=None) for w in watched] == [
+        row_of(w, bundle=bundle, config=config, model="m", critic_model=None) for w in quiet]
+    done = [d for d, _, _ in seen]
+    assert done == sorted(done)
+    # Besides 0 and the end of each call (at most a response, then a critique and a revision per round), batch ends.
+    assert len(set(done)) > 1 + 1 + 2 * config.rounds
+    inputs = len(watched) + sum(len(w.rounds) + sum(r["revision"] is not None for r in w.rounds) for w in watched)
+    assert seen[-1][:2] == (inputs, inputs)
+
+
+def test_labelling_reports_each_scored_batch(bundle, backends):
+    from cai_lang.train.run.work import ChunkWork
+
+    _, plain = backends
+    conversations = [({"role": "user", "content": f"Question {i}: how should I store the medicines at home?"},) for i in range(3)]
+    comparisons = [Comparison(item, c, "Keep them locked away.", "Anywhere is fine.") for c in conversations for item in ("harmless", "concise")]
+    for backend in backends:  # plain: pairs in batches of three; reusing: clusters of contexts
+        seen: list[tuple[int, int, int]] = []
+        labeller = ComparisonLabeller.from_backends(bundle, backend)
+        with ChunkWork(lambda *state: seen.append(state), 3, [backend]) as work:
+            got = labeller.label(comparisons, work=work)
+        expected = labeller.label(comparisons)
+        assert [g.p_a for g in got] == pytest.approx([e.p_a for e in expected], abs=1e-6)
+        total = len(comparisons) * 2 * 2  # both orders, both options
+        done = [d for d, _, _ in seen]
+        assert seen[0] == (0, total, 3) and seen[-1] == (total, total, 3) and done == sorted(done)
+        if backend is plain:
+            assert done == [0, 3, 6, 9, 12, 15, 18, 21, 24, 24]

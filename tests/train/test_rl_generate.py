@@ -154,3 +154,24 @@ def test_a_single_identical_pair_is_counted_not_refused(rl_bundle, tmp_path):
 
     stats, _, pairs, _ = run(rl_bundle, tmp_path, RLGenerationConfig(chunk_size=5, seed=2), backend=OneTie())
     assert stats.identical_pairs == 1 and pairs[0]["response_a"] == pairs[0]["response_b"] == "same"
+
+
+def test_sampling_and_labelling_report_their_engine_work_inside_the_chunk(rl_bundle, tmp_path):
+    config = RLGenerationConfig(seed=3, chunk_size=5)
+    backend = PairPolicy()
+    labeller = ComparisonLabeller(rl_bundle, [backend])
+    events: list[tuple] = []
+    with RowWriter(tmp_path / "pairs.jsonl") as pairs, RowWriter(tmp_path / "labels.jsonl") as labels:
+        generate_rl(
+            RECORDS, policy=backend, labeller=labeller, aggregator=Aggregator(rl_bundle, config.mode, margin=config.margin, seed=config.seed),
+            bundle=rl_bundle, config=config, pair_writer=pairs, label_writer=labels, pairs_on_disk={},
+            policy_id="policy-x", feedback_ids=["feedback-y"],
+            on_rows=lambda n: events.append(("rows", n)), on_work=lambda *state: events.append(("work", *state)),
+        )
+    work = [e[1:] for e in events if e[0] == "work"]
+    assert events[-1] == ("rows", 5) and len(work) >= 4  # sampled twice, then labelled, before the one count
+    assert work[:3] == [(0, 10, 5), (5, 10, 5), (10, 10, 5)]  # both sides of the pairs
+    scored = sum(len(batch) for batch, _ in backend.score_calls)
+    assert work[-1] == (10 + scored, 10 + scored, 5)
+    _, _, quiet_pairs, quiet_labels = run(rl_bundle, tmp_path / "quiet", config)
+    assert read_rows(tmp_path / "labels.jsonl") == quiet_labels and read_rows(tmp_path / "pairs.jsonl") == quiet_pairs

@@ -238,3 +238,20 @@ def test_config_is_validated():
         SLGenerationConfig(max_new_tokens=0)
     assert "chunk_size" not in SLGenerationConfig().resume_settings()
     assert SLGenerationConfig(temperature=0).sampling(1).greedy
+
+
+def test_the_chunks_engine_work_is_reported_before_its_prompts_finish(bundle, tmp_path):
+    # One chunk of four red-team prompts, two rounds: five engine calls, each reported as it returns.
+    records = [red(i) for i in range(4)]
+    config = SLGenerationConfig(rounds=2, chunk_size=4)
+    events: list[tuple] = []
+    with RowWriter(tmp_path / "watched.jsonl") as writer:
+        generate_sl(records, policy=StubBackend(), bundle=bundle, config=config, writer=writer,
+                    on_rows=lambda n: events.append(("rows", n)), on_work=lambda *state: events.append(("work", *state)))
+    with RowWriter(tmp_path / "quiet.jsonl") as writer:
+        generate_sl(records, policy=StubBackend(), bundle=bundle, config=config, writer=writer)
+    assert (tmp_path / "watched.jsonl").read_text(encoding="utf-8") == (tmp_path / "quiet.jsonl").read_text(encoding="utf-8")
+    work = [e[1:] for e in events if e[0] == "work"]
+    assert events[-1] == ("rows", 4) and all(e[0] == "work" for e in events[:-1])  # every prompt ends with the last round
+    assert (4, 20, 4) in work and (12, 20, 4) in work  # the answers, then a round's critiques and revisions
+    assert work[-1] == (20, 20, 4) and [d for d, _, _ in work] == sorted(d for d, _, _ in work)

@@ -266,14 +266,15 @@ def check_settings(labeller, aggregator: Aggregator) -> None:
         )
 
 
-def label_pairs(pairs: Sequence[Mapping], labeller, aggregator: Aggregator) -> list[PreferenceLabel]:
+def label_pairs(pairs: Sequence[Mapping], labeller, aggregator: Aggregator, work=None) -> list[PreferenceLabel]:
     """Label response pairs (dicts with `id`, `conversation`, `context`, `response_a`, `response_b`).
 
     All model judgements of all pairs go to the labeller in one call, so the
     feedback model sees one long batched workload rather than many small ones.
-    `labeller` is a `ComparisonLabeller` (or anything with its `label` method).
+    `labeller` is a `ComparisonLabeller` (or anything with its `label` method);
+    `work`, a progress measure (`run.work.ChunkWork`), is passed on when given.
     """
-    from cai_lang.train.rl.labeller import Comparison
+    from cai_lang.train.rl.labeller import Comparison, ComparisonLabeller
 
     check_settings(labeller, aggregator)
     plans = [
@@ -285,7 +286,9 @@ def label_pairs(pairs: Sequence[Mapping], labeller, aggregator: Aggregator) -> l
         for item_id in plan.model:
             requests.append(Comparison(item_id, conversation, pair["response_a"], pair["response_b"]))
             owners.append((index, item_id))
-    verdicts = labeller.label(requests) if requests else []
+    # Other labellers (test doubles) take the comparisons alone.
+    progress = {"work": work} if work is not None and isinstance(labeller, ComparisonLabeller) else {}
+    verdicts = labeller.label(requests, **progress) if requests else []
     found: list[dict[str, float]] = [{} for _ in pairs]
     details: list[dict[str, dict]] = [{} for _ in pairs]
     for (index, item_id), verdict in zip(owners, verdicts):

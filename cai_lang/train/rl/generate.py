@@ -28,6 +28,7 @@ from cai_lang.codegen.bundle import Bundle
 from cai_lang.engine.base import GenerationBackend, SamplingParams
 from cai_lang.train.run.folder import RowWriter, RunError
 from cai_lang.train.run.prompts import PromptRecord
+from cai_lang.train.run.work import ChunkWork, WorkCallback
 from cai_lang.train.sl.generate import DIALECTS, TEXT_STOPS, call_seed, check_long_prompts, fit_prompts, response_prompt
 
 MODES = ("sample", "priority")
@@ -144,6 +145,7 @@ def sample_chunk(
     config: RLGenerationConfig,
     chunk_index: int,
     policy_id: str,
+    work: ChunkWork | None = None,
 ) -> list[dict[str, Any]]:
     """Two responses per prompt of one chunk, as pair rows: one generate call per side, each with its own seed.
 
@@ -157,8 +159,12 @@ def sample_chunk(
     params = config.sampling(call_seed(config.seed, chunk_index, 0, "pairs"))
     params_b = config.sampling(call_seed(config.seed, chunk_index, 1, "pairs"))
     prompts = [response_prompt(r.turns, config.dialect) for r in records]
-    responses_a = policy.generate(prompts, params)
-    responses_b = policy.generate(prompts, params_b)
+    work = work or ChunkWork(None, 0)
+    work.need(2 * len(prompts))
+    with work.call(len(prompts)):
+        responses_a = policy.generate(prompts, params)
+    with work.call(len(prompts)):
+        responses_b = policy.generate(prompts, params_b)
     responses = [text for pair in zip(responses_a, responses_b) for text in pair]
     rows = []
     for i, record in enumerate(records):
@@ -186,13 +192,14 @@ def sample_chunk(
     return rows
 
 
-def label_rows(pairs: Sequence[Mapping[str, Any]], *, labeller, aggregator, config: RLGenerationConfig, feedback_ids: Sequence[str]) -> list[dict[str, Any]]:
+def label_rows(pairs: Sequence[Mapping[str, Any]], *, labeller, aggregator, config: RLGenerationConfig, feedback_ids: Sequence[str],
+               work: ChunkWork | None = None) -> list[dict[str, Any]]:
     """One label row per pair: the aggregated soft label with every per-principle verdict, the mode,
     the bundle hash, and who labelled it how."""
     from cai_lang.train.rl.aggregate import label_pairs
 
     rows = []
-    for label in label_pairs(pairs, labeller, aggregator):
+    for label in label_pairs(pairs, labeller, aggregator, work=work):
         data = label.to_dict()
         rows.append(
             {
@@ -223,12 +230,16 @@ def generate_rl(
     policy_id: str,
     feedback_ids: Sequence[str],
     on_rows: Callable[[int], None] | None = None,
+    on_work: WorkCallback | None = None,
 ) -> RLStats:
     """Sample and label every prompt's pair, skipping rows the writers already hold.
 
     `pairs_on_disk` maps prompt ids to the pair rows already in the pairs
     file (a resumed run labels those, not new samples). `policy` may be None
-    when every pair is already on disk.
+    when every pair is already on disk. `on_rows(n)` counts prompts as each
+    chunk's labels are written; `on_work(done, total, pending)` reports the
+    engine inputs inside the chunk (`run.work.ChunkWork`), sampling then
+    labelling, so a display moves before the chunk ends.
     """
     stats = RLStats()
     if policy is not None:
@@ -249,27 +260,39 @@ def generate_rl(
         unlabelled = [r for r in chunk if r.id not in label_writer]
         if not unlabelled:
             continue
-        if any(r.id not in pair_writer for r in chunk):
-            if policy is None:
-                raise RunError("pairs are missing and no policy was opened to sample them")
-            # The whole chunk is sampled again so every row sees the batch it saw the first time.
-            sampled = sample_chunk(chunk, policy=policy, bundle=bundle, config=config, chunk_index=chunk_index, policy_id=policy_id)
-            # Checked before anything is written, so a refused chunk leaves no rows for a resume to label.
-            check_pairs_differ(sampled, stats)
-            for row in sampled:
-                if row["id"] in cut:
-                    row["truncated"] = cut[row["id"]]
-                if pair_writer.append(row):
-                    pairs[row["id"]] = row
-                    stats.pairs_written += 1
-            stats.chunks_sampled += 1
-        # Labelled whole for the same reason; only the missing labels are written.
-        for row in label_rows([pairs[r.id] for r in chunk], labeller=labeller, aggregator=aggregator, config=config, feedback_ids=feedback_ids):
-            stats.labels_written += label_writer.append(row)
-        stats.chunks_labelled += 1
+        backends = [policy, *(m.backend for m in getattr(labeller, "models", ()))]
+        with ChunkWork(on_work, len(unlabelled), backends) as work:
+            _chunk(chunk, chunk_index, work, policy=policy, labeller=labeller, aggregator=aggregator, bundle=bundle, config=config,
+                   pair_writer=pair_writer, label_writer=label_writer, pairs=pairs, cut=cut, stats=stats, policy_id=policy_id,
+                   feedback_ids=feedback_ids)
         if on_rows:
             on_rows(len(unlabelled))
     return stats
+
+
+def _chunk(chunk, chunk_index, work, *, policy, labeller, aggregator, bundle, config, pair_writer, label_writer, pairs, cut, stats,
+           policy_id, feedback_ids) -> None:
+    """Sample (when pairs are missing) and label one chunk, writing only the rows missing."""
+    if any(r.id not in pair_writer for r in chunk):
+        if policy is None:
+            raise RunError("pairs are missing and no policy was opened to sample them")
+        # The whole chunk is sampled again so every row sees the batch it saw the first time.
+        sampled = sample_chunk(chunk, policy=policy, bundle=bundle, config=config, chunk_index=chunk_index, policy_id=policy_id,
+                               work=work)
+        # Checked before anything is written, so a refused chunk leaves no rows for a resume to label.
+        check_pairs_differ(sampled, stats)
+        for row in sampled:
+            if row["id"] in cut:
+                row["truncated"] = cut[row["id"]]
+            if pair_writer.append(row):
+                pairs[row["id"]] = row
+                stats.pairs_written += 1
+        stats.chunks_sampled += 1
+    # Labelled whole for the same reason; only the missing labels are written.
+    for row in label_rows([pairs[r.id] for r in chunk], labeller=labeller, aggregator=aggregator, config=config, feedback_ids=feedback_ids,
+                          work=work):
+        stats.labels_written += label_writer.append(row)
+    stats.chunks_labelled += 1
 
 
 def label_summary(labels: Sequence[Mapping[str, Any]]) -> dict[str, Any]:

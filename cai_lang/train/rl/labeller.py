@@ -31,6 +31,7 @@ from typing import Literal, Mapping, Sequence
 
 from cai_lang.codegen.bundle import Bundle
 from cai_lang.engine.base import GenerationBackend, SamplingParams
+from cai_lang.train.run.work import ChunkWork
 
 Dialect = Literal["chat", "text", "paper"]
 
@@ -157,11 +158,18 @@ class ComparisonLabeller:
         return cls(bundle, [FeedbackModel(b, dialect) for b in backends], **options)
 
     # ------------------------------------------------------------ public
-    def label(self, comparisons: Sequence[Comparison]) -> list[Verdict]:
-        """One verdict per comparison, in order. Each model sees every comparison in one batched call."""
+    def label(self, comparisons: Sequence[Comparison], work: ChunkWork | None = None) -> list[Verdict]:
+        """One verdict per comparison, in order. Each model sees every comparison in one batched call.
+
+        `work` (a progress measure, `run.work.ChunkWork`) is told the engine
+        inputs these calls need and done; it changes no verdict.
+        """
         if not comparisons:
             return []
-        per_model = [self._score_model(model, comparisons) for model in self.models]
+        work = work or ChunkWork(None, 0)
+        orders = 2 if self.both_orders else 1
+        work.need(len(self.models) * len(comparisons) * orders * (3 if self.cot else 2))
+        per_model = [self._score_model(model, comparisons, work) for model in self.models]
         verdicts = []
         for i in range(len(comparisons)):
             rows = [scored[i] for scored in per_model]  # (p_first, p_second, reasoning) per model
@@ -199,13 +207,14 @@ class ComparisonLabeller:
             values["reasoning"] = reasoning
         return render_prompt(self.bundle, comparison.item_id, phase, model.dialect, **values)
 
-    def _score_model(self, model: FeedbackModel, comparisons: Sequence[Comparison]) -> list[tuple[float, float | None, tuple[str, ...]]]:
+    def _score_model(self, model: FeedbackModel, comparisons: Sequence[Comparison], work: ChunkWork) -> list[tuple[float, float | None, tuple[str, ...]]]:
         shown = [(c, order) for c in comparisons for order in self._orders(c)]
         reasonings: list[str | None] = [None] * len(shown)
         phase = "compare"
         if self.cot:
             cot_prompts = [self._render(model, "compare_cot", c, order) for c, order in shown]
-            reasonings = [clean_reasoning(t) for t in model.backend.generate(cot_prompts, self.cot_params)]
+            with work.call(len(cot_prompts)):
+                reasonings = [clean_reasoning(t) for t in model.backend.generate(cot_prompts, self.cot_params)]
             phase = "compare_cot_answer"
         option_a, option_b = model.option_texts
         prompts, continuations = [], []
@@ -213,7 +222,8 @@ class ComparisonLabeller:
             prompt = self._render(model, phase, c, order, reasoning)
             prompts += [prompt, prompt]
             continuations += [option_a, option_b]
-        logprobs = model.backend.continuation_logprobs(prompts, continuations)
+        with work.call(len(prompts)):
+            logprobs = model.backend.continuation_logprobs(prompts, continuations)
         # P(first-shown response wins) per shown order, in `shown` order.
         p_shown_first = [option_probability(logprobs[2 * k], logprobs[2 * k + 1]) for k in range(len(shown))]
         per_order = 2 if self.both_orders else 1

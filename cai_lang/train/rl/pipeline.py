@@ -167,6 +167,7 @@ def _generate(options: GenerationStep, bundle, records, pair_writer, label_write
             records, policy=policy, labeller=labeller, aggregator=aggregator, bundle=bundle, config=options.generation,
             pair_writer=pair_writer, label_writer=label_writer, pairs_on_disk=pairs_on_disk,
             policy_id=settings["policy"], feedback_ids=settings["feedback_models"], on_rows=reporter.advance,
+            on_work=getattr(reporter, "work", None),
         )
     finally:
         for backend in opened.values():

@@ -33,6 +33,8 @@ class Reporter(Protocol):
     def phase(self, text: str) -> None: ...
     def start(self, total: int, completed: int) -> None: ...
     def advance(self, n: int) -> None: ...
+    # Inside the current chunk: engine inputs done of total, and its prompts not yet advanced (run.work).
+    def work(self, done: int, total: int, pending: int) -> None: ...
     def stop(self) -> None: ...
 
 
@@ -46,6 +48,9 @@ class QuietReporter:
         pass
 
     def advance(self, n: int) -> None:
+        pass
+
+    def work(self, done: int, total: int, pending: int) -> None:
         pass
 
     def stop(self) -> None:

@@ -38,6 +38,7 @@ from cai_lang.codegen.bundle import Bundle
 from cai_lang.engine.base import GenerationBackend, Prompt, SamplingParams
 from cai_lang.train.run.folder import RowWriter
 from cai_lang.train.run.prompts import PromptRecord
+from cai_lang.train.run.work import ChunkWork, WorkCallback
 from cai_lang.train.sl.sampling import (
     NoApplicablePrinciple,
     PrincipleSampler,
@@ -231,6 +232,7 @@ def generate_chunk(
     chunk_index: int = 0,
     sampler: PrincipleSampler | None = None,
     on_done: Callable[[list[_InFlight]], None] | None = None,
+    chunk_work: ChunkWork | None = None,
 ) -> list[_InFlight]:
     """Run the whole SL-CAI loop for one chunk of prompts, batched per step.
 
@@ -238,6 +240,8 @@ def generate_chunk(
     prompt once answered, a red-team one when it stops early, has no
     principle left or ends its last round), each prompt exactly once, so a
     progress bar moves inside a chunk; it changes nothing that is generated.
+    `chunk_work` is told what each step will ask of the engine, for a
+    progress display finer than prompts.
 
     Every call names its rows (`generate_rows`), so a backend that keeps a
     transcript's cache reads only what each step adds to it; a row's cache
@@ -250,13 +254,13 @@ def generate_chunk(
     try:
         return _run_chunk(records, keys, policy=policy, critic=critic, bundle=bundle, config=config,
                           chunk_index=chunk_index, sampler=sampler or PrincipleSampler(bundle, config.seed),
-                          on_done=on_done or (lambda done: None))
+                          on_done=on_done or (lambda done: None), chunk_work=chunk_work or ChunkWork(None, 0))
     finally:
         for backend in backends:
             backend.release_rows(keys)
 
 
-def _run_chunk(records, keys, *, policy, critic, bundle, config, chunk_index, sampler, on_done) -> list[_InFlight]:
+def _run_chunk(records, keys, *, policy, critic, bundle, config, chunk_index, sampler, on_done, chunk_work) -> list[_InFlight]:
     work = []
     for record in records:
         labels, unknown = clean_labels(bundle, record.context)
@@ -269,11 +273,14 @@ def _run_chunk(records, keys, *, policy, critic, bundle, config, chunk_index, sa
         if done:
             on_done(done)
 
-    answers = policy.generate_rows(
-        [response_prompt(w.record.turns, config.dialect) for w in work],
-        config.sampling(call_seed(config.seed, chunk_index, 0, "response")),
-        rows=[key[id(w)] for w in work],
-    )
+    # Every red-team prompt may need a critique and a revision each round.
+    chunk_work.need(len(work) + 2 * config.rounds * sum(w.record.kind == "red_team" for w in work))
+    with chunk_work.call(len(work)):
+        answers = policy.generate_rows(
+            [response_prompt(w.record.turns, config.dialect) for w in work],
+            config.sampling(call_seed(config.seed, chunk_index, 0, "response")),
+            rows=[key[id(w)] for w in work],
+        )
     for w, answer in zip(work, answers):
         w.initial = w.current = strip_thinking(answer, w.thinking)
 
@@ -291,11 +298,14 @@ def _run_chunk(records, keys, *, policy, critic, bundle, config, chunk_index, sa
         active = [w for w in active if not w.no_principle]
         if not active:
             break
-        critiques = critic.generate_rows(
-            [critique_prompt(bundle, items[w.record.id].id, w.conversation, config.critique_dialect) for w in active],
-            config.sampling(call_seed(config.seed, chunk_index, round_index, "critique")),
-            rows=[key[id(w)] for w in active],
-        )
+        rounds_after = config.rounds - round_index - 1
+        chunk_work.need(len(active) * (2 + 2 * rounds_after))
+        with chunk_work.call(len(active)):
+            critiques = critic.generate_rows(
+                [critique_prompt(bundle, items[w.record.id].id, w.conversation, config.critique_dialect) for w in active],
+                config.sampling(call_seed(config.seed, chunk_index, round_index, "critique")),
+                rows=[key[id(w)] for w in active],
+            )
         revising = []
         for w, critique in zip(active, critiques):
             critique = strip_thinking(critique, w.thinking)
@@ -307,19 +317,22 @@ def _run_chunk(records, keys, *, policy, critic, bundle, config, chunk_index, sa
             else:
                 revising.append((w, entry))
         release([w for w in active if w.stopped_early])
+        chunk_work.need(len(revising) * (1 + 2 * rounds_after))
         if revising:
-            revisions = policy.generate_rows(
-                [
-                    revision_prompt(bundle, entry["principle"], w.conversation, entry["critique"], config.dialect)
-                    for w, entry in revising
-                ],
-                config.sampling(call_seed(config.seed, chunk_index, round_index, "revision")),
-                rows=[key[id(w)] for w, _ in revising],
-            )
+            with chunk_work.call(len(revising)):
+                revisions = policy.generate_rows(
+                    [
+                        revision_prompt(bundle, entry["principle"], w.conversation, entry["critique"], config.dialect)
+                        for w, entry in revising
+                    ],
+                    config.sampling(call_seed(config.seed, chunk_index, round_index, "revision")),
+                    rows=[key[id(w)] for w, _ in revising],
+                )
             for (w, entry), revision in zip(revising, revisions):
                 entry["revision"] = strip_thinking(revision, w.thinking)
                 w.current = entry["revision"]
         active = [w for w, _ in revising]
+    chunk_work.need(0)  # a loop that ended early needs nothing more
     # Those still in the loop after the last round are done too (their rows are released by the caller).
     if active:
         on_done(active)
@@ -367,6 +380,7 @@ def generate_sl(
     on_rows: Callable[[int], None] | None = None,
     model_id: str | None = None,
     critic_model_id: str | None = None,
+    on_work: WorkCallback | None = None,
 ) -> SLStats:
     """Generate every prompt's row into `writer`, skipping ids it already holds.
 
@@ -374,7 +388,9 @@ def generate_sl(
     prompts just finished: as they leave a chunk's loop, and the rest once
     the chunk's rows are written. Over a chunk the calls add up to the rows
     it wrote, so a resumed run (which redoes a half-written chunk) counts
-    no prompt twice. `model_id` and `critic_model_id` are what
+    no prompt twice. `on_work(done, total, pending)` reports the engine
+    inputs of the current chunk (`run.work.ChunkWork`), so a display moves
+    between prompt counts. `model_id` and `critic_model_id` are what
     the rows record (default: the backends' own ids).
     """
     stats = SLStats()
@@ -398,18 +414,21 @@ def generate_sl(
             continue
         wanted = {r.id for r in missing}
         counted: set[str] = set()
+        chunk_work = ChunkWork(on_work, len(missing), [policy, critic])
 
         def finished(done: list[_InFlight]) -> None:
             new = {w.record.id for w in done} & (wanted - counted)
             counted.update(new)
+            chunk_work.finished(len(new))
             if on_rows and new:
                 on_rows(len(new))
 
         # The whole chunk is redone so every call sees the batch it saw the first time.
-        done = generate_chunk(
-            chunk, policy=policy, critic=critic, bundle=bundle, config=config, chunk_index=chunk_index, sampler=sampler,
-            on_done=finished,
-        )
+        with chunk_work:
+            done = generate_chunk(
+                chunk, policy=policy, critic=critic, bundle=bundle, config=config, chunk_index=chunk_index, sampler=sampler,
+                on_done=finished, chunk_work=chunk_work,
+            )
         stats.chunks_run += 1
         for w in done:
             if w.record.id in writer:

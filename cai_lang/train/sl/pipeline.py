@@ -101,7 +101,7 @@ def generate_sl_data(run: Run, options: GenerationStep, reporter: Reporter | Non
             try:
                 stats = generate_sl(
                     records, policy=policy, critic=critic, bundle=bundle, config=options.generation, writer=writer,
-                    on_rows=reporter.advance, model_id=settings["model"],
+                    on_rows=reporter.advance, on_work=getattr(reporter, "work", None), model_id=settings["model"],
                     critic_model_id=settings["critic_model"] or settings["model"],
                 )
             finally:
