@@ -170,8 +170,13 @@ def test_sampling_and_labelling_report_their_engine_work_inside_the_chunk(rl_bun
         )
     work = [e[1:] for e in events if e[0] == "work"]
     assert events[-1] == ("rows", 5) and len(work) >= 4  # sampled twice, then labelled, before the one count
-    assert work[:3] == [(0, 10, 5), (5, 10, 5), (10, 10, 5)]  # both sides of the pairs
+    # Planned up front: both sides of the pairs, and at most what the labeller may score for them.
+    aggregator = Aggregator(rl_bundle, config.mode, margin=config.margin, seed=config.seed)
+    planned = 10 + labeller.engine_inputs(sum(aggregator.model_items_at_most(r.context) for r in RECORDS))
+    assert work[:3] == [(0, planned, 5), (5, planned, 5), (10, planned, 5)]
     scored = sum(len(batch) for batch, _ in backend.score_calls)
-    assert work[-1] == (10 + scored, 10 + scored, 5)
+    assert work[-1] == (10 + scored, 10 + scored, 5) and 10 + scored <= planned
+    shares = [done / total for done, total, _ in work]
+    assert shares == sorted(shares)  # the estimate only grows
     _, _, quiet_pairs, quiet_labels = run(rl_bundle, tmp_path / "quiet", config)
     assert read_rows(tmp_path / "labels.jsonl") == quiet_labels and read_rows(tmp_path / "pairs.jsonl") == quiet_pairs

@@ -194,6 +194,17 @@ class Aggregator:
         model = tuple(i for i in counted if i not in exact)
         return Plan(tuple(counted), model, exact, tuple(abstained), tuple(set_aside), tuple(dropped))
 
+    def model_items_at_most(self, context: Mapping[str, object]) -> int:
+        """How many items of a pair with this context the feedback model may judge, before its responses are known
+        (regex rules are judged here or abstain; sample mode asks one item at most). For progress estimates only."""
+        from cai_lang.train.sl.sampling import clean_labels
+
+        context, _ = clean_labels(self.bundle, context)
+        judges = {entry.id: entry for entry in self.judges(context)}
+        counted, _ = self.resolve_conflicts(list(judges), context)
+        by_model = sum(getattr(judges[i], "detect", None) is None for i in counted)
+        return min(by_model, 1) if self.mode == "sample" else by_model
+
     def _draw(self, pair_id: str, entries: list[PrincipleEntry | RuleEntry]) -> PrincipleEntry | RuleEntry:
         # A per-pair RNG: the draw depends on the seed and the pair only, not
         # on how many pairs were labelled before it.

@@ -160,7 +160,6 @@ def sample_chunk(
     params_b = config.sampling(call_seed(config.seed, chunk_index, 1, "pairs"))
     prompts = [response_prompt(r.turns, config.dialect) for r in records]
     work = work or ChunkWork(None, 0)
-    work.need(2 * len(prompts))
     with work.call(len(prompts)):
         responses_a = policy.generate(prompts, params)
     with work.call(len(prompts)):
@@ -273,7 +272,12 @@ def generate_rl(
 def _chunk(chunk, chunk_index, work, *, policy, labeller, aggregator, bundle, config, pair_writer, label_writer, pairs, cut, stats,
            policy_id, feedback_ids) -> None:
     """Sample (when pairs are missing) and label one chunk, writing only the rows missing."""
-    if any(r.id not in pair_writer for r in chunk):
+    sampling = any(r.id not in pair_writer for r in chunk)
+    if hasattr(labeller, "engine_inputs") and hasattr(aggregator, "model_items_at_most"):
+        # The whole chunk's work up front (labelling at most), so sampling is not shown as the whole chunk.
+        comparisons = sum(aggregator.model_items_at_most(r.context) for r in chunk)
+        work.need(2 * len(chunk) * sampling + labeller.engine_inputs(comparisons))
+    if sampling:
         if policy is None:
             raise RunError("pairs are missing and no policy was opened to sample them")
         # The whole chunk is sampled again so every row sees the batch it saw the first time.

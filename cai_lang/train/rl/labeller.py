@@ -167,8 +167,7 @@ class ComparisonLabeller:
         if not comparisons:
             return []
         work = work or ChunkWork(None, 0)
-        orders = 2 if self.both_orders else 1
-        work.need(len(self.models) * len(comparisons) * orders * (3 if self.cot else 2))
+        work.need(self.engine_inputs(len(comparisons)))
         per_model = [self._score_model(model, comparisons, work) for model in self.models]
         verdicts = []
         for i in range(len(comparisons)):
@@ -188,6 +187,10 @@ class ComparisonLabeller:
                 )
             )
         return verdicts
+
+    def engine_inputs(self, comparisons: int) -> int:
+        """The prompts and scored options `label` sends to the engines for this many comparisons."""
+        return len(self.models) * comparisons * (2 if self.both_orders else 1) * (3 if self.cot else 2)
 
     def label_one(self, item_id: str, conversation: Sequence[Mapping[str, str]], response_a: str, response_b: str) -> Verdict:
         return self.label([Comparison(item_id, tuple(conversation), response_a, response_b)])[0]
