@@ -98,8 +98,8 @@ class GenerationBackend(abc.ABC):
 
     model_id: str
     # Set by a pipeline for its progress display: called with how many inputs
-    # each internal batch of a call finished. Backends that batch (local) call
-    # it; the others leave progress to whole calls. It never changes a result.
+    # each internal batch (local) or request (HTTP) of a call finished, on the
+    # caller's thread; others leave progress to whole calls. It changes no result.
     on_batch: Callable[[int], None] | None = None
 
     def batch_done(self, n: int) -> None:

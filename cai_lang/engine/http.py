@@ -160,13 +160,21 @@ class HTTPBackend(GenerationBackend):
         # Jitter spreads the retries of many threads that failed together.
         return min(self.max_backoff, self.backoff * 2**attempt) * (0.5 + self._jitter.random() / 2)
 
-    def _map(self, fn, items: Sequence[Any]) -> list[Any]:
+    def _map(self, fn, items: Sequence[Any], size=lambda item: 1) -> list[Any]:
+        """`fn` over `items` on the thread pool, in order; `batch_done(size(item))` as each result is taken."""
         if len(items) <= 1:
-            return [fn(item) for item in items]
+            results = [fn(item) for item in items]
+            self.batch_done(sum(size(item) for item in items))
+            return results
         with self._pool_lock:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="caic-http")
-        return list(self._pool.map(fn, items))
+        results = []
+        # Taken in order on the caller's thread, so progress is never reported from a worker.
+        for item, result in zip(items, self._pool.map(fn, items)):
+            results.append(result)
+            self.batch_done(size(item))
+        return results
 
     def close(self) -> None:
         with self._pool_lock:
@@ -232,7 +240,7 @@ class HTTPBackend(GenerationBackend):
 
         # Requests that share a prefix go out together, so a server's prefix cache serves them.
         batches = list(groups.values())
-        self._map(score, [batches[k] for k in prefix_order([prompts[b[0]] for b in batches])])
+        self._map(score, [batches[k] for k in prefix_order([prompts[b[0]] for b in batches])], size=len)
         return scores
 
     def _score_text(self, prompt: str, options: list[str]) -> list[float]:

@@ -125,6 +125,19 @@ def test_a_server_without_echo_gives_a_clear_error(stub):
         backend_for(stub).continuation_logprobs(["The answer is"], [" (A)"])
 
 
+def test_progress_is_reported_per_finished_request(stub):
+    prompts = [f"prompt {i}" for i in range(5)]
+    stub.delay_for = {p: 0.02 * (5 - i) for i, p in enumerate(prompts)}  # finished out of order
+    seen: list[int] = []
+    with backend_for(stub, concurrency=3) as backend:
+        backend.on_batch = seen.append
+        backend.generate(prompts, SamplingParams(max_new_tokens=5))
+        assert seen == [1] * 5
+        seen.clear()
+        backend.continuation_logprobs([CHAT, CHAT, "The answer is"], ["A", "B", " yes"])
+    assert sorted(seen) == [1, 2]  # one request per distinct prompt, counted by its options
+
+
 def test_chat_continuations_use_first_token_top_logprobs(stub):
     backend = backend_for(stub)
     assert backend.continuation_logprobs([CHAT, CHAT], ["A", "B"]) == [-0.25, -1.5]
