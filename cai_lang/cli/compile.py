@@ -178,14 +178,7 @@ def export_command(
     for note in notes:
         typer.echo(f"note: {note}", err=True)
     text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-    if output is None:
-        typer.echo(text, nl=False)
-        return
-    try:
-        output.write_bytes(text.encode("utf-8"))
-    except OSError as exc:
-        raise _fail(f"cannot write {output}: {exc.strerror or exc}")
-    typer.echo(f"wrote {output} ({export_format.value}, deployment {bundle.deployment.name})")
+    _write_or_print(text, output, f"{export_format.value}, deployment {bundle.deployment.name}")
 
 
 def import_command(
@@ -207,14 +200,19 @@ def import_command(
         written = import_hf_cai(text, name, source=file.name)
     except HfImportError as exc:
         raise _fail(f"cannot import {file}: {exc}")
+    _write_or_print(written, output, import_format.value)
+
+
+def _write_or_print(text: str, output: Optional[Path], what: str) -> None:
+    """`text` to `output` as UTF-8 (saying what was written), or to stdout without `--output`."""
     if output is None:
-        typer.echo(written, nl=False)
+        typer.echo(text, nl=False)
         return
     try:
-        output.write_bytes(written.encode("utf-8"))
+        output.write_bytes(text.encode("utf-8"))
     except OSError as exc:
         raise _fail(f"cannot write {output}: {exc.strerror or exc}")
-    typer.echo(f"wrote {output} ({import_format.value})")
+    typer.echo(f"wrote {output} ({what})")
 
 
 def register(app: typer.Typer) -> None:

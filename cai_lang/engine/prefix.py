@@ -26,18 +26,10 @@ import torch
 from transformers import DynamicCache
 from transformers.cache_utils import DynamicLayer
 
+from cai_lang.engine.tokens import common_prefix
+
 # A row's cache is a list of per-layer (keys, values), each [1, heads, tokens, head_dim].
 LayerKV = tuple[torch.Tensor, torch.Tensor]
-
-
-def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
-    """How many leading tokens `a` and `b` share."""
-    n = 0
-    for x, y in zip(a, b):
-        if x != y:
-            break
-        n += 1
-    return n
 
 
 def reusable(cache: object) -> bool:

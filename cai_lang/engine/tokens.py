@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
 from cai_lang.engine.base import EngineError, Prompt, is_chat
 
@@ -83,7 +83,7 @@ class PromptEncoder:
         if not continuation:
             return Split(prompt_ids, 0)
         full_ids = self.encode(text + continuation, chat)
-        shared = _common_prefix(prompt_ids, full_ids)
+        shared = common_prefix(prompt_ids, full_ids)
         if shared == 0:
             raise EngineError(
                 f"cannot score {continuation!r}: its first token has no context (the prompt is empty, or "
@@ -118,7 +118,8 @@ def defuse_known(content: str) -> str:
     return KNOWN_CONTROL.sub(lambda match: _break(match.group()), content)
 
 
-def _common_prefix(a: list[int], b: list[int]) -> int:
+def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    """How many leading tokens `a` and `b` share."""
     n = 0
     for x, y in zip(a, b):
         if x != y:
