@@ -116,9 +116,20 @@ def compile_file(
     Raises OSError when the file cannot be read and UnknownDeployment for a
     deployment the file does not declare.
     """
+    return compile_checked(check_file(path), deployment=deployment, all_deployments=all_deployments, compiler_version=compiler_version)
+
+
+def compile_checked(
+    result: CheckResult,
+    *,
+    deployment: str | None = None,
+    all_deployments: bool = False,
+    compiler_version: str | None = None,
+):
+    """`compile_file` for a file already checked (`check_file`'s result), so a caller
+    that needs the constitution too does not check it twice."""
     from cai_lang.codegen.compiler import compile_deployment
 
-    result = check_file(path)
     if result.errors or result.constitution is None:
         raise CompileRefused(result)
     constitution = result.constitution

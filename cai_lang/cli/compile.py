@@ -56,10 +56,16 @@ PLACEHOLDERS: dict[str, Any] = {
 
 def _compile(file: Path, deployment: Optional[str] = None, all_deployments: bool = False) -> list:
     """Run `api.compile_file`, turning its refusals into exit codes."""
-    from cai_lang.api import CompileRefused, UnknownDeployment, compile_file
+    return _compile_checked(file, deployment, all_deployments)[0]
+
+
+def _compile_checked(file: Path, deployment: Optional[str] = None, all_deployments: bool = False) -> tuple[list, object]:
+    """The bundles and the checked constitution, from one check of `file`; refusals become exit codes."""
+    from cai_lang.api import CompileRefused, UnknownDeployment, check_file, compile_checked
 
     try:
-        return compile_file(file, deployment=deployment, all_deployments=all_deployments)
+        result = check_file(file)
+        return compile_checked(result, deployment=deployment, all_deployments=all_deployments), result.constitution
     except CompileRefused as refused:
         _print_diagnostics(refused)
         raise typer.Exit(HAS_ERRORS)
@@ -169,11 +175,9 @@ def export_command(
     deployment: Optional[str] = typer.Option(None, "--deployment", "-d", help="Export this deployment (default: `default`)."),
 ) -> None:
     """Export a constitution for other pipelines, keeping declaration order."""
-    from cai_lang.api import check_file
     from cai_lang.codegen.hf_export import declaration_order, hf_cai_export
 
-    (bundle,) = _compile(file, deployment)
-    constitution = check_file(file).constitution
+    (bundle,), constitution = _compile_checked(file, deployment)
     data, notes = hf_cai_export(bundle, declaration_order(constitution) if constitution is not None else None)
     for note in notes:
         typer.echo(f"note: {note}", err=True)
