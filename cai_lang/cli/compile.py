@@ -209,11 +209,13 @@ def import_command(
 
 def _write_or_print(text: str, output: Optional[Path], what: str) -> None:
     """`text` to `output` as UTF-8 (saying what was written), or to stdout without `--output`."""
+    from cai_lang.files import write_atomic
+
     if output is None:
         typer.echo(text, nl=False)
         return
     try:
-        output.write_bytes(text.encode("utf-8"))
+        write_atomic(output, text)
     except OSError as exc:
         raise _fail(f"cannot write {output}: {exc.strerror or exc}")
     typer.echo(f"wrote {output} ({what})")

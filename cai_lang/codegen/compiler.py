@@ -59,6 +59,7 @@ from cai_lang.codegen.wording import (
     rule_statement,
     rule_wording,
 )
+from cai_lang.files import write_atomic
 from cai_lang.ir import nodes as ir
 from cai_lang.ir.model import (
     ConflictDef,
@@ -301,6 +302,6 @@ def write_bundle(bundle: Bundle, out_dir: str | Path) -> list[Path]:
     for relative, text in bundle_files(bundle).items():
         path = folder / relative
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(text.encode("utf-8"))
+        write_atomic(path, text)
         written.append(path)
     return written

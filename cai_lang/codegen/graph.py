@@ -26,6 +26,7 @@ from cai_lang.codegen.graph_layout import (
     items,
     layout,
 )
+from cai_lang.files import write_atomic
 from cai_lang.ir.model import ResolvedDeployment
 from cai_lang.ir.order import PriorityGraph
 
@@ -117,7 +118,7 @@ def write_graph(deployment: ResolvedDeployment, title: str, out: Path) -> str:
     suffix = out.suffix.lower()
     dot_text = to_dot(deployment, title)
     if suffix in (".dot", ".gv"):
-        out.write_text(dot_text, encoding="utf-8")
+        write_atomic(out, dot_text)
         return "dot text"
     if suffix not in (".svg", ".png"):
         raise ValueError(f"cannot draw `{out.name}`: use a .dot, .svg or .png file name")

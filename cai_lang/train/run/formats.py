@@ -17,9 +17,10 @@ too), so a prompt is never shown twice. Nothing here imports torch.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
+
+from cai_lang.files import write_atomic
 
 SFT_FILE = "sft.jsonl"
 PREFERENCES_FILE = "preferences.jsonl"
@@ -92,18 +93,10 @@ def preference_file_rows(
 
 
 def write_rows(path: Path, rows: Iterable[Mapping[str, Any]]) -> int:
-    """Write JSONL whole through a temporary file, so a reader never sees half a file; return the row count."""
-    path = Path(path)
-    temporary = path.with_name(path.name + ".tmp")
-    count = 0
-    with temporary.open("w", encoding="utf-8") as handle:
-        for row in rows:
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-            count += 1
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
-    return count
+    """Write JSONL whole through `write_atomic`, so a reader (or a full disk) never sees half a file; return the row count."""
+    lines = [json.dumps(row, ensure_ascii=False) + "\n" for row in rows]
+    write_atomic(Path(path), "".join(lines))
+    return len(lines)
 
 
 # ---------------------------------------------------------------- Hub-style preference rows
