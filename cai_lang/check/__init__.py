@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from cai_lang.check.fields import check_fields
+from cai_lang.check.hidden import check_hidden_text
 from cai_lang.check.names import resolve
 from cai_lang.check.patterns import check_patterns
 from cai_lang.check.suppress import apply_suppressions
@@ -29,6 +30,7 @@ FrontPass = Callable[[Program, Constitution], list[Diagnostic]]
 FRONT_PASSES: tuple[FrontPass, ...] = (
     lambda program, constitution: check_fields(program),
     lambda program, constitution: check_patterns(program),
+    lambda program, constitution: check_hidden_text(program),
     check_types,
     check_tests,
 )

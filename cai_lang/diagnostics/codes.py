@@ -292,6 +292,29 @@ _CODES: list[Code] = [
         "    disable helpful\n}\n",
     ),
     Code(
+        "E212",
+        Severity.ERROR,
+        "the solver could not decide a check within its limit",
+        "Every solver query of `caic check`, `caic test`, `caic diff` and the "
+        "language server is bounded: z3 may spend at most `CAIC_SOLVER_RLIMIT` "
+        "resource units on it (2,000,000 by default, a count of the solver's "
+        "work, so a file is decided the same way on every machine). Conditions "
+        "that encode a hard combinatorial problem (a pigeonhole over dozens of "
+        "flags) can exhaust it. The check named in the message is then neither "
+        "proved nor refuted, so its findings are incomplete; this is an error "
+        "because an undecided check must never read as a clean one. Simplify "
+        "the conditions (split them, use an enum instead of many exclusive "
+        "flags), or raise CAIC_SOLVER_RLIMIT.",
+        "context {\n" + "".join(f"    x{i}{j}: bool\n" for i in range(11) for j in range(10)) + "}\n"
+        'action a "do a"\nrule r {\n    never a when '
+        + " and ".join(["(" + " or ".join(f"x{i}{j}" for j in range(10)) + ")" for i in range(11)]
+                       + [f"not (x{i}{j} and x{k}{j})" for j in range(10) for i in range(11) for k in range(i + 1, 11)])
+        + "\n}\n",
+        'context {\n    hole: h0 | h1 | h2 | h3 | h4 | h5 | h6 | h7 | h8 | h9\n}\n'
+        'action a "do a"\nrule r {\n    never a when hole in {h0, h1}\n}\n',
+        self_contained=False,  # decided by the limit: tests/check/test_solver_bound.py runs it with a small one
+    ),
+    Code(
         "W301",
         Severity.WARNING,
         "vague principle",
@@ -476,6 +499,41 @@ _CODES: list[Code] = [
         "# caic: allow W302, E101\n"
         'principle helpful {\n    compare "Which response answers the question that was asked?"\n}\n',
         'principle helpful {  # caic: allow W302\n    compare "Which response answers the question that was asked?"\n}\n',
+    ),
+    Code(
+        "W312",
+        Severity.WARNING,
+        "hidden characters: bidirectional controls or invisible characters",
+        "Bidirectional controls (U+202A to U+202E, U+2066 to U+2069, U+200E, "
+        "U+200F, U+061C) change the order in which text is displayed, and "
+        "zero-width or invisible characters (U+200B to U+200D, U+2060 to U+2064, "
+        "U+FEFF, U+00AD, U+180E) are not displayed at all. In a principle's "
+        "wording, a name, a comment or a detector regex they let a constitution "
+        "say to the model, or match in responses, something its reviewers do "
+        "not see (the \"Trojan Source\" attack). The message shows the "
+        "characters escaped. Delete them; write text that needs another "
+        "direction without control characters.",
+        'principle honest {\n    critique "Point out claims \u202eyltrevoc\u202c made without evidence."\n'
+        '    revision "Support each claim or remove it."\n    compare "Which response supports its claims?"\n}\n',
+        'principle honest {\n    critique "Point out claims made without evidence."\n'
+        '    revision "Support each claim or remove it."\n    compare "Which response supports its claims?"\n}\n',
+    ),
+    Code(
+        "W313",
+        Severity.WARNING,
+        "detector pattern that other regex engines read differently",
+        "caic runs every `detect regex` one way on every install (the `regex` "
+        "module in Python's dialect with ASCII classes: `\\d` is 0-9, `\\w` is "
+        "A-Z, a-z, 0-9 and `_`, `(?i)` folds ASCII letters only; see "
+        "\"Detector patterns\" in docs/language.md). Two constructs mean "
+        "something else in RE2, Go, JavaScript or PCRE, so a pattern copied to "
+        "or from those tools changes what it flags: `$` without `(?m)` also "
+        "matches before a newline that ends the text here, and only at the very "
+        "end there; `(?i)` with a non-ASCII letter folds that letter there and "
+        "not here. Write `\\Z` for the very end (or `\\n?\\Z` to allow one final "
+        "newline; an engine without `\\Z` refuses it instead of reading it another way), and list both cases of non-ASCII letters (`[éÉ]`).",
+        'action leak "reveal an account number"\nrule no_leak {\n    never leak\n    detect regex "acct-[0-9]+$"\n}\n',
+        'action leak "reveal an account number"\nrule no_leak {\n    never leak\n    detect regex "acct-[0-9]+\\Z"\n}\n',
     ),
     Code(
         "I401",

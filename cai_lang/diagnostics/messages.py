@@ -85,6 +85,11 @@ DEAD_CONDITION = Message("W307", "{what} can never hold")
 BAD_SUPPRESSION = Message("W310", "suppression comment: {problem}")
 UNUSED_SUPPRESSION = Message("W310", "`caic: allow {code}` silences nothing here")
 RISKY_DETECTOR = Message("W309", "the detect regex of rule `{name}` {problem}")
+SOLVER_UNDECIDED = Message(
+    "E212", "the solver could not decide {what} in deployment `{where}` within its limit; that check is incomplete ({detail})"
+)
+HIDDEN_TEXT = Message("W312", "{kind} characters `{chars}` in the text: what a reviewer sees is not what the model or the engine reads")
+UNPORTABLE_DETECTOR = Message("W313", "the detect regex of rule `{name}` {problem}")
 RULES_RESOLVED = Message(
     "I401", "rules `{never}` (never {action}) and `{always}` (always {action}) overlap; `{winner}` wins by priority"
 )

@@ -5,20 +5,23 @@ deployment's assumptions and the test's `given`): the runner asks the
 deployment's `ContextSolver`, the checker's own encoding, for a context in
 the region where the property fails; none means it is proved, one is the
 witness of the failure. `detect` expectations are context-free and run the
-rule's regex on the text. Coverage records which rules, principles and
+rule's regex on the text through `cai_lang.detector`, the one engine and
+time bound every command uses; a search that runs out of time leaves the
+expectation *not judged* (`TestResult.not_judged`), which is not a pass. Coverage records which rules, principles and
 conflict clauses some expectation reached. Rendering lives in `report.py`.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 import z3
 
 from cai_lang.check import CheckResult
+from cai_lang.check.solver import SolverUndecided
 from cai_lang.check.tests import ExpectDef, TestDef, resolve_tests
 from cai_lang.check.view import DeploymentView
+from cai_lang.detector import DetectorTimeout, detector_search
 from cai_lang.ir.resolve import resolve_deployment
 from cai_lang.review.verdict import Semantics
 
@@ -42,10 +45,15 @@ class TestResult:
     deployment: str
     failures: list[Failure] = field(default_factory=list)
     vacuous: bool = False  # empty region (W308): proves nothing
+    not_judged: list[Failure] = field(default_factory=list)  # expectations whose detector ran out of time
 
     @property
     def passed(self) -> bool:
-        return not self.failures
+        return not self.failures and not self.not_judged
+
+    @property
+    def status(self) -> str:
+        return "fail" if self.failures else "not judged" if self.not_judged else "pass"
 
 
 @dataclass
@@ -109,11 +117,20 @@ class Runner:
         span = test.node.name.span
         outcome = TestResult(test.name, span.file, test.node.span.line, test.node.span.column, test.deployment)
         region = solver.encode(test.node.given)
-        if not solver.satisfiable(region):
+        try:
+            empty = not solver.satisfiable(region)
+        except SolverUndecided as undecided:
+            outcome.not_judged.append(Failure(test.node.span.line, "given", f"not judged: {undecided}"))
+            return outcome
+        if empty:
             outcome.vacuous = True
             return outcome
         for expect in test.expects:
-            failure = self.check(where, region, expect)
+            try:
+                failure = self.check(where, region, expect)
+            except (DetectorTimeout, SolverUndecided) as timeout:
+                outcome.not_judged.append(Failure(expect.node.span.line, expect.node.describe(), f"not judged: {timeout}"))
+                continue
             if failure is not None:
                 outcome.failures.append(failure)
         return outcome
@@ -173,7 +190,7 @@ class Runner:
 
     def detect(self, semantics: Semantics, expect: ExpectDef) -> Failure | None:
         pattern = _rule_node(self.result.constitution, expect.target).detect.value
-        match = re.search(pattern, expect.node.text.value)
+        match = detector_search(pattern, expect.node.text.value)
         if bool(match) != expect.node.negated:
             return None
         if match:
