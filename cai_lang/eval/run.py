@@ -56,7 +56,7 @@ class EvalOptions:
     """Everything `caic eval` takes; each field is also its command-line option."""
 
     source: Path = option(help="The `.const` file (or a compiled bundle.json / bundle folder).", argument=True)
-    model: str = option(MISSING, "--model", "-m", help="The model to evaluate: a folder saved with save_pretrained, or a Hub id.")
+    model: str = option(MISSING, "--model", "-m", help="The model to evaluate: a folder saved with save_pretrained, a Hub id, or a server `URL#NAME` (servers `URL1,URL2#NAME`).")
     output: Path = option(MISSING, "--output", "-o", help="Folder for metrics.json, report.html, plots/, responses.jsonl and run.json.")
     baseline: str | None = option(None, "--baseline", "-b", help="A model to compare against (win rate); it is measured the same way.")
     feedback_model: str | None = option(None, "--feedback-model", help="Critic and comparison judge (default: the baseline, else the model).")
@@ -383,10 +383,9 @@ def _identity(spec: str) -> str:
 
 def run_eval(options: EvalOptions, say: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Run the whole evaluation into `options.output`; returns the metrics (also written to metrics.json)."""
-    from cai_lang.engine import load_backend
     from cai_lang.eval.refusal import detect_refusal, refusal_rate
     from cai_lang.train.run.folder import RowWriter, now, write_atomic
-    from cai_lang.train.run.model_specs import check_model
+    from cai_lang.train.run.model_specs import ServerSettings, check_model, open_backend
     from cai_lang.train.run.session import Run
 
     say = say or (lambda text: None)
@@ -412,7 +411,8 @@ def run_eval(options: EvalOptions, say: Callable[[str], None] | None = None) -> 
     def backend(spec: str):
         key = _identity(spec)
         if key not in backends:
-            backends[key] = load_backend(spec, device=options.device, batch_size=options.batch_size)
+            # The one opener of `generate` and `train`: folders, Hub ids, servers and server pools alike.
+            backends[key] = open_backend(spec, ServerSettings(), device=options.device, batch_size=options.batch_size)
         return backends[key]
 
     try:

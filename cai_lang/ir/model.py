@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from cai_lang.ir import nodes as ir
 from cai_lang.span import Span
@@ -150,15 +150,16 @@ class ResolvedDeployment(Frozen):
     reweighted: dict[str, float]  # weights set by deployments in the chain
     examples: tuple[ir.Example, ...] = ()  # shared few-shots, as in `Constitution`
     comparisons: tuple[ir.Comparison, ...] = ()
+    _spans: dict[str, Span] | None = PrivateAttr(default=None)
 
     def enabled_ids(self) -> set[str]:
         return {p.id for p in self.principles} | {r.id for r in self.rules}
 
     def span_of(self, item_id: str) -> Span | None:
-        for principle in self.principles:
-            if principle.id == item_id:
-                return principle.node.name.span
-        for rule in self.rules:
-            if rule.id == item_id:
-                return rule.node.name.span
-        return None
+        # An index built on first use: a scan per call made checking quadratic
+        # in the number of declared conflicts (each names two items).
+        if self._spans is None:
+            spans = {rule.id: rule.node.name.span for rule in reversed(self.rules)}
+            spans.update({principle.id: principle.node.name.span for principle in reversed(self.principles)})
+            self._spans = spans  # a private attribute: allowed on a frozen model
+        return self._spans.get(item_id)

@@ -130,3 +130,16 @@ def test_the_backend_drops_a_field_the_server_refuses(server):
         backend.close()
     assert len(texts) == 2 and all(isinstance(t, str) for t in texts)
     assert backend.dropped_fields == {"top_k"}
+
+
+def test_caic_eval_runs_against_the_server(server, tiny_model, constitution_file, tmp_path):
+    """Issue 29, defect 5: `caic eval --model URL#NAME` opens a server like `generate` does (no `device` TypeError)."""
+    out = tmp_path / "eval"
+    result = runner.invoke(app, [
+        "eval", str(constitution_file), "-m", server["spec"], "--feedback-model", str(tiny_model), "-o", str(out),
+        "--max-prompts", "2", "--max-new-tokens", "6", "--critique-tokens", "4", "--deployment", "clinic",
+    ])
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "metrics.json").read_text(encoding="utf-8"))["prompts"]["count"] == 2
+    responses = rows(out / "responses.jsonl")
+    assert len(responses) == 2 and all(row["model"] == server["spec"] for row in responses)
