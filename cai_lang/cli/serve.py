@@ -47,6 +47,7 @@ def serve_reward(
     margin: float = typer.Option(0.05, "--margin", help="Priority mode: a tier decides when its verdict is this far from 0.5."),
     dialect: JudgeDialect = typer.Option(JudgeDialect.chat, "--dialect", help="Dialect of the comparison prompts."),
     served_model: Optional[str] = typer.Option(None, "--served-model", help="The model name a server URL serves (or write URL#NAME)."),
+    server_tokenizer: Optional[str] = typer.Option(None, "--server-tokenizer", help="The served model's tokenizer: server labels are then scored exactly from prompt log-probabilities."),
     device: str = typer.Option("auto", "--device", help="Device of a local feedback model."),
     batch_size: int = typer.Option(32, "--batch-size", help="Forward-pass batch size of a local feedback model."),
     max_batch: int = typer.Option(64, "--max-batch", help="Most responses judged together from concurrent requests."),
@@ -64,7 +65,7 @@ def serve_reward(
     if max_batch < 1 or max_wait_ms < 0:
         raise _fail("--max-batch must be at least 1 and --max-wait-ms at least 0")
     (bundle,) = _compile(file, deployment)
-    server = ServerSettings(served_model=served_model)
+    server = ServerSettings(served_model=served_model, tokenizer=server_tokenizer)
     options = JudgeOptions(mode=mode.value, margin=margin, dialect=dialect.value, device=device, batch_size=batch_size, server=server)
 
     def start() -> None:

@@ -363,17 +363,16 @@ def serve(judge: Judge, *, host: str = "127.0.0.1", port: int = 8100, max_batch:
     return app.state.batcher.stats.to_dict() if hasattr(app.state, "batcher") else {}
 
 
-class ServerThread:
-    """The server on a background thread, for tests and benchmarks: `with ServerThread(judge) as url: ...`.
+class AppThread:
+    """An ASGI app served on a background thread, for tests and benchmarks: `with AppThread(app) as url: ...`.
 
     It listens on 127.0.0.1 at a free port and is always stopped on exit.
     """
 
-    def __init__(self, judge: Judge, *, max_batch: int = 64, max_wait: float = 0.01, max_body: int = 4 << 20,
-                 startup_timeout: float = 60.0):
+    def __init__(self, app, *, startup_timeout: float = 60.0):
         import uvicorn
 
-        self.app = create_app(judge, max_batch=max_batch, max_wait=max_wait, max_body=max_body)
+        self.app = app
         self.server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=0, log_level="warning", lifespan="on"))
         self.startup_timeout = startup_timeout
         self._thread = threading.Thread(target=self.server.run, name="caic-reward-server", daemon=True)
@@ -392,3 +391,10 @@ class ServerThread:
     def __exit__(self, *exc: object) -> None:
         self.server.should_exit = True
         self._thread.join(timeout=30)
+
+
+class ServerThread(AppThread):
+    """The reward server for `judge` on a background thread: `with ServerThread(judge) as url: ...`."""
+
+    def __init__(self, judge: Judge, *, max_batch: int = 64, max_wait: float = 0.01, max_body: int = 4 << 20):
+        super().__init__(create_app(judge, max_batch=max_batch, max_wait=max_wait, max_body=max_body))
