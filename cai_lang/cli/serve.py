@@ -51,7 +51,7 @@ def serve_reward(
     device: str = typer.Option("auto", "--device", help="Device of a local feedback model."),
     batch_size: int = typer.Option(32, "--batch-size", help="Forward-pass batch size of a local feedback model."),
     max_batch: int = typer.Option(64, "--max-batch", help="Most responses judged together from concurrent requests."),
-    max_wait_ms: float = typer.Option(10.0, "--max-wait-ms", help="How long the first waiting request waits for others to join its batch."),
+    max_wait_ms: float = typer.Option(2.0, "--max-wait-ms", help="How long the first waiting request waits for others to join its batch (requests that arrive while a batch is judged join the next one anyway)."),
 ) -> None:
     """Serve the constitution as a reward model over HTTP: caic's JSON protocol (POST /judge) and OpenRLHF's (POST /openrlhf)."""
     from cai_lang.cli.boundary import guarded

@@ -99,7 +99,7 @@ class Stats:
 class Batcher:
     """Gathers concurrent requests and judges them together on one worker thread."""
 
-    def __init__(self, judge: Judge, *, max_batch: int = 64, max_wait: float = 0.01):
+    def __init__(self, judge: Judge, *, max_batch: int = 64, max_wait: float = 0.002):
         self.judge = judge
         self.max_batch = max_batch
         self.max_wait = max_wait
@@ -271,7 +271,7 @@ def _label_meta(label: Any, prompt: str, where: str) -> tuple[Any, dict, str | N
 # ---------------------------------------------------------------- the app
 
 
-def create_app(judge: Judge, *, max_batch: int = 64, max_wait: float = 0.01, max_body: int = 4 << 20):
+def create_app(judge: Judge, *, max_batch: int = 64, max_wait: float = 0.002, max_body: int = 4 << 20):
     """The FastAPI application serving `judge`; the batcher starts and stops with it."""
     from contextlib import asynccontextmanager
 
@@ -349,7 +349,7 @@ def create_app(judge: Judge, *, max_batch: int = 64, max_wait: float = 0.01, max
     return app
 
 
-def serve(judge: Judge, *, host: str = "127.0.0.1", port: int = 8100, max_batch: int = 64, max_wait: float = 0.01,
+def serve(judge: Judge, *, host: str = "127.0.0.1", port: int = 8100, max_batch: int = 64, max_wait: float = 0.002,
           say=print) -> dict:
     """Run the server until interrupted; returns the final stats."""
     import uvicorn
@@ -396,5 +396,5 @@ class AppThread:
 class ServerThread(AppThread):
     """The reward server for `judge` on a background thread: `with ServerThread(judge) as url: ...`."""
 
-    def __init__(self, judge: Judge, *, max_batch: int = 64, max_wait: float = 0.01, max_body: int = 4 << 20):
+    def __init__(self, judge: Judge, *, max_batch: int = 64, max_wait: float = 0.002, max_body: int = 4 << 20):
         super().__init__(create_app(judge, max_batch=max_batch, max_wait=max_wait, max_body=max_body))
