@@ -16,11 +16,13 @@ under `caic_content_hash` / `caic_constitution`, and in each row's
   `cai_lang/judge/verl_reward.py` reads).
 
 OpenRLHF (jsonl; the hash in each row's `metadata`):
-- `sft.jsonl`: `input` (turns), `output` (text): `--input_key input --output_key output --apply_chat_template`;
-- `preferences.jsonl`: `prompt`, `chosen`, `rejected`: `--prompt_key prompt --chosen_key chosen --rejected_key rejected`;
+- `sft.jsonl`: `input` (the turns), `output` (the answer, one assistant message):
+  `--data.input_key input --data.output_key output --data.apply_chat_template`;
+- `preferences.jsonl`: `prompt` (turns), `chosen`, `rejected` (one assistant message each):
+  `--data.prompt_key prompt --data.chosen_key chosen --data.rejected_key rejected --data.apply_chat_template`;
 - `rl_prompts.jsonl`: `prompt` (turns) and `label` (JSON of the conversation,
   context labels and reference, which the reward server's `/openrlhf` reads):
-  `--input_key prompt --label_key label --apply_chat_template`.
+  `--data.input_key prompt --data.label_key label --data.apply_chat_template`.
 
 `manifest.json` lists the files written, their row counts and the hash.
 Every row is written; a row made under another bundle is refused.
@@ -133,7 +135,8 @@ def _sft(row: Mapping, engine: str, meta: Mapping) -> dict:
     messages = [{"role": m["role"], "content": m["content"]} for m in row.get("messages") or []]
     if engine == "verl":
         return {"messages": messages, "extra_info": {"id": str(row.get("id", "")), "content_hash": meta["caic_content_hash"]}}
-    return {"input": messages[:-1], "output": messages[-1]["content"] if messages else "", "metadata": {"id": row.get("id"), **meta}}
+    # OpenRLHF's chat template path joins input and output as message lists.
+    return {"input": messages[:-1], "output": messages[-1:], "metadata": {"id": row.get("id"), **meta}}
 
 
 def _preference(row: Mapping, engine: str, meta: Mapping) -> dict:
@@ -141,7 +144,9 @@ def _preference(row: Mapping, engine: str, meta: Mapping) -> dict:
     if engine == "verl":
         return {**base, "extra_info": {"id": str(row.get("id", "")), "content_hash": meta["caic_content_hash"],
                                        "soft_label": float(row.get("soft_label", 1.0))}}
-    return {**base, "metadata": {"id": row.get("id"), "soft_label": row.get("soft_label"), **meta}}
+    # OpenRLHF appends chosen and rejected to the prompt's turns: each is one assistant message.
+    answers = {side: [{"role": "assistant", "content": base[side]}] for side in ("chosen", "rejected")}
+    return {**base, **answers, "metadata": {"id": row.get("id"), "soft_label": row.get("soft_label"), **meta}}
 
 
 def _prompt(index: int, row: Mapping, reference: str | None, engine: str, meta: Mapping) -> dict:

@@ -7,7 +7,7 @@ Endpoints (JSON in and out; docs/distributed.md has the full protocol):
   answers one judgement per response (reward or failure, per-item verdicts,
   detector results, content hash, feedback models).
 - `POST /openrlhf`: OpenRLHF's remote reward-model protocol
-  (`--remote_rm_url`): `query` (prompt plus response, as OpenRLHF decodes
+  (`--reward.remote_url`): `query` (prompt plus response, as OpenRLHF decodes
   them), `prompts`, `labels`; answers `rewards`, `scores` and `extra_logs`.
   A label holding caic's JSON metadata (what `caic export openrlhf` writes)
   names the conversation and context; any other label is a reference

@@ -1,11 +1,11 @@
 """A verl custom reward function that asks a caic reward server: point verl's loader at this file.
 
-verl loads `custom_reward_function.path` (this file) and calls
+verl loads `reward.custom_reward_function.path` (this file) and calls
 `compute_score(data_source, solution_str, ground_truth, extra_info, **reward_kwargs)`
-once per response. Set `custom_reward_function.name=compute_score` and the
+once per response. Set `reward.custom_reward_function.name=compute_score` and the
 server's address as `reward_kwargs.url` (or the `CAIC_REWARD_URL`
 environment variable). The prompt comes from `extra_info["caic"]` (the
-conversation and context labels `caic export verl` writes there); the
+conversation and context labels `caic export-data --engine verl` writes there); the
 response is compared with `ground_truth`, the reference answer, since verl
 scores one response at a time. A failed judgement raises, so verl never
 trains on a reward nobody computed. Standard library only: verl's workers

@@ -145,4 +145,6 @@ def test_openrlhf_export_carries_the_hash_and_the_label_the_server_reads(rl_bund
     (group,), _ = parse_openrlhf({"query": ["PROMPT answer<|endoftext|>"], "prompts": ["PROMPT "], "labels": [prompt_row["label"]]})
     assert group.responses == ("answer",) and group.reference == REFERENCE and dict(group.context) == CONTEXT
     (sft,) = [json.loads(line) for line in (tmp_path / "orlhf" / "sft.jsonl").read_text().splitlines()]
-    assert sft["input"] == CONVERSATION and sft["output"] == REFERENCE
+    assert sft["input"] == CONVERSATION and sft["output"] == [{"role": "assistant", "content": REFERENCE}]
+    (preference,) = [json.loads(line) for line in (tmp_path / "orlhf" / "preferences.jsonl").read_text().splitlines()]
+    assert preference["prompt"] == CONVERSATION and preference["chosen"] == [{"role": "assistant", "content": REFERENCE}]
