@@ -102,3 +102,29 @@ def test_a_server_without_token_id_prompts_falls_back_and_says_which_route_it_us
     assert text.scoring_routes == {"echo-text"} and chat.scoring_routes == set()
     # Echo on text is exact too for this tokenizer: the same labels.
     _close(labels, local_labels["text"])
+
+
+def test_generate_rl_labels_exactly_over_a_server_and_run_json_says_so(constitution_file, tiny_model, tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from cai_lang.cli.app import app
+
+    fast = ["--max-prompts", "3", "--max-new-tokens", "8", "--deployment", "clinic", "--seed", "3"]
+    runner = CliRunner()
+    local = runner.invoke(app, ["generate", "rl", str(constitution_file), "-m", str(tiny_model), "-o", str(tmp_path / "local"), *fast])
+    assert local.exit_code == 0, local.output
+    with AppThread(create_logprob_app(str(tiny_model))) as url:
+        served = runner.invoke(app, ["generate", "rl", str(constitution_file), "-m", str(tiny_model), "-f", f"{url}/v1#tiny",
+                                     "--server-tokenizer", str(tiny_model), "-o", str(tmp_path / "served"), *fast])
+    assert served.exit_code == 0, served.output
+
+    def labels(folder):
+        return {row["pair_id"]: row["p_a"] for row in map(json.loads, (tmp_path / folder / "rl_labels.jsonl").read_text().splitlines())}
+
+    want, got = labels("local"), labels("served")
+    assert want.keys() == got.keys() and len(want) == 3
+    assert all(got[k] == pytest.approx(want[k], abs=1e-5) for k in want)
+    steps = [s for c in json.loads((tmp_path / "served" / "run.json").read_text())["commands"] for s in c["steps"] if s["step"] == "rl-generate"]
+    assert steps[-1]["label_scoring"] == {f"{url}/v1#tiny": ["prompt-logprobs"]}
