@@ -39,7 +39,8 @@ def register(app: typer.Typer) -> None:
 
 def serve_reward(
     file: Path = typer.Argument(..., help="The `.const` file whose bundle judges.", show_default=False),
-    model: List[str] = typer.Option(..., "--model", "-m", help="Feedback model: a folder, a Hub id, URL#NAME or URL1,URL2#NAME; repeat for an ensemble."),
+    model: List[str] = typer.Option([], "--model", "-m", help="Feedback model: a folder, a Hub id, URL#NAME or URL1,URL2#NAME; repeat for an ensemble."),
+    preference_model: Optional[Path] = typer.Option(None, "--preference-model", help="Reward with this trained preference model's scores (a run's preference_model/) instead of comparisons."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on; the default is loopback only (the server has no authentication)."),
     port: int = typer.Option(8100, "--port", help="Port to listen on."),
     deployment: Optional[str] = typer.Option(None, "--deployment", "-d", help="Judge with this deployment's bundle (default: `default`)."),
@@ -62,6 +63,8 @@ def serve_reward(
 
     if not 0 < port < 65536:
         raise _fail(f"--port {port} is not a TCP port (1-65535)")
+    if bool(model) == (preference_model is not None):
+        raise _fail("give the feedback model(s) with --model, or a trained preference model with --preference-model (one of the two)")
     if max_batch < 1 or max_wait_ms < 0:
         raise _fail("--max-batch must be at least 1 and --max-wait-ms at least 0")
     (bundle,) = _compile(file, deployment)
@@ -71,7 +74,10 @@ def serve_reward(
     def start() -> None:
         for spec in model:
             check_model(spec, server)
-        with Judge.open(bundle, model, options) as judge:
+        if preference_model is not None:
+            check_model(str(preference_model), server, trainable=True)
+        opened = Judge.open(bundle, model, options) if model else Judge.open_preference_model(bundle, preference_model, options)
+        with opened as judge:
             stats = serve(judge, host=host, port=port, max_batch=max_batch, max_wait=max_wait_ms / 1000.0,
                           say=lambda line: typer.echo(line, err=True))
         typer.echo(f"served {stats.get('responses', 0)} rewards in {stats.get('batches', 0)} batches "

@@ -16,14 +16,14 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from cai_lang.judge.verl_reward import RewardServerError, post_json
-from cai_lang.train.rl.rewards import JudgementFailed, completion_text, prompt_turns, trl_reward_function
+from cai_lang.train.rl.rewards import JudgementFailed, completion_text, prompt_turns, reward_callable
 
 logger = logging.getLogger(__name__)
 
 
 def local_reward_function(judge, *, on_failure: str = "none"):
-    """trl's reward callable over an in-process `Judge`."""
-    return trl_reward_function(judge.labeller, judge.aggregator, on_failure=on_failure)
+    """trl's reward callable over an in-process `Judge` (comparisons, or its preference model)."""
+    return reward_callable(judge.score_many, on_failure=on_failure)
 
 
 def remote_reward_function(url: str, *, on_failure: str = "none", timeout: float = 300.0, concurrency: int = 8):

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from cai_lang.train.rl.rewards import GroupRequest, Judgement, feedback_model_ids, judge_groups
+from cai_lang.train.rl.rewards import GroupRequest, Judgement, feedback_model_ids, judge_groups, preference_rewards
 from cai_lang.train.run.model_specs import ServerSettings, model_identity
 
 
@@ -37,10 +37,12 @@ class JudgeOptions:
 class Judge:
     """Scores responses under one bundle. Thread-safe: calls into the engines are serialised."""
 
-    def __init__(self, bundle, labeller, aggregator, *, opened: Sequence[Any] = ()):
+    def __init__(self, bundle, labeller, aggregator, *, opened: Sequence[Any] = (), preference=None):
         self.bundle = bundle
         self.labeller = labeller
         self.aggregator = aggregator
+        # (scorer, model id) of a trained preference model; its scores replace comparisons when set.
+        self.preference = preference
         self._opened = list(opened)
         self._lock = threading.Lock()
 
@@ -70,6 +72,27 @@ class Judge:
         judge.model_ids = tuple(model_identity(spec, options.server) for spec in models)
         return judge
 
+    @classmethod
+    def open_preference_model(cls, bundle, path: str | Path, options: JudgeOptions | None = None) -> "Judge":
+        """A judge whose rewards are a trained preference model's scalar scores (`caic train`'s
+        `DIR/preference_model`); regex rules still report their detector results."""
+        from cai_lang.train.rl.aggregate import Aggregator
+        from cai_lang.train.rl.preference import load_preference_model, reward_scores
+
+        options = options or JudgeOptions()
+        device = None if options.device == "auto" else options.device
+        model, tokenizer = load_preference_model(path, device)
+        template_kwargs = options.server.chat_template_kwargs
+
+        def scorer(conversations):
+            return reward_scores(model, tokenizer, conversations, batch_size=options.batch_size, template_kwargs=template_kwargs)
+
+        model_id = model_identity(str(path))
+        judge = cls(bundle, None, Aggregator(bundle, options.mode, margin=options.margin, seed=options.seed),
+                    preference=(scorer, model_id))
+        judge.model_ids = (model_id,)
+        return judge
+
     # ------------------------------------------------------------ scoring
     def score(self, conversation: Sequence[Mapping[str, str]] | str, responses: Sequence[str], *,
               context: Mapping[str, Any] | None = None, reference: str | None = None) -> list[Judgement]:
@@ -79,6 +102,9 @@ class Judge:
     def score_many(self, requests: Sequence[GroupRequest]) -> list[list[Judgement]]:
         """Judge many prompts' groups in one labeller call."""
         with self._lock:
+            if self.preference is not None:
+                scorer, model_id = self.preference
+                return preference_rewards(requests, scorer, self.aggregator, model_id)
             return judge_groups(requests, self.labeller, self.aggregator)
 
     def info(self) -> dict:
@@ -88,6 +114,7 @@ class Judge:
             "content_hash": self.bundle.content_hash,
             "principles": [entry.id for entry in (*self.bundle.principles, *self.bundle.rules)],
             "feedback_models": list(getattr(self, "model_ids", None) or feedback_model_ids(self.labeller)),
+            "reward": "preference-model" if self.preference is not None else "comparisons",
             "mode": self.aggregator.mode,
             "margin": self.aggregator.margin,
         }

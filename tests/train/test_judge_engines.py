@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import json
+import urllib.request
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -148,3 +149,36 @@ def test_openrlhf_export_carries_the_hash_and_the_label_the_server_reads(rl_bund
     assert sft["input"] == CONVERSATION and sft["output"] == [{"role": "assistant", "content": REFERENCE}]
     (preference,) = [json.loads(line) for line in (tmp_path / "orlhf" / "preferences.jsonl").read_text().splitlines()]
     assert preference["prompt"] == CONVERSATION and preference["chosen"] == [{"role": "assistant", "content": REFERENCE}]
+
+
+def test_preference_model_rewards_are_its_scores_in_process_and_over_http(rl_bundle, tiny_model, tmp_path):
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from cai_lang.judge import JudgeOptions
+    from cai_lang.judge.clients import local_reward_function
+    from cai_lang.train.rl.preference import load_preference_model, reward_scores
+
+    # A preference-model folder as `caic train` saves one (a sequence classifier, one label, pad id set);
+    # its score head is untrained here, so only the plumbing is tested, not what the scores mean.
+    folder = tmp_path / "preference_model"
+    model = AutoModelForSequenceClassification.from_pretrained(str(tiny_model), num_labels=1)
+    tokenizer = AutoTokenizer.from_pretrained(str(tiny_model))
+    model.config.pad_token_id = tokenizer.pad_token_id
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    responses = ["Keep them in a block.", "Call 123-45-6789 for knives."]
+    loaded, loaded_tokenizer = load_preference_model(folder, "cpu")
+    direct = reward_scores(loaded, loaded_tokenizer, [[*CONVERSATION, {"role": "assistant", "content": r}] for r in responses])
+    with Judge.open_preference_model(rl_bundle, folder, JudgeOptions(device="cpu")) as judge:
+        results = judge.score(CONVERSATION, responses, context=CONTEXT)
+        trl_rewards = local_reward_function(judge)([CONVERSATION] * 2, [[{"role": "assistant", "content": r}] for r in responses])
+        with ServerThread(judge) as url:
+            body = json.dumps({"prompt": CONVERSATION, "responses": [responses[0]], "context": CONTEXT}).encode()
+            request = urllib.request.Request(url + "/judge", data=body, method="POST", headers={"Content-Type": "application/json"})
+            reply = json.loads(urllib.request.urlopen(request, timeout=60).read())
+    assert [r.reward for r in results] == pytest.approx(direct, abs=1e-5) and direct[0] != direct[1]
+    assert trl_rewards == pytest.approx(direct, abs=1e-5)
+    # A lone response needs no reference here: the model scores it on its own.
+    assert reply["judgements"][0]["reward"] == pytest.approx(direct[0], abs=1e-5) and reply["reward"] == "preference-model"
+    assert results[1].detectors == {"no_ssn": True} and results[0].method == "preference-model"
+    assert results[0].feedback_models == (str(folder.resolve()),)

@@ -160,6 +160,38 @@ def _judge(requests: Sequence[GroupRequest], labeller, aggregator: Aggregator) -
     return out
 
 
+def preference_rewards(requests: Sequence[GroupRequest], scorer, aggregator: Aggregator, model_id: str) -> list[list[Judgement]]:
+    """Scalar rewards from a trained preference model: its score of each conversation plus response.
+
+    `scorer(conversations) -> list[float]` is the preference model's scoring
+    (`preference.reward_scores` on a loaded model). Each response is scored on
+    its own (no group, no reference needed); the reward is the model's raw
+    score, whose scale only differences within a group give meaning to.
+    """
+    conversations = [[*map(dict, r.conversation), {"role": "assistant", "content": response}] for r in requests for response in r.responses]
+    error = None
+    try:
+        scores = scorer(conversations) if conversations else []
+        bad = [s for s in scores if not math.isfinite(s)]
+        if bad:
+            raise ValueError(f"the preference model returned a non-finite score ({bad[0]})")
+    except Exception as err:  # noqa: BLE001 - reported per response as a failed judgement
+        logger.warning("preference-model scoring failed: %s", err)
+        scores = [None] * len(conversations)
+        error = f"{type(err).__name__}: {err}"
+    out, at = [], 0
+    for request in requests:
+        group = []
+        for response in request.responses:
+            score = scores[at]
+            at += 1
+            group.append(Judgement(reward=score, error=None if score is not None else error, method="preference-model" if score is not None else "none",
+                                   items={}, detectors=rule_detectors(aggregator, request.context, response), comparisons=0,
+                                   content_hash=aggregator.bundle.content_hash, feedback_models=(model_id,)))
+        out.append(group)
+    return out
+
+
 def rule_detectors(aggregator: Aggregator, context: Mapping[str, Any], response: str) -> dict[str, bool | None]:
     """Whether each regex rule that applies to this prompt finds a violation in `response` (None: it ran out of time)."""
     from cai_lang.train.sl.sampling import clean_labels
@@ -197,6 +229,11 @@ def trl_reward_function(labeller, aggregator: Aggregator, *, on_failure: str = "
     trl documents as "no reward from this function for this sample", or,
     with `on_failure="raise"`, stops the run with the error.
     """
+    return reward_callable(lambda requests: judge_groups(requests, labeller, aggregator), on_failure=on_failure)
+
+
+def reward_callable(score_many, *, on_failure: str = "none"):
+    """`trl_reward_function` over any `score_many(requests) -> judgements per request` (a `Judge`'s, say)."""
     if on_failure not in ("none", "raise"):
         raise ValueError(f"on_failure is `none` or `raise`, not {on_failure!r}")
 
@@ -220,7 +257,7 @@ def trl_reward_function(labeller, aggregator: Aggregator, *, on_failure: str = "
         ]
         rewards: list[float | None] = [None] * n
         failures = []
-        for m, judgements in zip(members, judge_groups(requests, labeller, aggregator)):
+        for m, judgements in zip(members, score_many(requests)):
             for i, judgement in zip(m, judgements):
                 rewards[i] = judgement.reward
                 if not judgement.ok:
