@@ -2,7 +2,7 @@
 
 `Judge` (this package's `core`) scores one response or a group of responses
 to one prompt with the labeller and aggregation `caic train` uses
-(`cai_lang.train.rl.rewards`); `server` serves it over HTTP
+(`cai_lang.train.rl.rewards`); `server` serves it over HTTP (`protocol` parses its requests)
 (`caic serve reward`), `clients` holds the verl reward function and the
 OpenRLHF and trl adapters, `export` writes data in the layouts those
 engines read. See docs/distributed.md.

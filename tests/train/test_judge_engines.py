@@ -137,7 +137,7 @@ def test_verl_loads_the_reward_module_and_scores_an_exported_row_through_the_ser
 
 def test_openrlhf_export_carries_the_hash_and_the_label_the_server_reads(rl_bundle, tmp_path):
     from cai_lang.judge.export import export_run
-    from cai_lang.judge.server import parse_openrlhf
+    from cai_lang.judge.protocol import parse_openrlhf
 
     manifest = export_run(_run_folder(tmp_path / "run", rl_bundle), "openrlhf", tmp_path / "orlhf")
     assert manifest["caic_content_hash"] == rl_bundle.content_hash and set(manifest["files"]) == {"sft", "preferences", "rl_prompts"}
