@@ -131,6 +131,19 @@ def test_bodies_over_the_limit_are_refused_before_parsing(judge):
     assert status == 413 and "1000" in body["error"]
 
 
+def test_the_remote_callable_reports_an_unreachable_server_as_no_reward():
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed again when the block ends: nothing listens there
+    prompts = [CONVERSATION, CONVERSATION]
+    completions = [[{"role": "assistant", "content": c}] for c in ("good", "fair")]
+    assert remote_reward_function(f"http://127.0.0.1:{port}", timeout=5)(prompts, completions) == [None, None]
+    with pytest.raises(JudgementFailed, match="2 of 2"):
+        remote_reward_function(f"http://127.0.0.1:{port}", timeout=5, on_failure="raise")(prompts, completions)
+
+
 def test_the_training_reward_stops_on_a_failed_judgement(rl_bundle):
     reward = labeller_reward(FixedLabeller({"safe": 0.7, "honest": 0.6, "helpful": 0.5}), Aggregator(rl_bundle, "priority"))
     with pytest.raises(JudgementFailed, match="reference"):

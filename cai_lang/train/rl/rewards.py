@@ -73,6 +73,15 @@ class Judgement:
     def ok(self) -> bool:
         return self.reward is not None
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "Judgement":
+        """A judgement read back from `to_dict` (a reward server's answer); anything but `status: ok` is failed."""
+        ok = data.get("status") == "ok" and data.get("reward") is not None
+        return cls(reward=float(data["reward"]) if ok else None, error=None if ok else str(data.get("error") or "failed"),
+                   method=str(data.get("method", "none")), items=dict(data.get("items") or {}), detectors=dict(data.get("detectors") or {}),
+                   comparisons=int(data.get("comparisons") or 0), content_hash=str(data.get("content_hash", "")),
+                   feedback_models=tuple(data.get("feedback_models") or ()))
+
     def to_dict(self, *, with_labels: bool = False) -> dict:
         out = {
             "reward": self.reward,
@@ -232,7 +241,7 @@ def trl_reward_function(labeller, aggregator: Aggregator, *, on_failure: str = "
     return reward_callable(lambda requests: judge_groups(requests, labeller, aggregator), on_failure=on_failure)
 
 
-def reward_callable(score_many, *, on_failure: str = "none"):
+def reward_callable(score_many, *, on_failure: str = "none", name: str = "constitution_labeller"):
     """`trl_reward_function` over any `score_many(requests) -> judgements per request` (a `Judge`'s, say)."""
     if on_failure not in ("none", "raise"):
         raise ValueError(f"on_failure is `none` or `raise`, not {on_failure!r}")
@@ -248,9 +257,9 @@ def reward_callable(score_many, *, on_failure: str = "none"):
         members = list(groups.values())
         requests = [
             GroupRequest(
-                conversation=tuple(_loaded(conversations[m[0]]) or prompt_turns(prompts[m[0]])),
+                conversation=tuple(loaded_column(conversations[m[0]]) or prompt_turns(prompts[m[0]])),
                 responses=tuple(completion_text(completions[i]) for i in m),
-                context=_loaded(contexts[m[0]]) or {},
+                context=loaded_column(contexts[m[0]]) or {},
                 reference=references[m[0]],
             )
             for m in members
@@ -268,11 +277,12 @@ def reward_callable(score_many, *, on_failure: str = "none"):
             logger.warning("%d of %d completions could not be judged (reward None): %s", len(failures), n, failures[0])
         return rewards
 
-    reward.__name__ = "constitution_labeller"
+    reward.__name__ = name
     return reward
 
 
-def _loaded(value: Any) -> Any:
+def loaded_column(value: Any) -> Any:
+    """A dataset column's value: JSON text (as caic's prompt rows hold objects) decoded, anything else as is."""
     return json.loads(value) if isinstance(value, str) else value
 
 
