@@ -1,4 +1,4 @@
-"""The library's front door: load, check and (later) compile constitutions by path.
+"""The library's front door: load, check and compile constitutions by path, write and render bundles.
 
 The command line, the language server and the trainer all come through
 here, so they agree on what a file means. Nothing here imports torch.
