@@ -29,8 +29,13 @@ def run_comparisons(run, bundle, file: Path, judges: Sequence[str], *, dialect: 
     from cai_lang.train.run.folder import write_atomic
     from cai_lang.train.run.model_specs import ServerSettings, model_identity, open_backend
 
+    from cai_lang.eval.run import EvalError
+
     say = say or (lambda text: None)
-    rows = load_comparisons(file)
+    try:
+        rows = load_comparisons(file)
+    except ValueError as exc:
+        raise EvalError(str(exc)) from exc
     opened = list(backends) if backends is not None else [open_backend(s, ServerSettings(), device=device, batch_size=batch_size) for s in judges]
     try:
         say(f"judging {len(rows)} comparisons from {file} with {', '.join(judges)}")
