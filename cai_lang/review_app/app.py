@@ -198,6 +198,7 @@ def serve(run_dir: Path, reviewer: str, *, host: str = "127.0.0.1", port: int = 
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
+    sock.listen(128)  # connections made as soon as the URL is printed wait in the backlog
     port = sock.getsockname()[1]
     token = secrets.token_urlsafe(24)
     app = create_app(run_dir, token, reviewer, port=port, host=host)
