@@ -23,13 +23,12 @@ def run_comparisons(run, bundle, file: Path, judges: Sequence[str], *, dialect: 
     `backends` (one per judge) replaces opening the judges, for callers that hold them already.
     """
     from cai_lang.eval.gold import judge_comparisons, load_comparisons, summary
+    from cai_lang.eval.run import EvalError
     from cai_lang.report.trust import write_comparisons_report
     from cai_lang.train.rl.aggregate import Aggregator
     from cai_lang.train.rl.labeller import ComparisonLabeller, FeedbackModel
     from cai_lang.train.run.folder import write_atomic
     from cai_lang.train.run.model_specs import ServerSettings, model_identity, open_backend
-
-    from cai_lang.eval.run import EvalError
 
     say = say or (lambda text: None)
     try:

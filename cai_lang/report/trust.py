@@ -96,3 +96,23 @@ def write_comparisons_report(target: Path, plots: Path, metrics: Mapping[str, An
         page.notice("Random test model.", toy)
     gold_block(page.section("Accuracy against people"), metrics, plots)
     return page.write(target)
+
+
+def trust_sections(page: ReportPage, run_dir: Path, labels: Sequence[Mapping[str, Any]], record, plots: Path) -> None:
+    """The training page's trust sections: label reliability, accuracy against people (when measured), the review's agreement."""
+    import json
+
+    from cai_lang.trust.decisions import DECISIONS, DecisionLog, agreement
+    from cai_lang.trust.reliability import reliability
+
+    if labels:
+        quarantined = (record.get("quarantine") or {}).get("items") or []
+        reliability_block(page.section("Reliability of the AI labels"), [t.to_dict() for t in reliability(labels)], quarantined)
+    comparisons = record.output_path("comparisons")
+    if comparisons is not None and comparisons.is_file():
+        gold_block(page.section("Feedback accuracy against people"), json.loads(comparisons.read_text(encoding="utf-8")), plots)
+    decisions = run_dir / DECISIONS
+    if decisions.is_file():
+        latest = list(DecisionLog(decisions).latest().values())
+        if latest:
+            human_block(page.section("Human review"), agreement(latest))

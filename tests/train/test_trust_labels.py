@@ -119,3 +119,28 @@ def test_caic_labels_prints_table_flags_and_quarantines(tmp_path, subprocess_env
     kept, changed = quarantine_labels(rows, ["helpful"], Aggregator(bundle, "priority"))
     assert all("helpful" not in row["items"] for row in kept) and changed >= 0
     assert all(row["quarantined"] == ["helpful"] for row in kept)
+
+
+def test_training_report_shows_reliability_and_human_agreement(tmp_path, subprocess_env):
+    from cai_lang.report.html import write_training_report
+    from cai_lang.train.run.record import RunRecord
+    from cai_lang.trust.decisions import DECISIONS, DecisionLog, agreement, ai_view, decisions_as_preferences, pair_hash
+
+    _, run, rows, labels = _stub_run(tmp_path, pairs=12)
+    done = subprocess.run([*caic_command(), "labels", str(run), "--quarantine"], capture_output=True, text=True, env=subprocess_env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    log = DecisionLog(run / DECISIONS)
+    by_id = {label.pair_id: label.to_dict() for label in labels}
+    for reviewer, choices in (("alice", "ababab"), ("bob", "abbbab")):
+        for row, choice in zip(rows, choices):
+            log.append({"reviewer": reviewer, "pair_id": row["id"], "content_hash": pair_hash(row), "decision": choice, "ai": ai_view(by_id[row["id"]])})
+    log.append({"reviewer": "alice", "pair_id": "p011", "content_hash": "0" * 64, "decision": "a", "ai": ai_view(None)})
+    figures = agreement(log.latest().values())
+    # alice and bob agree on 5 of 6 shared pairs: p_o = 5/6, p_e = (3*2 + 3*4)/36 = 0.5, kappa = 2/3.
+    assert figures["kappa"]["alice vs bob"]["pairs"] == 6 and figures["kappa"]["alice vs bob"]["kappa"] == pytest.approx(2 / 3)
+    assert set(figures["items"]) >= {"safe", "honest", "helpful", "(overall label)"}
+    _, counts = decisions_as_preferences(run / DECISIONS)
+    assert counts["rows"] == 12 and counts["changed_pair"] == 1  # a decision on other text is counted, not trained on
+    page = write_training_report(run, RunRecord.open(run), run / "report.html", run / "plots").read_text()
+    assert "Reliability of the AI labels" in page and "Quarantined (left out of training, recorded in run.json): helpful" in page
+    assert "Human review" in page and "Cohen&#39;s kappa, alice vs bob: 0.667 over 6 shared pairs." in page
