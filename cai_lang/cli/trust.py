@@ -46,19 +46,21 @@ def labels(
     from cai_lang.trust.reliability import flagged_items, reliability
 
     label_path = run_dir / "rl_labels.jsonl"
-    if not label_path.is_file():
+    if not label_path.is_file() and (gold is None or quarantine):
         raise fail(f"{run_dir}: no rl_labels.jsonl (run `caic generate rl` or `caic train --phase rl` there first)")
-    table = reliability(_rows(label_path))
-    flagged = flagged_items(table)
-    entries = [t.to_dict() for t in table]
-    if as_json:
-        typer.echo(json.dumps({"items": entries, "flagged": flagged}, indent=2))
-    else:
-        typer.echo(text_table(RELIABILITY_HEADERS, reliability_rows(entries)))
-        for item, why in flagged.items():
-            typer.echo(f"flagged: {item}: {why}")
-        if not flagged:
-            typer.echo("flagged: none")
+    flagged: dict[str, str] = {}
+    if label_path.is_file():
+        table = reliability(_rows(label_path))
+        flagged = flagged_items(table)
+        entries = [t.to_dict() for t in table]
+        if as_json:
+            typer.echo(json.dumps({"items": entries, "flagged": flagged}, indent=2))
+        else:
+            typer.echo(text_table(RELIABILITY_HEADERS, reliability_rows(entries)))
+            for item, why in flagged.items():
+                typer.echo(f"flagged: {item}: {why}")
+            if not flagged:
+                typer.echo("flagged: none")
     if quarantine or gold is not None:
         _record(run_dir, flagged if quarantine else None, gold, feedback_model or [], dialect)
 

@@ -115,6 +115,12 @@ def test_eval_comparisons_recovers_the_known_accuracy(tmp_path, judge, subproces
     assert (out / "plots" / "reliability.png").is_file() and "data:image/png;base64," in page and "Reliability diagram" in page
     record = json.loads((out / "run.json").read_text())
     assert record["outputs"]["comparisons"]["accuracy"] == metrics["overall"]["accuracy"]["value"]
+    # `caic labels RUN --gold` measures the same judge into a run folder, from the bundle it recorded.
+    again = subprocess.run([*caic_command(), "labels", str(out), "--gold", str(gold), "-f", judge, "--dialect", "text"],
+                           capture_output=True, text=True, env=subprocess_env, timeout=600)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert json.loads((out / "comparisons.json").read_text())["items"] == metrics["items"]
+    assert any(line.startswith("safe") and "0.883" in line for line in again.stdout.splitlines())
 
 
 def test_unreadable_comparison_file_is_a_clear_error(tmp_path, judge, subprocess_env):

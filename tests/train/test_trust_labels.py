@@ -144,3 +144,42 @@ def test_training_report_shows_reliability_and_human_agreement(tmp_path, subproc
     page = write_training_report(run, RunRecord.open(run), run / "report.html", run / "plots").read_text()
     assert "Reliability of the AI labels" in page and "Quarantined (left out of training, recorded in run.json): helpful" in page
     assert "Human review" in page and "Cohen&#39;s kappa, alice vs bob: 0.667 over 6 shared pairs." in page
+
+
+def test_ensemble_and_detector_figures(tmp_path):
+    """Two feedback models (one reversed on `honest`) and pairs a regex rule decides: per-model rows, model agreement, detector agreement."""
+    from cai_lang.train.rl.aggregate import Aggregator, label_pairs
+    from cai_lang.train.rl.labeller import ComparisonLabeller
+    from cai_lang.trust.reliability import ALL_MODELS, reliability
+
+    class Contrary(ControlledBackend):
+        model_id = "contrary"
+
+        def continuation_logprobs(self, prompts, continuations):
+            scores = super().continuation_logprobs(prompts, continuations)
+            for k, prompt in enumerate(prompts):
+                text = prompt if isinstance(prompt, str) else "\n".join(m["content"] for m in prompt)
+                if "more honest" in text:
+                    first, second = shown_responses(prompt)
+                    letter = continuations[k].strip().strip("()")
+                    scores[k] = -self.quality[first if letter == "A" else second] - 7.0
+            return scores
+
+    bundle = compile_test_bundle(tmp_path)
+    rows, quality = [], {}
+    for i in range(8):
+        good, bad = f"careful answer {i}", f"sloppy answer {i}" + (" 123-45-6789" if i < 4 else "")
+        quality[good], quality[bad] = 1.0, -1.0
+        rows.append({"id": f"p{i}", "conversation": [{"role": "user", "content": "q"}], "context": {"risk": "low", "fiction": False},
+                     "response_a": good, "response_b": bad})
+    labeller = ComparisonLabeller(bundle, [ControlledBackend(quality), Contrary(quality)])
+    labels = [{**label.to_dict(), "feedback_models": ["plain", "contrary"]} for label in label_pairs(rows, labeller, Aggregator(bundle, "priority"))]
+    table = {(entry.item, entry.model): entry for entry in reliability(labels)}
+    assert {("safe", "plain"), ("safe", "contrary"), ("safe", ALL_MODELS), ("honest", "contrary"), ("no_ssn", ALL_MODELS)} <= set(table)
+    assert table[("safe", ALL_MODELS)].model_agreement.value == 1.0
+    assert table[("honest", ALL_MODELS)].model_agreement.value == 0.0
+    assert table[("no_ssn", ALL_MODELS)].exact and table[("no_ssn", ALL_MODELS)].flag is None
+    # The rule decided 4 pairs for A; the plain model agrees on all, the contrary one on `honest` never.
+    assert table[("safe", "plain")].detector_agreement.to_dict()["successes"] == 4 and table[("safe", "plain")].detector_agreement.n == 4
+    assert table[("honest", "contrary")].detector_agreement.value == 0.0
+    assert table[("honest", "plain")].order_agreement.value == 1.0 and table[("honest", "contrary")].order_agreement.value == 1.0
