@@ -10,17 +10,16 @@ Screenshots go to docs/images/ when CAIC_SCREENSHOT_DIR names it.
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import shutil
 import subprocess
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 from browser_kit import browser
+from review_kit import check_refusals, review_server
 from test_trust_labels import _stub_run
 from train_testkit import caic_command
 
@@ -43,16 +42,6 @@ def _driver():
         options.add_argument(flag)
     # The Debian driver, named explicitly: Selenium Manager never looks for (or downloads) one.
     return webdriver.Chrome(service=Service(executable_path=chromedriver), options=options)
-
-
-def _request(url: str, method: str = "GET", path: str = "/", headers: dict | None = None, body: bytes | None = None) -> int:
-    parts = urlsplit(url)
-    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
-    try:
-        connection.request(method, path, body=body, headers=headers or {})
-        return connection.getresponse().status
-    finally:
-        connection.close()
 
 
 def _shot(driver, name: str) -> None:
@@ -89,68 +78,42 @@ def test_review_page_in_chromium_then_train(tmp_path, subprocess_env, tiny_model
     (run / "rl_pairs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     (tmp_path / "secret.txt").write_text("outside the run folder")
 
-    server = subprocess.Popen([*caic_command(), "review", str(run), "--reviewer", "alice"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True, env=subprocess_env)
     driver = None
-    try:
-        url = server.stdout.readline().strip()
-        assert url.startswith("http://127.0.0.1:") and "?token=" in url, url
-        base = url.split("/?", 1)[0]
-        token = url.split("token=", 1)[1]
-        # Without the token: refused, for the page, the static files and the run folder alike.
-        assert _request(base, path="/") == 403
-        assert _request(base, path="/static/review.js") == 403
-        assert _request(base, path="/run/rl_pairs.jsonl") == 403
-        auth = {"X-Review-Token": token}
-        assert _request(base, path="/run/rl_pairs.jsonl", headers=auth) == 200
-        # Outside the run folder: refused however the path is spelled.
-        for path in ("/run/../secret.txt", "/run/..%2fsecret.txt", "/run/%2e%2e/secret.txt", "/run//etc/passwd", "/static/../app.py"):
-            assert _request(base, path=path, headers=auth) in (403, 404), path
-        # A cross-site write, even carrying the token, is refused; so is one without the header token.
-        decision = json.dumps({"pair_id": first, "decision": "a"}).encode()
-        assert _request(base, "POST", "/api/decision", {**auth, "Content-Type": "application/json", "Origin": "http://evil.example"}, decision) == 403
-        assert _request(base, "POST", "/api/decision", {**auth, "Content-Type": "application/json", "Sec-Fetch-Site": "cross-site"}, decision) == 403
-        assert _request(base, "POST", "/api/decision", {"Cookie": f"caic_review_token={token}", "Content-Type": "application/json"}, decision) == 403
-        assert not (run / "review_decisions.jsonl").exists()
-
-        driver = _driver()
-        driver.get(url)
-        _wait(lambda: driver.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "1", "the page script")
-        assert "token=" not in driver.current_url  # the token moved to a cookie
-        shown = driver.find_element(By.ID, "pair").get_attribute("data-pair-id")
-        assert shown == first
-        assert SCRIPT in driver.find_element(By.CSS_SELECTOR, "#response-a pre").text
-        with pytest.raises(NoAlertPresentException):
-            driver.switch_to.alert.text
-        _shot(driver, "review_page.png")
-
-        decided = []
-        for key in ("a", "b", "a"):
-            current = driver.find_element(By.ID, "pair").get_attribute("data-pair-id")
-            driver.find_element(By.TAG_NAME, "body").send_keys(key)
-            _wait(lambda: driver.find_elements(By.ID, "pair") and driver.find_element(By.ID, "pair").get_attribute("data-pair-id") != current,
-                  f"the next pair after {key}")
-            decided.append((current, key))
-        lines = (run / "review_decisions.jsonl").read_text().splitlines()
-        assert [(json.loads(line)["pair_id"], json.loads(line)["decision"]) for line in lines] == decided
-        row = json.loads(lines[0])
-        assert row["reviewer"] == "alice" and len(row["content_hash"]) == 64 and row["ai"]["p_a"] is not None and "time" in row
-
-        driver.refresh()
-        _wait(lambda: driver.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "1", "the reloaded page")
-        resumed = driver.find_element(By.ID, "pair").get_attribute("data-pair-id")
-        assert resumed not in {pid for pid, _ in decided}
-        assert driver.find_element(By.ID, "progress").text.startswith("3 of 6")
-        _shot(driver, "review_page_resumed.png")
-    finally:
-        if driver is not None:
-            driver.quit()
-        server.terminate()
+    with review_server(run, subprocess_env) as (url, base, token):
         try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+            check_refusals(base, token, run, first)
+            driver = _driver()
+            driver.get(url)
+            _wait(lambda: driver.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "1", "the page script")
+            assert "token=" not in driver.current_url  # the token moved to a cookie
+            shown = driver.find_element(By.ID, "pair").get_attribute("data-pair-id")
+            assert shown == first
+            assert SCRIPT in driver.find_element(By.CSS_SELECTOR, "#response-a pre").text
+            with pytest.raises(NoAlertPresentException):
+                driver.switch_to.alert.text
+            _shot(driver, "review_page.png")
+
+            decided = []
+            for key in ("a", "b", "a"):
+                current = driver.find_element(By.ID, "pair").get_attribute("data-pair-id")
+                driver.find_element(By.TAG_NAME, "body").send_keys(key)
+                _wait(lambda: driver.find_elements(By.ID, "pair") and driver.find_element(By.ID, "pair").get_attribute("data-pair-id") != current,
+                      f"the next pair after {key}")
+                decided.append((current, key))
+            lines = (run / "review_decisions.jsonl").read_text().splitlines()
+            assert [(json.loads(line)["pair_id"], json.loads(line)["decision"]) for line in lines] == decided
+            row = json.loads(lines[0])
+            assert row["reviewer"] == "alice" and len(row["content_hash"]) == 64 and row["ai"]["p_a"] is not None and "time" in row
+
+            driver.refresh()
+            _wait(lambda: driver.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "1", "the reloaded page")
+            resumed = driver.find_element(By.ID, "pair").get_attribute("data-pair-id")
+            assert resumed not in {pid for pid, _ in decided}
+            assert driver.find_element(By.ID, "progress").text.startswith("3 of 6")
+            _shot(driver, "review_page_resumed.png")
+        finally:
+            if driver is not None:
+                driver.quit()
 
     # The three decisions train a preference model through --human-preferences' loader.
     from cai_lang.train.modelcard import Provenance
