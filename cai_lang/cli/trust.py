@@ -45,6 +45,8 @@ def labels(
     from cai_lang.report.trust import RELIABILITY_HEADERS, reliability_rows
     from cai_lang.trust.reliability import flagged_items, reliability
 
+    if dialect not in ("chat", "text"):
+        raise fail(f"--dialect is chat or text, not {dialect!r}")
     label_path = run_dir / "rl_labels.jsonl"
     if not label_path.is_file() and (gold is None or quarantine):
         raise fail(f"{run_dir}: no rl_labels.jsonl (run `caic generate rl` or `caic train --phase rl` there first)")

@@ -23,6 +23,7 @@ import mimetypes
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -117,19 +118,19 @@ def create_app(run_dir: Path, token: str, reviewer: str, *, port: int, host: str
         return await inner(scope, receive, send)
 
     async def page(request: Request) -> Response:
-        pair_id = request.query_params.get("pair") or state.next_pair()
-        if pair_id is not None and pair_id not in state.pairs:
-            return _secure(PlainTextResponse("no such pair", 404))
-        done = state.log.done_by(reviewer)
-        html = env.get_template("review.html.j2").render(
-            pair=state.view(pair_id) if pair_id else None, reviewer=reviewer, token=token, done=len(done), total=len(state.order),
-            run=state.run_dir.name, choices=CHOICES)
-        response = _secure(HTMLResponse(html))
+        wanted = request.query_params.get("pair")
         if request.query_params.get("token"):
             # The token leaves the address bar: a cookie carries it from here on.
-            response = _secure(RedirectResponse("/" + (f"?pair={pair_id}" if request.query_params.get("pair") else ""), 303))
+            response = _secure(RedirectResponse("/" + (f"?{urlencode({'pair': wanted})}" if wanted else ""), 303))
             response.set_cookie(COOKIE, token, httponly=True, samesite="strict", path="/")
-        return response
+            return response
+        pair_id = wanted or state.next_pair()
+        if pair_id is not None and pair_id not in state.pairs:
+            return _secure(PlainTextResponse("no such pair", 404))
+        html = env.get_template("review.html.j2").render(
+            pair=state.view(pair_id) if pair_id else None, reviewer=reviewer, token=token, done=len(state.log.done_by(reviewer)),
+            total=len(state.order), run=state.run_dir.name, choices=CHOICES)
+        return _secure(HTMLResponse(html))
 
     async def decide(request: Request) -> Response:
         refused = cross_site(request)
@@ -138,7 +139,9 @@ def create_app(run_dir: Path, token: str, reviewer: str, *, port: int, host: str
         try:
             body = json.loads(await request.body())
         except ValueError:
-            return _secure(JSONResponse({"error": "the body is not JSON"}, 400))
+            body = None
+        if not isinstance(body, dict):
+            return _secure(JSONResponse({"error": "the body is not a JSON object"}, 400))
         pair_id, choice = str(body.get("pair_id", "")), body.get("decision")
         principle, note = body.get("principle") or None, str(body.get("note") or "")
         if pair_id not in state.pairs or choice not in CHOICES:

@@ -24,7 +24,7 @@ def test_review_server_refuses_records_and_resumes(tmp_path, subprocess_env):
         write = {"X-Review-Token": token, "Content-Type": "application/json", "Origin": base, "Sec-Fetch-Site": "same-origin"}
         for bad in ({"pair_id": "nope", "decision": "a"}, {"pair_id": order[0], "decision": "maybe"},
                     {"pair_id": order[0], "decision": "a", "principle": "not-a-principle"},
-                    {"pair_id": order[0], "decision": "a", "note": "x" * 5000}):
+                    {"pair_id": order[0], "decision": "a", "note": "x" * 5000}, ["a"]):
             assert request(base, "POST", "/api/decision", write, json.dumps(bad).encode())[0] == 400, bad
         status, _, body = request(base, "POST", "/api/decision", write,
                                   json.dumps({"pair_id": order[0], "decision": "b", "principle": "safe", "note": "A is sloppier"}).encode())
