@@ -9,6 +9,7 @@ import urllib.request
 
 import pytest
 from rl_testkit import ControlledBackend, FixedLabeller, compile_test_bundle
+from train_testkit import free_port
 
 from cai_lang.judge import Judge
 from cai_lang.judge.clients import local_reward_function, remote_reward_function
@@ -132,11 +133,7 @@ def test_bodies_over_the_limit_are_refused_before_parsing(judge):
 
 
 def test_the_remote_callable_reports_an_unreachable_server_as_no_reward():
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]  # closed again when the block ends: nothing listens there
+    port = free_port()  # nothing listens there
     prompts = [CONVERSATION, CONVERSATION]
     completions = [[{"role": "assistant", "content": c}] for c in ("good", "fair")]
     assert remote_reward_function(f"http://127.0.0.1:{port}", timeout=5)(prompts, completions) == [None, None]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,19 +12,14 @@ import urllib.error
 import urllib.request
 
 import pytest
+from train_testkit import free_port
 from typer.testing import CliRunner
 
 from cai_lang.cli.app import app
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_serve_reward_answers_on_loopback_and_reports_its_throughput_when_stopped(constitution_file, tiny_model, subprocess_env):
-    port = _free_port()
+    port = free_port()
     command = [sys.executable, "-m", "cai_lang", "serve", "reward", str(constitution_file), "--model", str(tiny_model),
                "--port", str(port), "--device", "cpu"]
     process = subprocess.Popen(command, env=subprocess_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

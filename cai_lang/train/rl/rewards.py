@@ -203,7 +203,7 @@ def preference_rewards(requests: Sequence[GroupRequest], scorer, aggregator: Agg
 
 def rule_detectors(aggregator: Aggregator, context: Mapping[str, Any], response: str) -> dict[str, bool | None]:
     """Whether each regex rule that applies to this prompt finds a violation in `response` (None: it ran out of time)."""
-    from cai_lang.train.sl.sampling import clean_labels
+    from cai_lang.train.run.context_labels import clean_labels
 
     labels, _ = clean_labels(aggregator.bundle, context)
     found: dict[str, bool | None] = {}
