@@ -21,7 +21,7 @@ or out keeps its meaning (`check/patterns.py`).
 Every search runs with a time limit (`DEFAULT_TIME_LIMIT` seconds per search),
 so a pattern such as `(a+)+$` cannot stall a command: a search that runs out
 raises `DetectorTimeout`, and each caller records the item as not judged
-instead of guessing. This module has no dependency on the rest of the package.
+instead of guessing. Of caic it imports only `cai_lang.errors`.
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ from typing import Any
 
 import regex
 
+from cai_lang.errors import CaicError
+
 DEFAULT_TIME_LIMIT = 1.0  # seconds per search
 FLAGS = regex.VERSION0 | regex.ASCII
 ENGINE = "regex (VERSION0, ASCII)"
@@ -38,7 +40,7 @@ ENGINE = "regex (VERSION0, ASCII)"
 PatternError = regex.error
 
 
-class DetectorTimeout(Exception):
+class DetectorTimeout(CaicError):
     """A search ran past its time limit; the text was not judged."""
 
     def __init__(self, pattern: str, limit: float):

@@ -15,7 +15,7 @@ Writing (`write_atomic`): every write of a user's file (`caic fmt`,
 `compile -o`, `export`) and of a run artefact goes to a temporary file in the
 same folder, is flushed and fsynced, then renamed over the target, so a full
 disk or a kill leaves the old file or the new one, never a truncated mix.
-This module imports nothing of caic.
+Of caic it imports only `cai_lang.errors`.
 """
 
 from __future__ import annotations
@@ -25,11 +25,13 @@ import os
 import stat
 from pathlib import Path
 
+from cai_lang.errors import CaicError
+
 DEFAULT_MAX_FILE_BYTES = 16 * 1024 * 1024
 HARD_MAX_FILE_BYTES = 1024 * 1024 * 1024  # CAIC_MAX_FILE_SIZE above 1 GiB is taken as 1 GiB
 
 
-class InputRefused(OSError):
+class InputRefused(CaicError, OSError):
     """A file caic will not read; `strerror` says why, `filename` which file."""
 
     def __init__(self, path: str | Path, reason: str):

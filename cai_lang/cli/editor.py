@@ -18,6 +18,7 @@ from typing import List
 import typer
 
 from cai_lang.cli.common import USAGE_ERROR
+from cai_lang.errors import describe_os_error
 
 
 def _read(path: Path) -> str:
@@ -53,7 +54,7 @@ def fmt(
         try:
             text = sys.stdin.read() if from_stdin else _read(path)
         except (OSError, UnicodeDecodeError) as exc:
-            err.print(f"[bold red]error:[/] cannot read {shown}: {getattr(exc, 'strerror', None) or exc}")
+            err.print(f"[bold red]error:[/] {describe_os_error(exc, 'read', shown)}")
             status = max(status, USAGE_ERROR)
             continue
         try:
@@ -83,7 +84,7 @@ def fmt(
             try:
                 write_atomic(path, result.text)
             except OSError as exc:
-                err.print(f"[bold red]error:[/] cannot write {shown}: {exc.strerror or exc}; the file was left as it was")
+                err.print(f"[bold red]error:[/] {describe_os_error(exc, 'write', shown)}; the file was left as it was")
                 status = max(status, USAGE_ERROR)
                 continue
             err.print(f"reformatted {shown}")

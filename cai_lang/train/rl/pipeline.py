@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from cai_lang.errors import os_reason
 from cai_lang.train.hardware import release
 from cai_lang.train.rl.generate import label_summary
 from cai_lang.train.run.fit import report_long_prompts
@@ -123,13 +124,14 @@ def generate_rl_data(run: Run, options: GenerationStep, reporter: Reporter | Non
         _checked(labels_path, bundle.content_hash)
         missing = [r for r in records if r.id not in label_writer]
         stats = None
+        scoring: dict[str, list[str]] = {}
         reporter.start(len(records), len(records) - len(missing))
         if missing:
             reporter.phase(
                 f"sampling and labelling pairs: {len(missing)} prompts, {len(options.feedback)} feedback model(s), "
                 f"{options.generation.mode} mode" + (", with reasoning" if options.generation.cot else "")
             )
-            stats = _generate(options, bundle, records, pair_writer, label_writer, pairs_on_disk, settings, reporter)
+            stats = _generate(options, bundle, records, pair_writer, label_writer, pairs_on_disk, settings, reporter, scoring)
         reporter.stop()
         n_pairs, n_labels = len(pair_writer), len(label_writer)
     labels = read_rows(labels_path)
@@ -142,7 +144,9 @@ def generate_rl_data(run: Run, options: GenerationStep, reporter: Reporter | Non
                       format="jsonl, one row per pair: p_a = P(response_a better), per-principle items, mode, content_hash", **summary)
     written = stats.labels_written if stats else 0
     long_prompts = report_long_prompts(stats, options.generation.long_prompts, reporter)
-    record.add_step("rl-generate", pairs=n_pairs, labels=n_labels, written=written, resumed=options.resume, long_prompts=long_prompts)
+    # How each server scored the options: exact prompt log-probs, echo on text, or the chat endpoint's top log-probs.
+    extra = {"label_scoring": scoring} if scoring else {}
+    record.add_step("rl-generate", pairs=n_pairs, labels=n_labels, written=written, resumed=options.resume, long_prompts=long_prompts, **extra)
     if finish:
         record.finish_command()
     run.save()
@@ -155,7 +159,7 @@ def _checked(path: Path, content_hash: str) -> list[dict]:
     return rows
 
 
-def _generate(options: GenerationStep, bundle, records, pair_writer, label_writer, pairs_on_disk, settings, reporter):
+def _generate(options: GenerationStep, bundle, records, pair_writer, label_writer, pairs_on_disk, settings, reporter, scoring=None):
     from cai_lang.train.rl.generate import generate_rl
 
     need_pairs = any(r.id not in pair_writer for r in records)
@@ -170,7 +174,10 @@ def _generate(options: GenerationStep, bundle, records, pair_writer, label_write
             on_work=getattr(reporter, "work", None),
         )
     finally:
-        for backend in opened.values():
+        for key, backend in opened.items():
+            routes = getattr(backend, "scoring_routes", None)
+            if routes and scoring is not None:
+                scoring[key] = sorted(routes)
             backend.close()
 
 
@@ -230,7 +237,7 @@ def train_rl(run: Run, rl: GenerationStep, training: RLTraining, reporter: Repor
         data = generate_rl_data(run, rl, reporter, start=start, finish=False)
     bundle = run.recorded_bundle()
     pairs = _checked(data.pairs_path, data.content_hash)
-    labels = _checked(data.labels_path, data.content_hash)
+    labels = _quarantined(run, bundle, rl, _checked(data.labels_path, data.content_hash), reporter)
     if training.needs_preference_model or training.preference_model == "always":
         preference = _train_preference(run, rl, training, bundle, pairs, labels, human, base, reporter)
     else:
@@ -245,20 +252,49 @@ def train_rl(run: Run, rl: GenerationStep, training: RLTraining, reporter: Repor
     return RLPhaseResult(data, preference, policy)
 
 
+def _quarantined(run: Run, bundle, rl: GenerationStep, labels: list[dict], reporter: Reporter) -> list[dict]:
+    """The labels without the items `caic labels --quarantine` recorded in run.json, said and recorded, never silently."""
+    items = list((run.record.get("quarantine") or {}).get("items") or [])
+    if not items:
+        return labels
+    from cai_lang.train.rl.aggregate import Aggregator
+    from cai_lang.trust.reliability import quarantine_labels
+
+    labels, changed = quarantine_labels(labels, items, Aggregator(bundle, "priority", margin=rl.generation.margin))
+    reporter.phase(f"quarantine: {', '.join(items)} left out of training ({changed} of {len(labels)} labels changed)")
+    run.record.add_step("quarantine", items=items, labels=len(labels), labels_changed=changed)
+    return labels
+
+
 def human_rows(path: Path | None) -> list[dict]:
     if path is None:
         return []
     from cai_lang.train.rl.preference import load_human_preferences
 
     try:
-        rows = load_human_preferences(path)
+        rows = _review_decisions(path) or load_human_preferences(path)
     except (OSError, UnicodeDecodeError) as exc:
-        raise PipelineError(f"--human-preferences {path}: {getattr(exc, 'strerror', None) or exc}") from exc
+        raise PipelineError(f"--human-preferences {path}: {os_reason(exc)}") from exc
     except (ValueError, KeyError, TypeError) as exc:
         raise PipelineError(f"--human-preferences {path}: {exc}") from exc
     if not rows:
         raise PipelineError(f"--human-preferences {path}: no rows in the file")
     return rows
+
+
+def _review_decisions(path: Path) -> list[dict]:
+    """The rows of a `caic review` decisions file (its pairs read from rl_pairs.jsonl beside it); [] for any other file."""
+    from cai_lang.train.rl.preference import SOFT_LABEL
+    from cai_lang.trust.decisions import decisions_as_preferences, is_decisions_file
+
+    if not is_decisions_file(path):
+        return []
+    rows, counts = decisions_as_preferences(path)
+    unused = {k: v for k, v in counts.items() if k != "rows" and v}
+    if not rows:
+        raise ValueError(f"no decision of A or B to train on ({', '.join(f'{k}: {v}' for k, v in unused.items()) or 'none'})")
+    return [{"prompt": r["prompt"], "chosen": r["chosen"], "rejected": r["rejected"], SOFT_LABEL: 1.0, "source": "human",
+             "pair_id": r["id"]} for r in rows]
 
 
 def _file_digest(path: Path | None) -> str | None:

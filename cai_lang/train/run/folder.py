@@ -25,9 +25,10 @@ from cai_lang.files import write_atomic
 __all__ = ["RowWriter", "RunError", "now", "package_versions", "write_atomic"]
 
 TRACKED_PACKAGES = ("caic", "torch", "transformers", "trl", "datasets", "accelerate", "tokenizers")
+from cai_lang.errors import CaicError
 
 
-class RunError(ValueError):
+class RunError(CaicError, ValueError):
     """A run folder that cannot be used as asked (a clash with an earlier run, a corrupt file)."""
 
 

@@ -38,8 +38,9 @@ import time
 from pathlib import Path
 
 from cai_lang.train.run.folder import RunError
+from cai_lang.train.run.layout import LOCK
 
-LOCK_NAME = ".caic.lock"
+LOCK_NAME = LOCK  # named with every other file of a run folder
 JOIN_TIMEOUT = 300.0  # seconds a rank other than 0 waits for rank 0 of its launch to take the folder
 _WRITING_GRACE = 5.0  # seconds an empty lock file is taken as being written by its holder
 
