@@ -138,3 +138,11 @@ def test_fmt_refuses_a_file_with_an_unknown_field(tmp_path, text) -> None:
 def test_words_see_a_dropped_string() -> None:
     assert words('action a "x"\n') != words('action a "y"\n')
     assert words('rule r {\n    detect regex "\\d+"\n    never a\n}\n') == words('rule r { detect regex "\\d+" never a }')
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_import_refuses_a_fifo_without_blocking(tmp_path) -> None:
+    fifo = tmp_path / "constitution.json"
+    os.mkfifo(fifo)
+    result = CliRunner().invoke(app, ["import", "--format", "hf-cai", str(fifo)])
+    assert result.exit_code == 2 and "a FIFO, not a regular file" in result.output
