@@ -104,9 +104,12 @@ def write_atomic(path: str | Path, data: str | bytes) -> None:
 
     The temporary file sits in the same folder (a rename across file systems
     is not atomic) and is removed when anything fails; the error then names
-    `path`, and the original is untouched. A file's permission bits are kept.
+    `path`, and the original is untouched. A file's permission bits are kept,
+    and a symbolic link is followed (its target is replaced, the link stays).
     """
     path = Path(path)
+    if path.is_symlink():
+        path = path.resolve()
     payload = data.encode("utf-8") if isinstance(data, str) else data
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:

@@ -146,3 +146,12 @@ def test_import_refuses_a_fifo_without_blocking(tmp_path) -> None:
     os.mkfifo(fifo)
     result = CliRunner().invoke(app, ["import", "--format", "hf-cai", str(fifo)])
     assert result.exit_code == 2 and "a FIFO, not a regular file" in result.output
+
+
+def test_write_atomic_follows_a_symbolic_link(tmp_path) -> None:
+    target = tmp_path / "real.const"
+    target.write_text("old")
+    link = tmp_path / "link.const"
+    link.symlink_to(target)
+    files.write_atomic(link, "new")
+    assert link.is_symlink() and target.read_text() == "new"
