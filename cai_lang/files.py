@@ -38,6 +38,10 @@ class InputRefused(CaicError, OSError):
         super().__init__(0, reason, str(path))
 
 
+class NotUTF8(InputRefused):
+    """A file whose bytes are not UTF-8; `strerror` is `PATH:LINE:COLUMN: not valid UTF-8 (byte 0x..)...`."""
+
+
 def max_file_bytes() -> int:
     """The size limit for one input file: CAIC_MAX_FILE_SIZE (bytes) when it is a positive number."""
     value = os.environ.get("CAIC_MAX_FILE_SIZE", "").strip()
@@ -85,13 +89,13 @@ def read_bytes_gated(path: str | Path) -> bytes:
 
 
 def decode_utf8(raw: bytes, path: str | Path) -> str:
-    """UTF-8 text (a leading BOM dropped); invalid bytes are an InputRefused naming line and column."""
+    """UTF-8 text (a leading BOM dropped); invalid bytes are a NotUTF8 naming line and column."""
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
         column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
-        raise InputRefused(path, f"not valid UTF-8 at line {line}, column {column} (byte 0x{raw[exc.start]:02x}); save the file as UTF-8") from None
+        raise NotUTF8(path, f"{path}:{line}:{column}: not valid UTF-8 (byte 0x{raw[exc.start]:02x}); save the file as UTF-8") from None
 
 
 def read_text_gated(path: str | Path) -> str:

@@ -126,11 +126,13 @@ def read_jsonl(path: Path, error: "type[Exception] | None" = None) -> list[dict[
 def read_text(path: Path, error: "type[Exception] | None" = None) -> str:
     """A data file's text through caic's one input gate (`cai_lang.files`: a regular file within the size
     limit, UTF-8 with or without a BOM); a refusal names the file and why (invalid bytes by line and column)."""
-    from cai_lang.files import read_text_gated
+    from cai_lang.files import NotUTF8, read_text_gated
 
     error = error or PromptSetError
     try:
         return read_text_gated(path)
+    except NotUTF8 as exc:
+        raise error(exc.strerror) from None
     except OSError as exc:
         raise error(describe_os_error(exc, "read", path)) from exc
 
