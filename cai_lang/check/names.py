@@ -108,6 +108,11 @@ class _Resolver:
         visible = extra if extra is not None else scope.items
         if name.value in visible or (extra is not None and name.value in scope.items):
             first = scope.item_spans.get(name.value)
+            first_kind = self.kinds.get(visible.get(name.value) or scope.items.get(name.value) or "", kind)
+            if first_kind != kind:  # a principle named like a rule: say what the first one is
+                related = [Related(span=first.span, message=f"{first_kind} `{name.value}` is defined here")] if first is not None else []
+                self.diagnostics.append(msg.NAME_TAKEN.at(name.span, kind=kind, name=name.value, other=first_kind, related=related))
+                return None
             related = [Related(span=first.span, message="first defined here")] if first is not None else []
             self.diagnostics.append(msg.DUPLICATE.at(name.span, kind=kind, name=name.value, related=related))
             return None

@@ -53,6 +53,7 @@ class _TestScope:
         self.constitution = constitution
         paths = alias_paths(program)
         self.aliases = {alias: paths.prefix.get(target) for alias, target in paths.aliases.get(program.root, {}).items()}
+        self.unresolved = paths.unresolved.get(program.root, set())  # failed imports: already E103-E105
         self.base_items = set(constitution.principles) | set(constitution.rules)
         self.found: list[Diagnostic] = []
 
@@ -63,6 +64,8 @@ class _TestScope:
         return items
 
     def lookup(self, ref: ir.Ref, table: set[str], kind: str) -> str | None:
+        if ref.module is not None and ref.module in self.unresolved:
+            return None  # the failed import is the one finding, not every name through it
         if ref.module is not None and ref.module not in self.aliases:
             help, fix = suggestion(ref.module, self.aliases, ref.span, "{}." + ref.name)
             self.found.append(msg.UNKNOWN_MODULE.at(ref.span, alias=ref.module, ref=str(ref), help=help or "import the module first", fixes=[fix]))

@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 
 from cai_lang import __version__
-from cai_lang.cli.common import fail
+from cai_lang.cli.common import choice, fail
 from cai_lang.cli.help_words import WordsGroup
 
 app = typer.Typer(
@@ -59,7 +59,7 @@ class OutputFormat(str, enum.Enum):
 def check(
     files: List[Path] = typer.Argument(..., help="`.const` files to check; `-` reads one from standard input.", show_default=False),
     deployment: Optional[str] = typer.Option(None, "--deployment", "-d", help="Check only this deployment."),
-    output_format: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f", help="Output format."),
+    output_format: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f", help="Output format.", **choice(OutputFormat)),
     strict: bool = typer.Option(False, "--strict", help="Exit 1 when there are warnings."),
     max_errors: int = typer.Option(50, "--max-errors", min=0, help="Errors shown per file in the text report (0: all)."),
 ) -> None:

@@ -17,6 +17,22 @@ def fail(message: str, code: int = USAGE_ERROR) -> typer.Exit:
     return typer.Exit(code)
 
 
+def choice(kind: type[enum.Enum]) -> dict:
+    """`typer.Option` arguments that parse an enum option themselves, so a wrong value reads
+    `'xml' is not one of 'text', 'json'` (typer's own enum parsing prefixes "Value error,")."""
+    names = [str(member.value) for member in kind]
+
+    def parse(value):
+        if isinstance(value, kind):
+            return value
+        try:
+            return kind(value)
+        except ValueError:
+            raise typer.BadParameter(f"{value!r} is not one of {', '.join(repr(n) for n in names)}") from None
+
+    return {"parser": parse, "metavar": "[" + "|".join(names) + "]"}
+
+
 class Dialect(str, enum.Enum):
     chat = "chat"
     text = "text"

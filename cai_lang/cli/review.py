@@ -14,7 +14,7 @@ from typing import List, Optional
 
 import typer
 
-from cai_lang.cli.common import HAS_ERRORS, USAGE_ERROR, fail
+from cai_lang.cli.common import HAS_ERRORS, USAGE_ERROR, choice, fail
 
 
 class TestFormat(str, enum.Enum):
@@ -52,7 +52,7 @@ def register(app: typer.Typer) -> None:
     def test_command(
         files: List[Path] = typer.Argument(..., help="`.const` files whose tests to run.", show_default=False),
         deployment: Optional[str] = typer.Option(None, "--deployment", "-d", help="Run only the tests of this deployment."),
-        output_format: TestFormat = typer.Option(TestFormat.text, "--format", "-f", help="Output format."),
+        output_format: TestFormat = typer.Option(TestFormat.text, "--format", "-f", help="Output format.", **choice(TestFormat)),
         coverage: bool = typer.Option(False, "--coverage", help="Also list the rules, principles and conflict clauses no expectation reached."),
     ) -> None:
         """Prove the `test` declarations of constitutions with the solver."""
@@ -87,7 +87,7 @@ def register(app: typer.Typer) -> None:
         old: Path = typer.Argument(..., help="The old version of the constitution."),
         new: Path = typer.Argument(..., help="The new version."),
         deployment: Optional[str] = typer.Option(None, "--deployment", "-d", help="Compare only this deployment."),
-        output_format: DiffFormat = typer.Option(DiffFormat.text, "--format", "-f", help="Output format."),
+        output_format: DiffFormat = typer.Option(DiffFormat.text, "--format", "-f", help="Output format.", **choice(DiffFormat)),
     ) -> None:
         """Report every change of behaviour between two versions of a constitution."""
         from cai_lang.review.diff import DiffRefused, diff_files
