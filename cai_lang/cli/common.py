@@ -30,7 +30,7 @@ def choice(kind: type[enum.Enum]) -> dict:
         except ValueError:
             raise typer.BadParameter(f"{value!r} is not one of {', '.join(repr(n) for n in names)}") from None
 
-    return {"parser": parse, "metavar": "[" + "|".join(names) + "]"}
+    return {"parser": parse, "metavar": "|".join(names)}
 
 
 class Dialect(str, enum.Enum):
