@@ -74,7 +74,7 @@ def check(
 @app.command()
 def graph(
     file: Path = typer.Argument(..., help="The `.const` file."),
-    output: Path = typer.Option(..., "--output", "-o", help="Where to write: a .dot, .svg or .png file."),
+    output: Path = typer.Option(..., "--output", "-o", help="Where to write: a .dot, .mmd (Mermaid), .svg or .png file."),
     deployment: str = typer.Option("default", "--deployment", "-d", help="Which deployment to draw."),
 ) -> None:
     """Draw a deployment's priority order and declared conflicts."""
