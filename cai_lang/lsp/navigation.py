@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Iterable
 
 from cai_lang.check import CheckResult
+from cai_lang.ir import nodes as ir
 from cai_lang.lsp import index
 from cai_lang.resources import stdlib_dir
 from cai_lang.span import Span
@@ -93,12 +94,36 @@ def check_new_name(name: str) -> None:
         raise CannotRename(f"caic: `{name}` is a keyword of the language")
 
 
+def _taken(target: index.Target, module: ir.Module) -> set[str]:
+    """The names a rename of `target` must not take in its declaring module (one namespace per kind)."""
+    found: set[str] = set()
+    declarations = list(module.declarations)
+    declarations += [item for node in module.of_type(ir.Deployment) for item in node.items]
+    for node in declarations:
+        if target.kind == "item" and isinstance(node, (ir.Principle, ir.Rule)):
+            found.add(node.name.value)
+        elif target.kind == "action" and isinstance(node, ir.Action):
+            found.add(node.name.value)
+        elif target.kind == "deployment" and isinstance(node, ir.Deployment):
+            found.add(node.name.value)
+        elif target.kind in ("variable", "value") and isinstance(node, ir.ContextBlock):
+            for var in node.variables:
+                if target.kind == "variable":
+                    found.add(var.name.value)
+                elif var.name.value == target.key and isinstance(var.type, ir.EnumType):
+                    found |= {value.value for value in var.type.values}
+    return found
+
+
 def rename_edits(target: index.Target, declared: Declaration, results: list[CheckResult], new_name: str) -> dict[str, list[tuple[int, int, str]]]:
     """Per file path, the (start, end, new text) edits of a rename; raises CannotRename."""
     reason = refuse_reason(target, declared)
     if reason is not None:
         raise CannotRename(reason)
     check_new_name(new_name)
+    module = next((r.program.modules[declared[0]] for r in results if declared[0] in r.program.modules), None)
+    if module is not None and new_name in _taken(target, module):
+        raise CannotRename(f"caic: `{new_name}` is already declared there; renaming would make two things of one name")
     edits: dict[str, list[tuple[int, int, str]]] = {}
     for place in places(declared, results):
         start, end = name_part(place)

@@ -135,6 +135,8 @@ def test_prepare_rename_gives_the_name_and_refuses_the_standard_library(session)
         _at(session, "textDocument/prepareRename", "main", "harmless.least_harmful", len("harmless.l"))
     with pytest.raises(RuntimeError, match="keyword"):
         _at(session, "textDocument/rename", "main", "principle helpful", len("principle h"), newName="weight")
+    with pytest.raises(RuntimeError, match="already declared"):
+        _at(session, "textDocument/rename", "main", "principle helpful", len("principle h"), newName="no_greeting")
 
 
 def test_a_quick_fix_makes_its_diagnostic_disappear(session):
