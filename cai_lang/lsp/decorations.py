@@ -6,9 +6,11 @@ declaring occurrence and names from the standard library, which a TextMate
 grammar cannot tell apart. Folding ranges are the multi-line declarations
 and a deployment's blocks. Inlay hints show, after a principle's name, its
 effective weight in each deployment (when one differs or none is written),
-and after a rule's name, how its verdict resolves against the rules of the
-opposite verdict on the same action (`yields to x`, `overrides y`, by the
-priority order of the `default` deployment, where both apply).
+and after a rule's name, how its verdict resolves in the `default`
+deployment, proved with the solver as `caic test` does (`review.verdict`):
+the rules of the opposite verdict on its action that it yields to or
+overrides in some context where both apply, `never decides` when one always
+outranks it, `never applies` when no context lets it apply.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ from lsprotocol import types
 from cai_lang.check import CheckResult
 from cai_lang.ir import nodes as ir
 from cai_lang.ir.model import DEFAULT_DEPLOYMENT
-from cai_lang.ir.order import PriorityGraph
 from cai_lang.ir.resolve import resolve_deployment
 from cai_lang.lsp import index
 from cai_lang.lsp.hover import deployment_rows
@@ -129,21 +130,35 @@ def _weights(constitution, item) -> str | None:
 
 
 def _default_order(constitution):
+    """The `default` deployment's semantics (review.verdict), with its solver and priority graph."""
+    from cai_lang.check.view import DeploymentView
+    from cai_lang.review.verdict import Semantics
+
     try:
-        resolved = resolve_deployment(constitution, DEFAULT_DEPLOYMENT)
+        view = DeploymentView(constitution, resolve_deployment(constitution, DEFAULT_DEPLOYMENT))
     except KeyError:
         return None
-    return resolved, PriorityGraph(resolved.priorities)
+    return view, Semantics(view.deployment, view.solver.encode, view.graph)
 
 
 def _verdict(rule, default) -> str | None:
+    """How the rule's verdict resolves in `default`: the opposite rules on its action that
+    outrank it (or that it outranks) in some context where both apply, and whether it ever
+    decides at all."""
     if default is None or rule.action is None or rule.node.verdict is None:
         return None
-    resolved, graph = default
-    if rule.id not in {r.id for r in resolved.rules}:
+    view, semantics = default
+    if rule.id not in semantics.items:
         return "disabled in default"
-    opposite = [r for r in resolved.rules if r.action == rule.action and r.node.verdict not in (None, rule.node.verdict)]
-    yields = sorted(r.id for r in opposite if graph.outranks(r.id, rule.id))
-    overrides = sorted(r.id for r in opposite if graph.outranks(rule.id, r.id))
+    solver = view.solver
+    mine = semantics.applies(rule.id)
+    if not solver.satisfiable(mine):
+        return "never applies in default"
+    opposite = [r for r in semantics.rules_on.get(rule.action, []) if r.node.verdict != rule.node.verdict]
+    together = {r.id: solver.all_of(mine, semantics.applies(r.id)) for r in opposite}
+    yields = sorted(r.id for r in opposite if view.graph.outranks(r.id, rule.id) and solver.satisfiable(together[r.id]))
+    overrides = sorted(r.id for r in opposite if view.graph.outranks(rule.id, r.id) and solver.satisfiable(together[r.id]))
+    if yields and not solver.satisfiable(mine, *[solver.negate(semantics.applies(i)) for i in yields]):
+        return "never decides: " + ", ".join(f"`{i}`" for i in yields) + " always outranks it"
     parts = [f"yields to `{i}`" for i in yields] + [f"overrides `{i}`" for i in overrides]
     return (", ".join(parts) + " where both apply") if parts else None

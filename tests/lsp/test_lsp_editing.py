@@ -41,10 +41,16 @@ MAIN = textwrap.dedent(
     }
 
     rule greet_low {
-        always greet when risk == low
+        always greet when risk >= medium
+    }
+
+    rule greet_high {
+        always greet when risk == high
     }
 
     priority no_greeting > greet_low
+
+    priority no_greeting > greet_high
 
     priority extra.care > helpful > harmless.least_harmful
 
@@ -192,7 +198,8 @@ def test_inlay_hints_show_effective_weights_and_resolved_verdicts(session):
     labels = {h["position"]["line"]: h["label"] for h in hints}
     assert labels[_position(MAIN, "principle helpful")["line"]] == "weight default 1.0 · clinic 3.0"
     assert labels[_position(MAIN, "rule greet_low")["line"]] == "yields to `no_greeting` where both apply"
-    assert labels[_position(MAIN, "rule no_greeting")["line"]] == "overrides `greet_low` where both apply"
+    assert labels[_position(MAIN, "rule no_greeting")["line"]] == "overrides `greet_high`, overrides `greet_low` where both apply"
+    assert labels[_position(MAIN, "rule greet_high")["line"]] == "never decides: `no_greeting` always outranks it"
 
 
 def test_workspace_symbols_search_every_file(session):
