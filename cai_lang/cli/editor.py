@@ -109,7 +109,7 @@ def fix(
         text = _read(file)
         fixed = fix_text(file, text, display=shown)
     except (OSError, UnicodeDecodeError) as exc:
-        err.print(f"[bold red]error:[/] cannot read {shown}: {getattr(exc, 'strerror', None) or exc}")
+        err.print(f"[bold red]error:[/] {describe_os_error(exc, 'read', shown)}")
         raise typer.Exit(USAGE_ERROR)
     for code, title in fixed.applied:
         err.print(f"{shown}: fixed {code}: {title}")
@@ -119,7 +119,7 @@ def fix(
         try:
             file.write_bytes(fixed.text.encode("utf-8"))
         except OSError as exc:
-            err.print(f"[bold red]error:[/] cannot write {shown}: {exc.strerror or exc}")
+            err.print(f"[bold red]error:[/] {describe_os_error(exc, 'write', shown)}")
             raise typer.Exit(USAGE_ERROR)
     left = fixed.result.diagnostics
     print_diagnostics(left, {s.display: s for s in fixed.result.program.sources.values()}, sys.stderr)
