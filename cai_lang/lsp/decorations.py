@@ -87,8 +87,9 @@ def folding_ranges(module: ir.Module, lines: LineIndex) -> list[types.FoldingRan
 
     for declaration in module.declarations:
         fold(declaration)
-        for item in getattr(declaration, "items", ()) if isinstance(declaration, ir.Deployment) else ():
-            fold(item)
+        if isinstance(declaration, ir.Deployment):
+            for item in declaration.items:
+                fold(item)
     return found
 
 

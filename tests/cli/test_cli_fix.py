@@ -25,7 +25,7 @@ def _codes(path: Path) -> list[str]:
 
 @pytest.mark.parametrize(
     ("name", "errors_before"),
-    [("e101", ["E101"] * 5), ("e202", ["E202"]), ("e203", ["E203"])],
+    [("e101", ["E101"] * 5), ("e202", ["E202"]), ("e202_deployment", ["E202"]), ("e203", ["E203"])],
 )
 def test_fix_leaves_a_clean_canonical_file(tmp_path: Path, name: str, errors_before: list[str]) -> None:
     path = tmp_path / f"{name}.const"
