@@ -127,10 +127,11 @@ def _register_command_groups() -> None:
     from cai_lang.cli import compile as cli_compile
     from cai_lang.cli import editor as cli_editor
     from cai_lang.cli import eval as cli_eval
+    from cai_lang.cli import redteam as cli_redteam
     from cai_lang.cli import review as cli_review
     from cai_lang.cli import train as cli_train
 
-    for group in (cli_compile, cli_editor, cli_train, cli_eval, cli_review):
+    for group in (cli_compile, cli_editor, cli_train, cli_eval, cli_review, cli_redteam):
         group.register(app)
 
 

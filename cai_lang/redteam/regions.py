@@ -74,17 +74,17 @@ class RegionMap:
     def entails(self, region: Region, labels: Values) -> bool:
         """Whether every context that agrees with `labels` lies in the region (the labels reach it for sure)."""
         solver = self.view.solver
-        fixed = [_fix(solver.encoder, self.context, name, value) for name, value in labels.items() if _accepted(self.context.get(name), value)]
+        fixed = [fix_label(solver.encoder, self.context, name, value) for name, value in labels.items() if accepted(self.context.get(name), value)]
         return not solver.satisfiable(*fixed, solver.negate(region.formula))
 
 
-def _accepted(var: ContextVariable | None, value) -> bool:
+def accepted(var: ContextVariable | None, value) -> bool:
     if var is None:
         return False
     return isinstance(value, bool) if var.kind == "bool" else isinstance(value, str) and value in var.values
 
 
-def _fix(encoder, context, name: str, value):
+def fix_label(encoder, context, name: str, value):
     import z3
 
     var = context[name]

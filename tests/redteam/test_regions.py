@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import z3
 import pytest
+import z3
 
 from cai_lang import api
 from cai_lang.redteam.regions import compute_regions, enumerate_contexts
