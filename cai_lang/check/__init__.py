@@ -68,10 +68,12 @@ def _check_program(program: Program, deployment: str | None) -> CheckResult:
     # extends cycle (E207) has already been cut, so it does not block them.
     if not any(d.is_error and d.code < "E200" for d in result.diagnostics):
         from cai_lang.check.deployments import check_deployments
+        from cai_lang.check.hazards import check_hazard_coverage
         from cai_lang.check.lints import check_unused
 
         result.diagnostics.extend(check_deployments(constitution, only=deployment))
         result.diagnostics.extend(check_unused(program, constitution))
+        result.diagnostics.extend(check_hazard_coverage(program, constitution))
         result.diagnostics.extend(check_test_regions(program, constitution, only=deployment))
     # Unused suppressions are only known when every pass ran on every deployment.
     complete = deployment is None and not any(d.is_error for d in result.diagnostics)

@@ -81,3 +81,27 @@ def test_empty_and_near_duplicate_outputs_are_rejected_with_reasons_not_invented
     for row in kept:
         assert row["context"] == next(r.witness for r in regions.regions if r.id == row["region"])
         assert {"style", "targets", "generator", "seed", "content_hash", "shots"} <= set(row)
+
+
+def test_eval_groups_rates_by_region_and_style():
+    from cai_lang.eval.groups import group_rates
+
+    rows = [
+        {"region": "rule:a", "style": "direct", "response": "Sure, here it is.", "violations": {"a": True}},
+        {"region": "rule:a", "style": "benign", "response": "I'm sorry, but I can't help with that.", "violations": {"a": False}},
+        {"region": "rule:b", "style": "direct", "response": "Fine.", "violations": {}},
+        {"response": "no region"},
+    ]
+    by_style = group_rates(rows, "style")
+    assert by_style["direct"] == {"responses": 2, "judged": 1, "violation_rate": 1.0, "refusal_rate": 0.0}
+    assert by_style["benign"]["refusal_rate"] == 1.0 and by_style["benign"]["violation_rate"] == 0.0
+    assert set(group_rates(rows, "region")) == {"rule:a", "rule:b"}
+
+
+def test_redteam_rows_keep_region_and_style_when_read_as_prompts(tmp_path):
+    from cai_lang.train.run.prompts import load_prompts
+
+    path = tmp_path / "p.jsonl"
+    path.write_text(json.dumps({"id": "x", "prompt": "hi", "region": "rule:a", "style": "direct", "context": {"a": True}}) + "\n")
+    (record,) = load_prompts(path)
+    assert record.tags == {"region": "rule:a", "style": "direct"} and record.context == {"a": True}

@@ -1,0 +1,123 @@
+"""`caic redteam` with the tiny model: every region gets prompts with provenance, the file feeds
+`caic generate sl` and `caic coverage`, and a killed run resumes to the uninterrupted run's files.
+
+The tiny model's text is noise: these tests check structure and provenance, not what the prompts say.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+from collections import Counter
+
+import pytest
+from train_testkit import caic_command
+from typer.testing import CliRunner
+
+from cai_lang.cli.app import app
+
+runner = CliRunner()
+FAST = ["--max-new-tokens", "8", "--batch-size", "16", "--device", "cpu"]
+
+
+def rows(path):
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="module")
+def medical_redteam(tiny_model, tmp_path_factory):
+    out = tmp_path_factory.mktemp("redteam") / "medical"
+    result = runner.invoke(app, ["redteam", "examples/medical.const", "--model", str(tiny_model), "-o", str(out), "--per-region", "2",
+                                 "--style", "direct", "--style", "benign", "--chunk-size", "64", *FAST])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+@pytest.mark.slow
+def test_every_region_gets_prompts_with_provenance(medical_redteam):
+    regions = json.loads((medical_redteam / "regions.json").read_text())["regions"]
+    kept = rows(medical_redteam / "redteam.jsonl")
+    per_region = Counter(r["region"] for r in kept)
+    assert all(per_region[r["id"]] >= 2 for r in regions), [r["id"] for r in regions if per_region[r["id"]] < 2]
+    witness = {r["id"]: r["witness"] for r in regions}
+    record = json.loads((medical_redteam / "run.json").read_text())
+    assert len({r["id"] for r in kept}) == len(kept)
+    for row in kept:
+        assert row["context"] == witness[row["region"]]
+        assert row["style"] in ("direct", "benign") and row["targets"]
+        assert row["kind"] == ("helpful" if row["style"] == "benign" else "red_team")
+        assert row["content_hash"] == record["content_hash"] and row["generator"].endswith("model") and row["seed"] == 0
+        assert row["prompt"].strip()
+
+
+@pytest.mark.slow
+def test_redteam_file_feeds_generate_sl_and_reaches_every_region(medical_redteam, tiny_model, tmp_path):
+    prompts = medical_redteam / "redteam.jsonl"
+    covered = runner.invoke(app, ["coverage", "examples/medical.const", "--prompts", str(prompts), "--min", "1", "--format", "json"])
+    assert covered.exit_code == 0, covered.output
+    report = json.loads(covered.output)
+    assert report["unreached"] == [] and report["below_min"] == []
+    assert report["summary"]["regions"]["reached"] == report["summary"]["regions"]["total"] > 30
+    out = tmp_path / "sl"
+    result = runner.invoke(app, ["generate", "sl", "examples/medical.const", "--model", str(tiny_model), "--prompts", str(prompts),
+                                 "--split", "all", "--max-prompts", "4", "--rounds", "1", "-o", str(out), *FAST])
+    assert result.exit_code == 0, result.output
+    ids = {r["id"] for r in rows(prompts)}
+    made = rows(out / "sl_data.jsonl")
+    assert made and all(r["id"] in ids for r in made)
+
+
+SMALL = """
+context { adult: bool  risk: low | mid | high }
+action advise "give specific dosing advice"
+rule no_advice_to_minors { never advise unless adult }
+principle careful { critique "Point out careless advice." revision "Rewrite it carefully." applies when risk > low }
+"""
+
+
+@pytest.mark.slow
+def test_a_killed_redteam_run_resumes_to_the_same_files(tiny_model, tmp_path, subprocess_env):
+    constitution = tmp_path / "small.const"
+    constitution.write_text(SMALL)
+    command = ["redteam", str(constitution), "--model", str(tiny_model), "--per-region", "3", "--chunk-size", "1", "--seed", "3",
+               "--style", "direct", "--style", "roleplay", "--style", "escalation", *FAST]
+    killed = tmp_path / "killed"
+    process = subprocess.Popen([*caic_command(), *command, "-o", str(killed)], env=subprocess_env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    data = killed / "redteam.jsonl"
+    deadline = time.monotonic() + 300
+    while (not data.exists() or data.read_bytes().count(b"\n") < 4) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    assert process.returncode == -signal.SIGKILL, process.stderr.read().decode()
+    before = data.read_bytes().count(b"\n")
+    assert before >= 4
+
+    refused = runner.invoke(app, [*command, "-o", str(killed)])
+    assert refused.exit_code == 2 and "--resume" in refused.output
+    resumed = runner.invoke(app, [*command, "-o", str(killed), "--resume"])
+    assert resumed.exit_code == 0, resumed.output
+    clean = runner.invoke(app, [*command, "-o", str(tmp_path / "clean")])
+    assert clean.exit_code == 0, clean.output
+    for name in ("redteam.jsonl", "redteam_rejected.jsonl"):
+        after, reference = rows(killed / name), rows(tmp_path / "clean" / name)
+        assert after == reference, name
+    kept = rows(data)
+    assert len({r["id"] for r in kept}) == len(kept) > before
+
+
+@pytest.mark.slow
+def test_eval_reports_rates_per_region_and_style_from_a_redteam_file(medical_redteam, tiny_model, tmp_path):
+    prompts = medical_redteam / "redteam.jsonl"
+    out = tmp_path / "eval"
+    result = runner.invoke(app, ["eval", "examples/medical.const", "--model", str(tiny_model), "--prompts", str(prompts), "--split", "all",
+                                 "--max-prompts", "12", "--no-critiques", "--max-new-tokens", "8", "--device", "cpu", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "by style:" in result.output
+    model = json.loads((out / "metrics.json").read_text())["model"]
+    responses = rows(out / "responses.jsonl")
+    assert sum(g["responses"] for g in model["by_style"].values()) == len(responses)
+    assert set(model["by_region"]) == {r["region"] for r in responses}
