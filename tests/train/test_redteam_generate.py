@@ -62,7 +62,7 @@ def test_redteam_file_feeds_generate_sl_and_reaches_every_region(medical_redteam
     assert report["summary"]["regions"]["reached"] == report["summary"]["regions"]["total"] > 30
     out = tmp_path / "sl"
     result = runner.invoke(app, ["generate", "sl", "examples/medical.const", "--model", str(tiny_model), "--prompts", str(prompts),
-                                 "--split", "all", "--max-prompts", "4", "--rounds", "1", "-o", str(out), *FAST])
+                                 "--split", "all", "--helpful-fraction", "0", "--max-prompts", "4", "--rounds", "1", "-o", str(out), *FAST])
     assert result.exit_code == 0, result.output
     ids = {r["id"] for r in rows(prompts)}
     made = rows(out / "sl_data.jsonl")
