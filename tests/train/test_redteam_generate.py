@@ -121,3 +121,40 @@ def test_eval_reports_rates_per_region_and_style_from_a_redteam_file(medical_red
     responses = rows(out / "responses.jsonl")
     assert sum(g["responses"] for g in model["by_style"].values()) == len(responses)
     assert set(model["by_region"]) == {r["region"] for r in responses}
+
+
+def _stub_module():
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("openai_stub", Path(__file__).parents[1] / "engine" / "openai_stub.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("openai_stub", module)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_redteam_runs_against_a_server_pool(tmp_path):
+    stub_module = _stub_module()
+    started = [stub_module.start_stub() for _ in range(2)]
+    constitution = tmp_path / "small.const"
+    constitution.write_text(SMALL)
+    try:
+        spec = ",".join(f"{stub.url}/v1" for stub, _ in started) + "#served-x"
+        out = tmp_path / "served"
+        result = runner.invoke(app, ["redteam", str(constitution), "--model", spec, "-o", str(out), "--per-region", "1",
+                                     "--style", "direct", "--style", "escalation", "--rounds", "1", "--similarity", "100"])
+    finally:
+        for _, server in started:
+            server.shutdown()
+            server.server_close()
+    assert result.exit_code == 0, result.output
+    regions = json.loads((out / "regions.json").read_text())["regions"]
+    kept, rejected = rows(out / "redteam.jsonl"), rows(out / "redteam_rejected.jsonl") if (out / "redteam_rejected.jsonl").exists() else []
+    assert len(kept) + len(rejected) == 2 * len(regions)  # one decision per cell, none invented
+    assert all(r["generator"].endswith("#served-x") for r in kept + rejected)
+    # The stub echoes the last message: a row's prompt is exactly what the server wrote, trimmed.
+    assert all(r["prompt"].startswith("chat<<") for r in kept if "prompt" in r)
+    assert any("messages" in r for r in kept)
+    assert sum(len(stub.requests) for stub, _ in started) >= 2 * len(regions)
