@@ -158,3 +158,22 @@ def test_redteam_runs_against_a_server_pool(tmp_path):
     assert all(r["prompt"].startswith("chat<<") for r in kept if "prompt" in r)
     assert any("messages" in r for r in kept)
     assert sum(len(stub.requests) for stub, _ in started) >= 2 * len(regions)
+
+
+def test_coverage_with_inferred_context_labels(tiny_model, tmp_path):
+    prompts = tmp_path / "unlabelled.jsonl"
+    prompts.write_text("".join(json.dumps({"id": f"u{n}", "prompt": text}) + "\n" for n, text in enumerate(
+        ["Can you tell me my neighbour's test results?", "What dose of ibuprofen is safe for me?", "Is the clinic open on Sunday?"])))
+    args = ["coverage", "examples/medical.const", "--prompts", str(prompts), "--format", "json"]
+    plain = json.loads(runner.invoke(app, args).output)
+    inferred_run = runner.invoke(app, [*args, "--infer-context", "--model", str(tiny_model)])
+    assert inferred_run.exit_code == 0, inferred_run.output
+    inferred = json.loads(inferred_run.output)
+
+    def hipaa(report):
+        counts = {r["id"]: r["prompts"] for r in report["regions"]}
+        return counts["rule:hipaa_privacy"] + counts["boundary:hipaa_privacy"]
+
+    # Unlabelled, no prompt is known to be on either side of `authorized`; inferred, every one is on one side.
+    assert hipaa(plain) == 0 and hipaa(inferred) == 3
+    assert runner.invoke(app, [*args[:-2], "--infer-context"]).exit_code == 2
