@@ -121,6 +121,8 @@ def test_eval_reports_rates_per_region_and_style_from_a_redteam_file(medical_red
     responses = rows(out / "responses.jsonl")
     assert sum(g["responses"] for g in model["by_style"].values()) == len(responses)
     assert set(model["by_region"]) == {r["region"] for r in responses}
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "Per attack style and red-team region" in page and next(iter(model["by_region"])) in page
 
 
 def _stub_module():
