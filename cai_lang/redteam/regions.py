@@ -140,7 +140,7 @@ def compute_regions(result: CheckResult, deployment: str = "default") -> RegionM
     for conflict in view.deployment.conflicts:
         both = z3.And(semantics.applies(conflict.left), semantics.applies(conflict.right))
         for index, clause in enumerate(conflict.clauses):
-            when = "otherwise" if clause.condition is None else f"line {clause.node.span.line}"
+            when = "otherwise: no `when` clause holds" if clause.condition is None else f"when {condition_words(clause.condition)}"
             add(
                 f"clause:{conflict.left}~{conflict.right}:{index}", "clause", [conflict.left, conflict.right],
                 f"`{conflict.left}` and `{conflict.right}` both apply and the clause preferring `{clause.side}` ({when}) decides",
@@ -158,7 +158,8 @@ def compute_regions(result: CheckResult, deployment: str = "default") -> RegionM
         if not (view.solver.satisfiable(ax, z3.Not(ay)) and view.solver.satisfiable(ay, z3.Not(ax))):
             continue  # one contains the other: the corner is just the smaller region
         cx, cy = item_condition(view.items[x]), item_condition(view.items[y])
-        add(f"meeting:{x}+{y}", "meeting", [x, y], f"where `{x}` and `{y}` both apply",
+        wx, wy = (bundle.item(i).applies.text for i in (x, y))
+        add(f"meeting:{x}+{y}", "meeting", [x, y], f"where `{x}` ({wx}) and `{y}` ({wy}) both apply",
             proper, (lambda cx, cy: lambda values: inside(values) and evaluate(cx, values, context) and evaluate(cy, values, context))(cx, cy))
     regions = [r for r in found if r.witness is not None]
     empty = [r for r in found if r.witness is None]
