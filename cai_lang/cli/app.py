@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 
 from cai_lang import __version__
-from cai_lang.cli.common import choice, fail
+from cai_lang.cli.common import fail, parse_choices
 from cai_lang.cli.help_words import WordsGroup
 from cai_lang.errors import describe_os_error
 
@@ -60,7 +60,7 @@ class OutputFormat(str, enum.Enum):
 def check(
     files: List[Path] = typer.Argument(..., help="`.const` files to check; `-` reads one from standard input.", show_default=False),
     deployment: Optional[str] = typer.Option(None, "--deployment", "-d", help="Check only this deployment."),
-    output_format: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f", help="Output format.", **choice(OutputFormat)),
+    output_format: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f", help="Output format."),
     strict: bool = typer.Option(False, "--strict", help="Exit 1 when there are warnings."),
     max_errors: int = typer.Option(50, "--max-errors", min=0, help="Errors shown per file in the text report (0: all)."),
 ) -> None:
@@ -136,6 +136,7 @@ def _register_command_groups() -> None:
 
     for group in (cli_compile, cli_editor, cli_train, cli_eval, cli_review, cli_redteam, cli_trust, cli_serve):
         group.register(app)
+    parse_choices(app)
 
 
 _register_command_groups()

@@ -19,7 +19,7 @@ from typing import Any, Optional
 
 import typer
 
-from cai_lang.cli.common import HAS_ERRORS, choice
+from cai_lang.cli.common import HAS_ERRORS
 from cai_lang.cli.common import fail as _fail
 from cai_lang.errors import describe_os_error
 
@@ -136,9 +136,9 @@ def _read_conversation(path: Path | None) -> dict[str, Any]:
 def render_command(
     file: Path = typer.Argument(..., help="The `.const` file.", show_default=False),
     principle: str = typer.Option(..., "--principle", "-p", help="Id of a principle or rule, e.g. `helpful` or `harmless.least_harmful`."),
-    phase: Phase = typer.Option(..., "--phase", help="Which prompt to render.", **choice(Phase)),
+    phase: Phase = typer.Option(..., "--phase", help="Which prompt to render."),
     dialect: RenderDialect = typer.Option(
-        RenderDialect.chat, "--dialect", help="`chat` (messages for instruct models), `text` (base models), or `paper` (`text` with the 2022 paper's comparison layout).", **choice(RenderDialect)
+        RenderDialect.chat, "--dialect", help="`chat` (messages for instruct models), `text` (base models), or `paper` (`text` with the 2022 paper's comparison layout)."
     ),
     conversation: Optional[Path] = typer.Option(None, "--conversation", "-c", help="JSON: a list of {role, content}, or an object with `conversation`, `critique`, `response_a`, `response_b`, `reasoning`."),
     deployment: Optional[str] = typer.Option(None, "--deployment", "-d", help="Render for this deployment (default: `default`)."),
@@ -171,7 +171,7 @@ def render_command(
 
 def export_command(
     file: Path = typer.Argument(..., help="The `.const` file to export.", show_default=False),
-    export_format: ExportFormat = typer.Option(..., "--format", "-f", help="`hf-cai`: the Hugging Face open CAI recipe's constitution JSON.", **choice(ExportFormat)),
+    export_format: ExportFormat = typer.Option(..., "--format", "-f", help="`hf-cai`: the Hugging Face open CAI recipe's constitution JSON."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="File to write (default: print to stdout)."),
     deployment: Optional[str] = typer.Option(None, "--deployment", "-d", help="Export this deployment (default: `default`)."),
 ) -> None:
@@ -188,7 +188,7 @@ def export_command(
 
 def import_command(
     file: Path = typer.Argument(..., help="The file to import.", show_default=False),
-    import_format: ExportFormat = typer.Option(..., "--format", "-f", help="`hf-cai`: the Hugging Face open CAI recipe's constitution JSON.", **choice(ExportFormat)),
+    import_format: ExportFormat = typer.Option(..., "--format", "-f", help="`hf-cai`: the Hugging Face open CAI recipe's constitution JSON."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="The `.const` file to write (default: print to stdout)."),
 ) -> None:
     """Turn a constitution written for another pipeline into a `.const` file."""

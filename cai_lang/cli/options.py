@@ -19,7 +19,7 @@ from typing import Any, Callable, Mapping
 
 import typer
 
-from cai_lang.cli.common import choice, fail
+from cai_lang.cli.common import fail
 from cai_lang.train.config import cli_fields
 
 _CHOICES: dict[tuple[str, ...], type[enum.Enum]] = {}
@@ -61,8 +61,7 @@ def parameters(*groups: type) -> list[inspect.Parameter]:
             if meta["argument"]:
                 info = typer.Argument(default, help=meta["help"], show_default=False)
             else:
-                extra = choice(_choice(f.name, meta["choices"])) if meta["choices"] else {}
-                info = typer.Option(default, *meta["flags"], help=meta["help"], rich_help_panel=meta["panel"], **extra)
+                info = typer.Option(default, *meta["flags"], help=meta["help"], rich_help_panel=meta["panel"])
             params.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=info, annotation=annotation))
     return params
 

@@ -14,7 +14,7 @@ from typing import List, Optional
 
 import typer
 
-from cai_lang.cli.common import HAS_ERRORS, USAGE_ERROR, choice, fail
+from cai_lang.cli.common import HAS_ERRORS, USAGE_ERROR, fail
 from cai_lang.errors import describe_os_error
 
 
@@ -51,7 +51,7 @@ def register(app: typer.Typer) -> None:
     def test_command(
         files: List[Path] = typer.Argument(..., help="`.const` files whose tests to run.", show_default=False),
         deployment: Optional[str] = typer.Option(None, "--deployment", "-d", help="Run only the tests of this deployment."),
-        output_format: TestFormat = typer.Option(TestFormat.text, "--format", "-f", help="Output format.", **choice(TestFormat)),
+        output_format: TestFormat = typer.Option(TestFormat.text, "--format", "-f", help="Output format."),
         coverage: bool = typer.Option(False, "--coverage", help="Also list the rules, principles and conflict clauses no expectation reached."),
     ) -> None:
         """Prove the `test` declarations of constitutions with the solver."""
@@ -86,7 +86,7 @@ def register(app: typer.Typer) -> None:
         old: Path = typer.Argument(..., help="The old version of the constitution."),
         new: Path = typer.Argument(..., help="The new version."),
         deployment: Optional[str] = typer.Option(None, "--deployment", "-d", help="Compare only this deployment."),
-        output_format: DiffFormat = typer.Option(DiffFormat.text, "--format", "-f", help="Output format.", **choice(DiffFormat)),
+        output_format: DiffFormat = typer.Option(DiffFormat.text, "--format", "-f", help="Output format."),
     ) -> None:
         """Report every change of behaviour between two versions of a constitution."""
         from cai_lang.review.diff import DiffRefused, diff_files

@@ -21,7 +21,6 @@ from pathlib import Path
 import typer
 
 from cai_lang.cli.boundary import guarded
-from cai_lang.cli.common import choice
 from cai_lang.cli.common import fail as _fail
 from cai_lang.cli.config_option import with_config_file
 from cai_lang.cli.help_words import WordsGroup
@@ -67,7 +66,7 @@ def register(app: typer.Typer) -> None:
 
 def tiny_model(
     out_dir: Path = typer.Argument(..., help="Folder to write the model into.", show_default=False),
-    size: TinySize = typer.Option(TinySize.tiny, "--size", help="`tiny` (~0.25 M parameters) or `10m` (~10 M).", **choice(TinySize)),
+    size: TinySize = typer.Option(TinySize.tiny, "--size", help="`tiny` (~0.25 M parameters) or `10m` (~10 M)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the random initialisation."),
 ) -> None:
     """Build a small random causal LM with no download, to run the pipeline on a CPU (its text is noise)."""

@@ -6,6 +6,7 @@ import json
 import textwrap
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from cai_lang.api import check_file
@@ -123,9 +124,19 @@ test t {
     assert data["unreached"]["rules"] == ["quiet"] and data["never_applies"] == []
 
 
-def test_a_wrong_choice_has_no_value_error_prefix(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        (["check", "--format", "xml", "{path}"], "'xml' is not one of 'text', 'json', 'sarif', 'github'"),
+        (["test", "--format", "xml", "{path}"], "'xml' is not one of 'text', 'json', 'junit', 'github'"),
+        (["diff", "{path}", "{path}", "--format", "xml"], "'xml' is not one of 'text', 'json'"),
+        (["tiny-model", "--size", "huge", "{path}"], "'huge' is not one of 'tiny', '10m'"),  # a command group's module
+        (["train", "{path}", "-m", "m", "-o", "o", "--split", "nope"], "'nope' is not one of 'train', 'eval', 'all'"),  # options built from config
+        (["serve", "reward", "{path}", "-m", "m", "--dialect", "nope"], "'nope' is not one of 'chat', 'text', 'paper'"),  # a sub-app
+    ],
+)
+def test_a_wrong_choice_has_no_value_error_prefix(tmp_path: Path, command: list[str], expected: str) -> None:
     path = _write(tmp_path, f"principle a {{\n{PRINCIPLE}}}\n")
-    for command in (["check", "--format", "xml", str(path)], ["test", "--format", "xml", str(path)], ["diff", str(path), str(path), "--format", "xml"]):
-        result = runner.invoke(app, command)
-        assert result.exit_code == 2
-        assert "'xml' is not one of 'text', 'json'" in result.output and "Value error" not in result.output
+    result = runner.invoke(app, [str(path) if word == "{path}" else word for word in command], env={"COLUMNS": "200"})
+    assert result.exit_code == 2
+    assert expected in result.output and "Value error" not in result.output, result.output
