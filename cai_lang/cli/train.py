@@ -29,15 +29,16 @@ from cai_lang.train.config import (
     GENERATE_RL,
     GENERATE_SL,
     TRAIN,
+    FineTuneConfig,
     HardwareConfig,
     HubConfig,
     LabelConfig,
     PolicyConfig,
     PreferenceConfig,
     RunConfig,
-    SFTConfig,
     SLConfig,
     TrainConfig,
+    TrlConfig,
 )
 
 generate_app = typer.Typer(
@@ -122,8 +123,9 @@ def train(values: dict) -> None:
 
     config = TrainConfig(
         run=build(RunConfig, values, argv=list(sys.argv)), phase=values["phase"], data=values.get("data"), sl=build(SLConfig, values),
-        labels=build(LabelConfig, values), sft=build(SFTConfig, values), preference=build(PreferenceConfig, values),
+        labels=build(LabelConfig, values), sft=build(FineTuneConfig, values), preference=build(PreferenceConfig, values),
         policy=build(PolicyConfig, values), hardware=build(HardwareConfig, values), hub=build(HubConfig, values),
+        trl=build(TrlConfig, values),
     )
 
     def phase(reporter):

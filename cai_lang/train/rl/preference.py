@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
-from cai_lang.train.hardware import HardwareSettings, Placement, resolve
+from cai_lang.train.hardware import HardwareSettings, resolve
 
 if TYPE_CHECKING:
     from cai_lang.train.modelcard import Provenance
@@ -177,6 +177,7 @@ class PreferenceTrainingConfig:
     chat_template_kwargs: dict = field(default_factory=dict, metadata={"help": "Passed to the chat template, e.g. {'enable_thinking': False}."})
     # A list, not a tuple: it is recorded in run.json and compared when a run resumes.
     report_to: list[str] = field(default_factory=list, metadata={"help": "Experiment trackers the trainer logs to (transformers' `report_to`); empty: none."})
+    trl_args: dict = field(default_factory=dict, metadata={"help": "Fields of trl's RewardConfig set by name (`--trl`); they win over the above."})
 
     def __post_init__(self) -> None:
         if self.max_steps == 0 or self.max_steps < -1:
@@ -198,19 +199,6 @@ class PreferenceResult:
     steps: int = 0
 
 
-def device_settings(placement: Placement | None = None, report_to: Sequence[str] = ()) -> dict[str, Any]:
-    """Trainer arguments for `placement` (by default this machine's): device, precision, checkpointing;
-    and the experiment trackers asked for (`--report-to`), none by default."""
-    placement = placement or resolve()
-    return {
-        **placement.trainer_args(),
-        "model_init_kwargs": placement.model_init_kwargs(),
-        "report_to": list(report_to) or "none",
-        "save_strategy": "no",
-        "disable_tqdm": True,
-    }
-
-
 def train_preference_model(
     base_model: str | Path,
     rows: Sequence[dict],
@@ -218,21 +206,23 @@ def train_preference_model(
     *,
     provenance: "Provenance",
     heldout: Sequence[dict] | None = None,
+    resume: bool = False,
 ) -> PreferenceResult:
     """Train a preference model from `base_model` (a causal-LM or classifier folder) on soft-label rows.
 
     Held-out rows come from `heldout`, or are split off `rows` by
-    `config.eval_fraction`. Accuracy is measured on the saved folder, reloaded,
+    `config.eval_fraction`. With `resume`, training continues from the last
+    checkpoint in the output folder. Accuracy is measured on the saved folder, reloaded,
     so a folder that does not load fails here rather than in the RL step. The
     folder gets a model card, `caic_training.json`, `training_log.json` and
     trl's `trainer_state.json`.
     """
     from datasets import Dataset
     from transformers import AutoTokenizer
-    from trl import RewardConfig
 
     from cai_lang.train.hardware import full_model, release, save_trained
     from cai_lang.train.modelcard import CardFacts, write_model_card, write_training_log
+    from cai_lang.train.trl_args import base_args, clear_checkpoints, train_resumable, trl_config
 
     placement = resolve(config.hardware)
     base_model = full_model(base_model)
@@ -245,18 +235,12 @@ def train_preference_model(
     if not config.output_dir:
         raise ValueError("the preference model needs an output folder")
     out = Path(config.output_dir)
-    args = RewardConfig(
-        output_dir=str(out),
-        max_steps=config.max_steps,
-        num_train_epochs=config.num_train_epochs,
-        learning_rate=config.learning_rate,
-        per_device_train_batch_size=config.batch_size,
-        max_length=config.max_length,
-        seed=config.seed,
-        logging_steps=config.logging_steps,
-        center_rewards_coefficient=config.center_rewards_coefficient,
-        **device_settings(placement, config.report_to),
-    )
+    args = trl_config("RewardConfig", base_args(
+        out, placement, config.report_to, max_steps=config.max_steps, num_train_epochs=config.num_train_epochs,
+        learning_rate=config.learning_rate, per_device_train_batch_size=config.batch_size, max_length=config.max_length,
+        seed=config.seed, logging_steps=config.logging_steps, center_rewards_coefficient=config.center_rewards_coefficient,
+        model_init_kwargs=placement.model_init_kwargs(),
+    ), config.trl_args)
     tokenizer = AutoTokenizer.from_pretrained(str(base_model))
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
@@ -271,8 +255,9 @@ def train_preference_model(
     from cai_lang.train.progress import attach
 
     attach(trainer, "preference model")
-    result = trainer.train()
+    result = train_resumable(trainer, resume)
     weights = save_trained(trainer, out, placement)
+    clear_checkpoints(out)
     trainer.save_state()
     log_history = trainer.state.log_history
     del trainer

@@ -60,6 +60,7 @@ class SFTSettings:
     chat_template_kwargs: dict = field(default_factory=dict, metadata={"help": "Passed to the chat template, e.g. {'enable_thinking': False}."})
     # A list, not a tuple: it is recorded in run.json and compared when a run resumes.
     report_to: list[str] = field(default_factory=list, metadata={"help": "Experiment trackers the trainer logs to (transformers' `report_to`); empty: none."})
+    trl_args: dict = field(default_factory=dict, metadata={"help": "Fields of trl's SFTConfig set by name (`--trl`); they win over the above."})
 
     def __post_init__(self) -> None:
         if self.targets not in SFT_TARGETS:
@@ -160,27 +161,18 @@ def placement_of(settings: SFTSettings) -> Placement:
 
 def sft_config(settings: SFTSettings, output_dir: Path, data_format: str, placement: Placement | None = None):
     """trl's `SFTConfig` for these settings and this machine (fp32 on a CPU: trl's bf16 default is 30x slower there)."""
-    from trl import SFTConfig
+    from cai_lang.train.trl_args import base_args, trl_config
 
     placement = placement or placement_of(settings)
-    return SFTConfig(
-        output_dir=str(output_dir),
-        max_steps=settings.max_steps,
-        num_train_epochs=settings.epochs,
-        per_device_train_batch_size=settings.batch_size,
-        gradient_accumulation_steps=settings.gradient_accumulation_steps,
-        learning_rate=settings.learning_rate,
-        max_length=settings.max_length,
-        seed=settings.seed,
-        logging_steps=settings.logging_steps,
-        **placement.trainer_args(),
-        assistant_only_loss=data_format == "messages",
-        completion_only_loss=True if data_format != "messages" else None,
-        save_strategy="no",
-        report_to=list(settings.report_to) or "none",
+    base = base_args(
+        output_dir, placement, settings.report_to, max_steps=settings.max_steps, num_train_epochs=settings.epochs,
+        per_device_train_batch_size=settings.batch_size, gradient_accumulation_steps=settings.gradient_accumulation_steps,
+        learning_rate=settings.learning_rate, max_length=settings.max_length, seed=settings.seed, logging_steps=settings.logging_steps,
+        assistant_only_loss=data_format == "messages", completion_only_loss=True if data_format != "messages" else None,
         # DDP on CPU complains loudly when told to look for unused parameters; there are none.
         ddp_find_unused_parameters=False,
     )
+    return trl_config("SFTConfig", base, settings.trl_args)
 
 
 def train_sft(
@@ -189,16 +181,19 @@ def train_sft(
     model: str,
     output_dir: str | Path,
     settings: SFTSettings | None = None,
+    resume: bool = False,
 ) -> SFTResult:
     """Fine-tune `model` on the SL-CAI rows and save it to `output_dir` (the caller adds the model card).
 
-    Nothing of the model outlives the call: the trainer and its model are
+    With `resume`, training continues from the last checkpoint in `output_dir`
+    (`cai_lang.train.trl_args.train_resumable`). Nothing of the model outlives the call: the trainer and its model are
     released before it returns, so the next phase has the memory.
     """
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTTrainer
 
     from cai_lang.train.hardware import full_model
+    from cai_lang.train.trl_args import clear_checkpoints, train_resumable
 
     settings = settings or SFTSettings()
     output_dir = Path(output_dir)
@@ -222,7 +217,7 @@ def train_sft(
 
     attach(trainer, "SFT")
     del policy
-    output = trainer.train()
+    output = train_resumable(trainer, resume)
     weights = save_trained(trainer, output_dir, placement)
     main = trainer.accelerator.is_main_process
     losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
@@ -233,6 +228,8 @@ def train_sft(
                            hardware=placement.record(), weights=weights,
                            distributed=str(trainer.accelerator.distributed_type).rsplit(".", 1)[-1])
     trainer.accelerator.wait_for_everyone()
+    if main:
+        clear_checkpoints(output_dir)
     processes = trainer.accelerator.num_processes
     del trainer
     release()
