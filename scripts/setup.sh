@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Create .venv and install caic with every extra (train, lsp, dev).
+# Create .venv and install caic with every extra (train, lsp, serve, dev).
 # torch is installed first and pinned (constraints.txt): an unpinned torch
 # would pull a several-GB CUDA build.
 set -euo pipefail
@@ -10,7 +10,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet torch==2.13.0
-.venv/bin/python -m pip install --quiet -c constraints.txt -e '.[train,lsp,dev]'
+.venv/bin/python -m pip install --quiet -c constraints.txt -e '.[train,lsp,serve,dev]'
 # The report tests render pages in a real browser: Debian's chromium, from
 # apt, only when it is missing (never a browser a tool downloads itself).
 if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then

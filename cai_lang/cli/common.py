@@ -20,3 +20,17 @@ def fail(message: str, code: int = USAGE_ERROR) -> typer.Exit:
 class Dialect(str, enum.Enum):
     chat = "chat"
     text = "text"
+
+
+# What `caic generate`, `train`, `eval`, `tiny-model` and `--config` import: the train extra.
+TRAIN_EXTRA = ("torch", "transformers", "trl", "datasets", "accelerate", "yaml")
+
+
+def require_train_extra(command: str) -> None:
+    """Exit 2 with one line, before anything is read or created, when the train extra is not installed."""
+    import importlib.util
+
+    missing = [name for name in TRAIN_EXTRA if importlib.util.find_spec(name) is None]
+    if missing:
+        names = ", ".join("pyyaml" if name == "yaml" else name for name in missing)
+        raise fail(f"`caic {command}` needs the train extra ({names} not installed): pip install 'caic[train]'")

@@ -16,18 +16,21 @@ import typer
 
 from cai_lang.cli.boundary import guarded
 from cai_lang.cli.common import fail as _fail
+from cai_lang.cli.common import require_train_extra
+from cai_lang.cli.config_option import with_config_file
 from cai_lang.cli.options import build, from_configs
 from cai_lang.eval.run import EvalOptions  # a dataclass; the evaluation's heavy imports wait for run_eval
 
 
 def register(app: typer.Typer) -> None:
     """Add `caic eval` to the app."""
-    app.command("eval")(evaluate)
+    app.command("eval")(with_config_file(evaluate, (EvalOptions,)))
 
 
 @from_configs(EvalOptions)
 def evaluate(values: dict) -> None:
     """Evaluate a model against a constitution: violation, win and refusal rates on held-out prompts, with a report."""
+    require_train_extra("eval")
     from cai_lang.eval.run import run_eval
 
     options = build(EvalOptions, values, argv=list(sys.argv))

@@ -22,6 +22,7 @@ import typer
 
 from cai_lang.cli.boundary import guarded
 from cai_lang.cli.common import fail as _fail
+from cai_lang.cli.common import require_train_extra
 from cai_lang.cli.config_option import with_config_file
 from cai_lang.cli.help_words import WordsGroup
 from cai_lang.cli.options import build, from_configs
@@ -70,6 +71,7 @@ def tiny_model(
     seed: int = typer.Option(0, "--seed", help="Seed of the random initialisation."),
 ) -> None:
     """Build a small random causal LM with no download, to run the pipeline on a CPU (its text is noise)."""
+    require_train_extra("tiny-model")
     from cai_lang.engine.tiny import build_tiny_model
 
     try:
@@ -85,6 +87,7 @@ def tiny_model(
 @from_configs(*GENERATE_SL)
 def generate_sl(values: dict) -> None:
     """SL-CAI data: sample responses to red-team prompts, then critique → revision rounds per the constitution."""
+    require_train_extra("generate sl")
     from cai_lang.train.run.session import Run
     from cai_lang.train.settings import sl_step
     from cai_lang.train.sl.pipeline import generate_sl_data
@@ -97,6 +100,7 @@ def generate_sl(values: dict) -> None:
 @from_configs(*GENERATE_RL)
 def generate_rl(values: dict) -> None:
     """RL-CAI preference data: two responses per prompt from the policy, labelled by the feedback model(s) per the constitution."""
+    require_train_extra("generate rl")
     from cai_lang.train.rl.pipeline import generate_rl_data
     from cai_lang.train.run.session import Run
     from cai_lang.train.settings import rl_step
@@ -117,6 +121,7 @@ def generate_rl(values: dict) -> None:
 @from_configs(*TRAIN)
 def train(values: dict) -> None:
     """Train from a constitution: `--phase sl` (SL-CAI fine-tune), `rl` (preference model and policy) or `all` (both)."""
+    require_train_extra("train")
     from cai_lang.report.training import write_report
     from cai_lang.train.phases import run_phase
     from cai_lang.train.settings import check_train_config

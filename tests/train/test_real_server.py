@@ -34,6 +34,10 @@ def _free_port() -> int:
 
 
 def _serve_command() -> list[str]:
+    import importlib.util
+
+    if importlib.util.find_spec("fastapi") is None or importlib.util.find_spec("uvicorn") is None:
+        pytest.skip("`transformers serve` needs its web stack: pip install -e '.[serve]'")
     script = Path(sys.executable).with_name("transformers")
     if script.exists():
         return [str(script), "serve"]
