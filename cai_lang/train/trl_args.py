@@ -24,8 +24,10 @@ from __future__ import annotations
 
 import difflib
 import functools
-from dataclasses import fields
-from typing import Any, Iterable, Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar, Iterable, Mapping
+
+from cai_lang.train.hardware import HardwareSettings
 
 STAGES = {"sft": ("SFTConfig",), "preference": ("RewardConfig",),
           "policy": ("DPOConfig", "KTOConfig", "RLOOConfig", "GRPOConfig")}
@@ -201,3 +203,44 @@ def clear_checkpoints(folder) -> None:
     for path in Path(folder).glob("checkpoint-*"):
         if path.is_dir():
             shutil.rmtree(path, ignore_errors=True)
+
+
+@dataclass
+class TrainerSettings:
+    """What every caic trainer takes, once: the settings caic's options map onto trl's config (under trl's
+    names in `trl_base`), the hardware, the chat-template arguments and the `--trl` keys of its stage.
+    `SFTSettings`, `PreferenceTrainingConfig` and `PolicyTrainingConfig` add their own; the options these
+    come from, with their help, are `cai_lang.train.config`."""
+
+    STAGE: ClassVar[str] = "trainer"  # how messages name the stage
+
+    output_dir: str = ""
+    max_steps: int = -1  # -1: train for num_train_epochs
+    num_train_epochs: float = 1.0
+    learning_rate: float = 2e-5
+    batch_size: int = 8  # per device per step
+    gradient_accumulation_steps: int = 1
+    max_length: int | None = 1024
+    seed: int = 0
+    logging_steps: int = 10
+    hardware: HardwareSettings = field(default_factory=HardwareSettings)
+    chat_template_kwargs: dict = field(default_factory=dict)
+    # A list, not a tuple: it is recorded in run.json and compared when a run resumes.
+    report_to: list[str] = field(default_factory=list)
+    trl_args: dict = field(default_factory=dict)  # fields of the stage's trl config (`--trl`); they win over the above
+
+    def __post_init__(self) -> None:
+        if self.max_steps == 0 or self.max_steps < -1:
+            raise ValueError(f"{self.STAGE} max steps must be positive, or -1 to train by epochs")
+        if self.batch_size < 1 or self.gradient_accumulation_steps < 1:
+            raise ValueError(f"{self.STAGE} batch size and gradient accumulation must be at least 1")
+
+    def trl_config(self, config_class: str, output_dir, placement, **extra: Any):
+        """trl's `config_class` for this stage: `base_args`, these settings under trl's names (those the class
+        has), `extra` (the stage's own), then `trl_args`. The one mapping of caic's settings onto trl's."""
+        names = field_names(config_class)
+        shared = {"max_steps": self.max_steps, "num_train_epochs": self.num_train_epochs, "learning_rate": self.learning_rate,
+                  "per_device_train_batch_size": self.batch_size, "gradient_accumulation_steps": self.gradient_accumulation_steps,
+                  "max_length": self.max_length, "seed": self.seed, "logging_steps": self.logging_steps}
+        base = base_args(output_dir, placement, self.report_to, **{k: v for k, v in shared.items() if k in names}, **extra)
+        return trl_config(config_class, base, self.trl_args)

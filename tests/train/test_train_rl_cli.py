@@ -169,7 +169,7 @@ def test_a_method_trl_cannot_run_is_not_offered(tiny_model, constitution_file, t
     # trl 1.16 has no PPOTrainer: `--method ppo` is a usage error naming the methods there are.
     result = runner.invoke(app, ["train", str(constitution_file), "-m", str(tiny_model), "-o", str(tmp_path / "run"), "--phase", "rl", "--method", "ppo"])
     assert result.exit_code == 2 and "Traceback" not in result.output
-    assert "'dpo', 'rloo', 'grpo'" in " ".join(result.output.replace("│", " ").split())
+    assert "'dpo', 'kto', 'rloo', 'grpo'" in " ".join(result.output.replace("│", " ").split())
     assert not (tmp_path / "run").exists()
 
 

@@ -35,12 +35,12 @@ import json
 from dataclasses import asdict, dataclass, field
 from itertools import combinations
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping, Sequence
 
 if TYPE_CHECKING:
     from cai_lang.train.modelcard import Provenance
 
-from cai_lang.train.hardware import HardwareSettings, resolve
+from cai_lang.train.hardware import resolve
 from cai_lang.train.rl.methods import METHODS as METHOD_REGISTRY
 from cai_lang.train.rl.methods import (  # noqa: F401 - the rows functions, importable from here as before
     TIE_EPSILON,
@@ -51,6 +51,7 @@ from cai_lang.train.rl.methods import (  # noqa: F401 - the rows functions, impo
     prompt_rows,
 )
 from cai_lang.train.rl.methods import method as method_entry
+from cai_lang.train.trl_args import TrainerSettings
 
 # The registry's methods, plus `ppo`: refused with the reason (`ppo_status`), so a later trl that brings it back is noticed.
 METHOD_NAMES = (*METHOD_REGISTRY, "ppo")
@@ -129,46 +130,36 @@ def _text(completion: Any) -> str:
 
 
 @dataclass
-class PolicyTrainingConfig:
-    """How to optimise the policy; defaults are small and CPU-safe."""
+class PolicyTrainingConfig(TrainerSettings):
+    """How to optimise the policy: the shared trainer settings, the method (`cai_lang.train.rl.methods`),
+    the KL strength, the offline tie margin and the online sampling; defaults are small and CPU-safe."""
 
-    output_dir: str = field(default="", metadata={"help": "Where the policy folder is saved (the pipeline sets it)."})
-    method: str = field(default="dpo", metadata={"help": "A method of `cai_lang.train.rl.methods.METHODS`; ppo is refused in trl 1.16."})
-    max_steps: int = field(default=-1, metadata={"help": "Optimizer steps; -1 trains for num_train_epochs."})
-    num_train_epochs: float = field(default=1.0, metadata={"help": "Epochs when max_steps is -1."})
-    learning_rate: float = field(default=1e-6, metadata={"help": "Peak learning rate."})
-    batch_size: int = field(default=8, metadata={"help": "Rows (DPO) or completions (RLOO/GRPO) per device per step."})
-    beta: float = field(default=0.1, metadata={"help": "KL strength against the reference (initial) policy."})
-    tie_margin: float = field(default=0.1, metadata={"help": "DPO: skip pairs whose soft label is this close to 0.5."})
-    max_length: int | None = field(default=1024, metadata={"help": "DPO: longest prompt+response in tokens."})
-    num_generations: int = field(default=4, metadata={"help": "RLOO/GRPO: completions per prompt (at least 2)."})
-    max_completion_length: int = field(default=64, metadata={"help": "RLOO/GRPO: completion length; keep it small on CPU."})
-    temperature: float = field(default=1.0, metadata={"help": "RLOO/GRPO sampling temperature."})
-    seed: int = field(default=0, metadata={"help": "Seeds data order and sampling."})
-    logging_steps: int = field(default=10, metadata={"help": "Log every this many steps."})
-    label_clamp: tuple[float, float] | None = field(default=None, metadata={"help": "DPO: the band CoT labels were clamped to; the tie margin is judged against it."})
-    scale_rewards: str | None = field(default=None, metadata={"help": "GRPO: group, batch or none; default none for the labeller reward, trl's group otherwise."})
-    use_vllm: bool = field(default=False, metadata={"help": "RLOO/GRPO: generate with vLLM (trl's option; needs vllm installed)."})
-    vllm_mode: str = field(default="colocate", metadata={"help": "`colocate` (vLLM in the training process) or `server` (`trl vllm-serve`)."})
-    vllm_server_base_url: str | None = field(default=None, metadata={"help": "vLLM server mode: the server's base URL."})
-    vllm_gpu_memory_utilization: float = field(default=0.3, metadata={"help": "Colocated vLLM: share of GPU memory it may take."})
-    hardware: HardwareSettings = field(default_factory=HardwareSettings, metadata={"help": "Device, precision, checkpointing, LoRA."})
-    chat_template_kwargs: dict = field(default_factory=dict, metadata={"help": "Passed to the chat template, e.g. {'enable_thinking': False}."})
-    # A list, not a tuple: it is recorded in run.json and compared when a run resumes.
-    report_to: list[str] = field(default_factory=list, metadata={"help": "Experiment trackers the trainer logs to (transformers' `report_to`); empty: none."})
-    trl_args: dict = field(default_factory=dict, metadata={"help": "Fields of the method's trl config set by name (`--trl`); they win over the above."})
+    STAGE: ClassVar[str] = "policy"
+
+    method: str = "dpo"  # a registry method; `ppo` is refused (trl 1.16 has none)
+    learning_rate: float = 1e-6
+    beta: float = 0.1  # KL strength against the reference (initial) policy
+    tie_margin: float = 0.1  # offline: skip pairs whose soft label is this close to 0.5
+    label_clamp: tuple[float, float] | None = None  # offline: the band CoT labels were clamped to
+    num_generations: int = 4  # online: completions per prompt
+    max_completion_length: int = 64  # online: keep it small on a CPU
+    temperature: float = 1.0  # online sampling
+    scale_rewards: str | None = None  # GRPO: group, batch or none; default none for the labeller reward, group otherwise
+    use_vllm: bool = False
+    vllm_mode: str = "colocate"  # or `server` (`trl vllm-serve`)
+    vllm_server_base_url: str | None = None
+    vllm_gpu_memory_utilization: float = 0.3
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.scale_rewards is not None and self.scale_rewards not in SCALE_REWARDS:
             raise ValueError(f"scale_rewards is one of {', '.join(SCALE_REWARDS)}, not {self.scale_rewards!r}")
         if self.vllm_mode not in VLLM_MODES:
             raise ValueError(f"vLLM mode is `colocate` or `server`, not {self.vllm_mode!r}")
         if self.method not in METHOD_NAMES:
             raise ValueError(f"method is one of {', '.join(METHOD_NAMES)}, not {self.method!r}")
-        if self.max_steps == 0 or self.max_steps < -1:
-            raise ValueError("policy max steps must be positive, or -1 to train by epochs")
-        if self.batch_size < 1 or self.beta <= 0:
-            raise ValueError("policy batch size must be at least 1 and beta above 0")
+        if self.beta <= 0:
+            raise ValueError("beta must be above 0")
         if not 0.0 <= self.tie_margin < 0.5:
             raise ValueError(f"the tie margin must be in [0, 0.5), got {self.tie_margin}")
         if self.method in METHOD_REGISTRY and METHOD_REGISTRY[self.method].online:
@@ -253,16 +244,8 @@ def _released(result: PolicyResult) -> PolicyResult:
 
 
 def _trl_args(config: PolicyTrainingConfig, **extra: Any):
-    """The method's trl config: caic's shared values, `extra`, then the `--trl` keys of the policy stage."""
-    from cai_lang.train.trl_args import base_args, trl_config
-
-    base = base_args(
-        config.output_dir, resolve(config.hardware), config.report_to, max_steps=config.max_steps,
-        num_train_epochs=config.num_train_epochs, learning_rate=config.learning_rate,
-        per_device_train_batch_size=config.batch_size, seed=config.seed, logging_steps=config.logging_steps,
-        beta=config.beta, **extra,
-    )
-    return trl_config(method_entry(config.method).config, base, config.trl_args)
+    """The method's trl config: the shared settings, beta, `extra`, then the `--trl` keys of the policy stage."""
+    return config.trl_config(method_entry(config.method).config, config.output_dir, resolve(config.hardware), beta=config.beta, **extra)
 
 
 def _tokenizer(policy_model: str):
@@ -304,7 +287,7 @@ def _train_offline(policy_model: str, config: PolicyTrainingConfig, provenance, 
     elif config.chat_template_kwargs:
         rows = [{**row, "chat_template_kwargs": dict(config.chat_template_kwargs)} for row in rows]
     trainer_class, _ = entry.trl_classes()
-    trainer = trainer_class(model=policy_model, args=_trl_args(config, max_length=config.max_length), train_dataset=Dataset.from_list(rows),
+    trainer = trainer_class(model=policy_model, args=_trl_args(config), train_dataset=Dataset.from_list(rows),
                             processing_class=tokenizer, peft_config=resolve(config.hardware).peft_config("CAUSAL_LM"))
     from cai_lang.train.progress import attach
 
