@@ -38,7 +38,7 @@ def evaluate(values: dict) -> None:
         raise _fail(f"cannot read {options.benign}: no such file")
     if not options.source.exists():
         raise _fail(f"cannot read {options.source}: no such file or folder")
-    metrics = _run(lambda say: run_eval(options, say))
+    metrics = _run(lambda reporter: run_eval(options, reporter.phase, reporter))
     model_side = metrics["model"]
     line = f"{options.output}: violation rate {_pct(model_side['violation_rate'])} (regex rules), refusal rate {_pct(model_side['refusal']['rate'])}"
     if model_side.get("benign"):
@@ -53,8 +53,9 @@ def _pct(value) -> str:
 
 
 def _run(step):
-    """Run the evaluation with progress lines on stderr, inside the commands' one error boundary."""
-    from rich.console import Console
+    """Run the evaluation with the progress display of `caic train` (stage lines; answers and critiques
+    counted with a rate and an ETA) on stderr, inside the commands' one error boundary."""
+    from cai_lang.cli.progress import ProgressReporter
 
-    console = Console(stderr=True, highlight=False, soft_wrap=True)
-    return guarded(lambda: step(lambda text: console.print(f"[bold]caic eval:[/] {text}")), nothing="nothing evaluated")
+    reporter = ProgressReporter()
+    return guarded(lambda: step(reporter), on_error=reporter.stop, nothing="nothing evaluated")

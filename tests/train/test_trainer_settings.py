@@ -126,3 +126,24 @@ def test_kto_trains_end_to_end(tmp_path, constitution_file, tiny_model):
     assert config["class"] == "KTOConfig" and card["method"] == "KTO" and log["trainer"] == "KTOTrainer"
     assert log["data"]["rows"] == 2 * log["data"]["pairs"] > 0
     assert "tie_margin" in card["training"] and "num_generations" not in card["training"]
+
+
+@pytest.mark.slow
+def test_eval_takes_train_s_config_flags_and_shows_progress(tmp_path, constitution_file, tiny_model):
+    from dataclasses import fields
+
+    from cai_lang.eval.run import EvalOptions
+    from cai_lang.train.config import RunConfig
+
+    def default(group, name):
+        return next(f.default for f in fields(group) if f.name == name)
+
+    assert default(EvalOptions, "max_new_tokens") == default(RunConfig, "max_new_tokens") == 128
+    recipe = tmp_path / "eval.yaml"
+    recipe.write_text(yaml.safe_dump({"source": str(constitution_file), "model_name_or_path": str(tiny_model), "output_dir": str(tmp_path / "ev"),
+                                      "deployment": "clinic", "max_prompts": 3, "max_new_tokens": 8, "critique_tokens": 4}))
+    result = runner.invoke(app, ["eval", "--config", str(recipe), "-f", str(tiny_model)])
+    print(result.output)
+    assert result.exit_code == 0, result.output
+    assert "model: answers 3/3" in result.output and "critiques " in result.output and "/s" in result.output
+    assert json.loads((tmp_path / "ev" / "metrics.json").read_text())["prompts"]["count"] == 3
