@@ -63,7 +63,7 @@ def watch(monkeypatch):
                 seen["began_at"].append(state.global_step)
 
         def on_save(self, args, state, control, **kwargs):
-            if state.global_step == seen["kill_at"]:
+            if state.global_step == seen["kill_at"] and seen.get("runs", 0) >= seen.get("kill_after_runs", 0):
                 raise Killed(f"killed after the checkpoint of step {state.global_step}")
 
     real = progress.attach
@@ -154,3 +154,33 @@ def test_dpo_resumes_from_its_checkpoint(tiny_dir, tmp_path, watch, provenance):
     whole, resumed = kill_then_resume(train, tmp_path, watch)
     assert whole.steps == resumed.steps == STEPS
     assert_same(weights(whole.output_dir), weights(resumed.output_dir))
+
+
+@pytest.mark.parametrize("phase", ["sl", "rl"])
+def test_caic_train_resume_continues_the_killed_stage_from_its_checkpoint(phase, tiny_model, constitution_file, tmp_path, watch):
+    """`caic train` killed inside SFT (`--phase sl`) or DPO (`--phase rl`, after the preference model),
+    then `caic train --resume`: the stage goes on from its last checkpoint, not from step 0."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from cai_lang.cli.app import app
+
+    run = tmp_path / "run"
+    args = ["train", str(constitution_file), "-m", str(tiny_model), "-o", str(run), "--phase", phase, "--deployment", "clinic",
+            "--max-prompts", "4", "--rounds", "1", "--max-new-tokens", "12", "--max-steps", str(STEPS), "--train-batch-size", "2",
+            "--max-length", "256", "--tie-margin", "0", "--preference-model", "always", "--trl", f"save_steps={SAVE}"]
+    stage = {"sl": "sl_model", "rl": "rl_policy"}[phase]
+    watch["kill_at"] = KILL_AT
+    if phase == "rl":  # let the preference model finish; kill the policy
+        watch["kill_after_runs"] = 2
+    killed = CliRunner().invoke(app, args)
+    assert isinstance(killed.exception, Killed), killed.output
+    print("left by the kill:", sorted(p.name for p in (run / stage).glob("checkpoint-*")))
+    watch["kill_at"] = None
+    resumed = CliRunner().invoke(app, [*args, "--resume"])
+    assert resumed.exit_code == 0, resumed.output
+    print("first step of each trainer run:", watch["began_at"])
+    assert watch["began_at"][-1] == KILL_AT
+    state = json.loads((run / stage / "trainer_state.json").read_text())
+    assert state["global_step"] == STEPS
