@@ -84,7 +84,7 @@ def read_config_file(path: str | Path, groups: Iterable[type]) -> dict[str, Any]
         if name is None:
             close = difflib.get_close_matches(str(key), list(names) + (unknown.known if unknown else []), n=1)
             if unknown is not None and not close:
-                raise ConfigFileError(f"{path}: unknown option {unknown}: neither a caic option nor a trainer setting")
+                raise ConfigFileError(f"{path}: unknown option `{where}{key}`: neither a caic option nor a field of {unknown.where}")
             raise ConfigFileError(f"{path}: unknown option `{where}{key}`" + (f"; did you mean `{close[0]}`?" if close else ""))
         if name in values:
             raise ConfigFileError(f"{path}: option `{name}` is set twice")
@@ -124,7 +124,7 @@ def _take_trl(path: Path, key: str, value: Any, trl: dict[str, Any]):
         raise ConfigFileError(f"{path}: `{key}` is no caic option, and trl is not installed to check it as a trainer setting "
                               "(pip install 'caic[train]')") from exc
     except TrlArgsError as exc:
-        raise ConfigFileError(f"{path}: unknown option {exc}") from exc
+        raise ConfigFileError(f"{path}: {exc}") from exc
     if checked in trl:
         raise ConfigFileError(f"{path}: trainer setting `{checked}` is set twice")
     trl[checked] = value

@@ -206,7 +206,34 @@ def check_train_config(config: TrainConfig) -> None:
     except HubError as exc:
         raise ConfigError(str(exc)) from exc
     sl_step(config.run, config.sl)
-    sft_settings(config.run, config.sft, config.hardware, config.trl)
+    sft = sft_settings(config.run, config.sft, config.hardware, config.trl)
+    training = None
     if config.uses_rl:
         rl_step(config.run, config.labels)
-        rl_training(config.run, config.sft, config.preference, config.policy, config.hardware, config.trl)
+        training = rl_training(config.run, config.sft, config.preference, config.policy, config.hardware, config.trl)
+    check_trl_values(config.run.output, sft if config.phase != "rl" else None, training)
+
+
+def check_trl_values(output: Path, sft, training) -> None:
+    """Build each trainer's trl config now (trl checks the values: `--trl lr_scheduler_type=cosin` fails
+    here, not after the data is generated); nothing is written."""
+    from cai_lang.train.hardware import resolve
+    from cai_lang.train.trl_args import TrlArgsError
+
+    try:
+        if sft is not None:
+            from cai_lang.train.sl.sft import sft_config
+
+            sft_config(sft, output / "sl_model", "messages")
+        if training is not None:
+            from cai_lang.train.rl.policy import policy_trl_config
+
+            if training.preference_model == "always" or training.needs_preference_model:
+                training.preference.trl_config("RewardConfig", output / "preference_model", resolve(training.preference.hardware))
+            from dataclasses import replace
+
+            labeller = training.reward == "labeller"  # a reward function: GRPO's default scaling differs
+            policy_trl_config(replace(training.policy, method=training.method, output_dir=str(output / "rl_policy")),
+                              reward=(lambda *args, **kwargs: []) if labeller else str(output / "preference_model"))
+    except TrlArgsError as exc:
+        raise ConfigError(f"--trl: {exc}") from exc

@@ -67,9 +67,9 @@ class TrlArgsError(ValueError):
 class UnknownField(TrlArgsError):
     """A key that names no field of the stage's trl configs; `known` are the names it could have meant."""
 
-    def __init__(self, message: str, known: Iterable[str]):
+    def __init__(self, message: str, known: Iterable[str], where: str):
         super().__init__(message)
-        self.known = sorted(known)
+        self.known, self.where = sorted(known), where
 
 
 @functools.lru_cache(maxsize=None)
@@ -98,7 +98,7 @@ def check_key(key: str) -> str:
     if name not in known:
         close = difflib.get_close_matches(name, sorted(known), n=1)
         where = f"trl's {' / '.join(classes)}" if stage else "any trl trainer config"
-        raise UnknownField(f"`{key}` is not a field of {where}" + (f"; did you mean `{close[0]}`?" if close else ""), known)
+        raise UnknownField(f"`{key}` is not a field of {where}" + (f"; did you mean `{close[0]}`?" if close else ""), known, where)
     return f"{stage}.{name}" if stage else name
 
 

@@ -57,7 +57,7 @@ def test_handbook_keys_and_scalars_read_as_caic_options_and_trl_fields(tmp_path,
     ("bf16: true\n", "`bf16` is set by caic: use --dtype bf16"),
     ("gradient_checkpointing: true\n", "--activation-checkpointing"),
     ("sft:\n  warmup_stepz: 3\n", "did you mean `warmup_steps`?"),
-    ("policy:\n  dataset_text_field: text\n", "not a field of trl's DPOConfig / KTOConfig / RLOOConfig / GRPOConfig"),
+    ("policy:\n  dataset_text_field: text\n", "unknown option `policy.dataset_text_field`: neither a caic option nor a field of trl's DPOConfig / KTOConfig / RLOOConfig / GRPOConfig"),
     ("lr_scheduler_typ: cosine\n", "unknown option `lr_scheduler_typ`; did you mean `lr_scheduler_type`?"),
 ])
 def test_keys_caic_decides_or_trl_lacks_are_refused_by_name(tmp_path, text, words):
@@ -147,3 +147,12 @@ def test_eval_takes_train_s_config_flags_and_shows_progress(tmp_path, constituti
     assert result.exit_code == 0, result.output
     assert "model: answers 3/3" in result.output and "critiques " in result.output and "/s" in result.output
     assert json.loads((tmp_path / "ev" / "metrics.json").read_text())["prompts"]["count"] == 3
+
+
+def test_a_bad_trl_value_is_refused_before_anything_runs(tmp_path, constitution_file, tiny_model):
+    run = tmp_path / "run"
+    result = runner.invoke(app, ["train", str(constitution_file), "-m", str(tiny_model), "-o", str(run), "--phase", "all",
+                                 "--trl", "policy.lr_scheduler_type=cosin"])
+    print(result.output)
+    assert result.exit_code == 2 and "--trl" in result.output and "cosin" in result.output
+    assert not run.exists()

@@ -248,6 +248,12 @@ def _trl_args(config: PolicyTrainingConfig, **extra: Any):
     return config.trl_config(method_entry(config.method).config, config.output_dir, resolve(config.hardware), beta=config.beta, **extra)
 
 
+def policy_trl_config(config: PolicyTrainingConfig, reward: Any = None):
+    """The trl config `train_policy` will build for `config` (`reward`: a path or None for a preference
+    model, a callable for the labeller), for checking settings before anything runs."""
+    return _trl_args(config, **online_args(config, reward)) if method_entry(config.method).online else _trl_args(config)
+
+
 def _tokenizer(policy_model: str):
     from transformers import AutoTokenizer
 
@@ -310,7 +316,7 @@ def _train_online(policy_model: str, config: PolicyTrainingConfig, provenance, p
     entry = method_entry(config.method)
     trainer_class, _ = entry.trl_classes()
     tokenizer = _tokenizer(policy_model)
-    args = _trl_args(config, **online_args(config, reward))
+    args = policy_trl_config(config, reward)
     reward_funcs = full_model(reward, sequence_classification=True) if isinstance(reward, (str, Path)) else reward
     text = not getattr(tokenizer, "chat_template", None)
     trainer = trainer_class(
