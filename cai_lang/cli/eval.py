@@ -30,10 +30,10 @@ def register(app: typer.Typer) -> None:
 @from_configs(EvalOptions)
 def evaluate(values: dict) -> None:
     """Evaluate a model against a constitution: violation, win and refusal rates on held-out prompts, with a report."""
-    require_train_extra("eval")
+    options = build(EvalOptions, values, argv=list(sys.argv))
+    require_train_extra("eval", (options.model, options.baseline, options.feedback_model))
     from cai_lang.eval.run import run_eval
 
-    options = build(EvalOptions, values, argv=list(sys.argv))
     if options.comparisons is not None:
         return _comparisons(options)
     if options.benign is not None and not options.benign.is_file():

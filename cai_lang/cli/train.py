@@ -87,12 +87,12 @@ def tiny_model(
 @from_configs(*GENERATE_SL)
 def generate_sl(values: dict) -> None:
     """SL-CAI data: sample responses to red-team prompts, then critique → revision rounds per the constitution."""
-    require_train_extra("generate sl")
     from cai_lang.train.run.session import Run
     from cai_lang.train.settings import sl_step
     from cai_lang.train.sl.pipeline import generate_sl_data
 
     run, sl = build(RunConfig, values, argv=list(sys.argv)), build(SLConfig, values)
+    require_train_extra("generate sl", (run.model, sl.critic_model))
     result = _run(lambda reporter: generate_sl_data(Run.open(run.output), sl_step(run, sl), reporter))
     typer.echo(f"{result.data_path}: {result.rows} rows ({result.written_now} written now), bundle sha256 {result.content_hash[:16]}")
 
@@ -100,12 +100,12 @@ def generate_sl(values: dict) -> None:
 @from_configs(*GENERATE_RL)
 def generate_rl(values: dict) -> None:
     """RL-CAI preference data: two responses per prompt from the policy, labelled by the feedback model(s) per the constitution."""
-    require_train_extra("generate rl")
     from cai_lang.train.rl.pipeline import generate_rl_data
     from cai_lang.train.run.session import Run
     from cai_lang.train.settings import rl_step
 
     run, labels = build(RunConfig, values, argv=list(sys.argv)), build(LabelConfig, values)
+    require_train_extra("generate rl", (run.model, *(labels.feedback_model or ())))
     result = _run(lambda reporter: generate_rl_data(Run.open(run.output), rl_step(run, labels), reporter))
     spread = result.summary.get("mean_distance_from_half")
     typer.echo(
