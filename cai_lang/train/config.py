@@ -20,8 +20,8 @@ from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from cai_lang.train.rl.methods import METHODS as METHOD_REGISTRY
-from cai_lang.train.rl.methods import methods_help
+from cai_lang.train.methods import METHODS as METHOD_REGISTRY
+from cai_lang.train.methods import methods_help
 
 DATA, SL, RL, SERVER, SFT, PM, POLICY, HARDWARE = (
     "Run and data", "SL-CAI", "RL-CAI labels", "Servers", "Fine-tuning (SL)", "Preference model", "Policy (RL)",
@@ -98,6 +98,7 @@ class RunConfig:
     api_key_env: str | None = option(None, "--api-key-env", help="Environment variable holding the server's API key (the key is never recorded).", panel=SERVER)
     chat_template_kwargs: str | None = option(None, "--chat-template-kwargs", help='JSON object passed to every model\'s chat template, e.g. \'{"enable_thinking": false}\' (generation, labelling and training).', panel=DATA)
     request_timeout: float = option(120.0, "--request-timeout", help="Seconds a whole server request may take, reply included.", panel=SERVER)
+    server_tokenizer: str | None = option(None, "--server-tokenizer", help="The served model's tokenizer (a folder or Hub id): server labels are then scored exactly from the completions endpoint's prompt log-probabilities (vLLM), as a local model scores them.", panel=SERVER)
     max_retries: int = option(4, "--max-retries", help="Times a failed server request is tried again (connection errors, timeouts, 429, 5xx, cut-off replies).", panel=SERVER)
     argv: list[str] | None = None  # the command line, recorded in run.json (not an option)
 

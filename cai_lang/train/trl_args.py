@@ -28,9 +28,10 @@ from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, Iterable, Mapping
 
 from cai_lang.train.hardware import HardwareSettings
+from cai_lang.train.methods import METHODS
 
-STAGES = {"sft": ("SFTConfig",), "preference": ("RewardConfig",),
-          "policy": ("DPOConfig", "KTOConfig", "RLOOConfig", "GRPOConfig")}
+# The policy stage's configs are those of the method registry's methods.
+STAGES = {"sft": ("SFTConfig",), "preference": ("RewardConfig",), "policy": tuple(m.config for m in METHODS.values())}
 
 # trl / alignment-handbook keys caic decides itself, and what to use instead.
 RESERVED = {

@@ -16,8 +16,8 @@ from typer.testing import CliRunner
 from cai_lang.cli.app import app
 from cai_lang.train.config import METHODS, TRAIN
 from cai_lang.train.config_file import ConfigFileError, read_config_file
-from cai_lang.train.rl.methods import METHODS as REGISTRY
-from cai_lang.train.rl.methods import kto_rows
+from cai_lang.train.methods import METHODS as REGISTRY
+from cai_lang.train.methods import kto_rows
 from cai_lang.train.trl_args import TrlArgsError, for_stage, parse_assignments
 
 runner = CliRunner()

@@ -33,24 +33,23 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from itertools import combinations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping, Sequence
 
 if TYPE_CHECKING:
     from cai_lang.train.modelcard import Provenance
 
+from cai_lang.errors import CaicError
 from cai_lang.train.hardware import resolve
-from cai_lang.train.rl.methods import METHODS as METHOD_REGISTRY
-from cai_lang.train.rl.methods import (  # noqa: F401 - the rows functions, importable from here as before
+from cai_lang.train.methods import METHODS as METHOD_REGISTRY
+from cai_lang.train.methods import (  # noqa: F401 - the rows functions, importable from here as before
     TIE_EPSILON,
     dpo_rows,
     effective_tie_margin,
     is_near_tie,
     kto_rows,
-    prompt_rows,
 )
-from cai_lang.train.rl.methods import method as method_entry
+from cai_lang.train.methods import method as method_entry
 from cai_lang.train.trl_args import TrainerSettings
 
 # The registry's methods, plus `ppo`: refused with the reason (`ppo_status`), so a later trl that brings it back is noticed.
@@ -59,71 +58,53 @@ SCALE_REWARDS = ("group", "batch", "none")
 VLLM_MODES = ("colocate", "server")
 
 
-class MethodUnavailable(RuntimeError):
+class MethodUnavailable(CaicError, RuntimeError):
     """The requested optimisation method does not exist in the installed trl."""
 
 
 # ---------------------------------------------------------------- data
 
 
+# ---------------------------------------------------------------- rows of online methods
+
+
+def prompt_rows(prompts: Sequence[Mapping], text: bool = False) -> list[dict]:
+    """Online-RL rows: a conversational `prompt` (or, with `text`, the paper's `Human: …\n\nAssistant:`
+    transcript, for models without a chat template), and the `conversation` and `context` labels as
+    JSON text for the reward (datasets would otherwise turn dicts with differing keys into structs
+    padded with nulls)."""
+    from cai_lang.train.rl.pairs import prompt_conversation
+    from cai_lang.train.rl.preference import transcript
+
+    rows = []
+    for p in prompts:
+        conversation = prompt_conversation(p)
+        rows.append(
+            {
+                "prompt": transcript(conversation) + "\n\nAssistant:" if text else conversation,
+                "conversation": json.dumps(conversation),
+                "context": json.dumps(dict(p.get("context") or {}), sort_keys=True),
+            }
+        )
+    return rows
+
+
 # ---------------------------------------------------------------- rewards
 
 
-def labeller_reward(labeller, aggregator) -> Callable[..., list[float]]:
+def labeller_reward(labeller, aggregator) -> Callable[..., list[float | None]]:
     """A trl reward function that asks the labeller, not a preference model.
 
     Completions of the same prompt are compared with each other in every
     pairing (both orders, per the labeller); a completion's reward is its mean
     P(better) against the others of its group. GRPO and RLOO normalise rewards
-    within a group, so only these relative values matter.
+    within a group, so only these relative values matter. It is the judge's
+    callable (`rl.rewards.trl_reward_function`), set to stop the run when a
+    judgement fails rather than train on a reward nobody computed.
     """
-    from cai_lang.train.rl.aggregate import label_pairs
+    from cai_lang.train.rl.rewards import trl_reward_function
 
-    def reward(prompts, completions, **columns) -> list[float]:
-        contexts = columns.get("context") or [None] * len(prompts)
-        conversations = columns.get("conversation") or [None] * len(prompts)
-        groups: dict[str, list[int]] = {}
-        for i, prompt in enumerate(prompts):
-            groups.setdefault(json.dumps(prompt, sort_keys=True, default=str), []).append(i)
-        pairs, owners = [], []
-        for key, members in groups.items():
-            for left, right in combinations(members, 2):
-                context = contexts[left]
-                pairs.append(
-                    {
-                        "id": f"{key}\x00{left}\x00{right}",
-                        "conversation": json.loads(conversations[left]) if isinstance(conversations[left], str) else _conversation(prompts[left]),
-                        "context": json.loads(context) if isinstance(context, str) else dict(context or {}),
-                        "response_a": _text(completions[left]),
-                        "response_b": _text(completions[right]),
-                    }
-                )
-                owners.append((left, right))
-        wins = [0.0] * len(prompts)
-        games = [0] * len(prompts)
-        for (left, right), label in zip(owners, label_pairs(pairs, labeller, aggregator) if pairs else []):
-            wins[left] += label.p_a
-            wins[right] += 1.0 - label.p_a
-            games[left] += 1
-            games[right] += 1
-        return [w / g if g else 0.5 for w, g in zip(wins, games)]
-
-    reward.__name__ = "constitution_labeller"
-    return reward
-
-
-def _conversation(prompt: Any) -> list[dict[str, str]]:
-    if isinstance(prompt, str):
-        return [{"role": "user", "content": prompt}]
-    return [{"role": m["role"], "content": m["content"]} for m in prompt]
-
-
-def _text(completion: Any) -> str:
-    from cai_lang.train.thinking import strip_thinking
-
-    if isinstance(completion, str):
-        return strip_thinking(completion)
-    return strip_thinking("".join(m["content"] for m in completion if m.get("role", "assistant") == "assistant"))
+    return trl_reward_function(labeller, aggregator, on_failure="raise")
 
 
 # ---------------------------------------------------------------- training
@@ -131,7 +112,7 @@ def _text(completion: Any) -> str:
 
 @dataclass
 class PolicyTrainingConfig(TrainerSettings):
-    """How to optimise the policy: the shared trainer settings, the method (`cai_lang.train.rl.methods`),
+    """How to optimise the policy: the shared trainer settings, the method (`cai_lang.train.methods`),
     the KL strength, the offline tie margin and the online sampling; defaults are small and CPU-safe."""
 
     STAGE: ClassVar[str] = "policy"
@@ -323,7 +304,7 @@ def _train_online(policy_model: str, config: PolicyTrainingConfig, provenance, p
         model=policy_model,
         reward_funcs=reward_funcs,
         args=args,
-        train_dataset=Dataset.from_list(entry.rows(prompts, text=text)),
+        train_dataset=Dataset.from_list(prompt_rows(prompts, text=text)),
         processing_class=tokenizer,
         peft_config=resolve(config.hardware).peft_config("CAUSAL_LM"),
     )

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from cai_lang.errors import CaicError
 from cai_lang.train.hardware import (
     Placement,
     release,
@@ -38,7 +39,7 @@ from cai_lang.train.trl_args import TrainerSettings
 SFT_TARGETS = ("final", "all")
 
 
-class NoTrainingData(ValueError):
+class NoTrainingData(CaicError, ValueError):
     """Every row was left out (empty, or an unrevised red-team sample), so there is nothing to train on."""
 
 

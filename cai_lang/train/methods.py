@@ -17,13 +17,14 @@ rejected, `soft_label` = P(chosen better)): near-ties (a label within the tie
 margin of 0.5) are dropped, since a coin-flip label would teach a preference
 the labeller does not hold. DPO takes the rest as chosen/rejected pairs; KTO
 takes each side alone, the side the constitution's verdict prefers as a
-desirable completion and the other as an undesirable one. Online rows are
-the prompts, scored while training by a reward.
+desirable completion and the other as an undesirable one. Online methods
+all train on the prompts (`cai_lang.train.rl.policy.prompt_rows`), scored
+while training by a reward. This module imports nothing of caic, so the
+option declarations (`cai_lang.train.config`) can read it.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
@@ -74,27 +75,6 @@ def kto_rows(preference_rows: Sequence[Mapping], tie_margin: float = 0.1) -> lis
     return rows
 
 
-def prompt_rows(prompts: Sequence[Mapping], text: bool = False) -> list[dict]:
-    """Online-RL rows: a conversational `prompt` (or, with `text`, the paper's `Human: …\n\nAssistant:`
-    transcript, for models without a chat template), and the `conversation` and `context` labels as
-    JSON text for the reward (datasets would otherwise turn dicts with differing keys into structs
-    padded with nulls)."""
-    from cai_lang.train.rl.pairs import prompt_conversation
-    from cai_lang.train.rl.preference import transcript
-
-    rows = []
-    for p in prompts:
-        conversation = prompt_conversation(p)
-        rows.append(
-            {
-                "prompt": transcript(conversation) + "\n\nAssistant:" if text else conversation,
-                "conversation": json.dumps(conversation),
-                "context": json.dumps(dict(p.get("context") or {}), sort_keys=True),
-            }
-        )
-    return rows
-
-
 @dataclass(frozen=True)
 class Method:
     """One policy method: how it trains, what it reads and how it is reported."""
@@ -105,7 +85,7 @@ class Method:
     config: str  # trl's config class: every field of it can be set per stage (`policy.FIELD`)
     label: str  # in progress lines, reports and the model card
     help: str  # one line for `--method`'s help
-    rows: Callable[..., list[dict]]  # (preference rows, tie margin) offline; (prompts, text) online
+    rows: Callable[..., list[dict]] | None  # offline: (preference rows, tie margin) -> its trl rows; online: None (the prompts)
     reads: str  # what the progress line counts: "preference pairs" or "prompts"
 
     def card_fields(self, training: dict[str, Any]) -> dict[str, Any]:
@@ -129,9 +109,9 @@ METHODS: dict[str, Method] = {
                "Kahneman-Tversky optimisation: each labelled pair's preferred side desirable, the other undesirable (offline)",
                kto_rows, "preference pairs"),
         Method("rloo", True, "RLOOTrainer", "RLOOConfig", "RLOO", "REINFORCE leave-one-out, sampling online against --reward",
-               prompt_rows, "prompts"),
+               None, "prompts"),
         Method("grpo", True, "GRPOTrainer", "GRPOConfig", "GRPO", "group relative policy optimisation, sampling online against --reward",
-               prompt_rows, "prompts"),
+               None, "prompts"),
     )
 }
 ONLINE = tuple(name for name, m in METHODS.items() if m.online)
