@@ -195,7 +195,7 @@ def generate_responses(backend, records: Sequence[PromptRecord], options: EvalOp
     for n, text in enumerate(texts):
         record = records[n // options.samples]
         rows.append(
-            {"prompt_id": record.id, "sample": n % options.samples, "kind": record.kind, "prompt": record.prompt, "context": dict(record.context), "response": text}
+            {"prompt_id": record.id, "sample": n % options.samples, "kind": record.kind, "prompt": record.prompt, "context": dict(record.context), "response": text, **record.tags}
         )
     return rows
 
@@ -412,6 +412,7 @@ def run_eval(options: EvalOptions, say: Callable[[str], None] | None = None, pro
     `say` gets a line per stage; `progress` (see `counted`), when given, counts the answers and critiques
     as they are made, for a rate and an ETA."""
     from cai_lang.engine import load_backend
+    from cai_lang.eval.groups import group_rates
     from cai_lang.eval.refusal import detect_refusal, refusal_rate
     from cai_lang.train.run.folder import RowWriter, now, write_atomic
     from cai_lang.train.run.model_specs import check_model
@@ -473,6 +474,8 @@ def run_eval(options: EvalOptions, say: Callable[[str], None] | None = None, pro
                 **summary,
                 "refusal": {**refusal_rate(r["response"] for r in rows), "by_kind": {k: refusal_rate(v) for k, v in sorted(by_kind.items())}},
                 "benign": benign_loss(backend(spec), benign, options.dialect) if benign else None,
+                "by_region": group_rates(rows, "region"),
+                "by_style": group_rates(rows, "style"),
             }
             rows_by_side[side] = rows
         comparison = None
