@@ -88,6 +88,8 @@ def segments(diagnostic: Diagnostic, sources: Mapping[str, SourceFile]) -> list[
         note("note", f"in deployment `{diagnostic.deployment}`")
     if diagnostic.witness:
         note("witness", format_witness(diagnostic.witness))
+    if diagnostic.witness_other:
+        note("against", format_witness(diagnostic.witness_other))
     if diagnostic.help:
         note("help", diagnostic.help)
     note("explain", f"caic explain {diagnostic.code}", "dim")
@@ -146,6 +148,7 @@ def diagnostic_json(diagnostic: Diagnostic) -> dict:
         "end_column": span.end_column if span else None,
         "deployment": diagnostic.deployment,
         "witness": diagnostic.witness,
+        **({"witness_other": diagnostic.witness_other} if diagnostic.witness_other is not None else {}),
         "help": diagnostic.help,
         "suggestions": suggestions(diagnostic.help),
         "related": [

@@ -27,7 +27,7 @@ from cai_lang.errors import CaicError
 from cai_lang.ir.model import Constitution, PrincipleDef
 from cai_lang.ir.resolve import resolve_deployment
 from cai_lang.review.joint import JointContext
-from cai_lang.review.verdict import Semantics, item_condition
+from cai_lang.check.verdict import Semantics, item_condition
 from cai_lang.span import Span, paused_collector
 from cai_lang.syntax.loader import ModuleCache
 from cai_lang.syntax.printer import print_condition

@@ -20,7 +20,7 @@ from cai_lang.check import CheckResult
 from cai_lang.check.tests import ExpectDef, TestDef, resolve_tests
 from cai_lang.check.view import DeploymentView
 from cai_lang.ir.resolve import resolve_deployment
-from cai_lang.review.verdict import Semantics
+from cai_lang.check.verdict import Semantics
 
 
 @dataclass
