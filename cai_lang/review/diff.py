@@ -271,10 +271,10 @@ class _Differ:
 
     def hash(self, name: str, in_old: bool, in_new: bool) -> bool:
         """Record both hashes; report and return True when they differ."""
-        from cai_lang.codegen.compiler import compile_deployment
+        from cai_lang.api import bundle_of
 
-        old_hash = compile_deployment(self.old, name).content_hash if in_old else None
-        new_hash = compile_deployment(self.new, name).content_hash if in_new else None
+        old_hash = bundle_of(self.old, name).content_hash if in_old else None
+        new_hash = bundle_of(self.new, name).content_hash if in_new else None
         self.result.hashes[name] = {"old": old_hash, "new": new_hash}
         if in_old and in_new and old_hash != new_hash:
             self.bundle_changes.append(Change("bundle", name, name, "content_hash changed", old_hash, new_hash))
