@@ -173,11 +173,12 @@ def check_hard_users(view: DeploymentView) -> list[Diagnostic]:
         if pair is None:
             continue
         first, second = pair
-        changed = [u for u in users if first[u] != second[u]]
-        what = (
-            f"with {_show(first, changed)} {_state(questions.first, rule, first)}; "
-            f"with {_show(second, changed)} {_state(questions.first, rule, second)}"
-        )
+        changed = ", ".join(f"`{u}`" for u in users if first[u] != second[u])
+        semantics = questions.first
+        if semantics.applies_at(rule.id, first) != semantics.applies_at(rule.id, second):
+            what = f"{changed} (set by the user) decides whether it applies"
+        else:
+            what = f"{changed} (set by the user) changes the verdict on `{rule.action}` where it applies"
         found.append(
             msg.HARD_USER_CHANGES.at(
                 rule.node.verdict_span or rule.node.name.span,
@@ -196,18 +197,6 @@ def _can_hold(view: DeploymentView, condition) -> bool:
 
     solver = ContextSolver(view.deployment.context)
     return solver.satisfiable(solver.encode(condition))
-
-
-def _show(values: dict, names: list[str]) -> str:
-    return ", ".join(f"{n} = {str(values[n]).lower() if isinstance(values[n], bool) else values[n]}" for n in names)
-
-
-def _state(semantics, rule: RuleDef, values: dict) -> str:
-    if not semantics.applies_at(rule.id, values):
-        verdict, _ = semantics.verdict_at(rule.action, values)
-        return f"it does not apply (the verdict on `{rule.action}` is {verdict})"
-    verdict, _ = semantics.verdict_at(rule.action, values)
-    return f"it applies and the verdict on `{rule.action}` is {verdict}"
 
 
 AUTHORITY_PASSES = (check_hard_overrides, check_hard_outranked, check_hard_users)

@@ -243,6 +243,7 @@ def build_bundle(
     `permissions` (who can change each action's verdict) is worked out by the
     checker, which the compiler does not import; `api.compile_checked` passes it."""
     reading = Reading(deployment)
+    changes = changes_against(deployment, base) if base is not None else None  # as declared, before dead items go
     deployment, omitted = _without_dead_items(deployment, reading)
     priority, tier = priority_order(deployment)
     enabled = deployment.enabled_ids()
@@ -258,7 +259,7 @@ def build_bundle(
             base=base.name if base is not None else None,
             chain=deployment.chain,
             assumptions=_distinct_sorted(condition_of(a) for a in deployment.assumptions),
-            changes=changes_against(deployment, base) if base is not None else None,
+            changes=changes,
         ),
         context=tuple(sorted(context, key=lambda v: v.name)),
         principles=tuple(sorted(principles, key=lambda p: p.id)),
