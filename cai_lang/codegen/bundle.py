@@ -280,6 +280,9 @@ class Bundle(_Model):
         for entry in (*self.principles, *self.rules):
             if entry.id == item_id:
                 return entry
+        left_out = next((o for o in self.omitted if o.id == item_id), None)
+        if left_out is not None:
+            raise KeyError(f"{left_out.kind} `{item_id}` is not in deployment `{self.deployment.name}`: {left_out.note}")
         raise KeyError(f"no enabled principle or rule `{item_id}` in deployment `{self.deployment.name}`")
 
     def context_schema(self) -> dict[str, ContextVariableSpec]:
