@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import hypothesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -158,3 +159,39 @@ def test_users_expectations_and_permissions_match_enumeration(tmp_path: Path, ca
             if region and all(any(r.node.verdict == verdict and oracle.applies(deployment, r.id, v) for r in hard) for v in region)
         }
         assert answer["who"] == ("nobody" if constant else "operator"), source
+
+
+@SETTINGS
+@given(constitutions(), st.sampled_from(["minor", "urgent", "risk"]))
+def test_diff_authority_matches_enumeration(tmp_path: Path, case, flipped: str) -> None:
+    """Toggle who sets one variable: `caic diff` reports kind `authority` exactly where
+    enumeration finds users able to change the verdict in one version only."""
+    from cai_lang.review.diff import diff_files
+
+    source, users = case
+    source = source.replace("hard rule", "rule")  # hard-rule errors (E210, E211) would stop the diff
+    old_path, new_path = tmp_path / "old.const", tmp_path / "new.const"
+    old_path.write_text(source, encoding="utf-8")
+    hypothesis.assume(not check_file(old_path).errors)  # an assumption that cannot hold (E206)
+    lines = source.split("\n")
+    for i, line in enumerate(lines):
+        if line.lstrip().startswith(f"{flipped}:"):
+            lines[i] = line.replace(" by user", "") if " by user" in line else line + " by user"
+    new_path.write_text("\n".join(lines), encoding="utf-8")
+    new_users = [u for u in users if u != flipped] + ([] if flipped in users else [flipped])
+    old_c, new_c = check_file(old_path).constitution, check_file(new_path).constitution
+    result = diff_files(str(old_path), str(new_path))
+    assert any(c.kind == "context" and c.item == flipped and c.change == "by changed" for c in result.changes)
+    for name in old_c.deployments:
+        old_d, new_d = resolve_deployment(old_c, name), resolve_deployment(new_c, name)
+        old_can = any(oracle.verdict(old_d, "act", a) != oracle.verdict(old_d, "act", b) for a, b in _pairs(old_d, users))
+        new_can = any(oracle.verdict(new_d, "act", a) != oracle.verdict(new_d, "act", b) for a, b in _pairs(new_d, new_users))
+        found = [c for c in result.changes if c.kind == "authority" and (c.deployment == name or name in c.also_in)]
+        assert bool(found) == (old_can != new_can), (source, name, flipped)
+        for change in found:
+            if change.deployment != name:
+                continue
+            d, free = (new_d, new_users) if new_can else (old_d, users)
+            a, b = change.witness, change.witness_other
+            assert oracle.in_region(d, None, a) and oracle.in_region(d, None, b) and _same_outside(a, b, free)
+            assert oracle.verdict(d, "act", a) != oracle.verdict(d, "act", b)
