@@ -182,7 +182,7 @@ class Lowerer(Transformer):
         if word.value != "by" or who.value not in ("user", "operator"):
             found = word if word.value != "by" else who
             self.diagnostics.append(
-                msg.UNEXPECTED_TOKEN.at(found.span, expected="`NAME :` of a context variable, its description, or `by user` / `by operator`", found=f"`{found.value}`")
+                msg.UNEXPECTED_TOKEN.at(found.span, expected="a context variable (`name: type`), its description, or `by user` / `by operator`", found=f"`{found.value}`")
             )
             return None
         return self._field("by", c, who)
@@ -201,7 +201,7 @@ class Lowerer(Transformer):
         last = variables[-1] if variables else None
         if last is None:
             what = "a description" if item.key == "description" else f"`by {item.value.value}`"
-            self.diagnostics.append(msg.UNEXPECTED_TOKEN.at(item.span, expected="`NAME : TYPE` first", found=what))
+            self.diagnostics.append(msg.UNEXPECTED_TOKEN.at(item.span, expected="a context variable (`name: type`) first", found=what))
         elif getattr(last, item.key) is not None:
             self.diagnostics.append(msg.REPEATED_FIELD.at(item.span, field=item.key if item.key == "by" else "description", owner=f"context variable `{last.name.value}`"))
         elif item.key == "description" and last.by is not None:
