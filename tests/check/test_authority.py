@@ -53,7 +53,7 @@ def test_version_1_1_files_that_use_the_new_words_as_names_stay_valid(tmp_path: 
         "rule by_rule {\n    never hard when by and user == hard and operator\n}\n"
         "priority by_rule > hard_rule\n"
         "rule hard_rule {\n    always hard when not by\n}\n"
-        "deployment hard_place {\n    assume hard\n    disable by_rule\n    enable by_rule\n}\n"
+        "deployment hard_place {\n    disable by_rule\n    enable by_rule\n    assume hard\n    rule inner {\n        never hard when not by\n    }\n    priority inner > hard_rule\n}\n"
     )
     path = tmp_path / "old.const"
     path.write_text(source, encoding="utf-8")
@@ -63,6 +63,9 @@ def test_version_1_1_files_that_use_the_new_words_as_names_stay_valid(tmp_path: 
     assert set(variables) == {"by", "user", "operator", "hard"}
     assert all(v.set_by == "operator" and v.description is None for v in variables.values())
     assert not any(r.node.hard for r in result.constitution.rules.values())
+    # `assume hard` then `rule inner`: the 1.1 reading (a condition, then an ordinary rule).
+    inner = result.constitution.deployments["hard_place"]
+    assert [r.id for r in inner.rules] == ["inner"] and not inner.rules[0].node.hard and len(inner.assumptions) == 1
 
 
 def test_new_forms_parse_and_format_canonically() -> None:
