@@ -123,7 +123,7 @@ def check_hard_overrides(view: DeploymentView) -> list[Diagnostic]:
     for how, spans in (("disables", declared.disable_spans), ("reweights", declared.weight_spans)):
         for target, span in spans.items():
             if target in hard:
-                found.append(msg.HARD_DISABLED.at(span, name=view.name, how=how, rule=target, help=f"remove this line; a hard rule holds in every deployment"))
+                found.append(msg.HARD_DISABLED.at(span, name=view.name, how=how, rule=target, help="remove this line; a hard rule holds in every deployment"))
     return found
 
 

@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict
 
 from cai_lang.ir.conditions import (  # noqa: F401  (the bundle's tree, re-exported for its readers)
     TRUE,
+    Algebra,
     AndExpr,
     CompareExpr,
     ConstExpr,
@@ -37,7 +38,6 @@ from cai_lang.ir.conditions import (  # noqa: F401  (the bundle's tree, re-expor
     OrExpr,
     VarExpr,
     evaluate,
-    Algebra,
     fold,
     variables_read,
 )

@@ -24,11 +24,11 @@ import z3
 from cai_lang.api import Report, check_file
 from cai_lang.check.authority import user_change_pair
 from cai_lang.check.solver import ContextSolver
+from cai_lang.check.verdict import Semantics, item_condition
 from cai_lang.errors import CaicError
 from cai_lang.ir.model import Constitution, PrincipleDef
 from cai_lang.ir.resolve import resolve_deployment
 from cai_lang.review.joint import JointContext
-from cai_lang.check.verdict import Semantics, item_condition
 from cai_lang.span import Span, paused_collector
 from cai_lang.syntax.loader import ModuleCache
 from cai_lang.syntax.printer import print_condition

@@ -13,6 +13,7 @@ from cai_lang.span import SourceFile
 from cai_lang.syntax.module import parse_module
 from cai_lang.syntax.printer import print_module
 
+
 def parse_source(text: str, name: str):
     module, diagnostics = parse_module(SourceFile(name, text))
     return module, diagnostics

@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import hypothesis
+import oracle
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -21,7 +22,6 @@ from cai_lang.api import check_file
 from cai_lang.check.authority import who_can_change
 from cai_lang.ir.resolve import resolve_deployment
 from cai_lang.review.tests import Runner
-import oracle
 
 ENUMS = {"risk": ["low", "medium", "high"]}
 
