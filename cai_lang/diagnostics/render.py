@@ -211,6 +211,8 @@ def render_sarif(diagnostics: list[Diagnostic]) -> str:
             properties["deployment"] = diagnostic.deployment
         if diagnostic.witness is not None:
             properties["witness"] = diagnostic.witness
+        if diagnostic.witness_other is not None:
+            properties["witness_other"] = diagnostic.witness_other
         if properties:
             result["properties"] = properties
         results.append(result)

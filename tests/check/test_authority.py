@@ -145,3 +145,20 @@ def test_who_can_change_each_verdict(tmp_path: Path) -> None:
     assert who_can_change(default, "explicit") == {"who": "user", "variables": ["adult"]}
     checked = resolve_deployment(result.constitution, "age_checked")
     assert who_can_change(checked, "explicit") == {"who": "operator", "variables": []}
+
+
+def test_the_witness_pair_reaches_every_output_format(tmp_path: Path) -> None:
+    import json
+
+    from cai_lang.diagnostics.render import format_text, render_json, render_sarif
+    from cai_lang.lsp.diagnostics import _message
+
+    result = _check(tmp_path, "hard rule adults {\n    never explicit unless adult\n}\n")
+    (finding,) = [d for d in result.diagnostics if d.code == "E211"]
+    text = format_text(finding, {})
+    assert "= witness: adult = " in text and "= against: adult = " in text
+    (entry,) = json.loads(render_json([finding]))["diagnostics"]
+    assert entry["witness"]["adult"] != entry["witness_other"]["adult"]
+    (sarif,) = json.loads(render_sarif([finding]))["runs"][0]["results"]
+    assert sarif["properties"]["witness_other"] == finding.witness_other
+    assert "against: adult = " in _message(finding)
