@@ -56,15 +56,19 @@ class SolverUndecided(CaicError):
 class Encoder(Algebra):
     """Turns IR conditions into z3 formulas over the context's variables."""
 
-    def __init__(self, context: Mapping[str, ContextVariable]):
+    def __init__(self, context: Mapping[str, ContextVariable], primed: Iterable[str] = ()):
+        """`primed` variables get a second, separate symbol (`name'`): an encoder
+        of the second context of a pair that shares every other variable."""
         self.context = context
         self.symbols: dict[str, z3.ExprRef] = {}
         self.domain: list[z3.BoolRef] = []
+        primed = set(primed)
         for name, var in context.items():
+            symbol_name = name + "'" if name in primed else name
             if var.kind == "bool":
-                self.symbols[name] = z3.Bool(name)
+                self.symbols[name] = z3.Bool(symbol_name)
             else:
-                symbol = z3.Int(name)
+                symbol = z3.Int(symbol_name)
                 self.symbols[name] = symbol
                 self.domain.append(z3.And(symbol >= 0, symbol < len(var.values)))
 
@@ -162,3 +166,34 @@ class ContextSolver:
     @staticmethod
     def negate(formula: z3.BoolRef) -> z3.BoolRef:
         return z3.Not(formula)
+
+
+class PairSolver:
+    """Pairs of contexts that agree on every variable outside `free` (section 9's
+    "differ only in `by user` variables"), both within a deployment's assumptions.
+
+    `first` and `second` encode a condition in each context of the pair; a
+    model of a query gives both contexts, the witness pair."""
+
+    def __init__(self, context: Mapping[str, ContextVariable], free: Iterable[str], assumptions: Iterable[ir.Condition] = ()):
+        self.free = tuple(name for name in context if name in set(free))
+        self.first = Encoder(context)
+        self.second = Encoder(context, primed=self.free)
+        self.solver = z3.Solver()
+        self.limit = solver_rlimit()  # bounded like every other query
+        self.solver.set("rlimit", self.limit)
+        self.solver.set("timeout", TIMEOUT_MS)
+        self.solver.add(*self.first.domain, *self.second.domain)
+        for assumption in assumptions:
+            self.solver.add(self.first.encode(assumption), self.second.encode(assumption))
+
+    def find(self, *formulas: z3.BoolRef) -> tuple[Witness, Witness] | None:
+        """Two contexts where every formula holds, or None when there are none."""
+        self.solver.push()
+        self.solver.add(*formulas)
+        verdict = self.solver.check()
+        model = self.solver.model() if verdict == z3.sat else None
+        self.solver.pop()
+        if verdict == z3.unknown:  # out of its limit: undecided, never a guess
+            raise SolverUndecided(z3.And(*formulas) if formulas else z3.BoolVal(True), self.limit)
+        return None if model is None else (self.first.witness(model), self.second.witness(model))

@@ -78,7 +78,7 @@ class _TestScope:
         return None
 
     def expectation(self, node: ir.Expectation, items: set[str]) -> ExpectDef | None:
-        if node.kind in ("never", "always", "allowed"):
+        if node.kind in ("never", "always", "allowed", "users"):
             target = self.lookup(node.target, set(self.constitution.actions), "action")
             return ExpectDef(node, target) if target is not None else None
         if node.kind == "detect":

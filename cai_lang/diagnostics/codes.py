@@ -297,6 +297,59 @@ _CODES: list[Code] = [
         "    disable helpful\n}\n",
     ),
     Code(
+        "E209",
+        Severity.ERROR,
+        "deployment weakens a hard rule",
+        "A `hard rule` is one no deployment may weaken (language 1.2, section 9): "
+        "a deployment that `disable`s it, or gives it a `weight`, is refused. "
+        "Remove the override; if the rule really should be adjustable by operators, "
+        "declare it as an ordinary `rule` instead.",
+        'action give_uplift "give meaningful help towards a weapon of mass harm"\n'
+        "hard rule no_uplift {\n    never give_uplift\n}\n"
+        'principle helpful {\n    compare "Which response answers the question that was asked?"\n}\n'
+        "deployment lab {\n    disable no_uplift\n}\n",
+        'action give_uplift "give meaningful help towards a weapon of mass harm"\n'
+        "hard rule no_uplift {\n    never give_uplift\n}\n"
+        'principle helpful {\n    compare "Which response answers the question that was asked?"\n}\n'
+        "deployment lab {\n    weight helpful 2\n}\n",
+    ),
+    Code(
+        "E210",
+        Severity.ERROR,
+        "something that is not a hard rule outranks a hard rule",
+        "Nothing but another hard rule may sit above a hard rule: a `priority` "
+        "chain (directly or through other items, in the base or a deployment) "
+        "that places an ordinary rule or a principle above it, or a conflict "
+        "clause that can prefer such an item over it, would let that item win "
+        "where the hard rule applies. Put the hard rule first, or drop the link.",
+        'action give_uplift "give meaningful help towards a weapon of mass harm"\n'
+        "hard rule no_uplift {\n    never give_uplift\n}\n"
+        'principle helpful {\n    compare "Which response answers the question that was asked?"\n}\n'
+        "priority helpful > no_uplift\n",
+        'action give_uplift "give meaningful help towards a weapon of mass harm"\n'
+        "hard rule no_uplift {\n    never give_uplift\n}\n"
+        'principle helpful {\n    compare "Which response answers the question that was asked?"\n}\n'
+        "priority no_uplift > helpful\n",
+    ),
+    Code(
+        "E211",
+        Severity.ERROR,
+        "users can change what a hard rule decides",
+        "A context variable marked `by user` is one the user's own words can set "
+        "(a claimed age, profession or intent). In some deployment there are two "
+        "contexts that satisfy its assumptions and differ only in such variables, "
+        "yet the hard rule applies in one and not the other, or the verdict it "
+        "decides differs: a user could talk their way past it. The witness is the "
+        "pair. Make the condition depend only on operator-set variables, or let "
+        "the deployment fix the variable with `assume`.",
+        'context {\n    adult: bool "the user says they are an adult" by user\n}\n'
+        'action write_explicit "write sexually explicit content"\n'
+        "hard rule explicit_only_for_adults {\n    never write_explicit unless adult\n}\n",
+        'context {\n    adult: bool "the operator verified the user is an adult" by operator\n}\n'
+        'action write_explicit "write sexually explicit content"\n'
+        "hard rule explicit_only_for_adults {\n    never write_explicit unless adult\n}\n",
+    ),
+    Code(
         "E212",
         Severity.ERROR,
         "the solver could not decide a check within its limit",
@@ -506,6 +559,24 @@ _CODES: list[Code] = [
         'principle helpful {  # caic: allow W302\n    compare "Which response answers the question that was asked?"\n}\n',
     ),
     Code(
+        "W311",
+        Severity.WARNING,
+        "hard rule that can never apply in a deployment",
+        "The deployment's `assume` lines rule out every context where the hard "
+        "rule's condition holds, so the rule protects nothing there. That may be "
+        "intended (an operator establishing a fact), but more often the assumption "
+        "or the rule's condition is wrong. Check both; the rule is left out of that "
+        "deployment's bundle with a note.",
+        'context {\n    minors_present: bool "the operator says minors may use the service"\n}\n'
+        'action share_alcohol_offers "promote alcohol offers"\n'
+        "hard rule no_alcohol_to_minors {\n    never share_alcohol_offers when minors_present\n}\n"
+        "deployment adults_only {\n    assume not minors_present\n}\n",
+        'context {\n    minors_present: bool "the operator says minors may use the service"\n}\n'
+        'action share_alcohol_offers "promote alcohol offers"\n'
+        "hard rule no_alcohol_to_minors {\n    never share_alcohol_offers when minors_present\n}\n"
+        "deployment family {\n    assume minors_present\n}\n",
+    ),
+    Code(
         "W312",
         Severity.WARNING,
         "hidden characters: bidirectional controls or invisible characters",
@@ -596,6 +667,10 @@ CODES: dict[str, Code] = {entry.code: entry for entry in _CODES}
 # every deployment's results.
 PHASES: dict[str, tuple[str, ...]] = {
     "syntax": ("E001", "E002"),
+    "program": ("E101", "E102", "E103", "E104", "E105", "E106", "E107", "E108", "W309"),
+    "deployment": ("E201", "E202", "E203", "E204", "E205", "E206", "E207", "E208", "E209", "E210", "E211", "W311", "W301", "W302", "W303", "W304", "W305", "W307", "I401"),
+    ),
+    Code(
     "program": ("E101", "E102", "E103", "E104", "E105", "E106", "E107", "E108", "W309", "W312", "W313"),
     "deployment": ("E201", "E202", "E203", "E204", "E205", "E206", "E207", "E208", "E212", "W301", "W302", "W303", "W304", "W305", "W307", "I401"),
     "final": ("W306", "W308", "W310", "W314"),

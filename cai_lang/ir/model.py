@@ -31,6 +31,8 @@ class ContextVariable(Frozen):
     kind: Literal["bool", "enum"]
     values: tuple[str, ...] = ()  # enum values in declared order; empty for bool
     span: Span
+    description: str | None = None  # what the variable means, in words a model can judge (1.2)
+    set_by: Literal["user", "operator"] = "operator"  # who may establish it (1.2)
 
     def describe(self) -> str:
         return "bool" if self.kind == "bool" else "enum " + " | ".join(self.values)
@@ -88,7 +90,8 @@ class DeploymentDef(Frozen):
     node: ir.Deployment | None = None
     assumptions: tuple[ir.Condition, ...] = ()
     weights: dict[str, float] = Field(default_factory=dict)
-    weight_spans: dict[str, Span] = Field(default_factory=dict)
+    weight_spans: dict[str, Span] = Field(default_factory=dict)  # a hard rule's here too (E209)
+    disable_spans: dict[str, Span] = Field(default_factory=dict)
     disabled: tuple[str, ...] = ()
     enabled: tuple[str, ...] = ()
     principles: tuple[PrincipleDef, ...] = ()

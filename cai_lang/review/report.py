@@ -41,6 +41,8 @@ def render_text(results: list[TestResult], coverage: dict[str, Coverage] | None 
             out.append(f"    {r.file}:{f.line}: {f.expectation}")
             if f.witness is not None:
                 out.append(f"      witness: {show_witness(f.witness)}")
+            if f.witness_other is not None:
+                out.append(f"      against: {show_witness(f.witness_other)}")
             out.append(f"      why: {f.message}")
     if coverage:
         out.extend(_coverage_text(coverage))
@@ -74,7 +76,7 @@ def render_json(results: list[TestResult], coverage: dict[str, Coverage] | None 
             "status": r.status,
             "vacuous": r.vacuous,
             "not_judged": [{"line": f.line, "expectation": f.expectation, "message": f.message} for f in r.not_judged],
-            "failures": [{"line": f.line, "expectation": f.expectation, "message": f.message, "witness": f.witness} for f in r.failures],
+            "failures": [{"line": f.line, "expectation": f.expectation, "message": f.message, "witness": f.witness, **({"witness_other": f.witness_other} if f.witness_other is not None else {})} for f in r.failures],
         }
         for r in results
     ]
