@@ -63,8 +63,8 @@ def test_sl_rows_hold_no_thinking_and_say_how_much_was_removed(bundle):
 def test_sft_targets_from_old_rows_lose_their_thinking_too():
     rows = [{"kind": "red_team", "prompt": "p", "final_response": "<think>\n\n</think>\n\nr2",
              "rounds": [{"revision": "<think>a</think>r1"}, {"revision": "<think>\n\n</think>\n\nr2"}]}]
-    assert training_pairs(rows, "final")[0] == [("p", "r2")]
-    assert training_pairs(rows, "all")[0] == [("p", "r1"), ("p", "r2")]
+    assert [e["completion"][0]["content"] for e in training_pairs(rows, "final")[0]] == ["r2"]
+    assert [e["completion"][0]["content"] for e in training_pairs(rows, "all")[0]] == ["r1", "r2"]
 
 
 THINKING_TEMPLATE_TAIL = (

@@ -37,6 +37,8 @@ SL_READY_MARKER = ".sl-data-ready"
 # The trl-ready files (cai_lang.train.run.formats), rewritten whole after each generation step.
 SFT_EXPORT = "sft.jsonl"
 PREFERENCE_EXPORT = "preferences.jsonl"
+# Every training row's fate in one trainer's dataset (kept / truncated / dropped), one file per trainer.
+LEDGER_DIR = "row_ledger"
 # Reserved: the writer lock; no step writes it yet.
 LOCK = ".caic.lock"
 
@@ -86,6 +88,10 @@ class RunLayout:
     @property
     def sft_export(self) -> Path:
         return self.folder / SFT_EXPORT
+
+    def ledger(self, trainer: str) -> Path:
+        """`row_ledger/<trainer>.jsonl`: the fate of each row the trainer was given."""
+        return self.folder / LEDGER_DIR / f"{trainer}.jsonl"
 
     @property
     def preference_export(self) -> Path:
