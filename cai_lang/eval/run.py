@@ -474,7 +474,7 @@ def run_eval(options: EvalOptions, say: Callable[[str], None] | None = None) -> 
             "responses": len(records) * options.samples,
             "oversize": oversize,
         },
-        "sampling": {k: v for k, v in asdict(_sampling(options)).items() if k != "stop"},
+        "sampling": {k: v for k, v in asdict(_sampling(options)).items() if k not in ("stop", "request_seeds")},
         "feedback_model": _identity(feedback_spec),
         "critic": critics,
         "benign_file": str(options.benign) if options.benign else None,

@@ -119,3 +119,12 @@ def test_chat_template_kwargs_reach_the_template_and_the_labeller_scores_after_t
     verdict = labeller.label_one(comparison_item, question, "yes", "no")
     assert 0.0 < verdict.p_a < 1.0
     assert seen and all(c.startswith(SKIP_THINKING) for c in seen)
+
+
+def test_caic_generate_rl_pairs_hold_no_thinking(bundle):
+    from cai_lang.train.rl.generate import RLGenerationConfig, sample_chunk
+
+    backend = StubBackend(script=lambda step, prompt: "<think>weighing it</think>\n\nthe answer")
+    record = PromptRecord(id="r1", prompt="bad request", kind="red_team", context={})
+    (pair,) = sample_chunk([record], policy=backend, bundle=bundle, config=RLGenerationConfig(), chunk_index=0, policy_id="p")
+    assert pair["response_a"] == pair["response_b"] == "the answer"

@@ -154,17 +154,22 @@ def sample_chunk(
     asked for with one seed (a local backend batching them would differ by
     batch position only).
     """
+    from cai_lang.engine.base import per_request
     from cai_lang.train.rl.pairs import sampling_record
+    from cai_lang.train.thinking import strip_thinking
 
-    params = config.sampling(call_seed(config.seed, chunk_index, 0, "pairs"))
-    params_b = config.sampling(call_seed(config.seed, chunk_index, 1, "pairs"))
+    # One seed per request too (from the call's seed and the prompt's id), recorded on the row.
+    ids = [r.id for r in records]
+    params = per_request(config.sampling(call_seed(config.seed, chunk_index, 0, "pairs")), len(ids), ids)
+    params_b = per_request(config.sampling(call_seed(config.seed, chunk_index, 1, "pairs")), len(ids), ids)
     prompts = [response_prompt(r.turns, config.dialect) for r in records]
     work = work or ChunkWork(None, 0)
     with work.call(len(prompts)):
         responses_a = policy.generate(prompts, params)
     with work.call(len(prompts)):
         responses_b = policy.generate(prompts, params_b)
-    responses = [text for pair in zip(responses_a, responses_b) for text in pair]
+    # Pairs are judged and trained on, so a reasoning model's thinking goes, as on every other path.
+    responses = [strip_thinking(text) for pair in zip(responses_a, responses_b) for text in pair]
     rows = []
     for i, record in enumerate(records):
         rows.append(
@@ -181,6 +186,7 @@ def sample_chunk(
                 "policy": policy_id,
                 "sampling": sampling_record(params),
                 "seed_b": params_b.seed,
+                **({"request_seeds": {"a": params.request_seeds[i], "b": params_b.request_seeds[i]}} if params.request_seeds else {}),
                 "dialect": config.dialect,
                 "seed": config.seed,
                 "content_hash": bundle.content_hash,

@@ -35,7 +35,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from cai_lang import api
 from cai_lang.codegen.bundle import Bundle
-from cai_lang.engine.base import GenerationBackend, Prompt, SamplingParams
+from cai_lang.engine.base import GenerationBackend, Prompt, SamplingParams, per_request
 from cai_lang.train.run.folder import RowWriter
 from cai_lang.train.run.prompts import PromptRecord
 from cai_lang.train.run.work import ChunkWork, WorkCallback
@@ -197,6 +197,8 @@ class _InFlight:
     rounds: list[dict[str, Any]] = field(default_factory=list)
     stopped_early: bool = False
     no_principle: bool = False
+    # The seed each request for this prompt carried (`response`, `critique-N`, `revision-N`), for the row.
+    seeds: dict = field(default_factory=dict)
     # Texts of this prompt a reasoning model wrapped in <think>...</think>, kept without it.
     thinking: ThinkingStats = field(default_factory=ThinkingStats)
 
@@ -220,6 +222,15 @@ class SLStats:
 def call_seed(seed: int, chunk: int, round_index: int, step: str) -> int:
     """The sampling seed of one generate call: fixed by where it sits in the run, not by what ran before."""
     return random.Random(f"call:{seed}:{chunk}:{round_index}:{step}").getrandbits(31)
+
+
+def seeded(config: SLGenerationConfig, seed: int, work: Sequence[_InFlight], step: str) -> SamplingParams:
+    """The call's sampling settings with one seed per request, derived from the call's seed and the row's id
+    (so a server samples each prompt independently), each recorded on its row under `step`."""
+    params = per_request(config.sampling(seed), len(work), [w.record.id for w in work])
+    for w, request in zip(work, params.request_seeds or ()):
+        w.seeds[step] = request
+    return params
 
 
 def generate_chunk(
@@ -278,7 +289,7 @@ def _run_chunk(records, keys, *, policy, critic, bundle, config, chunk_index, sa
     with chunk_work.call(len(work)):
         answers = policy.generate_rows(
             [response_prompt(w.record.turns, config.dialect) for w in work],
-            config.sampling(call_seed(config.seed, chunk_index, 0, "response")),
+            seeded(config, call_seed(config.seed, chunk_index, 0, "response"), work, "response"),
             rows=[key[id(w)] for w in work],
         )
     for w, answer in zip(work, answers):
@@ -303,7 +314,7 @@ def _run_chunk(records, keys, *, policy, critic, bundle, config, chunk_index, sa
         with chunk_work.call(len(active)):
             critiques = critic.generate_rows(
                 [critique_prompt(bundle, items[w.record.id].id, w.conversation, config.critique_dialect) for w in active],
-                config.sampling(call_seed(config.seed, chunk_index, round_index, "critique")),
+                seeded(config, call_seed(config.seed, chunk_index, round_index, "critique"), active, f"critique-{round_index + 1}"),
                 rows=[key[id(w)] for w in active],
             )
         revising = []
@@ -325,7 +336,8 @@ def _run_chunk(records, keys, *, policy, critic, bundle, config, chunk_index, sa
                         revision_prompt(bundle, entry["principle"], w.conversation, entry["critique"], config.dialect)
                         for w, entry in revising
                     ],
-                    config.sampling(call_seed(config.seed, chunk_index, round_index, "revision")),
+                    seeded(config, call_seed(config.seed, chunk_index, round_index, "revision"), [w for w, _ in revising],
+                           f"revision-{round_index + 1}"),
                     rows=[key[id(w)] for w, _ in revising],
                 )
             for (w, entry), revision in zip(revising, revisions):
@@ -356,6 +368,7 @@ def row_of(w: _InFlight, *, bundle: Bundle, config: SLGenerationConfig, model: s
         "stopped_early": w.stopped_early,
         "no_principle": w.no_principle,
         "seed": config.seed,
+        "request_seeds": w.seeds,
         "content_hash": bundle.content_hash,
         "constitution": bundle.constitution.name,
         "deployment": bundle.deployment.name,
