@@ -1,4 +1,4 @@
-"""The library's front door: load, check and (later) compile constitutions by path.
+"""The library's front door: load, check and compile constitutions by path, write and render bundles.
 
 The command line, the language server and the trainer all come through
 here, so they agree on what a file means. Nothing here imports torch.
@@ -11,11 +11,12 @@ from pathlib import Path
 
 from cai_lang.check import CheckResult, check_program
 from cai_lang.diagnostics.model import Diagnostic, sort_and_dedupe
+from cai_lang.errors import CaicError
 from cai_lang.span import SourceFile
 from cai_lang.syntax.loader import ModuleCache, load_program
 
 
-class UnknownDeployment(KeyError):
+class UnknownDeployment(CaicError, KeyError):
     def __init__(self, name: str, available: list[str]):
         super().__init__(name)
         self.name = name
@@ -89,8 +90,10 @@ def check_files(paths: list[str | Path], *, deployment: str | None = None, overl
 # ---------------------------------------------------------------- compiling
 
 
-class CompileRefused(Exception):
+class CompileRefused(CaicError):
     """The constitution has errors, so nothing was compiled; `result` holds the diagnostics."""
+
+    exit_code = 1
 
     def __init__(self, result: CheckResult):
         super().__init__(f"{len(result.errors)} error(s)")

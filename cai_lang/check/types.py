@@ -16,6 +16,7 @@ from typing import Iterator
 from cai_lang.diagnostics import messages as msg
 from cai_lang.diagnostics.model import Diagnostic
 from cai_lang.ir import nodes as ir
+from cai_lang.ir.conditions import Leaves, fold
 from cai_lang.ir.model import Constitution, ContextVariable
 from cai_lang.ir.program import Program
 
@@ -42,7 +43,7 @@ def _suggest(name: str, candidates) -> str | None:
     return f"did you mean `{found[0]}`?" if found else None
 
 
-class _Typer:
+class _Typer(Leaves):
     def __init__(self, context: dict[str, ContextVariable]):
         self.context = context
         self.found: list[Diagnostic] = []
@@ -67,30 +68,34 @@ class _Typer:
             )
 
     def check(self, cond: ir.Condition) -> None:
-        if isinstance(cond, ir.VarCond):
-            var = self.variable(cond.var)
-            if var is not None and var.kind != "bool":
-                self.found.append(
-                    msg.BOOL_EXPECTED.at(cond.span, var=var.name, type=var.describe(), help=f"compare it with a value, e.g. `{var.name} == {var.values[0]}`")
-                )
-        elif isinstance(cond, ir.CompareCond):
-            var = self.variable(cond.var)
-            if var is None:
-                return
-            if var.kind == "bool" and cond.op not in ("==", "!="):
-                self.found.append(msg.ENUM_ORDER_ON_BOOL.at(cond.span, op=cond.op, var=var.name))
-                return
-            self.value(var, cond.value)
-        elif isinstance(cond, ir.InCond):
-            var = self.variable(cond.var)
-            if var is not None:
-                for value in cond.values:
-                    self.value(var, value)
-        elif isinstance(cond, ir.NotCond):
-            self.check(cond.operand)
-        elif isinstance(cond, (ir.AndCond, ir.OrCond)):
-            for operand in cond.operands:
-                self.check(operand)
+        fold(cond, self)
+
+    # The condition algebra's leaves report; `Leaves` walks the composites.
+
+    def var(self, node, name):
+        var = self.variable(node.var)
+        if var is not None and var.kind != "bool":
+            self.found.append(
+                msg.BOOL_EXPECTED.at(node.span, var=var.name, type=var.describe(), help=f"compare it with a value, e.g. `{var.name} == {var.values[0]}`")
+            )
+        return []
+
+    def compare(self, node, name, op, value):
+        var = self.variable(node.var)
+        if var is None:
+            return []
+        if var.kind == "bool" and op not in ("==", "!="):
+            self.found.append(msg.ENUM_ORDER_ON_BOOL.at(node.span, op=op, var=var.name))
+            return []
+        self.value(var, node.value)
+        return []
+
+    def member(self, node, name, values):
+        var = self.variable(node.var)
+        if var is not None:
+            for value in node.values:
+                self.value(var, value)
+        return []
 
 
 def check_types(program: Program, constitution: Constitution) -> list[Diagnostic]:

@@ -20,6 +20,7 @@ from rich.console import Console
 from cai_lang import __version__
 from cai_lang.cli.common import fail
 from cai_lang.cli.help_words import WordsGroup
+from cai_lang.errors import describe_os_error
 
 app = typer.Typer(
     name="caic",
@@ -88,7 +89,7 @@ def graph(
     except UnknownDeployment as exc:
         raise fail(str(exc))
     except (OSError, UnicodeDecodeError) as exc:
-        raise fail(f"cannot read {file}: {getattr(exc, 'strerror', None) or exc}")
+        raise fail(describe_os_error(exc, "read", file))
     if result.errors or result.constitution is None:
         print_diagnostics(result.errors, result.program.source_by_display())
         raise typer.Exit(1)

@@ -18,6 +18,7 @@ from typing import List
 import typer
 
 from cai_lang.cli.common import USAGE_ERROR
+from cai_lang.errors import describe_os_error
 
 
 def _read(path: Path) -> str:
@@ -49,7 +50,7 @@ def fmt(
         try:
             text = sys.stdin.read() if from_stdin else _read(path)
         except (OSError, UnicodeDecodeError) as exc:
-            err.print(f"[bold red]error:[/] cannot read {shown}: {getattr(exc, 'strerror', None) or exc}")
+            err.print(f"[bold red]error:[/] {describe_os_error(exc, 'read', shown)}")
             status = max(status, USAGE_ERROR)
             continue
         try:
@@ -79,7 +80,7 @@ def fmt(
             try:
                 path.write_bytes(result.text.encode("utf-8"))
             except OSError as exc:
-                err.print(f"[bold red]error:[/] cannot write {shown}: {exc.strerror or exc}")
+                err.print(f"[bold red]error:[/] {describe_os_error(exc, 'write', shown)}")
                 status = max(status, USAGE_ERROR)
                 continue
             err.print(f"reformatted {shown}")

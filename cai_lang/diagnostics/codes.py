@@ -31,6 +31,11 @@ class Code:
     # Some examples need other files (imports); tests skip running those.
     self_contained: bool = True
 
+    @property
+    def phase(self) -> str:
+        """The checker phase that reports this code (see `PHASES`)."""
+        return PHASE_OF[self.code]
+
 
 _CODES: list[Code] = [
     Code(
@@ -498,6 +503,22 @@ _CODES: list[Code] = [
 ]
 
 CODES: dict[str, Code] = {entry.code: entry for entry in _CODES}
+
+# Which phase of the checker (`cai_lang.check`) reports each code, in the
+# order they run: the parser; the program passes (names, fields, patterns,
+# types, tests), whose errors stop the later phases; the passes run once per
+# deployment (an extends cycle, E207, is found while resolving but concerns
+# deployments and is cut, so it stops nothing); the final passes, which need
+# every deployment's results.
+PHASES: dict[str, tuple[str, ...]] = {
+    "syntax": ("E001", "E002"),
+    "program": ("E101", "E102", "E103", "E104", "E105", "E106", "E107", "E108", "W309"),
+    "deployment": ("E201", "E202", "E203", "E204", "E205", "E206", "E207", "E208", "W301", "W302", "W303", "W304", "W305", "W307", "I401"),
+    "final": ("W306", "W308", "W310"),
+}
+PHASE_OF: dict[str, str] = {code: phase for phase, codes in PHASES.items() for code in codes}
+# Errors of these phases leave the model unfit for the deployment passes.
+BLOCKING_PHASES = ("syntax", "program")
 
 
 def lookup(code: str) -> Code | None:

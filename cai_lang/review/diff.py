@@ -23,6 +23,7 @@ import z3
 
 from cai_lang.api import Report, check_file
 from cai_lang.check.solver import ContextSolver
+from cai_lang.errors import CaicError
 from cai_lang.ir.model import Constitution, PrincipleDef
 from cai_lang.ir.resolve import resolve_deployment
 from cai_lang.review.joint import JointContext
@@ -34,7 +35,7 @@ from cai_lang.syntax.printer import print_condition
 _WORDING = ("description", "critique", "revision", "compare")
 
 
-class DiffRefused(Exception):
+class DiffRefused(CaicError):
     def __init__(self, message: str, report: Report):
         super().__init__(message)
         self.report = report

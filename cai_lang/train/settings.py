@@ -16,6 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from cai_lang.errors import CaicError
 from cai_lang.train.config import (
     HardwareConfig,
     LabelConfig,
@@ -31,7 +32,7 @@ from cai_lang.train.run.prompts import PromptSelection, PromptSetError
 from cai_lang.train.run.session import GenerationStep
 
 
-class ConfigError(ValueError):
+class ConfigError(CaicError, ValueError):
     """Options that no step can run with; the message names the option."""
 
 

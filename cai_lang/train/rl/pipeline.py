@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from cai_lang.errors import os_reason
 from cai_lang.train.hardware import release
 from cai_lang.train.rl.generate import label_summary
 from cai_lang.train.run.fit import report_long_prompts
@@ -267,7 +268,7 @@ def human_rows(path: Path | None) -> list[dict]:
     try:
         rows = _review_decisions(path) or load_human_preferences(path)
     except (OSError, UnicodeDecodeError) as exc:
-        raise PipelineError(f"--human-preferences {path}: {getattr(exc, 'strerror', None) or exc}") from exc
+        raise PipelineError(f"--human-preferences {path}: {os_reason(exc)}") from exc
     except (ValueError, KeyError, TypeError) as exc:
         raise PipelineError(f"--human-preferences {path}: {exc}") from exc
     if not rows:

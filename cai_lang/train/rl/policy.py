@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping, Sequence
 if TYPE_CHECKING:
     from cai_lang.train.modelcard import Provenance
 
+from cai_lang.errors import CaicError
 from cai_lang.train.hardware import HardwareSettings, resolve
 
 Method = Literal["dpo", "rloo", "grpo", "ppo"]
@@ -50,7 +51,7 @@ VLLM_MODES = ("colocate", "server")
 TIE_EPSILON = 1e-9
 
 
-class MethodUnavailable(RuntimeError):
+class MethodUnavailable(CaicError, RuntimeError):
     """The requested optimisation method does not exist in the installed trl."""
 
 

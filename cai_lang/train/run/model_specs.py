@@ -19,8 +19,10 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cai_lang.errors import CaicError
 
-class PipelineError(RuntimeError):
+
+class PipelineError(CaicError, RuntimeError):
     """A step that cannot go ahead; the message says why (the CLI shows it and exits 2)."""
 
 
