@@ -152,7 +152,7 @@ class SFTConfig:
     learning_rate: float = option(2e-5, "--learning-rate", help="SFT peak learning rate.", panel=SFT, names=("--lr",))
     train_batch_size: int = option(8, "--train-batch-size", help="Rows (or completions, online) per process per step, every trainer.", panel=SFT)
     gradient_accumulation: int = option(1, "--gradient-accumulation", help="SFT steps summed per optimizer update.", panel=SFT)
-    max_length: int = option(1024, "--max-length", help="Tokens per training example (the preference model drops longer pairs).", panel=SFT)
+    max_length: int | None = option(None, "--max-length", help="Tokens per training example; what does not fit is cut or dropped, each row named (default: the model's context window).", panel=SFT)
     logging_steps: int = option(10, "--logging-steps", help="Log the loss every this many steps, every trainer.", panel=SFT)
     report_to: list[str] | None = option(None, "--report-to", help="Experiment tracker every trainer logs to: tensorboard, wandb, trackio, mlflow, ... (repeatable; default none).", panel=SFT)
     sft_targets: str = option("final", "--sft-targets", help="`final`: train on each prompt's last revision; `all`: on every round's revision (the paper).", panel=SFT, choices=("final", "all"))

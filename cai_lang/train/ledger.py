@@ -203,6 +203,14 @@ def _drop_reason(kind: str, whole: dict, max_length: int | None) -> str:
             f"over max length {max_length} (the reward trainer drops longer pairs)")
 
 
+def ledger_counts(ledger: "Ledger | dict | None") -> dict[str, int]:
+    """`rows` (trained), `rows_kept`, `rows_truncated`, `rows_dropped` for a run.json step; empty without a ledger."""
+    if ledger is None:
+        return {}
+    summary = ledger.summary() if isinstance(ledger, Ledger) else ledger
+    return {"rows": summary["trained"], **{f"rows_{fate}": summary[fate] for fate in FATES}}
+
+
 def publish(ledger: Ledger, run: Any, key: str, reporter: Any) -> dict[str, Any]:
     """Before training: print the ledger, write `row_ledger/<key>.jsonl` and put its counts in run.json
     (`row_ledger.<key>`, saved now, so a run killed in training still says what it was training on)."""

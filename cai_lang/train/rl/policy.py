@@ -183,7 +183,7 @@ class PolicyTrainingConfig:
     batch_size: int = field(default=8, metadata={"help": "Rows (DPO) or completions (RLOO/GRPO) per device per step."})
     beta: float = field(default=0.1, metadata={"help": "KL strength against the reference (initial) policy."})
     tie_margin: float = field(default=0.1, metadata={"help": "DPO: skip pairs whose soft label is this close to 0.5."})
-    max_length: int | None = field(default=1024, metadata={"help": "DPO: longest prompt+response in tokens."})
+    max_length: int | None = field(default=None, metadata={"help": "DPO: longest prompt+response in tokens; None: the model's window."})
     num_generations: int = field(default=4, metadata={"help": "RLOO/GRPO: completions per prompt (at least 2)."})
     max_completion_length: int = field(default=64, metadata={"help": "RLOO/GRPO: completion length; keep it small on CPU."})
     temperature: float = field(default=1.0, metadata={"help": "RLOO/GRPO sampling temperature."})
@@ -248,6 +248,7 @@ class PolicyResult:
     steps: int
     train_loss: float | None
     details: dict = field(default_factory=dict)
+    ledger: Any = None  # cai_lang.train.ledger.Ledger (offline methods): each pair's fate in the trainer's dataset
 
 
 def train_policy(
@@ -258,6 +259,7 @@ def train_policy(
     preference_rows: Sequence[Mapping] | None = None,
     prompts: Sequence[Mapping] | None = None,
     reward: str | Path | Callable[..., list[float]] | None = None,
+    on_ledger: Callable[[Any], None] | None = None,
 ) -> PolicyResult:
     """Optimise `policy_model` (a causal-LM folder, by default the SL-CAI model) and save it.
 
@@ -277,7 +279,7 @@ def train_policy(
     if method == "dpo":
         if not preference_rows:
             raise ValueError("DPO needs preference rows")
-        return _released(_train_dpo(full_model(policy_model), config, provenance, preference_rows))
+        return _released(_train_dpo(full_model(policy_model), config, provenance, preference_rows, on_ledger))
     if method in ("rloo", "grpo"):
         if not prompts or reward is None:
             raise ValueError(f"{method.upper()} needs prompts and a reward (a preference-model folder or a reward function)")
@@ -319,14 +321,17 @@ def _tokenizer(policy_model: str):
     return tokenizer
 
 
-def _train_dpo(policy_model: str, config: PolicyTrainingConfig, provenance, preference_rows) -> PolicyResult:
+def _train_dpo(policy_model: str, config: PolicyTrainingConfig, provenance, preference_rows, on_ledger=None) -> PolicyResult:
     from datasets import Dataset
     from trl import DPOConfig, DPOTrainer
 
+    from cai_lang.train.ledger import account, fit_max_length, model_window
     from cai_lang.train.rl.preference import as_text
 
     margin = effective_tie_margin(config.tie_margin, config.label_clamp)
     rows = dpo_rows(preference_rows, margin)
+    ids = [str(r.get("pair_id") or r.get("id") or f"row-{n}") for n, r in enumerate(preference_rows, start=1)
+           if not is_near_tie(float(r["soft_label"]), margin)]
     if not rows:
         raise ValueError(
             f"every preference pair is a near-tie (soft label within {margin:g} of 0.5); nothing for DPO to learn. "
@@ -337,19 +342,33 @@ def _train_dpo(policy_model: str, config: PolicyTrainingConfig, provenance, pref
         rows = [as_text(row) for row in rows]
     elif config.chat_template_kwargs:
         rows = [{**row, "chat_template_kwargs": dict(config.chat_template_kwargs)} for row in rows]
-    args = DPOConfig(max_length=config.max_length, **_common_args(config))
-    trainer = DPOTrainer(model=policy_model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
+    window = model_window(policy_model)
+    max_length, max_length_from = fit_max_length(config.max_length, window)
+    args = DPOConfig(max_length=max_length, **_common_args(config))
+    dataset = Dataset.from_list(rows)
+    trainer = DPOTrainer(model=policy_model, args=args, train_dataset=dataset, processing_class=tokenizer,
                          peft_config=resolve(config.hardware).peft_config("CAUSAL_LM"))
+    ledger = account(trainer, dataset, ids, "DPO", max_length_from=max_length_from, window=window)
+    if on_ledger is not None and trainer.accelerator.is_main_process:
+        on_ledger(ledger)
+    if not ledger.trained:
+        raise ValueError(f"the DPO trainer dropped all {len(ledger.rows)} pairs (each prompt alone fills max length {max_length})")
     from cai_lang.train.progress import attach
 
     attach(trainer, "DPO")
     result = trainer.train()
-    kept = [r for r in preference_rows if not is_near_tie(float(r["soft_label"]), margin)]
+    # The pairs the trainer really trained on: decided ones its dataset kept.
+    trained = {row.id for row in ledger.rows if row.fate != "dropped"}
+    decided = [r for r in preference_rows if not is_near_tie(float(r["soft_label"]), margin)]
+    kept = [r for r, row_id in zip(decided, ids) if row_id in trained]
     human = sum(r.get("source") == "human" for r in kept)
     strength = [abs(float(r["soft_label"]) - 0.5) for r in kept]
-    data = {"pairs": len(rows), "human_pairs": human, "skipped_near_ties": len(preference_rows) - len(rows),
+    data = {"pairs": ledger.trained, "human_pairs": human, "skipped_near_ties": len(preference_rows) - len(rows),
+            "pairs dropped by the trainer": ledger.count("dropped"), "pairs truncated": ledger.count("truncated"),
             "tie_margin_used": margin, "mean_label_strength": sum(strength) / len(strength)}
-    return _save(trainer, config, policy_model, provenance, "DPO", result, data)
+    saved = _save(trainer, config, policy_model, provenance, "DPO", result, data)
+    saved.ledger = ledger
+    return saved
 
 
 def _train_online(policy_model: str, config: PolicyTrainingConfig, provenance, prompts, reward) -> PolicyResult:

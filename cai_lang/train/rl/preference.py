@@ -25,7 +25,7 @@ from __future__ import annotations
 import random
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
 from cai_lang.train.hardware import HardwareSettings, Placement, resolve
 
@@ -168,7 +168,7 @@ class PreferenceTrainingConfig:
     num_train_epochs: float = field(default=1.0, metadata={"help": "Epochs when max_steps is -1."})
     learning_rate: float = field(default=1e-5, metadata={"help": "Peak learning rate."})
     batch_size: int = field(default=8, metadata={"help": "Pairs per device per step."})
-    max_length: int | None = field(default=1024, metadata={"help": "Longer rows are dropped (trl filters, not truncates)."})
+    max_length: int | None = field(default=None, metadata={"help": "Longer rows are dropped (trl filters, not truncates); None: the model's window."})
     eval_fraction: float = field(default=0.1, metadata={"help": "Share of rows held out for pairwise accuracy."})
     seed: int = field(default=0, metadata={"help": "Seeds the split, the new score head and the data order."})
     logging_steps: int = field(default=10, metadata={"help": "Log every this many steps."})
@@ -196,6 +196,7 @@ class PreferenceResult:
     train_rows: int
     human_rows: int = 0
     steps: int = 0
+    ledger: Any = None  # cai_lang.train.ledger.Ledger: each row's fate in the trainer's dataset
 
 
 def device_settings(placement: Placement | None = None, report_to: Sequence[str] = ()) -> dict[str, Any]:
@@ -218,6 +219,7 @@ def train_preference_model(
     *,
     provenance: "Provenance",
     heldout: Sequence[dict] | None = None,
+    on_ledger: Callable[[Any], None] | None = None,
 ) -> PreferenceResult:
     """Train a preference model from `base_model` (a causal-LM or classifier folder) on soft-label rows.
 
@@ -232,6 +234,7 @@ def train_preference_model(
     from trl import RewardConfig
 
     from cai_lang.train.hardware import full_model, release, save_trained
+    from cai_lang.train.ledger import account, fit_max_length, model_window
     from cai_lang.train.modelcard import CardFacts, write_model_card, write_training_log
 
     placement = resolve(config.hardware)
@@ -245,13 +248,15 @@ def train_preference_model(
     if not config.output_dir:
         raise ValueError("the preference model needs an output folder")
     out = Path(config.output_dir)
+    window = model_window(base_model)
+    max_length, max_length_from = fit_max_length(config.max_length, window)
     args = RewardConfig(
         output_dir=str(out),
         max_steps=config.max_steps,
         num_train_epochs=config.num_train_epochs,
         learning_rate=config.learning_rate,
         per_device_train_batch_size=config.batch_size,
-        max_length=config.max_length,
+        max_length=max_length,
         seed=config.seed,
         logging_steps=config.logging_steps,
         center_rewards_coefficient=config.center_rewards_coefficient,
@@ -261,13 +266,20 @@ def train_preference_model(
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     text = not getattr(tokenizer, "chat_template", None)
+    dataset = Dataset.from_list([_trainable(r, text, config.chat_template_kwargs) for r in train_rows])
     trainer = soft_label_trainer_class()(
         model=str(base_model),
         args=args,
-        train_dataset=Dataset.from_list([_trainable(r, text, config.chat_template_kwargs) for r in train_rows]),
+        train_dataset=dataset,
         processing_class=tokenizer,
         peft_config=placement.peft_config("SEQ_CLS"),
     )
+    ids = [str(r.get("pair_id") or r.get("id") or f"row-{n}") for n, r in enumerate(train_rows, start=1)]
+    ledger = account(trainer, dataset, ids, "preference model", max_length_from=max_length_from, window=window)
+    if on_ledger is not None and trainer.accelerator.is_main_process:
+        on_ledger(ledger)
+    if not ledger.trained:
+        raise ValueError(f"the reward trainer dropped all {len(ledger.rows)} rows (each longer than max length {max_length})")
     from cai_lang.train.progress import attach
 
     attach(trainer, "preference model")
@@ -278,9 +290,13 @@ def train_preference_model(
     del trainer
     release()  # the trained copy goes before the saved one is loaded back to be scored
     accuracy = pairwise_accuracy(out, heldout, device=placement.device, template_kwargs=config.chat_template_kwargs) if heldout else None
-    human = sum(r.get("source") == "human" for r in train_rows)
+    # What the trainer really trained on: the rows its dataset kept.
+    trained_ids = {row.id for row in ledger.rows if row.fate != "dropped"}
+    trained_rows = [r for r, row_id in zip(train_rows, ids) if row_id in trained_ids]
+    human = sum(r.get("source") == "human" for r in trained_rows)
     metrics = {"train_loss": result.training_loss, "heldout_pairwise_accuracy": accuracy, "heldout_rows": len(heldout), "steps": result.global_step}
-    write_training_log(out, log_history, trainer="RewardTrainer (soft labels)", metrics=metrics, hardware=placement.record(), weights=weights)
+    write_training_log(out, log_history, trainer="RewardTrainer (soft labels)", metrics=metrics, hardware=placement.record(), weights=weights,
+                       rows=ledger.summary())
     write_model_card(
         out,
         CardFacts(
@@ -288,13 +304,14 @@ def train_preference_model(
             kind="preference_model",
             base_model=str(base_model),
             method="soft-label reward modelling (binary cross-entropy on r_chosen - r_rejected)",
-            data={"train_rows": len(train_rows), "ai_rows": len(train_rows) - human, "human_rows": human, "heldout_rows": len(heldout)},
+            data={"train_rows": ledger.trained, "ai_rows": ledger.trained - human, "human_rows": human, "heldout_rows": len(heldout),
+                  "rows dropped by the trainer": ledger.count("dropped")},
             training={**{k: v for k, v in asdict(config).items() if k not in ("output_dir", "hardware")},
                       "hardware": placement.record(), "weights": weights},
             metrics=metrics,
         ),
     )
-    return PreferenceResult(out, result.training_loss, accuracy, len(heldout), len(train_rows), human, result.global_step)
+    return PreferenceResult(out, result.training_loss, accuracy, len(heldout), ledger.trained, human, result.global_step, ledger)
 
 
 def _trainable(row: Mapping, text: bool = False, template_kwargs: Mapping[str, Any] | None = None) -> dict:

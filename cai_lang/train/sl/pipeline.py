@@ -194,7 +194,7 @@ def train_sl(run: Run, sl: GenerationStep, sft_settings, reporter: Reporter | No
     if rank == 0:
         write_sft_export(run, rows, sft_settings.targets)
         reporter.phase(f"fine-tuning {sl.model} on {len(rows)} rows" + (f" in {world} processes" if world > 1 else ""))
-    from cai_lang.train.ledger import publish
+    from cai_lang.train.ledger import ledger_counts, publish
 
     result = train_sft(rows, model=sl.model, output_dir=model_dir, settings=sft_settings,
                        on_ledger=lambda ledger: publish(ledger, run, "sft", reporter))
@@ -219,8 +219,7 @@ def train_sl(run: Run, sl: GenerationStep, sft_settings, reporter: Reporter | No
                       content_hash=content_hash, training_log=f"{SL_MODEL}/{TRAIN_LOG}")
     record.add_output("sl_training_log", model_dir / TRAIN_LOG, "training_log", model="sl_model")
     record.mark_completed("sl-sft", settings, ["sl_model"])
-    record.add_step("sl-sft", steps=result.steps, rows=result.rows, **{f"rows_{k}": v for k, v in result.ledger.summary().items()
-                                                                      if k in ("kept", "truncated", "dropped")})
+    record.add_step("sl-sft", steps=result.steps, **ledger_counts(result.ledger))
     if finish:
         record.finish_command()
     run.save()
