@@ -8,7 +8,7 @@ import json
 import pytest
 
 from cai_lang.train.run.conversation import as_messages, parse_transcript, prompt_turns, to_transcript
-from cai_lang.train.run.formats import normalise_preference, preference_file_rows, sft_rows
+from cai_lang.train.run.formats import normalise_preference, preference_file_rows, revision_preference_rows, sft_rows
 
 HASH = "f" * 64
 
@@ -41,6 +41,16 @@ def test_sft_rows_follow_the_targets_one_row_per_round():
     every, _ = sft_rows([two], "all")
     assert [r["completion"][0]["content"] for r in final] == ["second"]
     assert [(r["id"], r["round"], r["completion"][0]["content"]) for r in every] == [("p5#round-1", 0, "first"), ("p5#round-3", 2, "second")]
+
+
+def test_revision_preferences_choose_the_final_revision_over_the_initial_response():
+    turns = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}, {"role": "user", "content": "and?"}]
+    revised = {**sl_row(0), "initial_response": "<think>x</think>a rude answer", "conversation": turns}
+    same = {**sl_row(1), "initial_response": "a careful answer"}
+    rows = revision_preference_rows([revised, same, sl_row(2, revised=False), sl_row(3, kind="helpful")])
+    assert [r["id"] for r in rows] == ["p0"]
+    assert rows[0]["prompt"] == turns and rows[0]["chosen"] == [{"role": "assistant", "content": "a careful answer"}]
+    assert rows[0]["rejected"] == [{"role": "assistant", "content": "a rude answer"}] and rows[0]["content_hash"] == HASH
 
 
 def test_preference_rows_orient_chosen_and_keep_the_soft_label_and_provenance():
@@ -108,6 +118,8 @@ def test_trl_trains_on_the_files_a_run_writes_exactly_as_written(tiny_model, con
     trainer = SFTTrainer(model=str(tiny_model), args=SFTConfig(output_dir=str(tmp_path / "sft"), **common),
                          train_dataset=data, processing_class=tokenizer)
     assert trainer.train().global_step == 2
+    revisions = tmp_path / "run" / "revision_preferences.jsonl"
+    assert run["outputs"]["revision_preferences"]["rows"] == len(revisions.read_text().splitlines())
     data = load_dataset("json", data_files=str(prefs_file), split="train")
     assert set(data.column_names) >= {"prompt", "chosen", "rejected", "soft_label", "content_hash"}
     trainer = DPOTrainer(model=str(tiny_model), args=DPOConfig(output_dir=str(tmp_path / "dpo"), **common),

@@ -81,6 +81,26 @@ def sft_rows(
     return rows, dropped
 
 
+def revision_preference_rows(sl_rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """`revision_preferences.jsonl` rows: for each red-team SL row a round revised, the final revision as
+    `chosen` over the initial response as `rejected`, the whole conversation as `prompt` (trl's conversational
+    preference format, as the Hugging Face constitutional-AI recipe builds its `train_prefs`). Rows whose
+    revision equals the initial response, or is empty, give no pair. Thinking blocks are stripped."""
+    from cai_lang.train.thinking import strip_thinking
+
+    rows = []
+    for row in sl_rows:
+        if row.get("kind") != "red_team" or not any(r.get("revision") for r in row.get("rounds") or ()):
+            continue
+        chosen, rejected = strip_thinking(row.get("final_response") or ""), strip_thinking(row.get("initial_response") or "")
+        if not chosen or not rejected or chosen == rejected:
+            continue
+        rows.append({"prompt": sl_conversation(row), "chosen": [{"role": "assistant", "content": chosen}],
+                     "rejected": [{"role": "assistant", "content": rejected}],
+                     **{key: row.get(key) for key in _SFT_PROVENANCE}})
+    return rows
+
+
 def preference_file_rows(
     pairs: Iterable[Mapping[str, Any]], labels: Iterable[Mapping[str, Any]]
 ) -> list[dict[str, Any]]:

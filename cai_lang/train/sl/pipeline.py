@@ -21,7 +21,7 @@ from typing import Any
 
 from cai_lang.train.run.fit import report_long_prompts
 from cai_lang.train.run.folder import RowWriter, check_hashes, read_rows
-from cai_lang.train.run.formats import sft_rows, write_rows
+from cai_lang.train.run.formats import revision_preference_rows, sft_rows, write_rows
 from cai_lang.train.run.layout import SL_DATA, SL_MODEL
 from cai_lang.train.run.model_specs import check_model, model_identity, open_backend
 from cai_lang.train.run.session import (
@@ -111,7 +111,12 @@ def generate_sl_data(run: Run, options: GenerationStep, reporter: Reporter | Non
         reporter.stop()
         total = len(writer)
     record.add_output("sl_data", data_path, "sl_data", rows=total, complete=True, format="jsonl, one row per prompt; `messages` in trl's conversational format")
-    write_sft_export(run, read_rows(data_path))
+    sl_rows = read_rows(data_path)
+    write_sft_export(run, sl_rows)
+    record.add_output("revision_preferences", run.layout.revision_preference_export, "preference_export",
+                      rows=write_rows(run.layout.revision_preference_export, revision_preference_rows(sl_rows)),
+                      format="jsonl for trl's DPOTrainer as written: the final revision chosen over the initial response, "
+                      "the whole conversation as prompt")
     long_prompts = report_long_prompts(stats, options.generation.long_prompts, reporter)
     record.add_step("sl-generate", rows=total, written=stats.written if stats else 0, resumed=options.resume, long_prompts=long_prompts)
     if finish:
