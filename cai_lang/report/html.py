@@ -362,9 +362,11 @@ def _preference_models(section: Section, folders: Mapping[str, Path]) -> None:
         if meta.get("kind") not in ("preference_model", "preference model"):
             continue
         metrics = meta.get("metrics") or {}
-        rows.append([name, metrics.get("heldout_pairwise_accuracy"), metrics.get("heldout_rows"), metrics.get("train_loss"), (meta.get("data") or {}).get("train_rows")])
+        rows.append([name, metrics.get("heldout_pairwise_accuracy"), metrics.get("heldout_rows"), metrics.get("heldout_accuracy_decided"),
+                     metrics.get("heldout_decided_rows"), metrics.get("train_loss"), (meta.get("data") or {}).get("train_rows")])
     if rows:
-        section.table(["model", "held-out pairwise accuracy", "held-out pairs", "train loss", "train rows"], rows)
+        section.table(["model", "held-out accuracy, all rows", "held-out pairs", "accuracy on decided rows (|q − 0.5| > 0.05)",
+                       "decided pairs", "train loss", "train rows"], rows)
         section.paragraph("Held-out pairwise accuracy: the share of held-out pairs whose preferred side (by the AI label) gets the higher "
                           "reward. It measures agreement with the feedback model's labels, not with the constitution's intent.", "muted")
 

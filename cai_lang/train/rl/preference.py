@@ -289,12 +289,15 @@ def train_preference_model(
     log_history = trainer.state.log_history
     del trainer
     release()  # the trained copy goes before the saved one is loaded back to be scored
-    accuracy = pairwise_accuracy(out, heldout, device=placement.device, template_kwargs=config.chat_template_kwargs) if heldout else None
+    figures = heldout_accuracy(out, heldout, device=placement.device, template_kwargs=config.chat_template_kwargs) if heldout else {}
+    accuracy = figures.get("all")
     # What the trainer really trained on: the rows its dataset kept.
     trained_ids = {row.id for row in ledger.rows if row.fate != "dropped"}
     trained_rows = [r for r, row_id in zip(train_rows, ids) if row_id in trained_ids]
     human = sum(r.get("source") == "human" for r in trained_rows)
-    metrics = {"train_loss": result.training_loss, "heldout_pairwise_accuracy": accuracy, "heldout_rows": len(heldout), "steps": result.global_step}
+    metrics = {"train_loss": result.training_loss, "heldout_pairwise_accuracy": accuracy, "heldout_rows": len(heldout),
+               "heldout_accuracy_decided": figures.get("decided"), "heldout_decided_rows": figures.get("decided_rows", 0),
+               "steps": result.global_step}
     write_training_log(out, log_history, trainer="RewardTrainer (soft labels)", metrics=metrics, hardware=placement.record(), weights=weights,
                        rows=ledger.summary())
     write_model_card(
@@ -389,20 +392,31 @@ def reward_scores(model, tokenizer, conversations: Sequence[Sequence[Mapping[str
     return scores
 
 
+DECIDED_MARGIN = 0.05  # a held-out label within this of 0.5 is a near-tie, not a decided preference
+
+
 def pairwise_accuracy(model_or_path, rows: Sequence[Mapping], tokenizer=None, device: str | None = None,
                       template_kwargs: Mapping[str, Any] | None = None) -> float | None:
     """Share of rows whose preferred side (soft label > 0.5) gets the higher reward; exact ties are skipped."""
+    return heldout_accuracy(model_or_path, rows, tokenizer, device, template_kwargs)["all"]
+
+
+def heldout_accuracy(model_or_path, rows: Sequence[Mapping], tokenizer=None, device: str | None = None,
+                     template_kwargs: Mapping[str, Any] | None = None, margin: float = DECIDED_MARGIN) -> dict[str, Any]:
+    """Pairwise accuracy on every row with a side preferred (`all`, exact ties skipped) and on the decided
+    rows only (`decided`: soft label more than `margin` from 0.5), with the row count of each; None where
+    there is no row. A near-0.5 label says the labeller hardly preferred either side, so agreeing with it
+    is close to a coin flip: the two figures are reported apart."""
     if isinstance(model_or_path, (str, Path)):
         model, tokenizer = load_preference_model(model_or_path, device)
     else:
         model = model_or_path
-    decided = [r for r in rows if float(r[SOFT_LABEL]) != 0.5]
-    if not decided:
-        return None
-    chosen = reward_scores(model, tokenizer, [list(r["prompt"]) + list(r["chosen"]) for r in decided], template_kwargs=template_kwargs)
-    rejected = reward_scores(model, tokenizer, [list(r["prompt"]) + list(r["rejected"]) for r in decided], template_kwargs=template_kwargs)
-    right = 0
-    for row, c, j in zip(decided, chosen, rejected):
-        prefers_chosen = float(row[SOFT_LABEL]) > 0.5
-        right += (c > j) == prefers_chosen
-    return right / len(decided)
+    scored = [r for r in rows if float(r[SOFT_LABEL]) != 0.5]
+    right: list[bool] = []
+    if scored:
+        chosen = reward_scores(model, tokenizer, [list(r["prompt"]) + list(r["chosen"]) for r in scored], template_kwargs=template_kwargs)
+        rejected = reward_scores(model, tokenizer, [list(r["prompt"]) + list(r["rejected"]) for r in scored], template_kwargs=template_kwargs)
+        right = [(c > j) == (float(row[SOFT_LABEL]) > 0.5) for row, c, j in zip(scored, chosen, rejected)]
+    decided = [ok for row, ok in zip(scored, right) if abs(float(row[SOFT_LABEL]) - 0.5) > margin]
+    return {"all": sum(right) / len(right) if right else None, "all_rows": len(right),
+            "decided": sum(decided) / len(decided) if decided else None, "decided_rows": len(decided), "margin": margin}
