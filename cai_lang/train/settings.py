@@ -166,7 +166,7 @@ def rl_training(run: RunConfig, sft: SFTConfig, pm: PreferenceConfig, policy: Po
         trainer = PolicyTrainingConfig(
             method=policy.method, max_steps=sft.max_steps if policy.rl_max_steps is None else policy.rl_max_steps,
             num_train_epochs=sft.epochs, learning_rate=policy.rl_learning_rate, batch_size=sft.train_batch_size,
-            beta=policy.beta, tie_margin=policy.tie_margin, max_length=sft.max_length, num_generations=policy.num_generations,
+            beta=policy.beta, tie_margin=policy.tie_margin, dpo_labels=policy.dpo_labels, max_length=sft.max_length, num_generations=policy.num_generations,
             max_completion_length=policy.max_completion_length, temperature=run.temperature if run.temperature > 0 else 1.0,
             seed=run.seed, logging_steps=sft.logging_steps, scale_rewards=policy.scale_rewards, use_vllm=policy.use_vllm,
             vllm_mode=policy.vllm_mode, vllm_server_base_url=policy.vllm_server_url, hardware=placed,

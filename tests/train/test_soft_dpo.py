@@ -90,3 +90,24 @@ def test_a_training_step_reads_the_label_from_the_dataset(trainer):
     assert SMOOTHING in trainer.train_dataset.column_names
     result = trainer.train()
     assert result.global_step == 1 and any("soft_label/abs_error" in entry for entry in trainer.state.log_history)
+
+
+@pytest.mark.slow
+def test_caic_train_rl_with_soft_labels_trains_every_pair(tiny_model, constitution_file, tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from cai_lang.cli.app import app
+
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, ["train", str(constitution_file), "-m", str(tiny_model), "-o", str(out), "--phase", "rl",
+                                      "--dpo-labels", "soft", "--max-prompts", "4", "--max-new-tokens", "6", "--deployment", "clinic",
+                                      "--max-steps", "1", "--train-batch-size", "2", "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    record = json.loads((out / "run.json").read_text())
+    card = json.loads((out / "rl_policy" / "caic_training.json").read_text())
+    assert card["data"]["labels"].startswith("soft") and card["training"]["dpo_labels"] == "soft"
+    # No near-tie is dropped: every labelled pair reaches the trainer (here all kept within the model's window).
+    assert record["row_ledger"]["dpo"]["rows"] == len((out / "rl_labels.jsonl").read_text().splitlines()) == 4
+    assert record["row_ledger"]["dpo"]["trained"] == card["data"]["pairs"] == 4

@@ -183,6 +183,7 @@ class PolicyTrainingConfig:
     batch_size: int = field(default=8, metadata={"help": "Rows (DPO) or completions (RLOO/GRPO) per device per step."})
     beta: float = field(default=0.1, metadata={"help": "KL strength against the reference (initial) policy."})
     tie_margin: float = field(default=0.1, metadata={"help": "DPO: skip pairs whose soft label is this close to 0.5."})
+    dpo_labels: str = field(default="hard", metadata={"help": "DPO: `hard` (each pair's direction) or `soft` (conservative DPO, smoothing 1 - q per pair)."})
     max_length: int | None = field(default=None, metadata={"help": "DPO: longest prompt+response in tokens; None: the model's window."})
     num_generations: int = field(default=4, metadata={"help": "RLOO/GRPO: completions per prompt (at least 2)."})
     max_completion_length: int = field(default=64, metadata={"help": "RLOO/GRPO: completion length; keep it small on CPU."})
@@ -211,6 +212,8 @@ class PolicyTrainingConfig:
             raise ValueError("policy max steps must be positive, or -1 to train by epochs")
         if self.batch_size < 1 or self.beta <= 0:
             raise ValueError("policy batch size must be at least 1 and beta above 0")
+        if self.dpo_labels not in ("hard", "soft"):
+            raise ValueError(f"DPO labels are `hard` or `soft`, not {self.dpo_labels!r}")
         if not 0.0 <= self.tie_margin < 0.5:
             raise ValueError(f"the tie margin must be in [0, 0.5), got {self.tie_margin}")
         if self.method in ("rloo", "grpo"):
@@ -327,11 +330,14 @@ def _train_dpo(policy_model: str, config: PolicyTrainingConfig, provenance, pref
 
     from cai_lang.train.ledger import account, fit_max_length, model_window
     from cai_lang.train.rl.preference import as_text
+    from cai_lang.train.rl.soft_dpo import SMOOTHING, soft_dpo_rows, soft_dpo_trainer_class
 
-    margin = effective_tie_margin(config.tie_margin, config.label_clamp)
-    rows = dpo_rows(preference_rows, margin)
+    soft = config.dpo_labels == "soft"
+    # Soft labels keep every pair (a near-tie teaches that neither side is better); hard ones drop near-ties.
+    margin = 0.0 if soft else effective_tie_margin(config.tie_margin, config.label_clamp)
+    rows = soft_dpo_rows(preference_rows) if soft else dpo_rows(preference_rows, margin)
     ids = [str(r.get("pair_id") or r.get("id") or f"row-{n}") for n, r in enumerate(preference_rows, start=1)
-           if not is_near_tie(float(r["soft_label"]), margin)]
+           if soft or not is_near_tie(float(r["soft_label"]), margin)]
     if not rows:
         raise ValueError(
             f"every preference pair is a near-tie (soft label within {margin:g} of 0.5); nothing for DPO to learn. "
@@ -339,14 +345,15 @@ def _train_dpo(policy_model: str, config: PolicyTrainingConfig, provenance, pref
         )
     tokenizer = _tokenizer(policy_model)
     if not getattr(tokenizer, "chat_template", None):
-        rows = [as_text(row) for row in rows]
+        rows = [{**as_text(row), **({SMOOTHING: row[SMOOTHING]} if soft else {})} for row in rows]
     elif config.chat_template_kwargs:
         rows = [{**row, "chat_template_kwargs": dict(config.chat_template_kwargs)} for row in rows]
     window = model_window(policy_model)
     max_length, max_length_from = fit_max_length(config.max_length, window)
     args = DPOConfig(max_length=max_length, **_common_args(config))
     dataset = Dataset.from_list(rows)
-    trainer = DPOTrainer(model=policy_model, args=args, train_dataset=dataset, processing_class=tokenizer,
+    trainer_class = soft_dpo_trainer_class() if soft else DPOTrainer
+    trainer = trainer_class(model=policy_model, args=args, train_dataset=dataset, processing_class=tokenizer,
                          peft_config=resolve(config.hardware).peft_config("CAUSAL_LM"))
     ledger = account(trainer, dataset, ids, "DPO", max_length_from=max_length_from, window=window)
     if on_ledger is not None and trainer.accelerator.is_main_process:
@@ -359,12 +366,13 @@ def _train_dpo(policy_model: str, config: PolicyTrainingConfig, provenance, pref
     result = trainer.train()
     # The pairs the trainer really trained on: decided ones its dataset kept.
     trained = {row.id for row in ledger.rows if row.fate != "dropped"}
-    decided = [r for r in preference_rows if not is_near_tie(float(r["soft_label"]), margin)]
+    decided = [r for r in preference_rows if soft or not is_near_tie(float(r["soft_label"]), margin)]
     kept = [r for r, row_id in zip(decided, ids) if row_id in trained]
     human = sum(r.get("source") == "human" for r in kept)
     strength = [abs(float(r["soft_label"]) - 0.5) for r in kept]
     data = {"pairs": ledger.trained, "human_pairs": human, "skipped_near_ties": len(preference_rows) - len(rows),
             "pairs dropped by the trainer": ledger.count("dropped"), "pairs truncated": ledger.count("truncated"),
+            "labels": "soft (conservative DPO, smoothing 1 - q per pair)" if soft else "hard",
             "tie_margin_used": margin, "mean_label_strength": sum(strength) / len(strength)}
     saved = _save(trainer, config, policy_model, provenance, "DPO", result, data)
     saved.ledger = ledger
