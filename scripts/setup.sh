@@ -11,6 +11,10 @@ fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet torch==2.13.0
 .venv/bin/python -m pip install --quiet -c constraints.txt -e '.[train,lsp,review,dev]'
+# The engines whose reward clients the tests call (tests/train/test_judge_engines.py), without their
+# dependencies: both pin GPU stacks (vLLM, Ray, DeepSpeed, a transformers version) a CPU machine cannot
+# or must not install; the modules the tests use need only what the dev extra brings.
+.venv/bin/python -m pip install --quiet --no-deps openrlhf==0.11.2 verl==0.9.1
 # The report tests render pages in a real browser: Debian's chromium, from
 # apt, only when it is missing (never a browser a tool downloads itself);
 # the review page's test drives it through Debian's chromedriver.

@@ -7,7 +7,7 @@ logic, lints) need a well-formed model, so they run only when no error of a
 blocking phase (`diagnostics.codes.BLOCKING_PHASES`) was found, once per
 deployment; a finding that holds in several deployments is reported once,
 for the first, naming the others. The `FINAL_PASSES` (unused actions and
-variables, empty test regions) run after them, over every deployment. Last,
+variables, uncovered hazard categories, empty test regions) run after them, over every deployment. Last,
 `# caic: allow` comments silence the warnings they name (`suppress.py`).
 Each diagnostic code's phase is declared in the code registry.
 """
@@ -19,6 +19,7 @@ from typing import Callable
 
 from cai_lang.check.deployments import check_deployments, check_nothing_enabled
 from cai_lang.check.fields import check_fields
+from cai_lang.check.hazards import check_hazard_coverage
 from cai_lang.check.lints import LINT_PASSES, check_unused
 from cai_lang.check.logic import LOGIC_PASSES
 from cai_lang.check.names import resolve
@@ -48,6 +49,7 @@ DEPLOYMENT_PASSES: tuple[DeploymentPass, ...] = (check_nothing_enabled, *LOGIC_P
 
 FINAL_PASSES: tuple[FinalPass, ...] = (
     lambda program, constitution, only: check_unused(program, constitution),
+    lambda program, constitution, only: check_hazard_coverage(program, constitution),
     check_test_regions,
 )
 

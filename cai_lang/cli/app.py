@@ -128,11 +128,13 @@ def _register_command_groups() -> None:
     from cai_lang.cli import compile as cli_compile
     from cai_lang.cli import editor as cli_editor
     from cai_lang.cli import eval as cli_eval
+    from cai_lang.cli import redteam as cli_redteam
     from cai_lang.cli import review as cli_review
+    from cai_lang.cli import serve as cli_serve
     from cai_lang.cli import train as cli_train
     from cai_lang.cli import trust as cli_trust
 
-    for group in (cli_compile, cli_editor, cli_train, cli_eval, cli_review, cli_trust):
+    for group in (cli_compile, cli_editor, cli_train, cli_eval, cli_review, cli_redteam, cli_trust, cli_serve):
         group.register(app)
 
 

@@ -84,6 +84,7 @@ UNUSED_VARIABLE = Message("W306", "context variable `{name}` is declared but no 
 DEAD_CONDITION = Message("W307", "{what} can never hold")
 BAD_SUPPRESSION = Message("W310", "suppression comment: {problem}")
 UNUSED_SUPPRESSION = Message("W310", "`caic: allow {code}` silences nothing here")
+HAZARDS_UNCOVERED = Message("W314", "the hazard taxonomy is imported, but no principle is tagged with {count} of its {total} categories: {categories}")
 RISKY_DETECTOR = Message("W309", "the detect regex of rule `{name}` {problem}")
 RULES_RESOLVED = Message(
     "I401", "rules `{never}` (never {action}) and `{always}` (always {action}) overlap; `{winner}` wins by priority"

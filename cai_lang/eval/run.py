@@ -195,7 +195,7 @@ def generate_responses(backend, records: Sequence[PromptRecord], options: EvalOp
         record = records[n // options.samples]
         rows.append(
             {"prompt_id": record.id, "sample": n % options.samples, "kind": record.kind, "prompt": record.prompt,
-             "conversation": record.turns, "context": dict(record.context), "response": text}
+             "conversation": record.turns, "context": dict(record.context), "response": text, **record.tags}
         )
     return rows
 
@@ -393,6 +393,7 @@ def _identity(spec: str) -> str:
 def run_eval(options: EvalOptions, say: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Run the whole evaluation into `options.output`; returns the metrics (also written to metrics.json)."""
     from cai_lang.engine import load_backend
+    from cai_lang.eval.groups import group_rates
     from cai_lang.eval.refusal import detect_refusal, refusal_rate
     from cai_lang.train.run.folder import RowWriter, now, write_atomic
     from cai_lang.train.run.model_specs import check_model
@@ -453,6 +454,8 @@ def run_eval(options: EvalOptions, say: Callable[[str], None] | None = None) -> 
                 **summary,
                 "refusal": {**refusal_rate(r["response"] for r in rows), "by_kind": {k: refusal_rate(v) for k, v in sorted(by_kind.items())}},
                 "benign": benign_loss(backend(spec), benign, options.dialect) if benign else None,
+                "by_region": group_rates(rows, "region"),
+                "by_style": group_rates(rows, "style"),
             }
             rows_by_side[side] = rows
         comparison = None

@@ -54,6 +54,8 @@ class PromptRecord:
     history: tuple[Mapping[str, str], ...] = ()
     # Context labels the feedback model inferred (`--infer-context`): per variable, value and probabilities.
     inferred: Mapping[str, Any] = field(default_factory=dict)
+    # `caic redteam` rows: the region and attack style the prompt was written for (eval groups its rates by them).
+    tags: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def turns(self) -> list[dict[str, str]]:
@@ -229,6 +231,7 @@ def _record(row: Mapping[str, Any], n: int, path: Path, kind: Kind | None, sourc
         domain=row.get("domain"),
         source=source,
         history=history,
+        tags={k: str(row[k]) for k in ("region", "style") if isinstance(row.get(k), str)},
     )
 
 
