@@ -157,6 +157,7 @@ class SFTConfig:
     logging_steps: int = option(10, "--logging-steps", help="Log the loss every this many steps, every trainer.", panel=SFT)
     report_to: list[str] | None = option(None, "--report-to", help="Experiment tracker every trainer logs to: tensorboard, wandb, trackio, mlflow, ... (repeatable; default none).", panel=SFT)
     sft_targets: str = option("final", "--sft-targets", help="`final`: train on each prompt's last revision; `all`: on every round's revision (the paper).", panel=SFT, choices=("final", "all"))
+    sft_unchanged: str = option("drop", "--sft-unchanged", help="Red-team rows whose first critique found nothing to fix: `drop` them (default) or `keep` the sampled response as the target.", panel=SFT, choices=("drop", "keep"))
 
     def __post_init__(self) -> None:
         check_choices(self)

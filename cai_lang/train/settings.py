@@ -134,7 +134,7 @@ def sft_settings(run: RunConfig, sft: SFTConfig, hardware: HardwareConfig | None
             max_steps=sft.max_steps, epochs=sft.epochs, batch_size=sft.train_batch_size,
             gradient_accumulation_steps=sft.gradient_accumulation, learning_rate=sft.learning_rate, max_length=sft.max_length,
             seed=run.seed, logging_steps=sft.logging_steps, device="cpu" if run.device == "cpu" else "auto",
-            targets=sft.sft_targets, hardware=hardware_settings(run, hardware), chat_template_kwargs=run.template_kwargs(), report_to=report_to(sft),
+            targets=sft.sft_targets, keep_unchanged=sft.sft_unchanged == "keep", hardware=hardware_settings(run, hardware), chat_template_kwargs=run.template_kwargs(), report_to=report_to(sft),
         )
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc

@@ -33,6 +33,12 @@ def test_only_revised_red_team_rows_and_helpful_rows_are_trained_on():
     assert dropped == {"empty_response": 1, "unrevised_red_team": 1}
 
 
+def test_unchanged_red_team_rows_are_targets_only_when_asked():
+    examples, dropped = training_pairs(ROWS, keep_unchanged=True)
+    assert [(e["id"], e["completion"][0]["content"]) for e in examples] == [("r1", "revised"), ("r2", "raw"), ("h1", "sure")]
+    assert dropped == {"empty_response": 1, "unrevised_red_team": 0}
+
+
 def test_the_format_follows_the_chat_template(tiny_model):
     from transformers import AutoTokenizer
 

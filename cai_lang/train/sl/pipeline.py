@@ -125,9 +125,9 @@ def generate_sl_data(run: Run, options: GenerationStep, reporter: Reporter | Non
     return SLDataResult(data_path, total, stats.written if stats else 0, run.bundle_path, bundle.content_hash, stats)
 
 
-def write_sft_export(run: Run, rows: list[dict[str, Any]], targets: str = "final") -> None:
-    """`DIR/sft.jsonl`: the rows the fine-tuning trains on (`--sft-targets` decides which), recorded in run.json."""
-    export, dropped = sft_rows(rows, targets)
+def write_sft_export(run: Run, rows: list[dict[str, Any]], targets: str = "final", keep_unchanged: bool = False) -> None:
+    """`DIR/sft.jsonl`: the rows the fine-tuning trains on (`--sft-targets` and `--sft-unchanged` decide which), recorded in run.json."""
+    export, dropped = sft_rows(rows, targets, keep_unchanged=keep_unchanged)
     run.record.add_output("sft", run.layout.sft_export, "sft_export", rows=write_rows(run.layout.sft_export, export), left_out=dropped,
                           targets=targets, format="jsonl for trl's SFTTrainer as written: conversational prompt (the whole "
                           "conversation) / completion (the revision), provenance columns beside them")
@@ -197,7 +197,7 @@ def train_sl(run: Run, sl: GenerationStep, sft_settings, reporter: Reporter | No
             run.save()
         return SLPhaseResult(model_dir, data, skipped=True)
     if rank == 0:
-        write_sft_export(run, rows, sft_settings.targets)
+        write_sft_export(run, rows, sft_settings.targets, sft_settings.keep_unchanged)
         reporter.phase(f"fine-tuning {sl.model} on {len(rows)} rows" + (f" in {world} processes" if world > 1 else ""))
     from cai_lang.train.ledger import ledger_counts, publish
 

@@ -55,6 +55,7 @@ class SFTSettings:
     logging_steps: int = field(default=10, metadata={"help": "Log the loss every this many steps."})
     device: str = field(default="auto", metadata={"help": "`auto` (CUDA if present), `cpu` or `cuda`."})
     targets: str = field(default="final", metadata={"help": "`final`: train on each prompt's last revision; `all`: on the revision of every round."})
+    keep_unchanged: bool = field(default=False, metadata={"help": "Train on red-team rows no round revised (the critique found nothing to fix) with the sample as target."})
     hardware: HardwareSettings = field(default_factory=HardwareSettings, metadata={"help": "Precision, checkpointing, placement, LoRA."})
     chat_template_kwargs: dict = field(default_factory=dict, metadata={"help": "Passed to the chat template, e.g. {'enable_thinking': False}."})
     # A list, not a tuple: it is recorded in run.json and compared when a run resumes.
@@ -214,7 +215,7 @@ def build_sft_trainer(rows: Iterable[Mapping[str, Any]], model: str, output_dir:
     from cai_lang.train.hardware import full_model
     from cai_lang.train.ledger import account, fit_max_length, model_window
 
-    examples, dropped = training_pairs(rows, settings.targets)
+    examples, dropped = training_pairs(rows, settings.targets, keep_unchanged=settings.keep_unchanged)
     if not examples:
         reasons = ", ".join(f"{n} {why.replace('_', ' ')}" for why, n in dropped.items() if n)
         raise NoTrainingData(f"no rows to train on ({reasons or 'the dataset is empty'})")
