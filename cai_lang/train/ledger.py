@@ -121,13 +121,15 @@ def fit_max_length(requested: int | None, window: int | None) -> tuple[int | Non
     return window, "model window"
 
 
-def account(trainer: Any, dataset: Any, ids: Sequence[str], name: str, *, max_length_from: str, window: int | None) -> Ledger:
+def account(trainer: Any, dataset: Any, ids: Sequence[str], name: str, *, max_length_from: str, window: int | None) -> Ledger | None:
     """The fate of each row of `dataset` (the rows handed to `trainer`, named by `ids`) in `trainer`'s processed
-    `train_dataset`: SFT, DPO or reward trainers of trl."""
+    `train_dataset`: SFT, DPO or reward trainers of trl; None for another trainer (KTO), which is not accounted."""
+    kind = _kind(trainer)
+    if kind is None:
+        return None
     args = trainer.args
     unlimited = copy.copy(args)
     unlimited.max_length = None
-    kind = _kind(trainer)
     if kind == "sft":
         full = trainer._prepare_dataset(dataset, trainer.processing_class, unlimited, False, None, "ledger")
     else:
@@ -156,13 +158,13 @@ def account(trainer: Any, dataset: Any, ids: Sequence[str], name: str, *, max_le
     return ledger
 
 
-def _kind(trainer: Any) -> str:
+def _kind(trainer: Any) -> str | None:
     from trl import DPOTrainer, RewardTrainer, SFTTrainer
 
     for cls, kind in ((SFTTrainer, "sft"), (DPOTrainer, "dpo"), (RewardTrainer, "reward")):
         if isinstance(trainer, cls):
             return kind
-    raise TypeError(f"no ledger for {type(trainer).__name__}")
+    return None
 
 
 def _lengths(kind: str, row: dict) -> tuple[int, int]:

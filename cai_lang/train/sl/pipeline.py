@@ -202,7 +202,7 @@ def train_sl(run: Run, sl: GenerationStep, sft_settings, reporter: Reporter | No
     from cai_lang.train.ledger import ledger_counts, publish
 
     result = train_sft(rows, model=sl.model, output_dir=model_dir, settings=sft_settings,
-                       on_ledger=lambda ledger: publish(ledger, run, "sft", reporter))
+                       on_ledger=lambda ledger: publish(ledger, run, "sft", reporter), resume=sl.resume)
     if not result.is_main_process:
         return SLPhaseResult(model_dir)
     constitution = record.get("constitution") or {}

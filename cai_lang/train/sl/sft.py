@@ -20,11 +20,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from cai_lang.errors import CaicError
 from cai_lang.train.hardware import (
-    HardwareSettings,
     Placement,
     release,
     resolve,
@@ -33,6 +32,7 @@ from cai_lang.train.hardware import (
 from cai_lang.train.modelcard import write_training_log
 from cai_lang.train.run.conversation import to_transcript
 from cai_lang.train.run.formats import sft_rows
+from cai_lang.train.trl_args import TrainerSettings
 
 SFT_TARGETS = ("final", "all")
 
@@ -41,33 +41,24 @@ class NoTrainingData(CaicError, ValueError):
     """Every row was left out (empty, or an unrevised red-team sample), so there is nothing to train on."""
 
 
-@dataclass(frozen=True)
-class SFTSettings:
-    """Fine-tuning settings; anything not here is trl's default."""
+@dataclass
+class SFTSettings(TrainerSettings):
+    """Fine-tuning settings: the shared trainer settings, the device, and which revisions are trained on.
+    `max_length` None (the default here) is the model's context window, decided when the model is loaded."""
 
-    max_steps: int = field(default=-1, metadata={"help": "Optimizer steps; -1 trains for `epochs` epochs instead."})
-    epochs: float = field(default=1.0, metadata={"help": "Passes over the data when max_steps is -1."})
-    batch_size: int = field(default=8, metadata={"help": "Rows per device per step."})
-    gradient_accumulation_steps: int = field(default=1, metadata={"help": "Steps whose gradients are summed per update."})
-    learning_rate: float = field(default=2e-5, metadata={"help": "Peak learning rate (linear decay)."})
-    max_length: int | None = field(default=None, metadata={"help": "Tokens per example; longer ones are cut. None: the model's window."})
-    seed: int = field(default=0, metadata={"help": "Seeds shuffling and initialisation."})
-    logging_steps: int = field(default=10, metadata={"help": "Log the loss every this many steps."})
-    device: str = field(default="auto", metadata={"help": "`auto` (CUDA if present), `cpu` or `cuda`."})
-    targets: str = field(default="final", metadata={"help": "`final`: train on each prompt's last revision; `all`: on the revision of every round."})
-    keep_unchanged: bool = field(default=False, metadata={"help": "Train on red-team rows no round revised (the critique found nothing to fix) with the sample as target."})
-    hardware: HardwareSettings = field(default_factory=HardwareSettings, metadata={"help": "Precision, checkpointing, placement, LoRA."})
-    chat_template_kwargs: dict = field(default_factory=dict, metadata={"help": "Passed to the chat template, e.g. {'enable_thinking': False}."})
-    # A list, not a tuple: it is recorded in run.json and compared when a run resumes.
-    report_to: list[str] = field(default_factory=list, metadata={"help": "Experiment trackers the trainer logs to (transformers' `report_to`); empty: none."})
+    STAGE: ClassVar[str] = "SFT"
+
+    max_length: int | None = None
+    device: str = "auto"  # `auto` (CUDA if present), `cpu` or `cuda`
+    targets: str = "final"  # `final`: each prompt's last revision; `all`: every round's revision
+    keep_unchanged: bool = False  # train on red-team rows no round revised, the sample as target
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.targets not in SFT_TARGETS:
             raise ValueError(f"SFT targets are `final` or `all`, not {self.targets!r}")
-        if self.max_steps == 0 or self.max_steps < -1:
-            raise ValueError("max steps must be positive, or -1 to train by epochs")
-        if self.batch_size < 1 or self.gradient_accumulation_steps < 1 or (self.max_length is not None and self.max_length < 8):
-            raise ValueError("batch size and accumulation must be at least 1, max length at least 8")
+        if self.max_length is not None and self.max_length < 8:
+            raise ValueError("SFT max length must be at least 8")
 
 
 @dataclass
@@ -125,24 +116,10 @@ def placement_of(settings: SFTSettings) -> Placement:
 
 def sft_config(settings: SFTSettings, output_dir: Path, data_format: str, placement: Placement | None = None):
     """trl's `SFTConfig` for these settings and this machine (fp32 on a CPU: trl's bf16 default is 30x slower there)."""
-    from trl import SFTConfig
-
-    placement = placement or placement_of(settings)
-    return SFTConfig(
-        output_dir=str(output_dir),
-        max_steps=settings.max_steps,
-        num_train_epochs=settings.epochs,
-        per_device_train_batch_size=settings.batch_size,
-        gradient_accumulation_steps=settings.gradient_accumulation_steps,
-        learning_rate=settings.learning_rate,
-        max_length=settings.max_length,
-        seed=settings.seed,
-        logging_steps=settings.logging_steps,
-        **placement.trainer_args(),
+    return settings.trl_config(
+        "SFTConfig", output_dir, placement or placement_of(settings),
         # Loss on the completion (the revision) only, never on the conversation it answers.
         completion_only_loss=True,
-        save_strategy="no",
-        report_to=list(settings.report_to) or "none",
         # DDP on CPU complains loudly when told to look for unused parameters; there are none.
         ddp_find_unused_parameters=False,
     )
@@ -155,14 +132,19 @@ def train_sft(
     output_dir: str | Path,
     settings: SFTSettings | None = None,
     on_ledger: Callable[[Any], None] | None = None,
+    resume: bool = False,
 ) -> SFTResult:
     """Fine-tune `model` on the SL-CAI rows and save it to `output_dir` (the caller adds the model card).
 
     `on_ledger(ledger)` is called before training with every example's fate
     in the trainer's own dataset (`cai_lang.train.ledger`); `rows` in the
-    result is the number the trainer trains on. Nothing of the model outlives the call: the trainer and its model are
+    result is the number the trainer trains on. With `resume`, training
+    continues from the last checkpoint in `output_dir`
+    (`cai_lang.train.trl_args.train_resumable`). Nothing of the model outlives the call: the trainer and its model are
     released before it returns, so the next phase has the memory.
     """
+    from cai_lang.train.trl_args import clear_checkpoints, train_resumable
+
     settings = settings or SFTSettings()
     output_dir = Path(output_dir)
     trainer, tokenizer, data_format, placement, ledger, dropped = build_sft_trainer(rows, model, output_dir, settings)
@@ -173,7 +155,7 @@ def train_sft(
     from cai_lang.train.progress import attach
 
     attach(trainer, "SFT")
-    output = trainer.train()
+    output = train_resumable(trainer, resume)
     weights = save_trained(trainer, output_dir, placement)
     main = trainer.accelerator.is_main_process
     losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
@@ -185,6 +167,8 @@ def train_sft(
                            hardware=placement.record(), weights=weights,
                            distributed=str(trainer.accelerator.distributed_type).rsplit(".", 1)[-1])
     trainer.accelerator.wait_for_everyone()
+    if main:
+        clear_checkpoints(output_dir)
     processes = trainer.accelerator.num_processes
     del trainer
     release()
