@@ -25,4 +25,13 @@ if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/
         echo "note: chromium or chromedriver is not installed; the browser tests will skip (sudo apt-get install chromium chromium-driver)"
     fi
 fi
+# The VS Code extension is bundled, tested and packaged with Node.js and npm
+# (scripts/build_vsix.sh): Debian's, from apt, only when they are missing.
+if ! command -v npm >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+    else
+        echo "note: npm is not installed; the VS Code extension is not built (sudo apt-get install nodejs npm)"
+    fi
+fi
 echo "caic installed in .venv: $(.venv/bin/caic --version)"

@@ -10,10 +10,10 @@ differs from the merged one, so a clash (one E106) does not cascade.
 
 from __future__ import annotations
 
-import difflib
 from typing import Iterator
 
 from cai_lang.diagnostics import messages as msg
+from cai_lang.diagnostics.fixes import suggestion
 from cai_lang.diagnostics.model import Diagnostic
 from cai_lang.ir import nodes as ir
 from cai_lang.ir.conditions import Leaves, fold
@@ -38,11 +38,6 @@ def conditions_of(node: ir.Node) -> Iterator[ir.Condition]:
             yield from conditions_of(item)
 
 
-def _suggest(name: str, candidates) -> str | None:
-    found = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
-    return f"did you mean `{found[0]}`?" if found else None
-
-
 class _Typer(Leaves):
     def __init__(self, context: dict[str, ContextVariable]):
         self.context = context
@@ -51,9 +46,8 @@ class _Typer(Leaves):
     def variable(self, name: ir.Name) -> ContextVariable | None:
         var = self.context.get(name.value)
         if var is None:
-            self.found.append(
-                msg.UNKNOWN_REFERENCE.at(name.span, kind="context variable", name=name.value, help=_suggest(name.value, self.context) or "declare it in a `context` block")
-            )
+            help, fix = suggestion(name.value, self.context, name.span)
+            self.found.append(msg.UNKNOWN_REFERENCE.at(name.span, kind="context variable", name=name.value, help=help or "declare it in a `context` block", fixes=[fix]))
         return var
 
     def value(self, var: ContextVariable, value: ir.Name) -> None:
@@ -63,9 +57,8 @@ class _Typer(Leaves):
         elif value.value in _BOOL_VALUES:
             self.found.append(msg.BOOL_VALUE_ON_ENUM.at(value.span, var=var.name, value=value.value))
         elif value.value not in var.values:
-            self.found.append(
-                msg.UNKNOWN_VALUE.at(value.span, value=value.value, var=var.name, values=", ".join(var.values), help=_suggest(value.value, var.values))
-            )
+            help, fix = suggestion(value.value, var.values, value.span)
+            self.found.append(msg.UNKNOWN_VALUE.at(value.span, value=value.value, var=var.name, values=", ".join(var.values), help=help, fixes=[fix]))
 
     def check(self, cond: ir.Condition) -> None:
         fold(cond, self)

@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 
 from cai_lang import __version__
-from cai_lang.cli.common import fail
+from cai_lang.cli.common import fail, parse_choices
 from cai_lang.cli.help_words import WordsGroup
 from cai_lang.errors import describe_os_error
 
@@ -75,7 +75,7 @@ def check(
 @app.command()
 def graph(
     file: Path = typer.Argument(..., help="The `.const` file."),
-    output: Path = typer.Option(..., "--output", "-o", help="Where to write: a .dot, .svg or .png file."),
+    output: Path = typer.Option(..., "--output", "-o", help="Where to write: a .dot, .mmd (Mermaid), .svg or .png file."),
     deployment: str = typer.Option("default", "--deployment", "-d", help="Which deployment to draw."),
 ) -> None:
     """Draw a deployment's priority order and declared conflicts."""
@@ -136,6 +136,7 @@ def _register_command_groups() -> None:
 
     for group in (cli_compile, cli_editor, cli_train, cli_eval, cli_review, cli_redteam, cli_trust, cli_serve):
         group.register(app)
+    parse_choices(app)
 
 
 _register_command_groups()
