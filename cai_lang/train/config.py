@@ -31,6 +31,8 @@ DTYPES = ("auto", "fp32", "bf16", "fp16")
 HUB = "Hugging Face Hub"
 PHASE_NAMES = ("sl", "rl", "all")
 DIALECTS = ("chat", "text")
+# Comparison prompts may also take the layout of the paper's released comparison prompts (text, for base models).
+FEEDBACK_DIALECTS = (*DIALECTS, "paper")
 SPLITS = ("train", "eval", "all")
 # The methods the command line offers, from the registry: trl 1.16 has no PPOTrainer, so `ppo`
 # (refused by cai_lang.train.rl.policy with the reason) is not offered at all.
@@ -147,7 +149,7 @@ class LabelConfig:
     cot: bool = option(False, "--cot", help="The feedback model reasons before answering; labels are clamped to --clamp.", panel=RL)
     clamp: tuple[float, float] = option((0.4, 0.6), "--clamp", help="With --cot: the band labels are clamped into.", panel=RL)
     margin: float = option(0.05, "--margin", help="Priority mode: a tier decides when its verdict is further than this from 0.5.", panel=RL)
-    feedback_dialect: str | None = option(None, "--feedback-dialect", help="Dialect of the comparison prompts (default: --dialect), e.g. `text` for base feedback models (the paper's setup).", panel=RL, choices=DIALECTS)
+    feedback_dialect: str | None = option(None, "--feedback-dialect", help="Dialect of the comparison prompts (default: --dialect), e.g. `text` for base feedback models (the paper's setup), or `paper`: text in the layout of the paper's released comparison prompts.", panel=RL, choices=FEEDBACK_DIALECTS)
 
     def __post_init__(self) -> None:
         check_choices(self)

@@ -26,6 +26,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from cai_lang.codegen.bundle import Bundle
 from cai_lang.engine.base import GenerationBackend, SamplingParams
+from cai_lang.train.config import FEEDBACK_DIALECTS
 from cai_lang.train.decoding import DIALECTS, TEXT_STOPS, call_seed, check_long_prompts, fit_prompts, response_prompt
 from cai_lang.train.run.folder import RowWriter, RunError
 from cai_lang.train.run.prompts import PromptRecord
@@ -61,8 +62,10 @@ class RLGenerationConfig:
     def __post_init__(self) -> None:
         check_long_prompts(self.long_prompts)
         object.__setattr__(self, "clamp", tuple(float(x) for x in self.clamp))
-        if self.dialect not in DIALECTS or self.feedback_dialect not in (None, *DIALECTS):
+        if self.dialect not in DIALECTS:
             raise ValueError(f"dialect must be one of {', '.join(DIALECTS)}")
+        if self.feedback_dialect not in (None, *FEEDBACK_DIALECTS):
+            raise ValueError(f"the feedback dialect is one of {', '.join(FEEDBACK_DIALECTS)}")
         if self.mode not in MODES:
             raise ValueError(f"mode is `sample` or `priority`, not {self.mode!r}")
         if self.ensemble not in ENSEMBLES:
@@ -100,7 +103,7 @@ class RLGenerationConfig:
 
     def cot_params(self) -> SamplingParams:
         return SamplingParams(
-            max_new_tokens=self.max_new_tokens, temperature=0.0, do_sample=False, stop=TEXT_STOPS if self.comparison_dialect == "text" else ()
+            max_new_tokens=self.max_new_tokens, temperature=0.0, do_sample=False, stop=TEXT_STOPS if self.comparison_dialect in ("text", "paper") else ()
         )
 
 
