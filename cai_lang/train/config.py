@@ -137,6 +137,7 @@ class SLConfig:
     critic_model: str | None = option(None, "--critic-model", help="A separate model that writes the critiques (default: the policy).", panel=SL)
     rounds: int = option(4, "--rounds", "-n", help="Most critique → revision rounds per red-team prompt.", panel=SL)
     critic_dialect: str | None = option(None, "--critic-dialect", help="Dialect of the critique prompts (default: --dialect), e.g. `text` for a base-model critic.", panel=SL, choices=DIALECTS)
+    early_stop: str = option("on", "--early-stop", help="`on`: critique requests end with the bundle's early-stop sentence and a prompt stops at its reply; `off`: the paper's requests, every round run.", panel=SL, choices=("on", "off"))
 
 
 @dataclass

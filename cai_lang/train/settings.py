@@ -70,7 +70,7 @@ def sl_step(run: RunConfig, sl: SLConfig) -> GenerationStep:
         generation = SLGenerationConfig(
             rounds=sl.rounds, seed=run.seed, max_new_tokens=run.max_new_tokens, temperature=run.temperature,
             top_p=run.top_p, dialect=run.dialect, chunk_size=run.chunk_size, long_prompts=run.long_prompts,
-            infer_context=run.infer_context, critic_dialect=sl.critic_dialect,
+            infer_context=run.infer_context, critic_dialect=sl.critic_dialect, early_stop=sl.early_stop == "on",
         )
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc

@@ -91,6 +91,7 @@ class SLGenerationConfig:
     long_prompts: str = field(default="skip", metadata={"help": "A prompt longer than the model's context: `skip` it or `truncate` it from the left."})
     infer_context: bool = field(default=False, metadata={"help": "The critic infers missing or unknown context labels from the schema."})
     critic_dialect: str | None = field(default=None, metadata={"help": "Dialect of the critique prompts; None: `dialect`."})
+    early_stop: bool = field(default=True, metadata={"help": "Append the bundle's early-stop sentence to critique requests and stop a prompt's rounds on its reply; False: the paper's prompts, every round run."})
 
     @property
     def critique_dialect(self) -> str:
@@ -354,6 +355,9 @@ def generate_sl(
     the rows record (default: the backends' own ids).
     """
     stats = SLStats()
+    if not config.early_stop:
+        # The paper's critique requests carry no "reply ... if nothing to fix" sentence, and every round runs.
+        bundle = bundle.model_copy(update={"early_stop": None})
     records, stats.oversize, stats.lengths_checked = fit_prompts(
         records, policy, bundle, config.dialect, config.long_prompts, phase="revision", generated=3 * config.max_new_tokens
     )
