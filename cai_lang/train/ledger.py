@@ -137,6 +137,8 @@ def account(trainer: Any, dataset: Any, ids: Sequence[str], name: str, *, max_le
     if len(full) != len(ids):
         raise RuntimeError(f"{name}: the trainer prepared {len(full)} rows of {len(ids)} without a length limit")
     used = trainer.train_dataset
+    if max_length_from == "model window" and args.max_length != window:
+        max_length_from = "--trl max_length"  # the stage's trl keys win over caic's settings
     ledger = Ledger(name, args.max_length, max_length_from, window)
     j = 0
     for index, row_id in enumerate(ids):
