@@ -231,8 +231,8 @@ def write_training_report(run_dir: str | Path, record, target: str | Path, plots
         page.notice("Random test model.", toy)
     _summary(page.section("Summary"), record, sl_rows, labels, folders, histories, run_dir)
     _samples(page.section("Samples"), sl_rows, labels, pairs)
-    rows_section(page.section("Rows trained"), run_dir, record)
     _curves(page.section("Training curves"), run_dir, folders, histories, plots)
+    rows_section(page.section("Rows trained"), run_dir, record)
     _labels(page.section("Preference labels by principle"), run_dir, label_files, labels, plots)
     trust_sections(page, run_dir, labels, record, plots)  # issue 23: reliability, accuracy against people, human review
     _preference_models(page.section("Preference model"), folders)
