@@ -46,6 +46,7 @@ from cai_lang.engine.base import (
     UnsupportedScoringError,
     check_pairs,
     is_chat,
+    per_request,
     prefix_order,
     truncate_at_stop,
 )
@@ -202,15 +203,16 @@ class HTTPBackend(GenerationBackend):
     # -- generation ---------------------------------------------------------
 
     def generate(self, prompts: Sequence[Prompt], params: SamplingParams | None = None) -> list[str]:
-        params = params or SamplingParams()
+        # One seed per request: a server sampling every prompt of a call from one seed correlates them.
+        params = per_request(params or SamplingParams(), len(prompts))
         for prompt in prompts:
             is_chat(prompt)
         # Prompts that share a prefix go out together, so a server's prefix cache serves them.
         order = prefix_order(prompts)
-        texts = self._map(lambda i: self._complete(prompts[i], params), order)
+        texts = self._map(lambda i: self._complete(prompts[i], params, i), order)
         return [text for _, text in sorted(zip(order, texts))]
 
-    def _complete(self, prompt: Prompt, params: SamplingParams) -> str:
+    def _complete(self, prompt: Prompt, params: SamplingParams, index: int = 0) -> str:
         body: dict[str, Any] = {
             "model": self.model_id,
             "max_tokens": params.max_new_tokens,
@@ -221,7 +223,9 @@ class HTTPBackend(GenerationBackend):
             body["top_k"] = params.top_k  # a vLLM/TGI extension; OpenAI has none
         if params.stop:
             body["stop"] = list(params.stop)
-        if params.seed is not None:
+        if params.request_seeds is not None:
+            body["seed"] = params.request_seeds[index]
+        elif params.seed is not None:
             body["seed"] = params.seed
         what = self._what("/chat/completions" if is_chat(prompt) else "/completions", "prompt", prompt)
         if is_chat(prompt):

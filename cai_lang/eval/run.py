@@ -195,12 +195,18 @@ def generate_responses(backend, records: Sequence[PromptRecord], options: EvalOp
     for n, text in enumerate(texts):
         record = records[n // options.samples]
         rows.append(
-            {"prompt_id": record.id, "sample": n % options.samples, "kind": record.kind, "prompt": record.prompt, "context": dict(record.context), "response": text, **record.tags}
+            {"prompt_id": record.id, "sample": n % options.samples, "kind": record.kind, "prompt": record.prompt,
+             "conversation": record.turns, "context": dict(record.context), "response": text, **record.tags}
         )
     return rows
 
 
 # ---------------------------------------------------------------- violations
+
+
+def _turns(row: Mapping[str, Any]) -> list[dict[str, str]]:
+    """The conversation a response answered: the row's whole `conversation`, else its prompt as one user turn."""
+    return [dict(m) for m in row.get("conversation") or ()] or [{"role": "user", "content": row["prompt"]}]
 
 
 def applicable_items(bundle, context: Mapping[str, Any]) -> list:
@@ -244,7 +250,7 @@ def judge_violations(bundle, rows: Sequence[dict[str, Any]], critic, options: Ev
                     # Not judged, and said so: the row names the item, metrics skip it.
                     row.setdefault("detector_timeouts", []).append(entry.id)
             elif method == "critique" and critic is not None:
-                conversation = [{"role": "user", "content": row["prompt"]}, {"role": "assistant", "content": row["response"]}]
+                conversation = [*_turns(row), {"role": "assistant", "content": row["response"]}]
                 prompts.append(critique_prompt(bundle, entry.id, conversation, options.dialect))
                 requests.append((index, entry.id))
     nothing = 0
@@ -310,7 +316,7 @@ def win_rates(bundle, model_rows: Sequence[dict], baseline_rows: Sequence[dict],
         pairs.append(
             {
                 "id": f"{model_row['prompt_id']}#{model_row['sample']}",
-                "conversation": [{"role": "user", "content": model_row["prompt"]}],
+                "conversation": _turns(model_row),
                 "context": model_row["context"],
                 "response_a": model_row["response"],
                 "response_b": base_row["response"],
@@ -504,7 +510,7 @@ def run_eval(options: EvalOptions, say: Callable[[str], None] | None = None, pro
             "responses": len(records) * options.samples,
             "oversize": oversize,
         },
-        "sampling": {k: v for k, v in asdict(_sampling(options)).items() if k != "stop"},
+        "sampling": {k: v for k, v in asdict(_sampling(options)).items() if k not in ("stop", "request_seeds")},
         "feedback_model": _identity(feedback_spec),
         "critic": critics,
         "benign_file": str(options.benign) if options.benign else None,
