@@ -667,12 +667,8 @@ CODES: dict[str, Code] = {entry.code: entry for entry in _CODES}
 # every deployment's results.
 PHASES: dict[str, tuple[str, ...]] = {
     "syntax": ("E001", "E002"),
-    "program": ("E101", "E102", "E103", "E104", "E105", "E106", "E107", "E108", "W309"),
-    "deployment": ("E201", "E202", "E203", "E204", "E205", "E206", "E207", "E208", "E209", "E210", "E211", "W311", "W301", "W302", "W303", "W304", "W305", "W307", "I401"),
-    ),
-    Code(
     "program": ("E101", "E102", "E103", "E104", "E105", "E106", "E107", "E108", "W309", "W312", "W313"),
-    "deployment": ("E201", "E202", "E203", "E204", "E205", "E206", "E207", "E208", "E212", "W301", "W302", "W303", "W304", "W305", "W307", "I401"),
+    "deployment": ("E201", "E202", "E203", "E204", "E205", "E206", "E207", "E208", "E209", "E210", "E211", "E212", "W311", "W301", "W302", "W303", "W304", "W305", "W307", "I401"),
     "final": ("W306", "W308", "W310", "W314"),
 }
 PHASE_OF: dict[str, str] = {code: phase for phase, codes in PHASES.items() for code in codes}

@@ -19,8 +19,8 @@ from typing import Callable
 import z3
 
 from cai_lang.check import CheckResult
-from cai_lang.check.solver import SolverUndecided
 from cai_lang.check.authority import user_change_pair, user_variables
+from cai_lang.check.solver import SolverUndecided
 from cai_lang.check.tests import ExpectDef, TestDef, resolve_tests
 from cai_lang.check.verdict import Semantics
 from cai_lang.check.view import DeploymentView
