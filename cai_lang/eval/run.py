@@ -63,7 +63,7 @@ class EvalOptions:
     baseline: str | None = option(None, "--baseline", "-b", help="A model to compare against (win rate); it is measured the same way.")
     feedback_model: str | None = option(None, "--feedback-model", "-f", help="Critic and comparison judge (default: the baseline, else the model).")
     deployment: str | None = option(None, "--deployment", "-d", help="Deployment to compile (default: `default`).")
-    prompts: tuple[str, ...] | None = option((), "--prompts", "-p", help="Prompt sets: shipped names, .jsonl/.csv files or datasets folders; repeatable (default: the shipped red_team and helpful sets).")
+    prompts: tuple[str, ...] | None = option(None, "--prompts", "-p", help="Prompt sets: shipped names, .jsonl/.csv files or datasets folders; repeatable (default: the shipped red_team and helpful sets).")
     split: str = option("eval", "--split", help="Which rows of the prompt sets to use (default: the held-out `eval` rows).", choices=SPLITS)
     max_prompts: int | None = option(None, "--max-prompts", "-k", help="Use at most this many prompts (a seeded sample).")
     samples: int = option(1, "--samples", help="Responses sampled per prompt.")
@@ -80,6 +80,7 @@ class EvalOptions:
     # Issue 23: accuracy of the judge against people; with it, `caic eval` measures only that.
     comparisons: Path | None = option(None, "--comparisons", help="JSONL of human-judged comparisons (prompt/chosen/rejected, HH, or HHH `target_scores`): measure the judge's accuracy and calibration on them instead (judge: --feedback-model, else --model).")
     long_prompts: str = option("skip", "--long-prompts", help="A prompt longer than a model's context: `skip` it (for every model) or `truncate` it from the left.", choices=("skip", "truncate"))
+    report_to: list[str] | None = option(None, "--report-to", help="Experiment tracker the metrics are logged to: tensorboard (repeatable; `none` or default: none; see cai_lang.eval.trackers).")
     argv: list[str] | None = None
 
     def __post_init__(self) -> None:
@@ -302,11 +303,12 @@ def violation_summary(bundle, rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
 # ---------------------------------------------------------------- win rate
 
 
-def win_rates(bundle, model_rows: Sequence[dict], baseline_rows: Sequence[dict], labeller, seed: int = 0) -> dict[str, Any]:
+def win_rates(bundle, model_rows: Sequence[dict], baseline_rows: Sequence[dict], labeller, seed: int = 0, progress=None) -> dict[str, Any]:
     """P(model better than baseline) per item and overall, from the comparison labeller (both orders) and regex rules.
 
     A regex rule that matches both responses or neither is a tie (0.5) for
-    that rule; the overall label is the priority aggregation's.
+    that rule; the overall label is the priority aggregation's. `progress`
+    (see `counted`) is shown the pairs judged, moving with the judge's engine work in between.
     """
     from cai_lang.train.rl.aggregate import Aggregator, label_pairs
 
@@ -322,7 +324,9 @@ def win_rates(bundle, model_rows: Sequence[dict], baseline_rows: Sequence[dict],
                 "response_b": base_row["response"],
             }
         )
-    labels = label_pairs(pairs, labeller, Aggregator(bundle, "priority", seed=seed))
+    judges = [getattr(m, "backend", None) for m in getattr(labeller, "models", ())]
+    with judged(progress, "judging pairs", len(pairs), judges) as work:
+        labels = label_pairs(pairs, labeller, Aggregator(bundle, "priority", seed=seed), work=work)
     per_item: dict[str, list[float]] = defaultdict(list)
     for row, label in zip(model_rows, labels):
         row["win"] = {"p_model_better": label.p_a, "items": dict(label.items), "decided_by": label.decided_by}
@@ -412,6 +416,24 @@ def counted(progress, label: str, total: int, backend) -> Iterator[None]:
         progress.stop()
 
 
+@contextmanager
+def judged(progress, label: str, pairs: int, backends: Sequence[Any]) -> Iterator[Any]:
+    """Show `progress` (as in `counted`) the `pairs` being judged: the judge's engine inputs (a `ChunkWork`
+    on `backends`) move the bar between counts, and the pairs are counted once judged."""
+    from cai_lang.train.run.work import ChunkWork
+
+    if progress is None:
+        yield None
+        return
+    progress.begin(label, pairs)
+    try:
+        with ChunkWork(getattr(progress, "work", None), pairs, backends) as work:
+            yield work
+        progress.advance(pairs)
+    finally:
+        progress.stop()
+
+
 def run_eval(options: EvalOptions, say: Callable[[str], None] | None = None, progress=None) -> dict[str, Any]:
     """Run the whole evaluation into `options.output`; returns the metrics (also written to metrics.json).
 
@@ -419,6 +441,7 @@ def run_eval(options: EvalOptions, say: Callable[[str], None] | None = None, pro
     as they are made, for a rate and an ETA."""
     from cai_lang.eval.groups import group_rates
     from cai_lang.eval.refusal import detect_refusal, refusal_rate
+    from cai_lang.eval.trackers import eval_trackers, log_eval_metrics
     from cai_lang.train.run.folder import RowWriter, now, write_atomic
     from cai_lang.train.run.model_specs import ServerSettings, check_model, open_backend
     from cai_lang.train.run.session import Run
@@ -427,6 +450,7 @@ def run_eval(options: EvalOptions, say: Callable[[str], None] | None = None, pro
     out = options.output
     for spec in filter(None, (options.model, options.baseline, options.feedback_model)):
         check_model(spec)
+    trackers = eval_trackers(options.report_to)
     benign = read_dialogues(options.benign) if options.benign else None
     records = select_eval_prompts(options.prompts, options.split, options.max_prompts, options.seed)
     out.mkdir(parents=True, exist_ok=True)
@@ -490,7 +514,7 @@ def run_eval(options: EvalOptions, say: Callable[[str], None] | None = None, pro
 
             say(f"comparing with the baseline (judge: {feedback_spec})")
             labeller = ComparisonLabeller.from_backends(bundle, backend(feedback_spec), dialect=options.dialect)
-            comparison = win_rates(bundle, rows_by_side["model"], rows_by_side["baseline"], labeller, options.seed)
+            comparison = win_rates(bundle, rows_by_side["model"], rows_by_side["baseline"], labeller, options.seed, progress)
     finally:
         for opened in backends.values():
             opened.close()
@@ -527,6 +551,9 @@ def run_eval(options: EvalOptions, say: Callable[[str], None] | None = None, pro
             for row in rows:
                 writer.append({"id": f"{side}:{row['prompt_id']}#{row['sample']}", "side": side, **row})
     write_atomic(layout.eval_metrics, json.dumps(metrics, indent=2, ensure_ascii=False) + "\n")
+    for tracker, logs in log_eval_metrics(trackers, layout.eval_metrics.parent, metrics).items():
+        say(f"metrics logged to {tracker}: {logs}")
+        record.add_output(f"eval_{tracker}", logs, "logs")
     from cai_lang.report.evaluation import write_eval_report
 
     report = write_eval_report(record.page("eval"), layout.eval_plots, metrics, rows_by_side, bundle, bundle_path)

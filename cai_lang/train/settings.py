@@ -95,9 +95,15 @@ def rl_step(run: RunConfig, labels: LabelConfig, model: str | None = None) -> Ge
 
 def report_to(sft: FineTuneConfig) -> list[str]:
     """The experiment trackers of `--report-to`, checked before anything trains: known to transformers and installed."""
+    return check_trackers(sft.report_to)
+
+
+def check_trackers(report_to) -> list[str]:
+    """`--report-to`'s names (of `caic train` and `caic eval`) checked: [] for `none`, ["all"], or each name
+    known to transformers and installed; otherwise a `ConfigError` naming the tracker."""
     from transformers.integrations.integration_utils import INTEGRATION_TO_CALLBACK, get_available_reporting_integrations
 
-    names = list(dict.fromkeys(sft.report_to or ()))
+    names = list(dict.fromkeys(report_to or ()))
     if "none" in names:
         return []
     if "all" in names:
