@@ -17,25 +17,30 @@ import os
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from cai_lang.errors import CaicError
+
 SUPPORTED = ("tensorboard",)
+
+
+class TrackerError(CaicError, ValueError):
+    """A `--report-to` tracker `caic eval` cannot log to; the message names it and what is supported."""
 
 
 def eval_trackers(report_to: Sequence[str] | None) -> list[str]:
     """The trackers to log to, checked as `caic train` checks them and then against what `caic eval` can write."""
-    from cai_lang.eval.run import EvalError
     from cai_lang.train.settings import ConfigError, check_trackers
 
     try:
         names = check_trackers(report_to)
     except ConfigError as exc:
-        raise EvalError(str(exc)) from exc
+        raise TrackerError(str(exc)) from exc
     if names == ["all"]:
         from transformers.integrations.integration_utils import get_available_reporting_integrations
 
         return [n for n in SUPPORTED if n in get_available_reporting_integrations()]
     for name in names:
         if name not in SUPPORTED:
-            raise EvalError(f"--report-to {name}: caic eval logs its metrics to {', '.join(SUPPORTED)} only (or none)")
+            raise TrackerError(f"--report-to {name}: caic eval logs its metrics to {', '.join(SUPPORTED)} only (or none)")
     return names
 
 

@@ -11,8 +11,8 @@ from rl_testkit import CONSTITUTION, FixedLabeller, compile_test_bundle
 from typer.testing import CliRunner
 
 from cai_lang.cli.app import app
-from cai_lang.eval.run import EvalError, win_rates
-from cai_lang.eval.trackers import eval_scalars, eval_trackers
+from cai_lang.eval.run import win_rates
+from cai_lang.eval.trackers import TrackerError, eval_scalars, eval_trackers
 
 runner = CliRunner()
 
@@ -50,13 +50,13 @@ def test_the_win_rate_judging_is_counted_on_the_progress_display(tmp_path):
 def test_trackers_are_checked_like_train_s_and_limited_to_what_eval_writes(monkeypatch):
     assert eval_trackers(None) == [] and eval_trackers(["none"]) == [] and eval_trackers(["tensorboard", "none"]) == []
     assert eval_trackers(["tensorboard"]) == ["tensorboard"] and eval_trackers(["all"]) == ["tensorboard"]
-    with pytest.raises(EvalError, match="not a tracker transformers knows"):
+    with pytest.raises(TrackerError, match="not a tracker transformers knows"):
         eval_trackers(["tensorbored"])
     import transformers.integrations.integration_utils as integrations
 
     installed = integrations.get_available_reporting_integrations()
     monkeypatch.setattr(integrations, "get_available_reporting_integrations", lambda: [*installed, "mlflow"])
-    with pytest.raises(EvalError, match=r"--report-to mlflow: caic eval logs its metrics to tensorboard only"):
+    with pytest.raises(TrackerError, match=r"--report-to mlflow: caic eval logs its metrics to tensorboard only"):
         eval_trackers(["mlflow"])
 
 
