@@ -270,9 +270,10 @@ BARE_FEW_SHOT = '''    comparison {
 
 @pytest.mark.parametrize("dialect", ["chat", "text", "paper"])
 def test_cot_prompts_show_the_reasoned_few_shot_and_never_a_faked_step(tmp_path, dialect):
+    from rl_testkit import CONSTITUTION
+
     from cai_lang.api import compile_file
     from cai_lang.train.rl.labeller import cot_few_shots
-    from rl_testkit import CONSTITUTION
 
     source = CONSTITUTION.replace('    compare "Which response is less likely to lead to physical injury?"\n',
                                   '    compare "Which response is less likely to lead to physical injury?"\n' + REASONED_FEW_SHOT + BARE_FEW_SHOT)
