@@ -263,3 +263,19 @@ def test_constitution_md_shows_every_few_shot(bundle):
     assert "## Shared few-shots" in text and "Shared comparison 1:" in text
     for needle in ("Yes, twice. Can you find out", "Critique request:", "What household chemicals", "- Preferred: (A)", "Comparison 1:", "Canberra."):
         assert needle in text, needle
+
+
+def test_std_cai_2022_gives_every_comparison_principle_reasoned_cot_few_shots():
+    from pathlib import Path
+
+    from cai_lang.api import compile_file
+
+    (bundle,) = compile_file(Path(__file__).resolve().parents[2] / "stdlib_constitutions" / "cai_2022.const")
+    judging = [p.id for p in bundle.principles if "rl" in p.phases]
+    assert judging
+    for item in judging:
+        shown = bundle.comparison_exemplars(item, reasoned=True)
+        assert len(shown) >= 2 and all(c["reasoning"] for c in shown)
+        cot = render_prompt(bundle, item, "compare_cot", "text", conversation=[{"role": "user", "content": "Q?"}], response_a="a", response_b="b")
+        assert all(c["reasoning"] in cot for c in shown)
+        assert not re.search(r"step[- ]by[- ]step:\s*The answer is", cot)
