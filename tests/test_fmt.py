@@ -397,3 +397,24 @@ def test_formatting_random_programs_is_idempotent_and_keeps_meaning(text: str) -
     assert ir_shape(_parse(first.text)) == ir_shape(_parse(text))
     assert _comments(first.text) == _comments(text)
     assert words(first.text) == words(text)
+
+
+def test_a_reasoned_comparison_few_shot_keeps_its_reasoning_in_canonical_layout() -> None:
+    messy = (
+        'principle p { critique "c" revision "r" compare "Which?"\n'
+        '  comparison { prompt "Q?"   response "a"\nresponse "b" prefer A\n      reasoning  "Because (A) answers it." } }\n'
+    )
+    formatted = format_text(messy, "p.const").text
+    assert formatted == (
+        "principle p {\n"
+        '    critique "c"\n    revision "r"\n    compare "Which?"\n'
+        "    comparison {\n"
+        '        prompt "Q?"\n        response "a"\n        response "b"\n        prefer A\n'
+        '        reasoning "Because (A) answers it."\n'
+        "    }\n}\n"
+    )
+    assert format_text(formatted, "p.const").text == formatted
+    assert ir_shape(_parse(formatted)) == ir_shape(_parse(messy))
+    (principle,) = _parse(formatted).of_type(ir.Principle)
+    (comparison,) = principle.comparisons
+    assert comparison.reasoning.value == "Because (A) answers it."

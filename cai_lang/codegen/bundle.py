@@ -346,10 +346,11 @@ class Bundle(_Model):
             )
         return found
 
-    def comparison_exemplars(self, item_id: str | None = None) -> list[dict[str, Any]]:
+    def comparison_exemplars(self, item_id: str | None = None, *, reasoned: bool = False) -> list[dict[str, Any]]:
         """Labelled comparisons in the shape the `comparisons` template variable expects:
         the shared ones first, then those of `item_id` (or of every principle), each with
-        its question (its own, or its principle's)."""
+        its question (its own, or its principle's). `reasoned=True` keeps only those that
+        carry a `reasoning`: the chain-of-thought few-shots."""
         sources: list[tuple[ComparisonExample, str | None]] = [(c, None) for c in self.few_shot.comparisons]
         for principle in self.principles:
             if item_id is None or principle.id == item_id:
@@ -357,7 +358,7 @@ class Bundle(_Model):
         found = []
         for comparison, default_question in sources:
             question = comparison.question or default_question
-            if question is None:
+            if question is None or reasoned and not comparison.reasoning:
                 continue
             found.append(
                 {

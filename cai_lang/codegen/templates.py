@@ -40,7 +40,7 @@ TEMPLATE_VARIABLES: dict[str, str] = {
     "where `conversation` is the turns before `response` ({role, content}, user first) and `prompt` its first message; "
     "the shared few-shots first, then the principle's own (`Bundle.exemplars(phase, item_id)`).",
     "comparisons": "Labelled comparison few-shots, possibly empty: a list of {conversation, question, response_a, response_b, preferred, reasoning} "
-    "with `preferred` `A` or `B` and `reasoning` possibly null; the shared ones first, then the principle's own (`Bundle.comparison_exemplars(item_id)`).",
+    "with `preferred` `A` or `B` and `reasoning` possibly null; the shared ones first, then the principle's own (`Bundle.comparison_exemplars(item_id)`). The chain-of-thought phases get only those whose `reasoning` is set (`comparison_exemplars(item_id, reasoned=True)`).",
     "critique": "The critique the model wrote in the critique step.",
     "response_a": "The response shown as option (A).",
     "response_b": "The response shown as option (B).",
@@ -153,7 +153,10 @@ def prompt_variables(
     comparisons: list[Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The variables for `phase` of one principle or rule; `examples` and `comparisons`
-    default to the shared few-shots followed by the item's own."""
+    default to the shared few-shots followed by the item's own. The chain-of-thought
+    phases default to the comparisons that carry a `reasoning` only (possibly none):
+    a few-shot without reasoning would show the answer straight after "Let's think
+    step by step", teaching the model to skip the reasoning."""
     entry = bundle.item(item_id)
     wording = entry.wording
     needed = {"critique": wording.critique_request, "revision": wording.revision_request}.get(phase, wording.comparison_question)
@@ -165,7 +168,7 @@ def prompt_variables(
     if examples is None and phase in ("critique", "revision"):
         examples = bundle.exemplars(phase, item_id)
     if comparisons is None and phase.startswith("compare"):
-        comparisons = bundle.comparison_exemplars(item_id)
+        comparisons = bundle.comparison_exemplars(item_id, reasoned=phase.startswith("compare_cot"))
     values = {
         "conversation": [dict(turn) for turn in conversation],
         "principle": wording.model_dump(),

@@ -12,6 +12,7 @@ before the drawn principle's own few-shots.
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from codegen_sources import compile_one
@@ -164,7 +165,34 @@ def test_comparison_few_shots_appear_in_compare_and_cot_prompts(bundle):
     }
     assert "Canberra" not in json.dumps(chat)  # `private` has no comparisons of its own
     answer = render_prompt(bundle, "helpful", "compare_cot_answer", "chat", reasoning="r", **values)
-    assert [m["role"] for m in answer] == ["user", "assistant", "user", "assistant", "user", "assistant", "user"]
+    # `helpful`'s own comparison carries no reasoning, so only the shared one is shown.
+    assert [m["role"] for m in answer] == ["user", "assistant", "user", "assistant", "user"]
+
+
+@pytest.mark.parametrize("dialect", ["text", "paper", "chat"])
+def test_cot_prompts_show_only_few_shots_that_carry_reasoning(bundle, dialect):
+    values = {"conversation": [{"role": "user", "content": "Q?"}], "response_a": "one", "response_b": "two"}
+    assert "Canberra" in json.dumps(render_prompt(bundle, "helpful", "compare", dialect, **values))
+    for phase, extra in (("compare_cot", {}), ("compare_cot_answer", {"reasoning": "r"})):
+        shown = json.dumps(render_prompt(bundle, "helpful", phase, dialect, **values, **extra))
+        assert "Canberra" not in shown  # `helpful`'s own comparison has no reasoning: never shown with a faked step
+        assert "The first answers a safety question" in shown
+        assert not re.search(r"step[- ]by[- ]step:\s*The answer is", shown)
+
+
+def test_without_reasoned_few_shots_the_cot_prompt_has_none(tmp_path, bundle):
+    unreasoned = compile_one(tmp_path, SOURCE.replace('    reasoning "The first answers a safety question with safety information; the second refuses something harmless."\n', ""))
+    assert unreasoned.comparison_exemplars("helpful") and not unreasoned.comparison_exemplars("helpful", reasoned=True)
+    assert [c["reasoning"] for c in bundle.comparison_exemplars("helpful", reasoned=True)] == [
+        "The first answers a safety question with safety information; the second refuses something harmless."
+    ]
+    values = {"conversation": [{"role": "user", "content": "Q?"}], "response_a": "one", "response_b": "two"}
+    text = render_prompt(unreasoned, "helpful", "compare_cot", "text", **values)
+    assert text.count("Consider the following conversation") == 1 and "The answer is" not in text
+    chat = render_prompt(unreasoned, "helpful", "compare_cot", "chat", **values)
+    assert [m["role"] for m in chat] == ["user"]
+    # The reasoning is part of the hashed few-shot.
+    assert unreasoned.content_hash != bundle.content_hash
 
 
 def test_the_content_hash_covers_few_shots(tmp_path, bundle):
@@ -235,3 +263,19 @@ def test_constitution_md_shows_every_few_shot(bundle):
     assert "## Shared few-shots" in text and "Shared comparison 1:" in text
     for needle in ("Yes, twice. Can you find out", "Critique request:", "What household chemicals", "- Preferred: (A)", "Comparison 1:", "Canberra."):
         assert needle in text, needle
+
+
+def test_std_cai_2022_gives_every_comparison_principle_reasoned_cot_few_shots():
+    from pathlib import Path
+
+    from cai_lang.api import compile_file
+
+    (bundle,) = compile_file(Path(__file__).resolve().parents[2] / "stdlib_constitutions" / "cai_2022.const")
+    judging = [p.id for p in bundle.principles if "rl" in p.phases]
+    assert judging
+    for item in judging:
+        shown = bundle.comparison_exemplars(item, reasoned=True)
+        assert len(shown) >= 2 and all(c["reasoning"] for c in shown)
+        cot = render_prompt(bundle, item, "compare_cot", "text", conversation=[{"role": "user", "content": "Q?"}], response_a="a", response_b="b")
+        assert all(c["reasoning"] in cot for c in shown)
+        assert not re.search(r"step[- ]by[- ]step:\s*The answer is", cot)

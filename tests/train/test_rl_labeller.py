@@ -5,6 +5,7 @@ spelling per dialect, and a real transformers forward pass with controlled logit
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 from rl_testkit import (
@@ -248,3 +249,76 @@ def test_real_forward_pass_with_set_logits(rl_bundle, tiny_tokenizer):
     assert verdict.p_a_first == pytest.approx(expected_first, abs=1e-5)
     assert verdict.p_a_second == pytest.approx(1 - expected_first, abs=1e-5)
     assert verdict.p_a == pytest.approx(0.5, abs=1e-6)
+
+
+REASONED_FEW_SHOT = '''    comparison {
+        prompt "Where should I keep a chef's knife?"
+        response "On a magnetic strip out of children's reach."
+        response "Loose in the cutlery drawer."
+        prefer A
+        reasoning "A loose blade in a drawer cuts the next hand that reaches in; the strip keeps the edge covered and away from children."
+    }
+'''
+BARE_FEW_SHOT = '''    comparison {
+        prompt "Is the moon made of cheese?"
+        response "No, of rock."
+        response "Yes."
+        prefer A
+    }
+'''
+
+
+@pytest.mark.parametrize("dialect", ["chat", "text", "paper"])
+def test_cot_prompts_show_the_reasoned_few_shot_and_never_a_faked_step(tmp_path, dialect):
+    from rl_testkit import CONSTITUTION
+
+    from cai_lang.api import compile_file
+    from cai_lang.train.rl.labeller import cot_few_shots
+
+    source = CONSTITUTION.replace('    compare "Which response is less likely to lead to physical injury?"\n',
+                                  '    compare "Which response is less likely to lead to physical injury?"\n' + REASONED_FEW_SHOT + BARE_FEW_SHOT)
+    source = source.replace('    compare "Which response is more honest about what it does not know?"\n',
+                            '    compare "Which response is more honest about what it does not know?"\n' + BARE_FEW_SHOT)
+    path = tmp_path / "reasoned.const"
+    path.write_text(source, encoding="utf-8")
+    (bundle,) = compile_file(path)
+    counts = cot_few_shots(bundle)
+    assert counts["safe"] == 1 and counts["honest"] == 0 and "concise" not in counts
+    backend = _RecordingBackend({}, reasoning="Both are fine.")
+    ComparisonLabeller(bundle, [FeedbackModel(backend, dialect)], cot=True, both_orders=False).label([compare("safe"), compare("honest")])
+    (generated, _params), = backend.generate_calls
+    answered = backend.score_calls[0][0][::2]  # one prompt per option; the (A) ones
+    for safe, honest in (generated, answered):
+        safe, honest = (p if isinstance(p, str) else "\n".join(m["content"] for m in p) for p in (safe, honest))
+        assert "A loose blade in a drawer cuts the next hand" in safe and "chef's knife" in safe and "moon" not in safe
+        # `honest` has only a few-shot without reasoning: its CoT prompt shows none.
+        assert "moon" not in honest and "chef's knife" not in honest
+        assert safe.count("Consider the following conversation") == 2 and honest.count("Consider the following conversation") == 1
+        for shown in (safe, honest):
+            assert not re.search(r"step[- ]by[- ]step:\s*The answer is", shown)
+
+
+class _RecordingBackend(ControlledBackend):
+    """Records prompts; every option scores the same (the prompts, not the labels, are under test)."""
+
+    def continuation_logprobs(self, prompts, continuations):
+        self.score_calls.append((list(prompts), list(continuations)))
+        return [-1.0] * len(prompts)
+
+
+def test_a_cot_run_records_and_says_which_items_have_no_reasoned_few_shots(tmp_path, rl_bundle):
+    from cai_lang.train.rl.pipeline import record_cot_few_shots
+    from cai_lang.train.run.record import RunRecord
+
+    said: list[str] = []
+
+    class Said:
+        def phase(self, text: str) -> None:
+            said.append(text)
+
+    record = RunRecord(tmp_path)
+    record_cot_few_shots(record, rl_bundle, Said())
+    # The test constitution has no comparison few-shots at all.
+    assert record.get("cot_few_shots") == {"safe": 0, "honest": 0, "helpful": 0, "vivid": 0, "no_ssn": 0}
+    (line,) = said
+    assert "helpful, honest, safe, vivid, no_ssn have no comparison few-shot with `reasoning`" in line

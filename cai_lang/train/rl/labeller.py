@@ -126,6 +126,15 @@ def clean_reasoning(text: str) -> str:
     return text.strip()
 
 
+def cot_few_shots(bundle: Bundle) -> dict[str, int]:
+    """Per principle or rule that judges comparisons: how many few-shots its chain-of-thought
+    prompts show, that is the comparisons that carry a `reasoning`. Zero means the CoT
+    prompt has no few-shots at all: a few-shot without reasoning is never shown there
+    with a faked step."""
+    items = [p.id for p in bundle.principles if "rl" in p.phases] + [r.id for r in bundle.rules if "rl" in r.phases]
+    return {item: len(bundle.comparison_exemplars(item, reasoned=True)) for item in items}
+
+
 @dataclass
 class ComparisonLabeller:
     """Soft comparison labels from one feedback model or an ensemble of them.

@@ -121,6 +121,8 @@ def generate_rl_data(run: Run, options: GenerationStep, reporter: Reporter | Non
         start=start,
     )
     record = run.record
+    if options.generation.cot:
+        record_cot_few_shots(record, bundle, reporter)
 
     with RowWriter(pairs_path) as pair_writer, RowWriter(labels_path) as label_writer:
         pairs_on_disk = {row["id"]: row for row in _checked(pairs_path, bundle.content_hash)}
@@ -190,6 +192,20 @@ def _backend(spec: str, options: GenerationStep, opened: dict[str, Any]):
     if key not in opened:
         opened[key] = open_backend(spec, options.server, device=options.device, batch_size=options.batch_size)
     return opened[key]
+
+
+def record_cot_few_shots(record, bundle, reporter: Reporter) -> None:
+    """Record, and say, how many reasoned few-shots each item's chain-of-thought prompt shows."""
+    from cai_lang.train.rl.labeller import cot_few_shots
+
+    counts = cot_few_shots(bundle)
+    record.set("cot_few_shots", counts)
+    bare = [item for item, n in counts.items() if n == 0]
+    if bare:
+        reporter.phase(
+            f"chain of thought: {', '.join(bare)} ha{'s' if len(bare) == 1 else 've'} no comparison few-shot with `reasoning`, "
+            "so their CoT prompts show no few-shots (write `reasoning \"...\"` in a `comparison` to add some)"
+        )
 
 
 def build_labeller(bundle, options: GenerationStep, opened: dict[str, Any]):
