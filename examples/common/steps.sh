@@ -1,0 +1,28 @@
+# Shell helpers the CPU demos share (sourced by examples/*/run.sh; needs REPO and OUT set).
+#
+# PYTHON: the repository's .venv when there is one, else python3 (set PYTHON to choose).
+# step NAME COMMAND...: runs the command, appends its output to OUT/NAME.log and its wall time
+#     (seconds) to OUT/timings.tsv; on failure prints the log's tail and exits.
+# policy_of RUN_DIR: the policy folder a `caic train` run recorded in its run.json.
+
+if [ -z "${PYTHON:-}" ]; then
+    if [ -x "$REPO/.venv/bin/python" ]; then PYTHON="$REPO/.venv/bin/python"; else PYTHON=python3; fi
+fi
+CAIC=("$PYTHON" -m cai_lang)
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+# Same seed, same numbers: Python's hash order fixed (sets of prompts, labels) and one thread count.
+export PYTHONHASHSEED=0
+
+step() {
+    local name=$1; shift
+    local started=$SECONDS
+    echo "== $name: $*" >&2
+    "$@" >> "$OUT/$name.log" 2>&1 || { echo "demo step $name failed; see $OUT/$name.log" >&2; tail -20 "$OUT/$name.log" >&2; exit 1; }
+    local took=$((SECONDS - started))
+    printf '%s\t%s\n' "$name" "$took" >> "$OUT/timings.tsv"
+    echo "   $name took ${took} s" >&2
+}
+
+policy_of() {
+    "$PYTHON" -c 'import json, sys, pathlib; run = pathlib.Path(sys.argv[1]); print(run / json.loads((run / "run.json").read_text())["outputs"]["rl_policy"]["path"])' "$1"
+}
