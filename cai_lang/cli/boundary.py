@@ -40,11 +40,13 @@ def guarded(step: Callable[[], T], *, on_error: Callable[[], None] = lambda: Non
     """Run `step`; on an expected failure call `on_error` (stop a progress bar) and exit as described above."""
     from cai_lang.api import CompileRefused
     from cai_lang.cli.printing import print_refused
+    from cai_lang.engine.determinism import apply_from_env
     from cai_lang.engine.quiet import quiet_libraries
 
     quiet_libraries()
     expected = expected_errors()
     try:
+        apply_from_env()
         return step()
     except CompileRefused as refused:
         on_error()

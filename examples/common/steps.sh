@@ -10,8 +10,9 @@ if [ -z "${PYTHON:-}" ]; then
 fi
 CAIC=("$PYTHON" -m cai_lang)
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
-# Same seed, same numbers: Python's hash order fixed (sets of prompts, labels) and one thread count.
-export PYTHONHASHSEED=0
+# Same seed, same numbers: Python's hash order fixed, torch's deterministic algorithms and a fixed
+# thread count in every caic command (cai_lang/engine/determinism.py). DEMO_THREADS overrides the 2.
+export PYTHONHASHSEED=0 CAIC_DETERMINISTIC=1 CAIC_THREADS=${DEMO_THREADS:-2}
 
 step() {
     local name=$1; shift

@@ -50,7 +50,7 @@ TRAIN=(--prompts "$DATA/prompts.jsonl" --helpful none --max-new-tokens 64 --max-
        --pm-max-steps "$PM_STEPS" --seed "$SEED" --logging-steps 5)
 
 step pretrain "$PYTHON" "$HERE/pretrain.py" "$OUT" --size "$SIZE" --steps "$PRETRAIN_STEPS" --dialogues "$DIALOGUES" \
-    --learning-rate "$PRETRAIN_LR" --seed "$SEED"
+    --learning-rate "$PRETRAIN_LR" --seed "$SEED" --threads "$CAIC_THREADS"
 step eval_before "${CAIC[@]}" eval "$HERE/pii.const" --model "$BASE" "${EVAL[@]}" -o "$OUT/eval_before"
 
 step train_dpo "${CAIC[@]}" train "$HERE/pii.const" --model "$BASE" --phase rl --method dpo "${TRAIN[@]}" \

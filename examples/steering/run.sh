@@ -52,7 +52,7 @@ eval_args() {  # eval_args SEED: the evaluation's options
 }
 
 step pretrain "$PYTHON" "$HERE/world.py" "$OUT" --size "$SIZE" --steps "$PRETRAIN_STEPS" --dialogues "$DIALOGUES" \
-    --comparisons "$COMPARISONS" --learning-rate "$PRETRAIN_LR" --seed 0 --threads 2
+    --comparisons "$COMPARISONS" --learning-rate "$PRETRAIN_LR" --seed 0 --threads "$CAIC_THREADS"
 for seed in $SEEDS; do
     mapfile -t EVAL < <(eval_args "$seed")
     step "eval_base_s$seed" "${CAIC[@]}" eval "$CONST" --model "$BASE" "${EVAL[@]}" -o "$OUT/eval_base_s$seed"

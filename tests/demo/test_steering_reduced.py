@@ -1,0 +1,72 @@
+"""The steering demo's own script, shrunk: `examples/steering/run.sh` with the 0.25 M-parameter model,
+one seed, fewer steps and prompts. Run twice with the same seed it must print the same JSON, byte for
+byte; and each deployment must move its favoured trait its way while the control moves neither trait
+as far."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+# The demo trains and evaluates a model: without the train extra it is skipped, not failed.
+for _library in ("torch", "transformers", "trl"):
+    pytest.importorskip(_library, reason="the train extra is not installed (pip install -e .[train])")
+
+REPO = Path(__file__).resolve().parents[2]
+
+REDUCED = {
+    "STEER_SIZE": "tiny",
+    "STEER_DIALOGUES": "2000",
+    "STEER_COMPARISONS": "3000",
+    "STEER_PRETRAIN_STEPS": "300",
+    "STEER_PRETRAIN_LR": "5e-3",
+    "STEER_RL_PROMPTS": "96",
+    "STEER_DPO_STEPS": "30",
+    "STEER_DPO_LR": "5e-4",
+    "STEER_EVAL_PROMPTS": "48",
+    "STEER_SEEDS": "0",
+}
+
+
+def run_demo(out: Path, **extra: str) -> list[dict]:
+    env = {**os.environ, **REDUCED, **extra, "PYTHON": sys.executable}
+    done = subprocess.run(
+        ["bash", str(REPO / "examples" / "steering" / "run.sh"), str(out)],
+        env=env, capture_output=True, text=True, timeout=3600,  # a hang guard, not a speed check
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return [json.loads(line) for line in done.stdout.strip().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def reduced(tmp_path_factory):
+    return run_demo(tmp_path_factory.mktemp("steering") / "run")
+
+
+@pytest.mark.slow
+def test_each_deployment_moves_its_favoured_trait_and_the_control_does_not(reduced):
+    rows = {row["deployment"]: row for row in reduced if "deployment" in row}
+    assert set(rows) == {"humble", "hands_on", "control"}
+    humble, hands_on, control = rows["humble"]["hedge"]["change"]["mean"], rows["hands_on"]["refer"]["change"]["mean"], rows["control"]
+    assert humble > 0.1, rows["humble"]
+    assert hands_on < -0.1, rows["hands_on"]
+    # The control's principles say nothing about either trait: whatever it moves, it moves less.
+    assert abs(control["hedge"]["change"]["mean"]) < humble, control
+    assert abs(control["refer"]["change"]["mean"]) < abs(hands_on), control
+    # The labels that did the steering followed the favoured principle's question.
+    assert rows["humble"]["labels"]["hedge"]["prefers_trait"][0] > 0.5
+    assert rows["hands_on"]["labels"]["refer"]["prefers_trait"][0] < 0.5
+    assert set(reduced[-1]["wall_s"]) >= {"pretrain", "eval_base_s0", "train_humble_s0", "eval_control_s0"}
+
+
+@pytest.mark.slow
+def test_the_same_seed_prints_the_same_json(reduced, tmp_path):
+    # Everything again from scratch (corpus, pre-training, sampling, labels, DPO, evaluation), one deployment.
+    again = run_demo(tmp_path / "again", STEER_DEPLOYMENTS="humble")
+    first = [json.dumps(row) for row in reduced if row.get("deployment") == "humble"]
+    assert [json.dumps(row) for row in again if "deployment" in row] == first
