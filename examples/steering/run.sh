@@ -30,7 +30,6 @@ RL_PROMPTS=${STEER_RL_PROMPTS:-256}            # prompts sampled into labelled p
 DPO_STEPS=${STEER_DPO_STEPS:-40}
 DPO_LR=${STEER_DPO_LR:-1e-4}
 DPO_BETA=${STEER_DPO_BETA:-0.5}
-PM_STEPS=${STEER_PM_STEPS:-2}                  # the RL phase always trains a preference model; DPO does not use it
 EVAL_SAMPLES=${STEER_EVAL_SAMPLES:-2}          # responses per held-out prompt
 EVAL_PROMPTS=${STEER_EVAL_PROMPTS:-}           # cap on held-out prompts (empty: all 120)
 SEEDS=${STEER_SEEDS:-"0 1 2"}                  # RL and evaluation seeds; the base model is always seed 0
@@ -51,8 +50,12 @@ eval_args() {  # eval_args SEED: the evaluation's options
     printf '%s\n' "${args[@]}"
 }
 
-step pretrain "$PYTHON" "$HERE/world.py" "$OUT" --size "$SIZE" --steps "$PRETRAIN_STEPS" --dialogues "$DIALOGUES" \
-    --comparisons "$COMPARISONS" --learning-rate "$PRETRAIN_LR" --seed 0 --threads "$CAIC_THREADS"
+if [ -f "$BASE/training_log.json" ]; then
+    echo "== pretrain: $BASE is there already (delete it to pre-train again)" >&2
+else
+    step pretrain "$PYTHON" "$HERE/world.py" "$OUT" --size "$SIZE" --steps "$PRETRAIN_STEPS" --dialogues "$DIALOGUES" \
+        --comparisons "$COMPARISONS" --learning-rate "$PRETRAIN_LR" --seed 0 --threads "$CAIC_THREADS"
+fi
 for seed in $SEEDS; do
     mapfile -t EVAL < <(eval_args "$seed")
     step "eval_base_s$seed" "${CAIC[@]}" eval "$CONST" --model "$BASE" "${EVAL[@]}" -o "$OUT/eval_base_s$seed"
@@ -61,11 +64,15 @@ for dep in $DEPLOYMENTS; do
     for seed in $SEEDS; do
         mapfile -t EVAL < <(eval_args "$seed")
         run="$OUT/${dep}_s$seed"
-        step "train_${dep}_s$seed" "${CAIC[@]}" train "$CONST" --deployment "$dep" --model "$BASE" --phase rl --method dpo --mode sample \
+        # A feedback model that cannot tell a pair apart leaves only near-ties, and caic train stops with
+        # "nothing for DPO to learn": then the policy is the base model, unchanged, and the summary says so.
+        NO_PAIRS="every preference pair is a near-tie"
+        step_or "$NO_PAIRS" "train_${dep}_s$seed" "${CAIC[@]}" train "$CONST" --deployment "$dep" --model "$BASE" --phase rl --method dpo --mode sample \
             --prompts "$DATA/prompts.jsonl" --helpful none --max-prompts "$RL_PROMPTS" --max-new-tokens 48 --max-length 256 \
-            --pm-max-steps "$PM_STEPS" --rl-max-steps "$DPO_STEPS" --rl-learning-rate "$DPO_LR" --beta "$DPO_BETA" \
+            --rl-max-steps "$DPO_STEPS" --rl-learning-rate "$DPO_LR" --beta "$DPO_BETA" \
             --seed "$seed" --logging-steps 5 -o "$run"
-        step "eval_${dep}_s$seed" "${CAIC[@]}" eval "$CONST" --deployment "$dep" --model "$(policy_of "$run")" "${EVAL[@]}" -o "$OUT/eval_${dep}_s$seed"
+        if grep -q "$NO_PAIRS" "$OUT/train_${dep}_s$seed.log"; then policy="$BASE"; else policy=$(policy_of "$run"); fi
+        step "eval_${dep}_s$seed" "${CAIC[@]}" eval "$CONST" --deployment "$dep" --model "$policy" "${EVAL[@]}" -o "$OUT/eval_${dep}_s$seed"
     done
 done
 echo "reports: $OUT/*/report.html" >&2

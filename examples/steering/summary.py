@@ -55,6 +55,14 @@ def label_agreement(run_dir: Path) -> dict:
     return {t: {"prefers_trait": _round(k / n) if n else None, "pairs": n} for t, (k, n) in counts.items()}
 
 
+def dpo_record(run_dir: Path) -> dict:
+    """What the DPO step did, from the run's record: trained or not (all near-ties), its steps, decisive labels."""
+    record = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    policy = (record.get("outputs") or {}).get("rl_policy")
+    decisive = sum(abs(label["p_a"] - 0.5) >= DECISIVE for label in read_jsonl(run_dir / "rl_labels.jsonl"))
+    return {"trained": policy is not None, "steps": policy.get("steps") if policy else 0, "decisive_labels": decisive}
+
+
 def _round(value, digits: int = 4):
     return None if value is None else round(value, digits)
 
@@ -83,6 +91,7 @@ def summarise_deployment(out: Path, dep: str, seeds: list[str]) -> dict:
         "change": spread([a / b - 1 for a, b in zip(loss_after, loss_before)]),
     }
     agreement = [label_agreement(out / f"{dep}_s{s}") for s in seeds]
+    result["dpo"] = [dpo_record(out / f"{dep}_s{s}") for s in seeds]
     result["labels"] = {t: {"prefers_trait": [a[t]["prefers_trait"] for a in agreement], "pairs": [a[t]["pairs"] for a in agreement]} for t in TRAITS}
     return result
 

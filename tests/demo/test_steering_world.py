@@ -97,6 +97,7 @@ def fake_run(folder: Path, pairs: list[tuple[str, str, float]]):
     folder.mkdir(parents=True)
     (folder / "rl_pairs.jsonl").write_text("".join(json.dumps({"id": str(i), "response_a": a, "response_b": b}) + "\n" for i, (a, b, _) in enumerate(pairs)))
     (folder / "rl_labels.jsonl").write_text("".join(json.dumps({"pair_id": str(i), "p_a": p}) + "\n" for i, (_, _, p) in enumerate(pairs)))
+    (folder / "run.json").write_text(json.dumps({"outputs": {"rl_policy": {"path": "rl_policy", "steps": 30}}}))
 
 
 def test_summary_counts_traits_per_seed_and_label_agreement(tmp_path):
@@ -113,3 +114,4 @@ def test_summary_counts_traits_per_seed_and_label_agreement(tmp_path):
     # The 0.45 label is not decisive; the hedge pair agrees, the refer pair prefers the plain reply.
     assert result["labels"]["hedge"] == {"prefers_trait": [1.0, 1.0], "pairs": [1, 1]}
     assert result["labels"]["refer"] == {"prefers_trait": [0.0, 0.0], "pairs": [1, 1]}
+    assert result["dpo"] == [{"trained": True, "steps": 30, "decisive_labels": 2}] * 2
