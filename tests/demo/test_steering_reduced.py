@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -34,6 +35,7 @@ REDUCED = {
 
 
 def run_demo(out: Path, **extra: str) -> list[dict]:
+    """Run the reduced demo into `out` (it keeps a base model already there) and return its JSON lines."""
     env = {**os.environ, **REDUCED, **extra, "PYTHON": sys.executable}
     done = subprocess.run(
         ["bash", str(REPO / "examples" / "steering" / "run.sh"), str(out)],
@@ -44,8 +46,14 @@ def run_demo(out: Path, **extra: str) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def reduced(tmp_path_factory):
-    return run_demo(tmp_path_factory.mktemp("steering") / "run")
+def first_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("steering") / "run"
+    return out, run_demo(out)
+
+
+@pytest.fixture(scope="module")
+def reduced(first_run):
+    return first_run[1]
 
 
 @pytest.mark.slow
@@ -65,8 +73,26 @@ def test_each_deployment_moves_its_favoured_trait_and_the_control_does_not(reduc
 
 
 @pytest.mark.slow
-def test_the_same_seed_prints_the_same_json(reduced, tmp_path):
-    # Everything again from scratch (corpus, pre-training, sampling, labels, DPO, evaluation), one deployment.
-    again = run_demo(tmp_path / "again", STEER_DEPLOYMENTS="humble")
-    first = [json.dumps(row) for row in reduced if row.get("deployment") == "humble"]
-    assert [json.dumps(row) for row in again if "deployment" in row] == first
+def test_the_same_seed_prints_the_same_json(first_run, tmp_path):
+    # The same base model (copied, so run.sh does not pre-train again: the next test checks that step),
+    # then sampling, labels, DPO and evaluation again for one deployment.
+    out, rows = first_run
+    again = tmp_path / "again"
+    again.mkdir()
+    for name in ("data", "base_model"):
+        shutil.copytree(out / name, again / name)
+    second = run_demo(again, STEER_DEPLOYMENTS="humble")
+    first = [json.dumps(row) for row in rows if row.get("deployment") == "humble"]
+    assert [json.dumps(row) for row in second if "deployment" in row] == first
+
+
+@pytest.mark.slow
+def test_pretraining_twice_with_one_seed_gives_the_same_weights(tmp_path):
+    runs = []
+    for name in ("a", "b"):
+        args = [sys.executable, str(REPO / "examples" / "steering" / "world.py"), str(tmp_path / name), "--size", "tiny",
+                "--steps", "20", "--dialogues", "200", "--comparisons", "200", "--threads", "2"]
+        done = subprocess.run(args, env={**os.environ, "PYTHONHASHSEED": "0"}, capture_output=True, text=True, timeout=1800)
+        assert done.returncode == 0, done.stderr[-3000:]
+        runs.append((tmp_path / name / "base_model" / "model.safetensors").read_bytes())
+    assert runs[0] == runs[1]
