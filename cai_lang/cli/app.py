@@ -129,8 +129,9 @@ def _register_command_groups() -> None:
     from cai_lang.cli import eval as cli_eval
     from cai_lang.cli import review as cli_review
     from cai_lang.cli import train as cli_train
+    from cai_lang.cli import trust as cli_trust
 
-    for group in (cli_compile, cli_editor, cli_train, cli_eval, cli_review):
+    for group in (cli_compile, cli_editor, cli_train, cli_eval, cli_review, cli_trust):
         group.register(app)
 
 

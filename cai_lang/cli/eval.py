@@ -31,6 +31,8 @@ def evaluate(values: dict) -> None:
     from cai_lang.eval.run import run_eval
 
     options = build(EvalOptions, values, argv=list(sys.argv))
+    if options.comparisons is not None:
+        return _comparisons(options)
     if options.benign is not None and not options.benign.is_file():
         raise _fail(f"cannot read {options.benign}: no such file")
     if not options.source.exists():
@@ -43,6 +45,20 @@ def evaluate(values: dict) -> None:
     if metrics.get("win_rate"):
         line += f", win rate vs baseline {_pct(metrics['win_rate']['overall']['win_rate'])}"
     typer.echo(line)
+
+
+def _comparisons(options: EvalOptions) -> None:
+    """`--comparisons`: only the judge's accuracy against people, printed as a table."""
+    from cai_lang.eval.comparisons import accuracy_table, comparisons_eval
+
+    if not options.comparisons.is_file():
+        raise _fail(f"cannot read {options.comparisons}: no such file")
+    if not options.source.exists():
+        raise _fail(f"cannot read {options.source}: no such file or folder")
+    metrics = _run(lambda say: comparisons_eval(options, say))
+    typer.echo(accuracy_table(metrics))
+    typer.echo(f"{options.output}: accuracy {_pct(metrics['overall']['accuracy']['value'])} on {metrics['rows']} comparisons, "
+               f"ECE {metrics['overall']['ece']:.3f}; right most often: {metrics['best_item']}")
 
 
 def _pct(value) -> str:

@@ -75,6 +75,8 @@ class EvalOptions:
     critique_tokens: int = option(24, "--critique-tokens", help="Most tokens per critique (only its first line is read).")
     batch_size: int = option(32, "--batch-size", help="Rows per generate or scoring batch.")
     device: str = option("auto", "--device", help="`auto`, `cpu` or `cuda`.")
+    # Issue 23: accuracy of the judge against people; with it, `caic eval` measures only that.
+    comparisons: Path | None = option(None, "--comparisons", help="JSONL of human-judged comparisons (prompt/chosen/rejected, HH, or HHH `target_scores`): measure the judge's accuracy and calibration on them instead (judge: --feedback-model, else --model).")
     long_prompts: str = option("skip", "--long-prompts", help="A prompt longer than a model's context: `skip` it (for every model) or `truncate` it from the left.", choices=("skip", "truncate"))
     argv: list[str] | None = None
 

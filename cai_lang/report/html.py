@@ -28,6 +28,7 @@ from typing import Any
 from cai_lang.report.constitution import constitution_section, load_bundle_quietly
 from cai_lang.report.page import ReportPage, Section, percent, toy_model_notice
 from cai_lang.report.plots import plot_bars, plot_histograms, plot_panels
+from cai_lang.report.trust import trust_sections
 
 LOG_FILES = ("training_log.json", "trainer_state.json")
 # run.json output kinds that are trained model folders, hold preference labels, or hold pairs.
@@ -231,6 +232,7 @@ def write_training_report(run_dir: str | Path, record, target: str | Path, plots
     _samples(page.section("Samples"), sl_rows, labels, pairs)
     _curves(page.section("Training curves"), run_dir, folders, histories, plots)
     _labels(page.section("Preference labels by principle"), run_dir, label_files, labels, plots)
+    trust_sections(page, run_dir, labels, record, plots)  # issue 23: reliability, accuracy against people, human review
     _preference_models(page.section("Preference model"), folders)
     _evaluation(page.section("Evaluation"), run_dir, record)
     _commands(page.section("What ran"), record)

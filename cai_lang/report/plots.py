@@ -128,3 +128,33 @@ def grouped_bars(values: Mapping[str, Sequence[float]], sides: Sequence[str], ti
     if legend and len(sides) > 1:
         ax.legend(fontsize=8)
     return save_figure(fig, path)
+
+
+def plot_reliability(curves: Mapping[str, Sequence[Mapping]], path: Path) -> Path | None:
+    """Reliability diagram: per curve, each non-empty bin's mean predicted probability against the observed frequency.
+
+    `curves` maps a name to calibration bins (`low`, `high`, `count`,
+    `mean_predicted`, `observed`); the diagonal is perfect calibration, and
+    each point's size follows its bin's count.
+    """
+    curves = {name: [b for b in bins if b["count"]] for name, bins in curves.items()}
+    curves = {name: bins for name, bins in curves.items() if bins}
+    if not curves:
+        return None
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(5.2, 4.6))
+    ax.plot([0, 1], [0, 1], color="#888888", linestyle="--", linewidth=1, label="perfect calibration")
+    for k, (name, bins) in enumerate(curves.items()):
+        total = sum(b["count"] for b in bins)
+        xs, ys = [b["mean_predicted"] for b in bins], [b["observed"] for b in bins]
+        sizes = [20 + 180 * b["count"] / total for b in bins]
+        ax.plot(xs, ys, color=COLOURS[k % len(COLOURS)], linewidth=1.2, label=name)
+        ax.scatter(xs, ys, s=sizes, color=COLOURS[k % len(COLOURS)], zorder=3)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("predicted P(A better)", fontsize=9)
+    ax.set_ylabel("observed frequency A preferred by people", fontsize=9)
+    ax.set_title("Calibration of the feedback model", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    return save_figure(fig, path)

@@ -90,6 +90,9 @@ class Verdict:
     p_a_second: float | None
     per_model: tuple[float, ...]
     reasoning: tuple[str, ...] = ()
+    # Each model's (P(A better) with A first, with A second or None), unclamped: the
+    # position-bias figures of `caic labels` read them per model.
+    per_model_orders: tuple[tuple[float, float | None], ...] = ()
 
     def to_dict(self) -> dict:
         return {
@@ -98,6 +101,7 @@ class Verdict:
             "p_a_second": self.p_a_second,
             "per_model": list(self.per_model),
             **({"reasoning": list(self.reasoning)} if self.reasoning else {}),
+            **({"per_model_orders": [list(o) for o in self.per_model_orders]} if self.per_model_orders else {}),
         }
 
 
@@ -184,6 +188,7 @@ class ComparisonLabeller:
                     p_a_second=None if seconds[0] is None else _mean(seconds),
                     per_model=tuple(averaged),
                     reasoning=tuple(text for *_, texts in rows for text in texts),
+                    per_model_orders=tuple((first, second) for first, second, _ in rows),
                 )
             )
         return verdicts

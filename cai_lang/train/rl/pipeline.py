@@ -230,7 +230,7 @@ def train_rl(run: Run, rl: GenerationStep, training: RLTraining, reporter: Repor
         data = generate_rl_data(run, rl, reporter, start=start, finish=False)
     bundle = run.recorded_bundle()
     pairs = _checked(data.pairs_path, data.content_hash)
-    labels = _checked(data.labels_path, data.content_hash)
+    labels = _quarantined(run, bundle, rl, _checked(data.labels_path, data.content_hash), reporter)
     if training.needs_preference_model or training.preference_model == "always":
         preference = _train_preference(run, rl, training, bundle, pairs, labels, human, base, reporter)
     else:
@@ -245,13 +245,27 @@ def train_rl(run: Run, rl: GenerationStep, training: RLTraining, reporter: Repor
     return RLPhaseResult(data, preference, policy)
 
 
+def _quarantined(run: Run, bundle, rl: GenerationStep, labels: list[dict], reporter: Reporter) -> list[dict]:
+    """The labels without the items `caic labels --quarantine` recorded in run.json, said and recorded, never silently."""
+    items = list((run.record.get("quarantine") or {}).get("items") or [])
+    if not items:
+        return labels
+    from cai_lang.train.rl.aggregate import Aggregator
+    from cai_lang.trust.reliability import quarantine_labels
+
+    labels, changed = quarantine_labels(labels, items, Aggregator(bundle, "priority", margin=rl.generation.margin))
+    reporter.phase(f"quarantine: {', '.join(items)} left out of training ({changed} of {len(labels)} labels changed)")
+    run.record.add_step("quarantine", items=items, labels=len(labels), labels_changed=changed)
+    return labels
+
+
 def human_rows(path: Path | None) -> list[dict]:
     if path is None:
         return []
     from cai_lang.train.rl.preference import load_human_preferences
 
     try:
-        rows = load_human_preferences(path)
+        rows = _review_decisions(path) or load_human_preferences(path)
     except (OSError, UnicodeDecodeError) as exc:
         raise PipelineError(f"--human-preferences {path}: {getattr(exc, 'strerror', None) or exc}") from exc
     except (ValueError, KeyError, TypeError) as exc:
@@ -259,6 +273,21 @@ def human_rows(path: Path | None) -> list[dict]:
     if not rows:
         raise PipelineError(f"--human-preferences {path}: no rows in the file")
     return rows
+
+
+def _review_decisions(path: Path) -> list[dict]:
+    """The rows of a `caic review` decisions file (its pairs read from rl_pairs.jsonl beside it); [] for any other file."""
+    from cai_lang.train.rl.preference import SOFT_LABEL
+    from cai_lang.trust.decisions import decisions_as_preferences, is_decisions_file
+
+    if not is_decisions_file(path):
+        return []
+    rows, counts = decisions_as_preferences(path)
+    unused = {k: v for k, v in counts.items() if k != "rows" and v}
+    if not rows:
+        raise ValueError(f"no decision of A or B to train on ({', '.join(f'{k}: {v}' for k, v in unused.items()) or 'none'})")
+    return [{"prompt": r["prompt"], "chosen": r["chosen"], "rejected": r["rejected"], SOFT_LABEL: 1.0, "source": "human",
+             "pair_id": r["id"]} for r in rows]
 
 
 def _file_digest(path: Path | None) -> str | None:
