@@ -4,6 +4,7 @@ constitution's questions are not the ones pre-training taught, and no rule with 
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -13,8 +14,12 @@ import pytest
 STEERING = Path(__file__).resolve().parents[2] / "examples" / "steering"
 sys.path.insert(0, str(STEERING))
 
-import summary  # noqa: E402
 import world  # noqa: E402
+
+# examples/demo has a summary.py too (tests/demo/test_demo_corpus.py imports it as `summary`): load this one by path.
+_spec = importlib.util.spec_from_file_location("steering_summary", STEERING / "summary.py")
+summary = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(summary)
 
 
 @pytest.fixture(scope="module")
