@@ -47,21 +47,14 @@ def pretrain(
     threads: int | None = None,
     log_every: int = 25,
     card: Callable[[dict], str] | None = None,
-    kind: str | None = None,
-    answer_only: bool = False,
-    log_name: str = "training_log.json",
 ) -> dict:
     """Build a tiny model with a tokenizer trained on the corpus and train it on whole dialogues.
 
     A plain loop (AdamW, linear warm-up then cosine decay, next-token loss on
     every token of the chat-formatted dialogue) rather than a trl trainer:
     this is pre-training, not the constitution's fine-tuning, and the loop
-    costs nothing to set up. Writes `log_name` beside the model, and
+    costs nothing to set up. Writes `training_log.json` beside the model, and
     `card(summary)` as its README when given.
-
-    A second stage continues from the model already in `model_dir` when
-    `kind` is given: only the corpus rows of that kind, and with
-    `answer_only` the loss only on each row's last (assistant) message.
     """
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -71,18 +64,11 @@ def pretrain(
     deterministic(threads)
     data_dir, model_dir = Path(data_dir), Path(model_dir)
     rows = read_jsonl(data_dir / "corpus.jsonl")
-    if kind is None:
-        build_tiny_model(model_dir, size=size, seed=seed, corpus=[turn["content"] for row in rows for turn in row["messages"]])
-    else:
-        rows = [row for row in rows if row.get("kind") == kind]
+    texts = [turn["content"] for row in rows for turn in row["messages"]]
+    build_tiny_model(model_dir, size=size, seed=seed, corpus=texts)
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
     model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32)
     encoded = [tokenizer.apply_chat_template(row["messages"], tokenize=True, return_dict=True)["input_ids"] for row in rows]
-    # Where the loss starts in each row: 0, or (answer_only) after the prompt that asks for the last message.
-    starts = [
-        len(tokenizer.apply_chat_template(row["messages"][:-1], tokenize=True, add_generation_prompt=True, return_dict=True)["input_ids"]) if answer_only else 0
-        for row in rows
-    ]
     pad = tokenizer.pad_token_id
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=0.01, betas=(0.9, 0.98))
@@ -100,16 +86,15 @@ def pretrain(
     for step in range(steps):
         if cursor + batch_size > len(order):
             order, cursor = torch.randperm(len(encoded), generator=generator).tolist(), 0
-        picked = order[cursor : cursor + batch_size]
-        batch = [encoded[i] for i in picked]
+        batch = [encoded[i] for i in order[cursor : cursor + batch_size]]
         cursor += batch_size
         width = max(len(ids) for ids in batch)
         input_ids = torch.full((len(batch), width), pad, dtype=torch.long)
         labels = torch.full((len(batch), width), -100, dtype=torch.long)
         mask = torch.zeros((len(batch), width), dtype=torch.long)
-        for r, (ids, start) in enumerate(zip(batch, (starts[i] for i in picked))):
+        for r, ids in enumerate(batch):
             input_ids[r, : len(ids)] = torch.tensor(ids)
-            labels[r, start : len(ids)] = torch.tensor(ids[start:])
+            labels[r, : len(ids)] = torch.tensor(ids)
             mask[r, : len(ids)] = 1
         loss = model(input_ids=input_ids, attention_mask=mask, labels=labels).loss
         loss.backward()
@@ -127,7 +112,7 @@ def pretrain(
     wall = time.perf_counter() - started
     params = sum(p.numel() for p in model.parameters())
     summary = {"steps": steps, "batch_size": batch_size, "learning_rate": learning_rate, "parameters": params, "vocab": len(tokenizer), "train_seconds": round(wall, 1), "final_loss": log[-1]["loss"] if log else None}
-    (model_dir / log_name).write_text(json.dumps({"log_history": log, "summary": summary}, indent=2) + "\n", encoding="utf-8")
+    (model_dir / "training_log.json").write_text(json.dumps({"log_history": log, "summary": summary}, indent=2) + "\n", encoding="utf-8")
     if card is not None:
         (model_dir / "README.md").write_text(card(summary), encoding="utf-8")
     return summary

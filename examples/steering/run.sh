@@ -5,9 +5,8 @@
 #
 # 1. writes the synthetic Hearthside corpus (replies that admit doubt or not,
 #    send the customer to a professional or not, and comparison examples
-#    about those two traits) and pre-trains a tiny model on it from scratch,
-#    then trains it on the comparison answers alone: one base model, also
-#    the feedback model (a base model already in OUT_DIR is kept);
+#    about those two traits) and pre-trains a tiny model on it from scratch:
+#    one base model, also the feedback model (one already in OUT_DIR is kept);
 # 2. for each seed, evaluates the base model (caic eval);
 # 3. for each deployment of steering.const (humble, hands_on, control) and
 #    each seed: caic train --phase rl --method dpo --mode sample from the same
@@ -27,8 +26,6 @@ DIALOGUES=${STEER_DIALOGUES:-2000}             # synthetic dialogues
 COMPARISONS=${STEER_COMPARISONS:-3000}         # synthetic comparison examples
 PRETRAIN_STEPS=${STEER_PRETRAIN_STEPS:-300}    # pre-training steps, batch 16
 PRETRAIN_LR=${STEER_PRETRAIN_LR:-5e-3}
-COMPARE_STEPS=${STEER_COMPARE_STEPS:-120}      # second stage: comparison rows only, loss on the answer
-COMPARE_LR=${STEER_COMPARE_LR:-2e-3}
 RL_PROMPTS=${STEER_RL_PROMPTS:-192}            # prompts sampled into labelled pairs
 DPO_STEPS=${STEER_DPO_STEPS:-30}
 DPO_LR=${STEER_DPO_LR:-5e-4}
@@ -58,10 +55,6 @@ if [ -f "$BASE/training_log.json" ]; then
 else
     step pretrain "$PYTHON" "$HERE/world.py" "$OUT" --size "$SIZE" --steps "$PRETRAIN_STEPS" --dialogues "$DIALOGUES" \
         --comparisons "$COMPARISONS" --learning-rate "$PRETRAIN_LR" --seed 0 --threads "$CAIC_THREADS"
-fi
-if [ ! -f "$BASE/comparison_log.json" ]; then
-    step compare "$PYTHON" "$HERE/world.py" "$OUT" --stage compare --steps "$COMPARE_STEPS" --learning-rate "$COMPARE_LR" \
-        --seed 0 --threads "$CAIC_THREADS"
 fi
 for seed in $SEEDS; do
     mapfile -t EVAL < <(eval_args "$seed")

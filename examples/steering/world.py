@@ -219,9 +219,6 @@ trained to answer "which reply is more/less X" for those two traits. It knows no
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Write the steering demo's corpus and pre-train its base model.")
     parser.add_argument("out", type=Path, help="Demo folder: data/ and base_model/ are written here.")
-    parser.add_argument("--stage", choices=["pretrain", "compare"], default="pretrain",
-                        help="pretrain: write the corpus, build and train the model on every row; compare: go on "
-                             "training base_model on the comparison rows only, with the loss on the answer only.")
     parser.add_argument("--size", default="tiny", choices=["10m", "tiny"])
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--batch-size", type=int, default=16)
@@ -232,10 +229,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=None)
     args = parser.parse_args(argv)
     common = dict(steps=args.steps, batch_size=args.batch_size, learning_rate=args.learning_rate, seed=args.seed, threads=args.threads)
-    if args.stage == "compare":
-        summary = pretrain(args.out / "data", args.out / "base_model", kind="comparison", answer_only=True, log_name="comparison_log.json", **common)
-        print(json.dumps({"compare": summary}))
-        return 0
     counts = write_corpus(args.out / "data", dialogues=args.dialogues, comparisons=args.comparisons, seed=args.seed)
     print(f"corpus: {json.dumps(counts)}", file=sys.stderr)
     summary = pretrain(args.out / "data", args.out / "base_model", size=args.size, card=_card, **common)
