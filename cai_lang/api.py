@@ -1,4 +1,4 @@
-"""The library's front door: load, check and (later) compile constitutions by path.
+"""The library's front door: load, check and compile constitutions by path, write and render bundles.
 
 The command line, the language server and the trainer all come through
 here, so they agree on what a file means. Nothing here imports torch.
@@ -11,11 +11,12 @@ from pathlib import Path
 
 from cai_lang.check import CheckResult, check_program
 from cai_lang.diagnostics.model import Diagnostic, sort_and_dedupe
+from cai_lang.errors import CaicError
 from cai_lang.span import SourceFile
 from cai_lang.syntax.loader import ModuleCache, load_program
 
 
-class UnknownDeployment(KeyError):
+class UnknownDeployment(CaicError, KeyError):
     def __init__(self, name: str, available: list[str]):
         super().__init__(name)
         self.name = name
@@ -89,8 +90,10 @@ def check_files(paths: list[str | Path], *, deployment: str | None = None, overl
 # ---------------------------------------------------------------- compiling
 
 
-class CompileRefused(Exception):
+class CompileRefused(CaicError):
     """The constitution has errors, so nothing was compiled; `result` holds the diagnostics."""
+
+    exit_code = 1
 
     def __init__(self, result: CheckResult):
         super().__init__(f"{len(result.errors)} error(s)")
@@ -165,3 +168,42 @@ def default_early_stop():
     from cai_lang.codegen.wording import early_stop
 
     return early_stop()
+
+
+@dataclass
+class Fixed:
+    """What `fix_text` did: the new text, the fixes applied (code, title), and the last check."""
+
+    text: str
+    applied: list[tuple[str, str]]
+    result: CheckResult
+    before: CheckResult
+
+
+def fix_text(path: str | Path, text: str, *, display: str | None = None, rounds: int = 10) -> Fixed:
+    """Apply the applicable fixes of the findings in `text` (the file at `path`), checking again
+    after each round, since a fixed name can let a later pass find more; fixes that would edit
+    another file or overlap an earlier fix of the same round wait for the next round."""
+    from cai_lang.diagnostics.fixes import apply_edits, overlaps
+
+    resolved = str(Path(path).resolve())
+    applied: list[tuple[str, str]] = []
+    before = result = check_file(resolved, overlays={resolved: text}, display=display)
+    for _ in range(rounds):
+        root = result.program.sources[result.program.root].display
+        taken, edits = [], []
+        for diagnostic in result.diagnostics:
+            for fix in diagnostic.fixes:
+                if not fix.applicable or any(e.span.file != root for e in fix.edits):
+                    continue
+                if any(overlaps(edit, other) for edit in fix.edits for other in edits):
+                    continue
+                edits.extend(fix.edits)
+                taken.append((diagnostic.code, fix.title))
+                break
+        if not edits:
+            break
+        text = apply_edits(text, edits)
+        applied.extend(taken)
+        result = check_file(resolved, overlays={resolved: text}, display=display)
+    return Fixed(text=text, applied=applied, result=result, before=before)

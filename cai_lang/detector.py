@@ -19,9 +19,10 @@ from functools import lru_cache
 from typing import Callable
 
 DEFAULT_TIME_LIMIT = 1.0  # seconds per search for patterns RE2 cannot run
+from cai_lang.errors import CaicError
 
 
-class DetectorTimeout(Exception):
+class DetectorTimeout(CaicError):
     """A backtracking search ran past its time limit; the text was not judged."""
 
     def __init__(self, pattern: str, limit: float):

@@ -1,14 +1,14 @@
 """Running the per-deployment passes over each deployment.
 
 Each deployment is resolved (`cai_lang.ir.resolve`) and wrapped in a
-`DeploymentView` (`view.py`). `check_deployments` runs `DEPLOYMENT_PASSES` on `default` and then each deployment in
-declaration order, and reports a finding that several deployments share
+`DeploymentView` (`view.py`). `check_deployments` runs the deployment passes (`cai_lang.check.DEPLOYMENT_PASSES`)
+on `default` and then each deployment in declaration order, and reports a finding that several deployments share
 once, for the first, with a note naming the others.
 """
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Sequence
 
 from cai_lang.check.view import DeploymentView
 from cai_lang.diagnostics import messages as msg
@@ -23,22 +23,10 @@ def check_nothing_enabled(view: DeploymentView) -> list[Diagnostic]:
     return [msg.NOTHING_ENABLED.at(view.anchor(), name=view.name)]
 
 
-DeploymentPass = Callable[[DeploymentView], list[Diagnostic]]
-
-
-def deployment_passes() -> tuple[DeploymentPass, ...]:
-    # Imported here: the logic and lint passes pull in z3 and the word lists.
-    from cai_lang.check.lints import LINT_PASSES
-    from cai_lang.check.logic import LOGIC_PASSES
-
-    return (check_nothing_enabled, *LOGIC_PASSES, *LINT_PASSES)
-
-
-def check_deployments(constitution: Constitution, only: str | None = None) -> list[Diagnostic]:
+def check_deployments(constitution: Constitution, passes: Sequence[Callable[[DeploymentView], list[Diagnostic]]], only: str | None = None) -> list[Diagnostic]:
     names = [only] if only is not None else list(constitution.deployments)
     first_seen: dict[tuple, Diagnostic] = {}
     also_in: dict[tuple, list[str]] = {}
-    passes = deployment_passes()
     shared: dict = {}
     for name in names:
         view = DeploymentView(constitution, resolve_deployment(constitution, name), shared)

@@ -20,8 +20,9 @@ from itertools import combinations
 
 from cai_lang.check.view import DeploymentView
 from cai_lang.diagnostics import messages as msg
+from cai_lang.diagnostics.fixes import Fix, insert_at, line_start
 from cai_lang.diagnostics.model import Diagnostic, Related
-from cai_lang.ir.model import RuleDef
+from cai_lang.ir.model import ConflictDef, RuleDef
 
 
 def check_priority_cycles(view: DeploymentView) -> list[Diagnostic]:
@@ -42,6 +43,38 @@ def check_priority_cycles(view: DeploymentView) -> list[Diagnostic]:
 
 def _rule_span(rule: RuleDef):
     return rule.node.verdict_span or rule.node.name.span
+
+
+def _priority_fixes(later: RuleDef, first: str, second: str) -> list[Fix]:
+    """`priority first > second` (the help's order, applicable) and the reverse, after the later rule.
+
+    Offered only for a rule of the root module (its id has no module prefix)
+    when both ids can be written there as references."""
+    span = later.node.span
+    if "." in later.id or any(rule_id.count(".") > 1 for rule_id in (first, second)):
+        return []
+    at = insert_at(span.file, span.end_line, span.end_column, span.end, "")
+    fixes = []
+    for higher, lower, applicable in ((first, second, True), (second, first, False)):
+        text = f"\n\n{' ' * (span.column - 1)}priority {higher} > {lower}"
+        fixes.append(Fix(title=f"add `priority {higher} > {lower}`", edits=(at.model_copy(update={"new_text": text}),), applicable=applicable))
+    return fixes
+
+
+def _otherwise_fixes(view: DeploymentView, conflict: ConflictDef) -> list[Fix]:
+    """`prefer X otherwise` before the conflict's closing brace, for each side; applicable for the
+    side the priority order already ranks higher, if one is."""
+    node = conflict.node
+    if node.span.line == node.span.end_line:
+        return []
+    line, column, offset = line_start(node.span)
+    fixes = []
+    for side, other in ((node.left, conflict.right), (node.right, conflict.left)):
+        side_id = conflict.left if side is node.left else conflict.right
+        text = f"{' ' * (node.span.end_column - 2)}    prefer {side} otherwise\n"
+        edit = insert_at(node.span.file, line, column, offset, text)
+        fixes.append(Fix(title=f"add `prefer {side} otherwise`", edits=(edit,), applicable=view.graph.outranks(side_id, other)))
+    return fixes
 
 
 def check_rules(view: DeploymentView) -> list[Diagnostic]:
@@ -72,6 +105,7 @@ def check_rules(view: DeploymentView) -> list[Diagnostic]:
                             witness=witness,
                             related=related,
                             help=f"narrow one rule's condition, or add `priority {always.id} > {never.id}` (or the reverse) to say which wins",
+                            fixes=_priority_fixes(second, always.id, never.id),
                             **fields,
                         )
                     )
@@ -103,7 +137,9 @@ def check_conflicts(view: DeploymentView) -> list[Diagnostic]:
         undecided = solver.find(both, solver.negate(solver.any_of(*formulas)))
         if undecided is not None:
             found.append(
-                msg.CONFLICT_INCOMPLETE.at(header, witness=undecided, related=sides, help="add a clause for this context, or `prefer X otherwise`", **names)
+                msg.CONFLICT_INCOMPLETE.at(
+                    header, witness=undecided, related=sides, help="add a clause for this context, or `prefer X otherwise`", fixes=_otherwise_fixes(view, conflict), **names
+                )
             )
 
         for i, j in combinations(range(len(conflict.clauses)), 2):

@@ -12,12 +12,12 @@ twice with different types E106, and extends cycles E207.
 
 from __future__ import annotations
 
-import difflib
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from cai_lang.diagnostics import messages as msg
+from cai_lang.diagnostics.fixes import suggestion
 from cai_lang.diagnostics.model import Diagnostic, Related
 from cai_lang.ir import nodes as ir
 from cai_lang.ir.model import (
@@ -82,11 +82,6 @@ def alias_paths(program: Program) -> AliasPaths:
     return result
 
 
-def _suggest(name: str, candidates) -> str | None:
-    found = difflib.get_close_matches(name, sorted(set(candidates)), n=1, cutoff=0.6)
-    return f"did you mean `{found[0]}`?" if found else None
-
-
 class _Resolver:
     def __init__(self, program: Program):
         self.program = program
@@ -113,6 +108,11 @@ class _Resolver:
         visible = extra if extra is not None else scope.items
         if name.value in visible or (extra is not None and name.value in scope.items):
             first = scope.item_spans.get(name.value)
+            first_kind = self.kinds.get(visible.get(name.value) or scope.items.get(name.value) or "", kind)
+            if first_kind != kind:  # a principle named like a rule: say what the first one is
+                related = [Related(span=first.span, message=f"{first_kind} `{name.value}` is defined here")] if first is not None else []
+                self.diagnostics.append(msg.NAME_TAKEN.at(name.span, kind=kind, name=name.value, other=first_kind, related=related))
+                return None
             related = [Related(span=first.span, message="first defined here")] if first is not None else []
             self.diagnostics.append(msg.DUPLICATE.at(name.span, kind=kind, name=name.value, related=related))
             return None
@@ -187,14 +187,14 @@ class _Resolver:
             if target is None:
                 if ref.module in scope.unresolved:
                     return None  # the failed import is the one finding; names through it are not errors too
-                self.diagnostics.append(
-                    msg.UNKNOWN_MODULE.at(ref.span, alias=ref.module, ref=str(ref), help=_suggest(ref.module, scope.aliases) or "import the module first")
-                )
+                help, fix = suggestion(ref.module, scope.aliases, ref.span, "{}." + ref.name)
+                self.diagnostics.append(msg.UNKNOWN_MODULE.at(ref.span, alias=ref.module, ref=str(ref), help=help or "import the module first", fixes=[fix]))
                 return None
             found = table_of(self.scopes[target]).get(ref.name)
             if found is None:
                 names = [f"{ref.module}.{n}" for n in table_of(self.scopes[target])]
-                self.diagnostics.append(msg.UNKNOWN_REFERENCE.at(ref.span, kind=what, name=str(ref), help=_suggest(str(ref), names)))
+                help, fix = suggestion(str(ref), names, ref.span)
+                self.diagnostics.append(msg.UNKNOWN_REFERENCE.at(ref.span, kind=what, name=str(ref), help=help, fixes=[fix]))
             return found
         if extra and ref.name in extra and what != "action":
             return extra[ref.name]
@@ -203,7 +203,8 @@ class _Resolver:
             candidates = list(table_of(scope)) + list(extra or ())
             for alias, target in scope.aliases.items():
                 candidates += [f"{alias}.{n}" for n in table_of(self.scopes[target])]
-            self.diagnostics.append(msg.UNKNOWN_REFERENCE.at(ref.span, kind=what, name=str(ref), help=_suggest(ref.name, candidates)))
+            help, fix = suggestion(ref.name, candidates, ref.span)
+            self.diagnostics.append(msg.UNKNOWN_REFERENCE.at(ref.span, kind=what, name=str(ref), help=help, fixes=[fix]))
         return found
 
     def rule_def(self, rule_id: str, node: ir.Rule, path: str, origin: str) -> RuleDef:
@@ -258,9 +259,8 @@ class _Resolver:
         for name, node in declared.items():
             parent = node.extends.value if node.extends is not None else DEFAULT_DEPLOYMENT
             if parent != DEFAULT_DEPLOYMENT and parent not in declared:
-                self.diagnostics.append(
-                    msg.UNKNOWN_REFERENCE.at(node.extends.span, kind="deployment", name=parent, help=_suggest(parent, list(declared) + [DEFAULT_DEPLOYMENT]))
-                )
+                help, fix = suggestion(parent, list(declared) + [DEFAULT_DEPLOYMENT], node.extends.span)
+                self.diagnostics.append(msg.UNKNOWN_REFERENCE.at(node.extends.span, kind="deployment", name=parent, help=help, fixes=[fix]))
                 parent = DEFAULT_DEPLOYMENT
             parents[name] = parent
         self.break_cycles(declared, parents)

@@ -16,12 +16,13 @@ from typing import Iterable, Mapping
 import z3
 
 from cai_lang.ir import nodes as ir
+from cai_lang.ir.conditions import COMPARISONS, Algebra, fold
 from cai_lang.ir.model import ContextVariable
 
 Witness = dict[str, "bool | str"]
 
 
-class Encoder:
+class Encoder(Algebra):
     """Turns IR conditions into z3 formulas over the context's variables."""
 
     def __init__(self, context: Mapping[str, ContextVariable]):
@@ -42,34 +43,31 @@ class Encoder:
         return z3.IntVal(var.values.index(value))
 
     def encode(self, cond: ir.Condition | None) -> z3.BoolRef:
-        if cond is None:
-            return z3.BoolVal(True)
-        if isinstance(cond, ir.BoolConst):
-            return z3.BoolVal(cond.value)
-        if isinstance(cond, ir.VarCond):
-            return self.symbols[cond.var.value]
-        if isinstance(cond, ir.CompareCond):
-            var = self.context[cond.var.value]
-            left, right = self.symbols[cond.var.value], self._value(var, cond.value.value)
-            return {
-                "==": lambda: left == right,
-                "!=": lambda: left != right,
-                "<": lambda: left < right,
-                "<=": lambda: left <= right,
-                ">": lambda: left > right,
-                ">=": lambda: left >= right,
-            }[cond.op]()
-        if isinstance(cond, ir.InCond):
-            var = self.context[cond.var.value]
-            symbol = self.symbols[cond.var.value]
-            return z3.Or(*[symbol == self._value(var, v.value) for v in cond.values])
-        if isinstance(cond, ir.NotCond):
-            return z3.Not(self.encode(cond.operand))
-        if isinstance(cond, ir.AndCond):
-            return z3.And(*[self.encode(c) for c in cond.operands])
-        if isinstance(cond, ir.OrCond):
-            return z3.Or(*[self.encode(c) for c in cond.operands])
-        raise TypeError(f"not a condition: {cond!r}")
+        return z3.BoolVal(True) if cond is None else fold(cond, self)
+
+    # The condition algebra (`cai_lang.ir.conditions.Algebra`), one method per operator.
+
+    def const(self, node, value):
+        return z3.BoolVal(value)
+
+    def var(self, node, name):
+        return self.symbols[name]
+
+    def compare(self, node, name, op, value):
+        return COMPARISONS[op](self.symbols[name], self._value(self.context[name], value))
+
+    def member(self, node, name, values):
+        symbol = self.symbols[name]
+        return z3.Or(*[symbol == self._value(self.context[name], v) for v in values])
+
+    def negate(self, node, operand):
+        return z3.Not(operand)
+
+    def conjoin(self, node, operands):
+        return z3.And(*operands)
+
+    def disjoin(self, node, operands):
+        return z3.Or(*operands)
 
     def witness(self, model: z3.ModelRef) -> Witness:
         values: Witness = {}

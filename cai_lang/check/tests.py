@@ -14,12 +14,12 @@ are neither checked nor run by the importer.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 
 from cai_lang.check.names import alias_paths
 from cai_lang.check.types import check_condition
 from cai_lang.diagnostics import messages as msg
+from cai_lang.diagnostics.fixes import suggestion
 from cai_lang.diagnostics.model import Diagnostic, Related
 from cai_lang.ir import nodes as ir
 from cai_lang.ir.model import DEFAULT_DEPLOYMENT, Constitution
@@ -46,11 +46,6 @@ class TestDef:
         return self.node.name.value
 
 
-def _suggest(name: str, candidates) -> str | None:
-    found = difflib.get_close_matches(name, sorted(set(candidates)), n=1, cutoff=0.6)
-    return f"did you mean `{found[0]}`?" if found else None
-
-
 class _TestScope:
     """What a root-module test can name, per deployment."""
 
@@ -58,6 +53,7 @@ class _TestScope:
         self.constitution = constitution
         paths = alias_paths(program)
         self.aliases = {alias: paths.prefix.get(target) for alias, target in paths.aliases.get(program.root, {}).items()}
+        self.unresolved = paths.unresolved.get(program.root, set())  # failed imports: already E103-E105
         self.base_items = set(constitution.principles) | set(constitution.rules)
         self.found: list[Diagnostic] = []
 
@@ -68,13 +64,17 @@ class _TestScope:
         return items
 
     def lookup(self, ref: ir.Ref, table: set[str], kind: str) -> str | None:
+        if ref.module is not None and ref.module in self.unresolved:
+            return None  # the failed import is the one finding, not every name through it
         if ref.module is not None and ref.module not in self.aliases:
-            self.found.append(msg.UNKNOWN_MODULE.at(ref.span, alias=ref.module, ref=str(ref), help=_suggest(ref.module, self.aliases) or "import the module first"))
+            help, fix = suggestion(ref.module, self.aliases, ref.span, "{}." + ref.name)
+            self.found.append(msg.UNKNOWN_MODULE.at(ref.span, alias=ref.module, ref=str(ref), help=help or "import the module first", fixes=[fix]))
             return None
         wanted = f"{self.aliases[ref.module]}{ref.name}" if ref.module is not None else ref.name
         if wanted in table:
             return wanted
-        self.found.append(msg.UNKNOWN_REFERENCE.at(ref.span, kind=kind, name=str(ref), help=_suggest(str(ref), table)))
+        help, fix = suggestion(str(ref), table, ref.span)
+        self.found.append(msg.UNKNOWN_REFERENCE.at(ref.span, kind=kind, name=str(ref), help=help, fixes=[fix]))
         return None
 
     def expectation(self, node: ir.Expectation, items: set[str]) -> ExpectDef | None:
@@ -128,9 +128,8 @@ def resolve_tests(program: Program, constitution: Constitution) -> tuple[list[Te
         if node.deployment is not None:
             deployment = node.deployment.value
             if deployment not in constitution.deployments:
-                scope.found.append(
-                    msg.UNKNOWN_REFERENCE.at(node.deployment.span, kind="deployment", name=deployment, help=_suggest(deployment, constitution.deployments))
-                )
+                help, fix = suggestion(deployment, constitution.deployments, node.deployment.span)
+                scope.found.append(msg.UNKNOWN_REFERENCE.at(node.deployment.span, kind="deployment", name=deployment, help=help, fixes=[fix]))
                 continue
         if node.given is not None:
             scope.found.extend(check_condition(constitution.context, node.given))

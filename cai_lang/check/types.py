@@ -10,12 +10,13 @@ differs from the merged one, so a clash (one E106) does not cascade.
 
 from __future__ import annotations
 
-import difflib
 from typing import Iterator
 
 from cai_lang.diagnostics import messages as msg
+from cai_lang.diagnostics.fixes import suggestion
 from cai_lang.diagnostics.model import Diagnostic
 from cai_lang.ir import nodes as ir
+from cai_lang.ir.conditions import Leaves, fold
 from cai_lang.ir.model import Constitution, ContextVariable
 from cai_lang.ir.program import Program
 
@@ -37,12 +38,7 @@ def conditions_of(node: ir.Node) -> Iterator[ir.Condition]:
             yield from conditions_of(item)
 
 
-def _suggest(name: str, candidates) -> str | None:
-    found = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
-    return f"did you mean `{found[0]}`?" if found else None
-
-
-class _Typer:
+class _Typer(Leaves):
     def __init__(self, context: dict[str, ContextVariable]):
         self.context = context
         self.found: list[Diagnostic] = []
@@ -50,9 +46,8 @@ class _Typer:
     def variable(self, name: ir.Name) -> ContextVariable | None:
         var = self.context.get(name.value)
         if var is None:
-            self.found.append(
-                msg.UNKNOWN_REFERENCE.at(name.span, kind="context variable", name=name.value, help=_suggest(name.value, self.context) or "declare it in a `context` block")
-            )
+            help, fix = suggestion(name.value, self.context, name.span)
+            self.found.append(msg.UNKNOWN_REFERENCE.at(name.span, kind="context variable", name=name.value, help=help or "declare it in a `context` block", fixes=[fix]))
         return var
 
     def value(self, var: ContextVariable, value: ir.Name) -> None:
@@ -62,35 +57,38 @@ class _Typer:
         elif value.value in _BOOL_VALUES:
             self.found.append(msg.BOOL_VALUE_ON_ENUM.at(value.span, var=var.name, value=value.value))
         elif value.value not in var.values:
-            self.found.append(
-                msg.UNKNOWN_VALUE.at(value.span, value=value.value, var=var.name, values=", ".join(var.values), help=_suggest(value.value, var.values))
-            )
+            help, fix = suggestion(value.value, var.values, value.span)
+            self.found.append(msg.UNKNOWN_VALUE.at(value.span, value=value.value, var=var.name, values=", ".join(var.values), help=help, fixes=[fix]))
 
     def check(self, cond: ir.Condition) -> None:
-        if isinstance(cond, ir.VarCond):
-            var = self.variable(cond.var)
-            if var is not None and var.kind != "bool":
-                self.found.append(
-                    msg.BOOL_EXPECTED.at(cond.span, var=var.name, type=var.describe(), help=f"compare it with a value, e.g. `{var.name} == {var.values[0]}`")
-                )
-        elif isinstance(cond, ir.CompareCond):
-            var = self.variable(cond.var)
-            if var is None:
-                return
-            if var.kind == "bool" and cond.op not in ("==", "!="):
-                self.found.append(msg.ENUM_ORDER_ON_BOOL.at(cond.span, op=cond.op, var=var.name))
-                return
-            self.value(var, cond.value)
-        elif isinstance(cond, ir.InCond):
-            var = self.variable(cond.var)
-            if var is not None:
-                for value in cond.values:
-                    self.value(var, value)
-        elif isinstance(cond, ir.NotCond):
-            self.check(cond.operand)
-        elif isinstance(cond, (ir.AndCond, ir.OrCond)):
-            for operand in cond.operands:
-                self.check(operand)
+        fold(cond, self)
+
+    # The condition algebra's leaves report; `Leaves` walks the composites.
+
+    def var(self, node, name):
+        var = self.variable(node.var)
+        if var is not None and var.kind != "bool":
+            self.found.append(
+                msg.BOOL_EXPECTED.at(node.span, var=var.name, type=var.describe(), help=f"compare it with a value, e.g. `{var.name} == {var.values[0]}`")
+            )
+        return []
+
+    def compare(self, node, name, op, value):
+        var = self.variable(node.var)
+        if var is None:
+            return []
+        if var.kind == "bool" and op not in ("==", "!="):
+            self.found.append(msg.ENUM_ORDER_ON_BOOL.at(node.span, op=op, var=var.name))
+            return []
+        self.value(var, node.value)
+        return []
+
+    def member(self, node, name, values):
+        var = self.variable(node.var)
+        if var is not None:
+            for value in node.values:
+                self.value(var, value)
+        return []
 
 
 def check_types(program: Program, constitution: Constitution) -> list[Diagnostic]:

@@ -18,8 +18,9 @@ import typer
 from rich.console import Console
 
 from cai_lang import __version__
-from cai_lang.cli.common import fail
+from cai_lang.cli.common import fail, parse_choices
 from cai_lang.cli.help_words import WordsGroup
+from cai_lang.errors import describe_os_error
 
 app = typer.Typer(
     name="caic",
@@ -74,7 +75,7 @@ def check(
 @app.command()
 def graph(
     file: Path = typer.Argument(..., help="The `.const` file."),
-    output: Path = typer.Option(..., "--output", "-o", help="Where to write: a .dot, .svg or .png file."),
+    output: Path = typer.Option(..., "--output", "-o", help="Where to write: a .dot, .mmd (Mermaid), .svg or .png file."),
     deployment: str = typer.Option("default", "--deployment", "-d", help="Which deployment to draw."),
 ) -> None:
     """Draw a deployment's priority order and declared conflicts."""
@@ -88,7 +89,7 @@ def graph(
     except UnknownDeployment as exc:
         raise fail(str(exc))
     except (OSError, UnicodeDecodeError) as exc:
-        raise fail(f"cannot read {file}: {getattr(exc, 'strerror', None) or exc}")
+        raise fail(describe_os_error(exc, "read", file))
     if result.errors or result.constitution is None:
         print_diagnostics(result.errors, result.program.source_by_display())
         raise typer.Exit(1)
@@ -127,12 +128,15 @@ def _register_command_groups() -> None:
     from cai_lang.cli import compile as cli_compile
     from cai_lang.cli import editor as cli_editor
     from cai_lang.cli import eval as cli_eval
+    from cai_lang.cli import redteam as cli_redteam
     from cai_lang.cli import review as cli_review
+    from cai_lang.cli import serve as cli_serve
     from cai_lang.cli import train as cli_train
     from cai_lang.cli import trust as cli_trust
 
-    for group in (cli_compile, cli_editor, cli_train, cli_eval, cli_review, cli_trust):
+    for group in (cli_compile, cli_editor, cli_train, cli_eval, cli_review, cli_redteam, cli_trust, cli_serve):
         group.register(app)
+    parse_choices(app)
 
 
 _register_command_groups()

@@ -2,12 +2,11 @@
 
 `guarded(step)` runs a step and turns what a user can cause into an exit
 code and a message, never a traceback: a constitution with errors prints
-its diagnostics and exits 1 (as `caic compile` does); a bad option, model,
-prompt set, bundle, run folder or missing training data exits 2 with one
-`error:` line naming it; a file that cannot be read or written exits 2
-naming the file. Anything else is a bug and is left to surface. The
-exception types are imported when a step runs, so `caic check` never pays
-for them.
+its diagnostics and exits 1 (as `caic compile` does); every other error caic
+raises for a user (a bad option, model, prompt set, bundle, run folder,
+missing training data: a `cai_lang.errors.CaicError`) exits with its code,
+2, and one `error:` line naming it; a file that cannot be read or written
+exits 2 naming the file. Anything else is a bug and is left to surface.
 """
 
 from __future__ import annotations
@@ -17,48 +16,38 @@ from typing import Callable, TypeVar
 import typer
 
 from cai_lang.cli.common import HAS_ERRORS, fail
+from cai_lang.errors import CaicError, describe_os_error
 
 T = TypeVar("T")
 
 
-def expected_errors() -> tuple[type[BaseException], ...]:
-    """The errors whose message is the whole story (exit 2)."""
-    from cai_lang.api import UnknownDeployment
-    from cai_lang.codegen.bundle import BundleError
-    from cai_lang.engine import EngineError
-    from cai_lang.eval.run import EvalError
-    from cai_lang.train.run.folder import RunError
-    from cai_lang.train.run.model_specs import PipelineError
-    from cai_lang.train.run.prompts import PromptSetError
-    from cai_lang.train.settings import ConfigError
-    from cai_lang.train.sl.sft import NoTrainingData
+def exit_for(exc: CaicError, nothing: str = "nothing compiled") -> typer.Exit:
+    """The exit for an error of caic's: a refused compile prints its diagnostics, any other its message."""
+    from cai_lang.api import CompileRefused
 
-    return (ConfigError, EvalError, PipelineError, RunError, PromptSetError, BundleError, UnknownDeployment, EngineError, NoTrainingData)
+    if isinstance(exc, CompileRefused):
+        from cai_lang.cli.printing import print_refused
+
+        print_refused(exc, nothing)
+        return typer.Exit(HAS_ERRORS)
+    return fail(str(exc), exc.exit_code)
 
 
 def guarded(step: Callable[[], T], *, on_error: Callable[[], None] = lambda: None, nothing: str = "nothing generated") -> T:
     """Run `step`; on an expected failure call `on_error` (stop a progress bar) and exit as described above."""
-    from cai_lang.api import CompileRefused
-    from cai_lang.cli.printing import print_refused
     from cai_lang.engine.determinism import apply_from_env
     from cai_lang.engine.quiet import quiet_libraries
 
     quiet_libraries()
-    expected = expected_errors()
     try:
         apply_from_env()
         return step()
-    except CompileRefused as refused:
+    except CaicError as exc:
         on_error()
-        print_refused(refused, nothing)
-        raise typer.Exit(HAS_ERRORS)
-    except expected as exc:
-        on_error()
-        raise fail(str(exc))
+        raise exit_for(exc, nothing)
     except (OSError, UnicodeDecodeError) as exc:
         on_error()
-        where = getattr(exc, "filename", None)
-        raise fail(f"cannot read or write {where or 'a file'}: {getattr(exc, 'strerror', None) or exc}")
+        raise fail(describe_os_error(exc, "read or write"))
     finally:
         from cai_lang.train.run.lock import release_all
 

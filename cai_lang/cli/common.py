@@ -17,6 +17,48 @@ def fail(message: str, code: int = USAGE_ERROR) -> typer.Exit:
     return typer.Exit(code)
 
 
+def choice(kind: type[enum.Enum]) -> dict:
+    """`typer.Option` arguments that parse an enum option themselves, so a wrong value reads
+    `'xml' is not one of 'text', 'json'` (typer's own enum parsing prefixes "Value error,")."""
+    names = [str(member.value) for member in kind]
+
+    def parse(value):
+        if isinstance(value, kind):
+            return value
+        try:
+            return kind(value)
+        except ValueError:
+            raise typer.BadParameter(f"{value!r} is not one of {', '.join(repr(n) for n in names)}") from None
+
+    return {"parser": parse, "metavar": "|".join(names)}
+
+
+def parse_choices(app: typer.Typer) -> None:
+    """Give every enum option and argument of `app` (its groups included) the `choice` parser,
+    so no command, present or future, shows typer's "Value error," wording."""
+    import inspect
+    import typing
+
+    from typer.models import ParameterInfo
+
+    groups = [app]
+    while groups:
+        group = groups.pop()
+        groups += [info.typer_instance for info in group.registered_groups if info.typer_instance is not None]
+        for command in group.registered_commands:
+            if command.callback is None:
+                continue
+            hints = typing.get_type_hints(command.callback)
+            for name, parameter in inspect.signature(command.callback).parameters.items():
+                hint = hints.get(name, parameter.annotation)
+                kinds = [a for a in (typing.get_args(hint) or (hint,)) if isinstance(a, type) and issubclass(a, enum.Enum)]
+                info = parameter.default
+                if kinds and isinstance(info, ParameterInfo) and info.parser is None:
+                    made = choice(kinds[0])
+                    info.parser = made["parser"]
+                    info.metavar = info.metavar or made["metavar"]
+
+
 class Dialect(str, enum.Enum):
     chat = "chat"
     text = "text"

@@ -21,6 +21,7 @@ import typer
 
 from cai_lang.cli.common import HAS_ERRORS
 from cai_lang.cli.common import fail as _fail
+from cai_lang.errors import describe_os_error
 
 
 class Phase(str, enum.Enum):
@@ -72,7 +73,7 @@ def _compile_checked(file: Path, deployment: Optional[str] = None, all_deploymen
     except UnknownDeployment as exc:
         raise _fail(str(exc))
     except (OSError, UnicodeDecodeError) as exc:
-        raise _fail(f"cannot read {getattr(exc, 'filename', None) or file}: {getattr(exc, 'strerror', None) or exc}")
+        raise _fail(describe_os_error(exc, "read", fallback=file))
 
 
 def _print_diagnostics(refused) -> None:
@@ -97,7 +98,7 @@ def compile_command(
         try:
             written = write_bundle(bundle, output)
         except OSError as exc:
-            raise _fail(f"cannot write {getattr(exc, 'filename', None) or output}: {exc.strerror or exc}")
+            raise _fail(describe_os_error(exc, "write", fallback=output))
         typer.echo(f"{bundle.deployment.name}: {written[0].parent / 'bundle.json'} ({len(written)} files, sha256 {bundle.content_hash[:16]})")
 
 
@@ -116,7 +117,7 @@ def _read_conversation(path: Path | None) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise _fail(f"cannot read {path}: {exc.strerror or exc}")
+        raise _fail(describe_os_error(exc, "read", path))
     except (ValueError, UnicodeDecodeError) as exc:
         raise _fail(f"{path} is not JSON: {exc}")
     if isinstance(data, list):
@@ -196,7 +197,7 @@ def import_command(
     try:
         text = file.read_bytes().decode("utf-8-sig")
     except OSError as exc:
-        raise _fail(f"cannot read {file}: {exc.strerror or exc}")
+        raise _fail(describe_os_error(exc, "read", file))
     except UnicodeDecodeError as exc:
         raise _fail(f"{file} is not UTF-8 text: {exc.reason} at byte {exc.start}")
     name = (output or file).stem
@@ -215,7 +216,7 @@ def _write_or_print(text: str, output: Optional[Path], what: str) -> None:
     try:
         output.write_bytes(text.encode("utf-8"))
     except OSError as exc:
-        raise _fail(f"cannot write {output}: {exc.strerror or exc}")
+        raise _fail(describe_os_error(exc, "write", output))
     typer.echo(f"wrote {output} ({what})")
 
 

@@ -1,7 +1,8 @@
 """`caic` commands for the editor side of the tool; registered on the app by `cai_lang.cli.app`.
 
 `caic fmt` rewrites files into the canonical layout (or, with `--check` and
-`--diff`, only reports what would change, for CI); `caic lsp` runs the
+`--diff`, only reports what would change, for CI); `caic fix` applies the
+fixes the checker is sure of (`cai_lang.api.fix_text`); `caic lsp` runs the
 language server over stdio. Heavy imports stay inside the command bodies so
 that `caic check` starts fast, and pygls is imported only by `caic lsp`.
 Exit codes: 0 when nothing is wrong, 1 when a file has syntax errors or
@@ -18,6 +19,7 @@ from typing import List
 import typer
 
 from cai_lang.cli.common import USAGE_ERROR
+from cai_lang.errors import describe_os_error
 
 
 def _read(path: Path) -> str:
@@ -25,8 +27,8 @@ def _read(path: Path) -> str:
     return path.read_bytes().decode("utf-8")
 
 
-def _diff(path: str, before: str, after: str) -> str:
-    return "".join(difflib.unified_diff(before.splitlines(True), after.splitlines(True), f"{path} (original)", f"{path} (formatted)"))
+def _diff(path: str, before: str, after: str, what: str = "formatted") -> str:
+    return "".join(difflib.unified_diff(before.splitlines(True), after.splitlines(True), f"{path} (original)", f"{path} ({what})"))
 
 
 def fmt(
@@ -49,7 +51,7 @@ def fmt(
         try:
             text = sys.stdin.read() if from_stdin else _read(path)
         except (OSError, UnicodeDecodeError) as exc:
-            err.print(f"[bold red]error:[/] cannot read {shown}: {getattr(exc, 'strerror', None) or exc}")
+            err.print(f"[bold red]error:[/] {describe_os_error(exc, 'read', shown)}")
             status = max(status, USAGE_ERROR)
             continue
         try:
@@ -79,7 +81,7 @@ def fmt(
             try:
                 path.write_bytes(result.text.encode("utf-8"))
             except OSError as exc:
-                err.print(f"[bold red]error:[/] cannot write {shown}: {exc.strerror or exc}")
+                err.print(f"[bold red]error:[/] {describe_os_error(exc, 'write', shown)}")
                 status = max(status, USAGE_ERROR)
                 continue
             err.print(f"reformatted {shown}")
@@ -87,6 +89,42 @@ def fmt(
         verb = "would be reformatted" if (check or diff) else "reformatted"
         err.print(f"{changed} file{'s' if changed != 1 else ''} {verb}, {unchanged} unchanged")
     raise typer.Exit(status)
+
+
+def fix(
+    file: Path = typer.Argument(..., help="The `.const` file to fix in place.", show_default=False),
+    diff: bool = typer.Option(False, "--diff", help="Change nothing; print the fixes as a unified diff."),
+) -> None:
+    """Apply the fixes caic is sure of (a misspelt name with one close match, the priority or
+    `otherwise` the help spells out), then report what is left."""
+    from rich.console import Console
+
+    from cai_lang.api import fix_text
+    from cai_lang.cli.printing import print_diagnostics
+    from cai_lang.diagnostics.render import summary_line
+
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    shown = str(file)
+    try:
+        text = _read(file)
+        fixed = fix_text(file, text, display=shown)
+    except (OSError, UnicodeDecodeError) as exc:
+        err.print(f"[bold red]error:[/] {describe_os_error(exc, 'read', shown)}")
+        raise typer.Exit(USAGE_ERROR)
+    for code, title in fixed.applied:
+        err.print(f"{shown}: fixed {code}: {title}")
+    if diff:
+        sys.stdout.write(_diff(shown, text, fixed.text, "fixed"))
+    elif fixed.applied:
+        try:
+            file.write_bytes(fixed.text.encode("utf-8"))
+        except OSError as exc:
+            err.print(f"[bold red]error:[/] {describe_os_error(exc, 'write', shown)}")
+            raise typer.Exit(USAGE_ERROR)
+    left = fixed.result.diagnostics
+    print_diagnostics(left, {s.display: s for s in fixed.result.program.sources.values()}, sys.stderr)
+    err.print(f"{shown}: {len(fixed.applied)} fix{'es' if len(fixed.applied) != 1 else ''} {'to apply' if diff else 'applied'}; left: {summary_line(left)}")
+    raise typer.Exit(1 if any(d.is_error for d in left) else 0)
 
 
 def lsp(
@@ -106,4 +144,5 @@ def lsp(
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the `caic` app."""
     app.command("fmt")(fmt)
+    app.command("fix")(fix)
     app.command("lsp")(lsp)

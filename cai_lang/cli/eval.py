@@ -45,6 +45,10 @@ def evaluate(values: dict) -> None:
     if metrics.get("win_rate"):
         line += f", win rate vs baseline {_pct(metrics['win_rate']['overall']['win_rate'])}"
     typer.echo(line)
+    if model_side.get("by_style"):
+        # Red-team files (`caic redteam`): attack success and over-refusal side by side, per attack style.
+        styles = "; ".join(f"{name} {_pct(g['violation_rate'])} violating, {_pct(g['refusal_rate'])} refused" for name, g in model_side["by_style"].items())
+        typer.echo(f"by style: {styles}")
 
 
 def _comparisons(options: EvalOptions) -> None:

@@ -16,6 +16,8 @@ from typing import Any
 
 from typer.core import TyperArgument, TyperGroup
 
+from cai_lang.errors import CaicError
+
 WORDS = {"int": "INTEGER", "float": "NUMBER", "str": "TEXT", "path": "PATH", "file": "FILE", "directory": "FOLDER", "bool": "", "Path": "PATH", "int range": "INTEGER", "float range": "NUMBER"}
 
 
@@ -62,3 +64,14 @@ class WordsGroup(TyperGroup):
     def format_help(self, ctx, formatter):
         humanize(self, ctx)
         return super().format_help(ctx, formatter)
+
+    def invoke(self, ctx):
+        # The boundary of every command: an error caic raises for a user that
+        # the command did not handle itself ends it with an `error:` line and
+        # the error's exit code, never a traceback (`cai_lang.cli.boundary`).
+        try:
+            return super().invoke(ctx)
+        except CaicError as exc:
+            from cai_lang.cli.boundary import exit_for
+
+            raise exit_for(exc)

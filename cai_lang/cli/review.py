@@ -15,6 +15,7 @@ from typing import List, Optional
 import typer
 
 from cai_lang.cli.common import HAS_ERRORS, USAGE_ERROR, fail
+from cai_lang.errors import describe_os_error
 
 
 class TestFormat(str, enum.Enum):
@@ -30,9 +31,7 @@ class DiffFormat(str, enum.Enum):
 
 
 def _read_error(exc: Exception) -> typer.Exit:
-    name = getattr(exc, "filename", None) or "file"
-    reason = getattr(exc, "strerror", None) or (f"not UTF-8 text ({exc.reason})" if isinstance(exc, UnicodeDecodeError) else exc)
-    return fail(f"cannot read {name}: {reason}")
+    return fail(describe_os_error(exc, "read", fallback="file"))
 
 
 def _print_errors(report, github: bool) -> None:

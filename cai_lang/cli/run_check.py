@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from cai_lang.cli.printing import print_diagnostics
+from cai_lang.errors import describe_os_error
 
 FORMATS = ("text", "json", "sarif", "github")
 STDIN = "-"  # `caic check -` reads the constitution from standard input
@@ -46,9 +47,7 @@ def run_check(files: list[str], deployment: str | None, output_format: str, stri
         err.write(f"error: {exc}\n")
         return 2
     except (OSError, UnicodeDecodeError) as exc:
-        name = getattr(exc, "filename", None) or "file"
-        reason = getattr(exc, "strerror", None) or (f"not UTF-8 text ({exc.reason})" if isinstance(exc, UnicodeDecodeError) else exc)
-        err.write(f"error: cannot read {name}: {reason}\n")
+        err.write(f"error: {describe_os_error(exc, 'read', fallback='file')}\n")
         return 2
     if output_format == "json":
         out.write(render.render_json(report.diagnostics) + "\n")

@@ -25,6 +25,7 @@ from cai_lang.cli.common import fail as _fail
 from cai_lang.cli.config_option import with_config_file
 from cai_lang.cli.help_words import WordsGroup
 from cai_lang.cli.options import build, from_configs
+from cai_lang.errors import describe_os_error
 from cai_lang.train.config import (
     GENERATE_RL,
     GENERATE_SL,
@@ -74,7 +75,7 @@ def tiny_model(
     try:
         folder = build_tiny_model(out_dir, size=size.value, seed=seed)
     except OSError as exc:
-        raise _fail(f"cannot write {getattr(exc, 'filename', None) or out_dir}: {exc.strerror or exc}")
+        raise _fail(describe_os_error(exc, "write", fallback=out_dir))
     typer.echo(f"wrote a random {size.value} model to {folder} (weights are random: for pipeline tests only)")
 
 

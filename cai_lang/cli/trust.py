@@ -16,6 +16,7 @@ from typing import List, Optional
 import typer
 
 from cai_lang.cli.common import fail
+from cai_lang.errors import describe_os_error
 
 
 def register(app: typer.Typer) -> None:
@@ -29,7 +30,7 @@ def _rows(path: Path) -> list[dict]:
     try:
         return read_jsonl(path)
     except (OSError, ValueError) as exc:
-        raise fail(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}")
+        raise fail(describe_os_error(exc, "read", path))
 
 
 def labels(

@@ -31,6 +31,7 @@ from cai_lang.codegen.conditions import (
     applies,
     decide,
 )
+from cai_lang.errors import CaicError, describe_os_error
 
 BUNDLE_FORMAT = 1
 BUNDLE_FILE = "bundle.json"
@@ -372,7 +373,7 @@ def canonical_json(data: Any) -> bytes:
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
 
 
-class BundleError(ValueError):
+class BundleError(CaicError, ValueError):
     """A bundle file that cannot be used: unreadable, malformed, or altered since it was compiled."""
 
 
@@ -388,7 +389,7 @@ def load_bundle(path: str | Path, *, verify: bool = True) -> Bundle:
     try:
         bundle = Bundle.model_validate_json(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise BundleError(f"cannot read {path}: {exc.strerror or exc}") from exc
+        raise BundleError(describe_os_error(exc, "read", path)) from exc
     except ValueError as exc:
         raise BundleError(f"{path} is not a valid bundle: {exc}") from exc
     if bundle.format != BUNDLE_FORMAT:

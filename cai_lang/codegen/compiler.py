@@ -36,17 +36,7 @@ from cai_lang.codegen.bundle import (
     Turn,
     Wording,
 )
-from cai_lang.codegen.conditions import (
-    TRUE,
-    AndExpr,
-    CompareExpr,
-    ConstExpr,
-    ContextVariableSpec,
-    InExpr,
-    NotExpr,
-    OrExpr,
-    VarExpr,
-)
+from cai_lang.codegen.conditions import TRUE, ContextVariableSpec
 from cai_lang.codegen.templates import (
     TEMPLATE_OPTIONS,
     TEMPLATE_VARIABLES,
@@ -60,6 +50,7 @@ from cai_lang.codegen.wording import (
     rule_wording,
 )
 from cai_lang.ir import nodes as ir
+from cai_lang.ir.conditions import strip
 from cai_lang.ir.model import (
     ConflictDef,
     Constitution,
@@ -76,28 +67,9 @@ MARKDOWN_FILE = "constitution.md"
 # ---------------------------------------------------------------- conditions
 
 
-def tree_of(condition: ir.Condition):
-    """The span-free bundle tree of an IR condition."""
-    if isinstance(condition, ir.BoolConst):
-        return ConstExpr(value=condition.value)
-    if isinstance(condition, ir.VarCond):
-        return VarExpr(var=condition.var.value)
-    if isinstance(condition, ir.CompareCond):
-        return CompareExpr(var=condition.var.value, op=condition.op, value=condition.value.value)
-    if isinstance(condition, ir.InCond):
-        return InExpr(var=condition.var.value, values=tuple(v.value for v in condition.values))
-    if isinstance(condition, ir.NotCond):
-        return NotExpr(operand=tree_of(condition.operand))
-    if isinstance(condition, ir.AndCond):
-        return AndExpr(operands=tuple(tree_of(o) for o in condition.operands))
-    if isinstance(condition, ir.OrCond):
-        return OrExpr(operands=tuple(tree_of(o) for o in condition.operands))
-    raise TypeError(f"not a condition: {condition!r}")
-
-
 def condition_of(condition: ir.Condition | None) -> Condition:
     """A bundle condition; a missing one (no `applies when`, no `when`) is `true`."""
-    tree = TRUE if condition is None else tree_of(condition)
+    tree = TRUE if condition is None else strip(condition)
     return Condition(tree=tree, text=condition_text(tree))
 
 
@@ -169,7 +141,7 @@ def comparison_entry(node: ir.Comparison) -> ComparisonExample:
 def rule_entry(rule: RuleDef, deployment: ResolvedDeployment, tier: int) -> RuleEntry:
     node = rule.node
     action = deployment.actions[rule.action]
-    guard_tree = tree_of(node.condition) if node.condition is not None else None
+    guard_tree = strip(node.condition) if node.condition is not None else None
     return RuleEntry(
         id=rule.id,
         origin=rule.origin,

@@ -2,10 +2,10 @@
 
 A bundle stores every context condition (a principle's `applies when`, a
 rule's effective condition, a conflict clause, a deployment's `assume`) as
-a small JSON tree: the same tagged union as the IR (`kind` is one of const,
-var, compare, in, not, and, or) but without source spans, so the trainer
-can read it without the parser. This module owns those tree models and
-decides them against a prompt's context labels.
+a small JSON tree: the span-free form of the one condition algebra
+(`cai_lang.ir.conditions`), so the trainer can read it without the parser.
+It is evaluated by that module's `evaluate`, the very function the checker
+uses; this module decides trees against a prompt's partial context labels.
 
 Labels may be partial: a trainer often knows a prompt's `topic` but not
 whether its user is `authorized`. `decide` is therefore three-valued and
@@ -21,68 +21,24 @@ imports jinja2.
 from __future__ import annotations
 
 import itertools
-from typing import Annotated, Iterable, Literal, Mapping, Union
+from typing import Iterable, Literal, Mapping
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
-Label = Union[bool, str]
-
-
-class _Tree(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class ConstExpr(_Tree):
-    kind: Literal["const"] = "const"
-    value: bool
-
-
-class VarExpr(_Tree):
-    """A bool context variable on its own: holds when the variable is true."""
-
-    kind: Literal["var"] = "var"
-    var: str
-
-
-class CompareExpr(_Tree):
-    """`var OP value` on an enum; `<`, `<=`, `>`, `>=` follow the declared order of values."""
-
-    kind: Literal["compare"] = "compare"
-    var: str
-    op: Literal["==", "!=", "<", "<=", ">", ">="]
-    value: str
-
-
-class InExpr(_Tree):
-    kind: Literal["in"] = "in"
-    var: str
-    values: tuple[str, ...]
-
-
-class NotExpr(_Tree):
-    kind: Literal["not"] = "not"
-    operand: "Expr"
-
-
-class AndExpr(_Tree):
-    kind: Literal["and"] = "and"
-    operands: tuple["Expr", ...]
-
-
-class OrExpr(_Tree):
-    kind: Literal["or"] = "or"
-    operands: tuple["Expr", ...]
-
-
-Expr = Annotated[
-    Union[ConstExpr, VarExpr, CompareExpr, InExpr, NotExpr, AndExpr, OrExpr],
-    Field(discriminator="kind"),
-]
-
-for _model in (NotExpr, AndExpr, OrExpr):
-    _model.model_rebuild()
-
-TRUE = ConstExpr(value=True)
+from cai_lang.ir.conditions import (  # noqa: F401  (the bundle's tree, re-exported for its readers)
+    TRUE,
+    AndExpr,
+    CompareExpr,
+    ConstExpr,
+    Expr,
+    InExpr,
+    Label,
+    NotExpr,
+    OrExpr,
+    VarExpr,
+    evaluate,
+    variables_read,
+)
 
 
 class ContextVariableSpec(BaseModel):
@@ -99,50 +55,6 @@ class ContextVariableSpec(BaseModel):
 
 
 Schema = Mapping[str, ContextVariableSpec]
-
-
-def variables_of(expr) -> set[str]:
-    """Every context variable a condition mentions."""
-    if isinstance(expr, (VarExpr, CompareExpr, InExpr)):
-        return {expr.var}
-    if isinstance(expr, NotExpr):
-        return variables_of(expr.operand)
-    if isinstance(expr, (AndExpr, OrExpr)):
-        return set().union(*(variables_of(o) for o in expr.operands))
-    return set()
-
-
-def evaluate(expr, assignment: Mapping[str, Label], schema: Schema) -> bool:
-    """The value of a condition when every variable it mentions has a value."""
-    if isinstance(expr, ConstExpr):
-        return expr.value
-    if isinstance(expr, VarExpr):
-        return assignment[expr.var] is True
-    if isinstance(expr, InExpr):
-        return assignment[expr.var] in expr.values
-    if isinstance(expr, CompareExpr):
-        actual = assignment[expr.var]
-        if expr.op == "==":
-            return _same(actual, expr.value)
-        if expr.op == "!=":
-            return not _same(actual, expr.value)
-        order = schema[expr.var].values
-        left, right = order.index(actual), order.index(expr.value)
-        return {"<": left < right, "<=": left <= right, ">": left > right, ">=": left >= right}[expr.op]
-    if isinstance(expr, NotExpr):
-        return not evaluate(expr.operand, assignment, schema)
-    if isinstance(expr, AndExpr):
-        return all(evaluate(o, assignment, schema) for o in expr.operands)
-    if isinstance(expr, OrExpr):
-        return any(evaluate(o, assignment, schema) for o in expr.operands)
-    raise TypeError(f"not a condition: {expr!r}")
-
-
-def _same(actual: Label, written: str) -> bool:
-    # Only enums are compared in a checked file; a bool compared to `true` is tolerated.
-    if isinstance(actual, bool):
-        return str(actual).lower() == written
-    return actual == written
 
 
 def check_labels(labels: Mapping[str, Label], schema: Schema) -> dict[str, Label]:
@@ -171,7 +83,7 @@ def decide(expr, labels: Mapping[str, Label], schema: Schema, assumptions: Itera
     """
     known = check_labels(labels, schema)
     assumptions = tuple(assumptions)
-    mentioned = variables_of(expr).union(*(variables_of(a) for a in assumptions))
+    mentioned = variables_read(expr).union(*(variables_read(a) for a in assumptions))
     missing = sorted(name for name in mentioned if name not in known)
     for name in missing:
         if name not in schema:

@@ -1,15 +1,25 @@
-"""Where each box, arrow and conflict badge of `caic graph` goes, when Graphviz is not there to decide.
+"""Where each box, arrow and conflict line of `caic graph` goes, when Graphviz is not there to decide.
 
-The layered (Sugiyama) layout comes from grandalf, a pure-Python library:
-its layers are the priority tiers (an invisible root above every tier-0
-item makes the whole deployment one graph, so isolated items are placed
-too), and its crossing reduction orders each layer. Boxes are sized from
-their text, and a final sweep per tier keeps neighbours a gap apart, so no
-two boxes touch. Conflicts are not drawn as labels on their lines, where
-they would overlap: each gets a numbered badge placed along its curve at
-the first spot clear of every box and badge, and the full resolution
-(every `prefer ... when ...` clause) is written in a legend under the
-graph. Coordinates are in points (1/72 inch), y growing downwards.
+One row per priority tier, tier 0 on top; nothing else ever shares a row
+and a row never wraps, so a row label is the tier of everything in it. Each
+row is ordered to cut crossings (a few barycentre sweeps, up and down, from
+declaration order) and packed left to right a gap apart; rows are centred
+on the widest. Lines are routed so that none can cross a box it does not
+connect:
+
+- a line between two rows runs only through the empty band between them;
+- a line that skips rows goes down through a *passage* in each row it
+  crosses, a vertical segment in the gap between two boxes (or beyond the
+  row's ends), chosen nearest to the straight line and spread when several
+  share a gap;
+- a conflict between two items of one row leaves the tops of both boxes,
+  runs along the band above the row, and comes back down.
+
+Each conflict carries a numbered badge, placed on its line at the first
+spot clear of every box and badge; the legend under the graph spells out
+its whole resolution. Coordinates are in points (1/72 inch), y growing
+downwards. Pure Python: no drawing library is needed to lay out, and the
+SVG is written from this layout directly (`graph_draw.py`).
 """
 
 from __future__ import annotations
@@ -22,15 +32,16 @@ from cai_lang.ir.order import PriorityGraph
 FONT_PT = 9.0
 CHAR_PT = 5.6  # mean advance of a 9 pt sans-serif character
 BOX_H = 34.0
-X_GAP = 22.0
-Y_GAP = 70.0
-ROW_GAP = 26.0  # between the rows of one wrapped tier
-MAX_ROW = 1000.0
+X_GAP = 34.0  # between neighbouring boxes: room for passages
+Y_GAP = 84.0  # between rows: room for lines and badges
 GUTTER = 64.0  # left of the rows, for their tier labels
 MARGIN = 24.0
+TOP = 78.0  # the title, and room for conflicts bowing above the first row
 BADGE = 20.0
 LEGEND_LINE = 14.0
+CLEAR = 7.0  # the least distance between a passage and a box
 
+Point = tuple[float, float]
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1
 
 
@@ -56,14 +67,14 @@ class Conflict:
     left: str
     right: str
     text: str  # the whole resolution, for the legend
-    control: tuple[float, float] = (0.0, 0.0)  # quadratic Bézier control point
-    badge: tuple[float, float] = (0.0, 0.0)
+    route: list[Point] = field(default_factory=list)
+    badge: Point = (0.0, 0.0)
 
 
 @dataclass
 class Layout:
     nodes: dict[str, Node]
-    edges: list[tuple[str, str, list[tuple[float, float]]]]  # higher, lower, route
+    edges: list[tuple[str, str, list[Point]]]  # higher, lower, route (last point: the arrow head)
     rows: list[tuple[int, float]] = field(default_factory=list)  # (tier, y) of each row
     conflicts: list[Conflict] = field(default_factory=list)
     width: float = 0.0
@@ -97,20 +108,125 @@ def _overlaps(a: Box, b: Box, pad: float = 2.0) -> bool:
     return a[0] < b[2] + pad and b[0] < a[2] + pad and a[1] < b[3] + pad and b[1] < a[3] + pad
 
 
-class _View:
-    """What grandalf reads (w, h) and writes (xy, and the route of an edge)."""
+def segment_hits_box(p: Point, q: Point, box: Box) -> bool:
+    """Whether the segment p-q passes through the inside of `box` (Liang-Barsky clipping)."""
+    x0, y0, x1, y1 = box
+    dx, dy = q[0] - p[0], q[1] - p[1]
+    low, high = 0.0, 1.0
+    for step, room in ((-dx, p[0] - x0), (dx, x1 - p[0]), (-dy, p[1] - y0), (dy, y1 - p[1])):
+        if step == 0:
+            if room <= 0:
+                return False
+            continue
+        t = room / step
+        if step < 0:
+            low = max(low, t)
+        else:
+            high = min(high, t)
+    return low < high
 
-    def __init__(self, w: float = 0.0, h: float = 0.0):
-        self.w, self.h, self.xy, self.path = w, h, (0.0, 0.0), []
 
-    def setpath(self, points) -> None:
-        self.path = [tuple(p) for p in points]
+# ---------------------------------------------------------------- rows
+def _order(nodes: dict[str, Node], links: list[tuple[str, str]], ranks: list[int]) -> dict[int, list[str]]:
+    """Each tier's items left to right: declaration order, then barycentre sweeps."""
+    rows = {tier: [n for n in nodes if nodes[n].tier == tier] for tier in ranks}
+    neighbours: dict[str, list[str]] = {n: [] for n in nodes}
+    for a, b in links:
+        neighbours[a].append(b)
+        neighbours[b].append(a)
+
+    def place() -> None:
+        for tier in ranks:
+            x = 0.0
+            for item in rows[tier]:
+                nodes[item].x = x + nodes[item].w / 2
+                x += nodes[item].w + X_GAP
+
+    place()
+    for sweep in range(6):
+        sequence = ranks if sweep % 2 == 0 else list(reversed(ranks))
+        for index, tier in enumerate(sequence):
+            done = set(sequence[:index])
+            def key(item: str, tier: int = tier, done: set = done) -> tuple[float, int]:
+                seen = [nodes[o].x for o in neighbours[item] if nodes[o].tier in done]
+                return (sum(seen) / len(seen) if seen else nodes[item].x, rows[tier].index(item))
+            rows[tier] = sorted(rows[tier], key=key)
+            place()
+    return rows
 
 
+def _spread(count: int, low: float, high: float) -> list[float]:
+    return [low + (high - low) * (i + 1) / (count + 1) for i in range(count)]
+
+
+class _Router:
+    """Passages through rows, and the ports where lines leave and enter boxes."""
+
+    def __init__(self, nodes: dict[str, Node], rows: dict[int, list[str]], ranks: list[int]):
+        self.nodes, self.rows, self.ranks = nodes, rows, ranks
+        self.wanted: dict[tuple[int, int], list[tuple[float, int]]] = {}  # (tier, gap) -> (desired x, line)
+        self.lines: list[list] = []  # per line: its points, with ("pass", tier) placeholders
+
+    def gaps(self, tier: int) -> list[tuple[float, float]]:
+        boxes = [self.nodes[i].box for i in self.rows[tier]]
+        edges = [-1e9] + [v for b in boxes for v in (b[0], b[2])] + [1e9]
+        return [(edges[i] + CLEAR, edges[i + 1] - CLEAR) for i in range(0, len(edges), 2)]
+
+    def through(self, start: Point, end: Point, upper: int, lower: int) -> list:
+        """A line from `start` (row `upper`) to `end` (row `lower`), passing the rows between."""
+        line: list = [start]
+        between = [t for t in self.ranks if upper < t < lower]
+        for tier in between:
+            y = self.nodes[self.rows[tier][0]].y
+            share = (y - start[1]) / max(1.0, end[1] - start[1])
+            desired = start[0] + share * (end[0] - start[0])
+            gaps = self.gaps(tier)
+            index = min(range(len(gaps)), key=lambda i: 0 if gaps[i][0] <= desired <= gaps[i][1] else min(abs(desired - gaps[i][0]), abs(desired - gaps[i][1])))
+            self.wanted.setdefault((tier, index), []).append((desired, len(self.lines)))
+            line.append(("pass", tier, index))
+        line.append(end)
+        self.lines.append(line)
+        return line
+
+    def finish(self) -> list[list[Point]]:
+        """Every line with its passages placed: spread over their gap, in the order they want."""
+        placed: dict[tuple[int, int, int], float] = {}
+        for (tier, index), wanted in self.wanted.items():
+            low, high = self.gaps(tier)[index]
+            if low < -1e8:  # left of the row: open-ended
+                low = high - 18.0 * (len(wanted) + 1)
+            if high > 1e8:
+                high = low + 18.0 * (len(wanted) + 1)
+            for x, (_desired, line) in zip(_spread(len(wanted), low, high), sorted(wanted)):
+                placed[(tier, index, line)] = x
+        routes = []
+        for number, line in enumerate(self.lines):
+            points: list[Point] = []
+            for point in line:
+                if isinstance(point[0], str):
+                    _, tier, index = point
+                    x = placed[(tier, index, number)]
+                    y = self.nodes[self.rows[tier][0]].y
+                    points += [(x, y - BOX_H / 2 - 1), (x, y + BOX_H / 2 + 1)]
+                else:
+                    points.append(point)
+            routes.append(points)
+        return routes
+
+
+def _ports(nodes: dict[str, Node], uses: dict[tuple[str, str], list[tuple[float, int]]]) -> dict[int, float]:
+    """x of each line's end on a box side ("top"/"bottom"), spread along the side in the order of the other ends."""
+    found: dict[int, float] = {}
+    for (item, _side), ends in uses.items():
+        node = nodes[item]
+        span = min(node.w - 16, 14.0 * len(ends))
+        for x, (_other, line) in zip(_spread(len(ends), node.x - span / 2, node.x + span / 2) if len(ends) > 1 else [node.x], sorted(ends)):
+            found[line] = x
+    return found
+
+
+# ---------------------------------------------------------------- the layout
 def layout(deployment: ResolvedDeployment) -> Layout:
-    from grandalf.graphs import Edge, Graph, Vertex
-    from grandalf.layouts import SugiyamaLayout
-
     graph = PriorityGraph(deployment.priorities)
     listed = items(deployment)
     tiers = graph.tiers(item for item, _ in listed)
@@ -119,72 +235,96 @@ def layout(deployment: ResolvedDeployment) -> Layout:
         weight = deployment.weights.get(item)
         label = item if weight in (None, 1.0) else f"{item}  ×{weight:g}"
         nodes[item] = Node(item, kind, tiers[item], label, w=CHAR_PT * len(label) + 20)
-    vertices = {item: Vertex(item) for item in nodes}
-    root = Vertex(None)
-    for item, vertex in vertices.items():
-        vertex.view = _View(nodes[item].w, BOX_H)
-    root.view = _View(1.0, BOX_H)
+    ranks = sorted(set(tiers.values()))
     links = direct_edges(deployment, graph)
-    edges = [Edge(vertices[a], vertices[b]) for a, b in links]
-    edges += [Edge(root, vertices[item]) for item in nodes if tiers[item] == min(tiers.values())]
-    for edge in edges:
-        edge.view = _View()
-    sugiyama = SugiyamaLayout(Graph([root, *vertices.values()], edges).C[0])
-    sugiyama.xspace, sugiyama.yspace = X_GAP, Y_GAP
-    sugiyama.init_all(roots=[root])
-    sugiyama.draw()
+    rows = _order(nodes, links, ranks)
 
-    # Rows by tier; grandalf's x gives the order. A tier wider than MAX_ROW wraps onto more rows,
-    # and each row is packed left to right a gap apart, so no two boxes touch.
-    y = MARGIN + 28 + BOX_H / 2
-    rows: list[tuple[int, float]] = []
-    for tier in sorted(set(tiers.values())):
-        ordered = sorted((n for n in nodes.values() if n.tier == tier), key=lambda n: vertices[n.id].view.xy[0])
-        x = GUTTER
-        for n, node in enumerate(ordered):
-            if n and x + node.w > GUTTER + MAX_ROW:
-                x, y = GUTTER, y + BOX_H + ROW_GAP
-            node.x, node.y = x + node.w / 2, y
-            x += node.w + X_GAP
-            if not rows or rows[-1][1] != y:
-                rows.append((tier, y))
-        y += BOX_H + Y_GAP
-    width = max((n.box[2] for n in nodes.values()), default=200.0) + MARGIN
-    routes = []
-    for (a, b), edge in zip(links, edges):
-        inner = [(x, nodes[a].y + (y - vertices[a].view.xy[1]) * (nodes[b].y - nodes[a].y) / max(1.0, vertices[b].view.xy[1] - vertices[a].view.xy[1]))
-                 for x, y in edge.view.path[1:-1]]
-        routes.append((a, b, [(nodes[a].x, nodes[a].box[3]), *inner, (nodes[b].x, nodes[b].box[1])]))
-    result = Layout(nodes, routes, rows=rows, width=max(width, 360.0), height=max((n.box[3] for n in nodes.values()), default=60.0) + MARGIN)
-    _place_conflicts(result, deployment)
+    widest = max((sum(nodes[i].w for i in row) + X_GAP * (len(row) - 1) for row in rows.values()), default=200.0)
+    above: dict[str, list[str]] = {n: [] for n in nodes}
+    for a, b in links:
+        above[b].append(a)
+    row_y = {}
+    for index, tier in enumerate(ranks):
+        row_y[tier] = TOP + BOX_H / 2 + index * (BOX_H + Y_GAP)
+        row = rows[tier]
+        x = GUTTER + MARGIN + (widest - (sum(nodes[i].w for i in row) + X_GAP * (len(row) - 1))) / 2
+        for item in row:
+            nodes[item].x, nodes[item].y = x + nodes[item].w / 2, row_y[tier]
+            x += nodes[item].w + X_GAP
+        # Slide the row under the items that outrank it, so arrows run as steeply as they can.
+        pulls = [sum(nodes[a].x for a in above[i]) / len(above[i]) - nodes[i].x for i in row if above[i]]
+        if pulls and index:
+            room_left = nodes[row[0]].box[0] - GUTTER - MARGIN
+            room_right = GUTTER + MARGIN + widest - nodes[row[-1]].box[2]
+            move = min(max(sum(pulls) / len(pulls), -room_left), room_right)
+            for item in row:
+                nodes[item].x += move
+
+    shown = [c for c in deployment.conflicts if c.left in nodes and c.right in nodes]
+    # Ports: each line leaves the upper box's bottom and enters the lower box's top (a same-row
+    # conflict uses both tops), spread along the side in the order of the other end's x.
+    uses: dict[tuple[str, str], list[tuple[float, int]]] = {}
+    ends: list[tuple[str, str, str, str]] = []  # per line: upper, lower, side at upper, side at lower
+    for a, b in links:
+        ends.append((a, b, "bottom", "top"))
+    for conflict in shown:
+        a, b = sorted((conflict.left, conflict.right), key=lambda i: (nodes[i].y, nodes[i].x))
+        ends.append((a, b, "top" if nodes[a].y == nodes[b].y else "bottom", "top"))
+    for line, (a, b, side_a, side_b) in enumerate(ends):
+        uses.setdefault((a, side_a), []).append((nodes[b].x, 2 * line))
+        uses.setdefault((b, side_b), []).append((nodes[a].x, 2 * line + 1))
+    port = _ports(nodes, uses)
+
+    router = _Router(nodes, rows, ranks)
+    same_row: dict[int, int] = {}
+    conflict_routes: list[list[Point]] = []
+    for line, (a, b, side_a, _side_b) in enumerate(ends):
+        na, nb = nodes[a], nodes[b]
+        start = (port[2 * line], na.box[1] if side_a == "top" else na.box[3])
+        end = (port[2 * line + 1], nb.box[1])
+        if side_a == "top":  # a same-row conflict: up, along the band above the row, down
+            level = same_row.get(na.tier, 0)
+            same_row[na.tier] = level + 1
+            lift = na.box[1] - 14.0 - 9.0 * (level % max(1, int((Y_GAP - 30) // 9)))
+            route = [start, (start[0], lift), (end[0], lift), end]
+            router.lines.append(route)
+        else:
+            router.through(start, end, na.tier, nb.tier)
+    routes = router.finish()
+    edges = [(a, b, routes[line]) for line, (a, b) in enumerate(links)]
+    conflict_routes = routes[len(links) :]
+
+    xs = [p[0] for route in routes for p in route] + [n.box[2] for n in nodes.values()]
+    width = max(max(xs, default=200.0) + MARGIN, 360.0)
+    shift = max(0.0, GUTTER + 8 - min([p[0] for route in routes for p in route] + [GUTTER + 8]))
+    if shift:  # a passage left of every row: move everything right of the tier labels
+        for node in nodes.values():
+            node.x += shift
+        edges = [(a, b, [(x + shift, y) for x, y in route]) for a, b, route in edges]
+        conflict_routes = [[(x + shift, y) for x, y in route] for route in conflict_routes]
+        width += shift
+    height = max((n.box[3] for n in nodes.values()), default=60.0) + MARGIN
+    result = Layout(nodes, edges, rows=[(t, row_y[t]) for t in ranks], width=width, height=height)
+    _place_badges(result, shown, conflict_routes)
     return result
 
 
-def _place_conflicts(result: Layout, deployment: ResolvedDeployment) -> None:
-    # The title line and the tier labels are taken too.
-    taken: list[Box] = [n.box for n in result.nodes.values()] + [(0, 0, result.width * 0.6, MARGIN + 12)]
+def _place_badges(result: Layout, shown, routes: list[list[Point]]) -> None:
+    taken: list[Box] = [n.box for n in result.nodes.values()] + [(0, 0, result.width * 0.7, MARGIN + 14)]
     taken += [(0, y - 8, GUTTER - 4, y + 8) for _, y in result.rows]
-    shown = [c for c in deployment.conflicts if c.left in result.nodes and c.right in result.nodes]
-    for number, conflict in enumerate(shown, 1):
-        a, b = result.nodes[conflict.left], result.nodes[conflict.right]
-        (x1, y1), (x2, y2) = (a.x, a.y), (b.x, b.y)
-        entry = Conflict(number, conflict.left, conflict.right, conflict_text(conflict))
+    for number, (conflict, route) in enumerate(zip(shown, routes), 1):
+        entry = Conflict(number, conflict.left, conflict.right, conflict_text(conflict), route=route)
+        candidates = []
+        for p, q in sorted(zip(route, route[1:]), key=lambda s: -abs(s[1][0] - s[0][0]) - abs(s[1][1] - s[0][1])):
+            candidates += [(p[0] + t * (q[0] - p[0]), p[1] + t * (q[1] - p[1])) for t in (0.5, 0.35, 0.65, 0.2, 0.8)]
         best = None
-        for bend in (0.25, -0.25, 0.45, -0.45, 0.7, -0.7, 1.0, -1.0, 1.4, -1.4):
-            # Same-row conflicts bow above the row, so they do not run through the boxes between them.
-            sign = -1.0 if abs(y1 - y2) < 1 and bend * (x2 - x1) < 0 else 1.0
-            cx, cy = (x1 + x2) / 2 + bend * (y2 - y1) * sign, (y1 + y2) / 2 - bend * (x2 - x1) * sign
-            for t in (0.5, 0.4, 0.6, 0.3, 0.7, 0.22, 0.78):
-                px = (1 - t) ** 2 * x1 + 2 * t * (1 - t) * cx + t * t * x2
-                py = (1 - t) ** 2 * y1 + 2 * t * (1 - t) * cy + t * t * y2
-                box = (px - BADGE / 2, py - BADGE / 2, px + BADGE / 2, py + BADGE / 2)
-                if box[1] > 0 and not any(_overlaps(box, other) for other in taken):
-                    best = ((cx, cy), (px, py))
-                    break
-            if best:
+        for x, y in candidates:
+            box = (x - BADGE / 2, y - BADGE / 2, x + BADGE / 2, y + BADGE / 2)
+            if box[1] > 0 and not any(_overlaps(box, other) for other in taken):
+                best = (x, y)
                 break
-        if best is None:  # nowhere clear on any curve: put the badge in the margin above the graph
-            best = (((x1 + x2) / 2, (y1 + y2) / 2), (result.width * 0.6 + number * (BADGE + 4), MARGIN / 2 + 4))
-        entry.control, entry.badge = best
+        if best is None:  # nowhere clear on the line: beside the title, where the legend names it
+            best = (result.width * 0.7 + number * (BADGE + 4), MARGIN / 2 + 4)
+        entry.badge = best
         taken.append(result.badge_box(entry))
         result.conflicts.append(entry)

@@ -23,6 +23,7 @@ from jinja2 import StrictUndefined, meta
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from cai_lang.codegen.bundle import Bundle, Template
+from cai_lang.errors import CaicError
 
 DIALECTS = ("chat", "text", "paper")
 # `paper` is the text dialect with the comparison frame laid out as in the
@@ -64,7 +65,7 @@ TEMPLATE_OPTIONS: dict[str, bool] = {
 }
 
 
-class TemplateVariableError(KeyError):
+class TemplateVariableError(CaicError, KeyError):
     def __str__(self) -> str:
         return str(self.args[0])
 

@@ -14,15 +14,7 @@ jinja2; the functions take bundle condition trees, not IR.
 from __future__ import annotations
 
 from cai_lang.codegen.bundle import Clause, EarlyStop, Wording
-from cai_lang.codegen.conditions import (
-    AndExpr,
-    CompareExpr,
-    ConstExpr,
-    InExpr,
-    NotExpr,
-    OrExpr,
-    VarExpr,
-)
+from cai_lang.ir.conditions import NEGATED_COMPARISON, Algebra, fold
 
 
 def words(identifier: str) -> str:
@@ -45,62 +37,56 @@ _COMPARE = {
     ">": "{var} is higher than {value}",
     ">=": "{var} is {value} or higher",
 }
-_NEGATED = {"==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
+
+
+class _Reading(Algebra[tuple[str, str]]):
+    """Each condition read twice: as it is, and negated (so `not` is pushed into the simple cases)."""
+
+    def const(self, node, value):
+        return ("true", "false") if value else ("false", "true")
+
+    def var(self, node, name):
+        return words(name), f"not {words(name)}"
+
+    def compare(self, node, name, op, value):
+        return tuple(_COMPARE[o].format(var=words(name), value=words(value)) for o in (op, NEGATED_COMPARISON[op]))
+
+    def member(self, node, name, values):
+        if len(values) == 1:
+            return f"{words(name)} is {words(values[0])}", f"{words(name)} is not {words(values[0])}"
+        return f"{words(name)} is {_listing(values, 'or')}", f"{words(name)} is neither {_listing(values, 'nor')}"
+
+    def negate(self, node, operand):
+        return operand[1], operand[0]
+
+    def conjoin(self, node, operands):
+        return self._joined(node, operands, " and ")
+
+    def disjoin(self, node, operands):
+        return self._joined(node, operands, " or ")
+
+    @staticmethod
+    def _joined(node, operands, joiner):
+        # `and` inside `or` (and the reverse) is bracketed so the reading is unambiguous.
+        parts = [f"({text})" if o.kind in ("and", "or") and o.kind != node.kind else text for o, (text, _) in zip(node.operands, operands)]
+        text = joiner.join(parts)
+        return text, f"not ({text})"
+
+
+def _text(expr) -> str:
+    return fold(expr, _Reading())[0]
 
 
 def condition_text(expr) -> str:
     """A condition in plain English; the constant conditions read "always" and "never"."""
-    if isinstance(expr, ConstExpr):
+    if expr.kind == "const":
         return "always" if expr.value else "never"
-    return _text(expr)
-
-
-def _text(expr) -> str:
-    if isinstance(expr, ConstExpr):
-        return "true" if expr.value else "false"
-    if isinstance(expr, VarExpr):
-        return words(expr.var)
-    if isinstance(expr, CompareExpr):
-        return _COMPARE[expr.op].format(var=words(expr.var), value=words(expr.value))
-    if isinstance(expr, InExpr):
-        if len(expr.values) == 1:
-            return f"{words(expr.var)} is {words(expr.values[0])}"
-        return f"{words(expr.var)} is {_listing(expr.values, 'or')}"
-    if isinstance(expr, NotExpr):
-        return _negated(expr.operand)
-    if isinstance(expr, (AndExpr, OrExpr)):
-        joiner = " and " if isinstance(expr, AndExpr) else " or "
-        return joiner.join(_operand(o, expr) for o in expr.operands)
-    raise TypeError(f"not a condition: {expr!r}")
-
-
-def _negated(expr) -> str:
-    # Push `not` into the simple cases so the text reads naturally.
-    if isinstance(expr, VarExpr):
-        return f"not {words(expr.var)}"
-    if isinstance(expr, CompareExpr):
-        return _COMPARE[_NEGATED[expr.op]].format(var=words(expr.var), value=words(expr.value))
-    if isinstance(expr, InExpr):
-        if len(expr.values) == 1:
-            return f"{words(expr.var)} is not {words(expr.values[0])}"
-        return f"{words(expr.var)} is neither {_listing(expr.values, 'nor')}"
-    if isinstance(expr, ConstExpr):
-        return _text(ConstExpr(value=not expr.value))
-    if isinstance(expr, NotExpr):
-        return _text(expr.operand)
-    return f"not ({_text(expr)})"
-
-
-def _operand(expr, parent) -> str:
-    # `and` inside `or` (and the reverse) is bracketed so the reading is unambiguous.
-    if isinstance(expr, (AndExpr, OrExpr)) and type(expr) is not type(parent):
-        return f"({_text(expr)})"
     return _text(expr)
 
 
 def applies_text(expr) -> str:
     """Where an item applies, as a phrase: "in every context" or "when topic is medical"."""
-    if isinstance(expr, ConstExpr):
+    if expr.kind == "const":
         return "in every context" if expr.value else "in no context"
     return f"when {_text(expr)}"
 
@@ -111,7 +97,7 @@ def applies_text(expr) -> str:
 def rule_clause(verdict: str, action_text: str, guard: str | None, guard_expr) -> str:
     """`never reveal X unless authorized`: the rule as the author wrote it, in words."""
     clause = f"{verdict} {action_text}"
-    if guard is not None and guard_expr is not None and not (isinstance(guard_expr, ConstExpr) and guard_expr.value is (guard == "when")):
+    if guard is not None and guard_expr is not None and not (guard_expr.kind == "const" and guard_expr.value is (guard == "when")):
         clause += f" {guard} {_text(guard_expr)}"
     return clause
 

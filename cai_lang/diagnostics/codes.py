@@ -31,6 +31,11 @@ class Code:
     # Some examples need other files (imports); tests skip running those.
     self_contained: bool = True
 
+    @property
+    def phase(self) -> str:
+        """The checker phase that reports this code (see `PHASES`)."""
+        return PHASE_OF[self.code]
+
 
 _CODES: list[Code] = [
     Code(
@@ -478,6 +483,32 @@ _CODES: list[Code] = [
         'principle helpful {  # caic: allow W302\n    compare "Which response answers the question that was asked?"\n}\n',
     ),
     Code(
+        "W314",
+        Severity.WARNING,
+        "hazard categories the constitution leaves uncovered",
+        "`import std.hazards` says the constitution means to cover the twelve "
+        "hazard categories of the MLCommons AILuminate benchmark (each has a "
+        "Llama Guard 3 counterpart): violent_crimes (S1), sex_related_crimes (S3), "
+        "child_sexual_exploitation (S4), suicide_self_harm (S11), "
+        "indiscriminate_weapons (S9), intellectual_property (S8), defamation (S5), "
+        "non_violent_crimes (S2), hate (S10), privacy (S7), specialized_advice (S6) "
+        "and sexual_content (S12). A principle covers a category when it carries "
+        "the category's name among its `tags`, in the base constitution or in "
+        "any deployment. The warning, on the import, lists every category no "
+        "principle is tagged with, so a gap in what the constitution guards "
+        "against is seen before red-teaming finds it. Tag the principles that "
+        "cover each category, or add principles for those that are missing.",
+        "import std.hazards\n"
+        'principle no_violence {\n    tags [violent_crimes]\n    critique "Point out help with hurting people."\n'
+        '    revision "Rewrite the response without that help."\n}\n',
+        "import std.hazards\n"
+        'principle harms {\n    tags [violent_crimes, sex_related_crimes, child_sexual_exploitation, suicide_self_harm,\n'
+        "          indiscriminate_weapons, intellectual_property, defamation, non_violent_crimes, hate,\n"
+        "          privacy, specialized_advice, sexual_content]\n"
+        '    critique "Point out content in any of the hazard categories."\n'
+        '    revision "Rewrite the response without that content."\n}\n',
+    ),
+    Code(
         "I401",
         Severity.INFO,
         "rule contradiction resolved by priority",
@@ -498,6 +529,22 @@ _CODES: list[Code] = [
 ]
 
 CODES: dict[str, Code] = {entry.code: entry for entry in _CODES}
+
+# Which phase of the checker (`cai_lang.check`) reports each code, in the
+# order they run: the parser; the program passes (names, fields, patterns,
+# types, tests), whose errors stop the later phases; the passes run once per
+# deployment (an extends cycle, E207, is found while resolving but concerns
+# deployments and is cut, so it stops nothing); the final passes, which need
+# every deployment's results.
+PHASES: dict[str, tuple[str, ...]] = {
+    "syntax": ("E001", "E002"),
+    "program": ("E101", "E102", "E103", "E104", "E105", "E106", "E107", "E108", "W309"),
+    "deployment": ("E201", "E202", "E203", "E204", "E205", "E206", "E207", "E208", "W301", "W302", "W303", "W304", "W305", "W307", "I401"),
+    "final": ("W306", "W308", "W310", "W314"),
+}
+PHASE_OF: dict[str, str] = {code: phase for phase, codes in PHASES.items() for code in codes}
+# Errors of these phases leave the model unfit for the deployment passes.
+BLOCKING_PHASES = ("syntax", "program")
 
 
 def lookup(code: str) -> Code | None:

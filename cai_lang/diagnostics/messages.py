@@ -23,6 +23,7 @@ UNKNOWN_REFERENCE = Message("E101", "unknown {kind} `{name}`")
 UNKNOWN_MODULE = Message("E101", "unknown module alias `{alias}` in `{ref}`")
 UNKNOWN_VALUE = Message("E101", "`{value}` is not a value of `{var}` (its values are {values})")
 DUPLICATE = Message("E102", "{kind} `{name}` is defined more than once")
+NAME_TAKEN = Message("E102", "{kind} `{name}` reuses the name of {other} `{name}`: principles and rules share one namespace")
 IMPORT_NOT_FOUND = Message("E103", "cannot find module `{target}`")
 IMPORT_NOT_STD = Message("E103", "cannot find module `{target}`: unquoted imports name standard library modules, `std.NAME`")
 IMPORT_UNREADABLE = Message("E103", "cannot read module `{target}`: {reason}")
@@ -84,6 +85,7 @@ UNUSED_VARIABLE = Message("W306", "context variable `{name}` is declared but no 
 DEAD_CONDITION = Message("W307", "{what} can never hold")
 BAD_SUPPRESSION = Message("W310", "suppression comment: {problem}")
 UNUSED_SUPPRESSION = Message("W310", "`caic: allow {code}` silences nothing here")
+HAZARDS_UNCOVERED = Message("W314", "the hazard taxonomy is imported, but no principle is tagged with {count} of its {total} categories: {categories}")
 RISKY_DETECTOR = Message("W309", "the detect regex of rule `{name}` {problem}")
 RULES_RESOLVED = Message(
     "I401", "rules `{never}` (never {action}) and `{always}` (always {action}) overlap; `{winner}` wins by priority"

@@ -14,6 +14,7 @@ from typing import Any, Iterable, Union
 from pydantic import BaseModel, ConfigDict
 
 from cai_lang.diagnostics.codes import CODES, Severity
+from cai_lang.diagnostics.fixes import Fix
 from cai_lang.span import Span
 
 WitnessValue = Union[bool, str]
@@ -40,6 +41,8 @@ class Diagnostic(BaseModel):
     # Which wording in `messages.py` produced it (e.g. "REPEATED_FIELD"), for
     # tools that must tell findings of one code apart; not part of the JSON.
     kind: str | None = None
+    # Edits that would fix it (`caic fix` applies the `applicable` ones).
+    fixes: tuple[Fix, ...] = ()
 
     @property
     def is_error(self) -> bool:
@@ -80,6 +83,7 @@ class Message:
         related: Iterable[Related] = (),
         deployment: str | None = None,
         witness: dict[str, WitnessValue] | None = None,
+        fixes: Iterable[Fix | None] = (),
         **fields: Any,
     ) -> Diagnostic:
         return Diagnostic(
@@ -92,6 +96,7 @@ class Message:
             witness=witness,
             help=help,
             kind=self.name,
+            fixes=tuple(f for f in fixes if f is not None),
         )
 
 

@@ -5,8 +5,10 @@ the source line with a caret span under the offending text, then notes
 (deployment, witness, related places) and a `help:` line. Colour is added
 only when writing to a terminal (rich decides). JSON follows section 4 of
 the contract key for key, plus `help` (the help line, or null) and
-`suggestions` (the names a "did you mean" proposes, possibly empty); SARIF
-is what code-scanning tools load.
+`suggestions` (the names a "did you mean" proposes, possibly empty) and
+`fixes` (each with a title, `applicable` when `caic fix` applies it, and its
+edits: a range and the text that replaces it); SARIF is what code-scanning
+tools load.
 """
 
 from __future__ import annotations
@@ -148,6 +150,17 @@ def diagnostic_json(diagnostic: Diagnostic) -> dict:
         "witness": diagnostic.witness,
         "help": diagnostic.help,
         "suggestions": suggestions(diagnostic.help),
+        "fixes": [
+            {
+                "title": fix.title,
+                "applicable": fix.applicable,
+                "edits": [
+                    {"file": e.span.file, "line": e.span.line, "column": e.span.column, "end_line": e.span.end_line, "end_column": e.span.end_column, "new_text": e.new_text}
+                    for e in fix.edits
+                ],
+            }
+            for fix in diagnostic.fixes
+        ],
         "related": [
             {"file": r.span.file, "line": r.span.line, "column": r.span.column, "message": r.message} for r in diagnostic.related
         ],

@@ -22,9 +22,10 @@ Message = Mapping[str, str]
 # {"role", "content"} messages is the chat dialect (rendered with the model's
 # chat template plus the generation prompt).
 Prompt = Union[str, Sequence[Message]]
+from cai_lang.errors import CaicError
 
 
-class EngineError(RuntimeError):
+class EngineError(CaicError, RuntimeError):
     """A backend could not do what was asked; the message says why."""
 
 

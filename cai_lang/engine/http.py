@@ -78,6 +78,7 @@ class HTTPBackend(GenerationBackend):
         concurrency: int = 8,
         top_logprobs: int = MAX_TOP_LOGPROBS,
         chat_template_kwargs: dict[str, Any] | None = None,
+        tokenizer: str | Any | None = None,
     ):
         if not model:
             raise ValueError(
@@ -106,6 +107,14 @@ class HTTPBackend(GenerationBackend):
         self._jitter = random.Random()
         # Optional request fields this server refused; left out from then on.
         self.dropped_fields: set[str] = set()
+        # With the served model's tokenizer, options are scored exactly from prompt log-probs (engine/exact.py).
+        self.exact = None
+        if tokenizer is not None:
+            from cai_lang.engine.exact import ExactScoring
+
+            self.exact = ExactScoring(tokenizer, chat_template_kwargs)
+        # How options were scored, for the run record: prompt-logprobs, echo-text, chat-top-logprobs.
+        self.scoring_routes: set[str] = set()
 
     # -- transport ----------------------------------------------------------
 
@@ -224,6 +233,14 @@ class HTTPBackend(GenerationBackend):
 
     def continuation_logprobs(self, prompts: Sequence[Prompt], continuations: Sequence[str]) -> list[float]:
         check_pairs(prompts, continuations)
+        if self.exact is not None and self.exact.refused is None and prompts:
+            try:
+                scores = self.exact.score(self, prompts, continuations)
+            except UnsupportedScoringError:
+                pass  # `exact.refused` says why; the routes below serve from now on
+            else:
+                self.scoring_routes.add("prompt-logprobs")
+                return scores
         # One request per distinct prompt, carrying all of its options.
         groups: dict[str, list[int]] = {}
         for i, prompt in enumerate(prompts):
@@ -235,6 +252,7 @@ class HTTPBackend(GenerationBackend):
             prompt = prompts[indices[0]]
             options = [continuations[i] for i in indices]
             values = self._score_chat(prompt, options) if is_chat(prompt) else self._score_text(prompt, options)
+            self.scoring_routes.add("chat-top-logprobs" if is_chat(prompt) else "echo-text")
             for i, value in zip(indices, values):
                 scores[i] = value
 

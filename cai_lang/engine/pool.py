@@ -69,6 +69,11 @@ class PooledBackend(GenerationBackend):
             raise ValueError(f"{len(prompts)} prompts but {len(continuations)} continuations")
         return self._spread(len(prompts), lambda member, lo, hi: member.continuation_logprobs(prompts[lo:hi], continuations[lo:hi]))
 
+    @property
+    def scoring_routes(self) -> set[str]:
+        """How the members scored options (see `HTTPBackend.scoring_routes`)."""
+        return set().union(*(getattr(m, "scoring_routes", set()) for m in self.members))
+
     def close(self) -> None:
         self._executor.shutdown(wait=True)
         for member in self.members:

@@ -40,6 +40,7 @@ from dataclasses import MISSING, asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
+from cai_lang.errors import CaicError
 from cai_lang.train.config import DIALECTS, SPLITS, option
 from cai_lang.train.run.prompts import PromptRecord, load_prompts
 
@@ -47,7 +48,7 @@ METRICS_FORMAT = 1
 DEFAULT_SOURCES = ("red_team", "helpful")
 
 
-class EvalError(ValueError):
+class EvalError(CaicError, ValueError):
     """An evaluation that cannot run as asked; the message says why."""
 
 
@@ -146,7 +147,7 @@ def read_dialogues(path: Path) -> list[list[dict[str, str]]]:
 
 def _sampling(options: EvalOptions, **overrides: Any):
     from cai_lang.engine.base import SamplingParams
-    from cai_lang.train.sl.generate import TEXT_STOPS
+    from cai_lang.train.decoding import TEXT_STOPS
 
     values = dict(
         max_new_tokens=options.max_new_tokens,
@@ -162,8 +163,8 @@ def _sampling(options: EvalOptions, **overrides: Any):
 
 def _fit_eval_prompts(records, options: EvalOptions, bundle, backend, feedback_spec: str, say) -> tuple[list, dict[str, Any]]:
     """Every model sees the same prompts: one too long for any of them is skipped (or cut) for all, and said."""
+    from cai_lang.train.decoding import check_long_prompts, fit_prompts
     from cai_lang.train.run.fit import describe
-    from cai_lang.train.sl.generate import check_long_prompts, fit_prompts
 
     check_long_prompts(options.long_prompts)
     report: dict[str, Any] = {"action": options.long_prompts, "prompts": [], "unchecked": []}
@@ -185,7 +186,7 @@ def _fit_eval_prompts(records, options: EvalOptions, bundle, backend, feedback_s
 def generate_responses(backend, records: Sequence[PromptRecord], options: EvalOptions) -> list[dict[str, Any]]:
     """`samples` responses per prompt, in one generate call (so two models given the same prompts and seed
     draw their randomness the same way)."""
-    from cai_lang.train.sl.generate import response_prompt
+    from cai_lang.train.decoding import response_prompt
 
     prompts = [response_prompt(r.turns, options.dialect) for r in records for _ in range(options.samples)]
     texts = backend.generate(prompts, _sampling(options))
@@ -193,7 +194,7 @@ def generate_responses(backend, records: Sequence[PromptRecord], options: EvalOp
     for n, text in enumerate(texts):
         record = records[n // options.samples]
         rows.append(
-            {"prompt_id": record.id, "sample": n % options.samples, "kind": record.kind, "prompt": record.prompt, "context": dict(record.context), "response": text}
+            {"prompt_id": record.id, "sample": n % options.samples, "kind": record.kind, "prompt": record.prompt, "context": dict(record.context), "response": text, **record.tags}
         )
     return rows
 
@@ -203,7 +204,7 @@ def generate_responses(backend, records: Sequence[PromptRecord], options: EvalOp
 
 def applicable_items(bundle, context: Mapping[str, Any]) -> list:
     """Principles and rules in force for a prompt with these context labels (unknown labels dropped)."""
-    from cai_lang.train.sl.sampling import clean_labels
+    from cai_lang.train.run.context_labels import clean_labels
 
     labels, _ = clean_labels(bundle, context)
     return [entry for entry in (*bundle.principles, *bundle.rules) if bundle.applies(entry.applies, labels)]
@@ -386,6 +387,7 @@ def _identity(spec: str) -> str:
 def run_eval(options: EvalOptions, say: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Run the whole evaluation into `options.output`; returns the metrics (also written to metrics.json)."""
     from cai_lang.engine import load_backend
+    from cai_lang.eval.groups import group_rates
     from cai_lang.eval.refusal import detect_refusal, refusal_rate
     from cai_lang.train.run.folder import RowWriter, now, write_atomic
     from cai_lang.train.run.model_specs import check_model
@@ -446,6 +448,8 @@ def run_eval(options: EvalOptions, say: Callable[[str], None] | None = None) -> 
                 **summary,
                 "refusal": {**refusal_rate(r["response"] for r in rows), "by_kind": {k: refusal_rate(v) for k, v in sorted(by_kind.items())}},
                 "benign": benign_loss(backend(spec), benign, options.dialect) if benign else None,
+                "by_region": group_rates(rows, "region"),
+                "by_style": group_rates(rows, "style"),
             }
             rows_by_side[side] = rows
         comparison = None

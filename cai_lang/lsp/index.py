@@ -17,6 +17,7 @@ from typing import Iterator
 
 from cai_lang.check.names import alias_paths
 from cai_lang.ir import nodes as ir
+from cai_lang.ir.conditions import Leaves, fold
 from cai_lang.ir.model import Constitution, PrincipleDef, RuleDef
 from cai_lang.ir.program import Program
 from cai_lang.span import Span
@@ -139,24 +140,25 @@ def _declaration(node, path: str, scopes: Scopes) -> Iterator[Target]:
                 yield from _declaration(item, path, scopes)
 
 
+class _Targets(Leaves):
+    """The variables and values a condition names, each where it is written."""
+
+    def var(self, node, name):
+        return [Target("variable", name, node.var.span)]
+
+    def compare(self, node, name, op, value):
+        found = [Target("variable", name, node.var.span)]
+        if value not in ("true", "false"):
+            found.append(Target("value", name, node.value.span, value))
+        return found
+
+    def member(self, node, name, values):
+        return [Target("variable", name, node.var.span)] + [Target("value", name, v.span, v.value) for v in node.values]
+
+
 def _condition(condition) -> Iterator[Target]:
-    if condition is None:
-        return
-    if isinstance(condition, ir.VarCond):
-        yield Target("variable", condition.var.value, condition.var.span)
-    elif isinstance(condition, ir.CompareCond):
-        yield Target("variable", condition.var.value, condition.var.span)
-        if condition.value.value not in ("true", "false"):
-            yield Target("value", condition.var.value, condition.value.span, condition.value.value)
-    elif isinstance(condition, ir.InCond):
-        yield Target("variable", condition.var.value, condition.var.span)
-        for value in condition.values:
-            yield Target("value", condition.var.value, value.span, value.value)
-    elif isinstance(condition, ir.NotCond):
-        yield from _condition(condition.operand)
-    elif isinstance(condition, (ir.AndCond, ir.OrCond)):
-        for operand in condition.operands:
-            yield from _condition(operand)
+    if condition is not None:
+        yield from fold(condition, _Targets())
 
 
 def declaration_of(target: Target, program: Program, constitution: Constitution | None) -> tuple[str, Span] | None:

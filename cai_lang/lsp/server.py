@@ -41,7 +41,8 @@ from cai_lang import __version__
 from cai_lang.api import check_file
 from cai_lang.check import CheckResult
 from cai_lang.diagnostics.codes import lookup
-from cai_lang.lsp import completion, diagnostics, framing, hover, index, symbols
+from cai_lang.errors import os_reason
+from cai_lang.lsp import completion, diagnostics, features, framing, hover, index, symbols
 from cai_lang.lsp import tests as lsp_tests
 from cai_lang.lsp.formatting import FormatterBug, format_text
 from cai_lang.lsp.positions import LineIndex, path_of, span_range, uri_of
@@ -247,7 +248,7 @@ def _refused(refused: InputRefused) -> types.Diagnostic:
     start = types.Position(line=0, character=0)
     return types.Diagnostic(
         range=types.Range(start=start, end=start),
-        message=f"caic: this document is not checked: {refused.strerror}",
+        message=f"caic: this document is not checked: {os_reason(refused)}",
         severity=types.DiagnosticSeverity.Warning,
         source="caic",
     )
@@ -364,6 +365,8 @@ def build_server() -> CaicLanguageServer:
         if not formatted.changed:
             return []
         return [types.TextEdit(range=ls.lines(uri).whole(), new_text=formatted.text)]
+
+    features.register(server)
 
     @server.command(diagnostics.EXPLAIN_COMMAND)
     def explain(ls: CaicLanguageServer, code: str) -> str | None:

@@ -38,6 +38,11 @@ def metrics_table_rows(metrics: Mapping[str, Any]) -> tuple[list[str], list[list
     return ["metric", *sides], rows
 
 
+def _group_cells(group: Mapping[str, Any] | None) -> list[Any]:
+    group = group or {}
+    return [group.get("responses"), group.get("violation_rate"), group.get("refusal_rate")]
+
+
 def _uninformative(metrics: Mapping[str, Any], sides: Sequence[str]) -> list[str]:
     return [s for s in sides if (metrics["critic"].get(s) or {}).get("critiques") and not (metrics["critic"].get(s) or {}).get("informative")]
 
@@ -129,6 +134,14 @@ def write_eval_report(target: Path, plots: Path, metrics: Mapping[str, Any], row
         [[i, info["kind"], info["tier"], info["method"] or "not judged (no critique wording)", *[metrics[s]["items"][i]["judged"] for s in sides],
           *[metrics[s]["items"][i]["violation_rate"] for s in sides]] for i, info in items.items()],
     )
+    if model.get("by_style"):
+        # Prompts from `caic redteam`: attack success (attack styles) and over-refusal (`benign`) side by side.
+        groups = page.section("Per attack style and red-team region")
+        for key, heading in (("by_style", "style"), ("by_region", "region")):
+            groups.table(
+                [heading, *[f"{s}: {what}" for s in sides for what in ("responses", "violation rate", "refusal rate")]],
+                [[name, *[v for s in sides for v in _group_cells(metrics[s].get(key, {}).get(name))]] for name in model[key]],
+            )
     if metrics.get("win_rate"):
         wins = metrics["win_rate"]
         section = page.section("Win rate against the baseline")

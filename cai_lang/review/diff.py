@@ -23,6 +23,7 @@ import z3
 
 from cai_lang.api import Report, check_file
 from cai_lang.check.solver import ContextSolver
+from cai_lang.errors import CaicError
 from cai_lang.ir.model import Constitution, PrincipleDef
 from cai_lang.ir.resolve import resolve_deployment
 from cai_lang.review.joint import JointContext
@@ -34,7 +35,7 @@ from cai_lang.syntax.printer import print_condition
 _WORDING = ("description", "critique", "revision", "compare")
 
 
-class DiffRefused(Exception):
+class DiffRefused(CaicError):
     def __init__(self, message: str, report: Report):
         super().__init__(message)
         self.report = report
@@ -177,7 +178,8 @@ class _Differ:
                     self.add(Change("principle", name, item, "wording changed: " + ", ".join(changed), **spans))
                 old_w, new_w = old_s.deployment.weights[item], new_s.deployment.weights[item]
                 if old_w != new_w:
-                    self.add(Change("principle", name, item, "weight changed", old_w, new_w, **spans))
+                    where = {"old_span": _weight_span(self.old, name, old_item), "new_span": _weight_span(self.new, name, new_item)}
+                    self.add(Change("principle", name, item, "weight changed", old_w, new_w, **where))
             elif type(old_item) is not type(new_item):
                 self.add(Change(kind, name, item, f"now a {kind}", **spans))
                 continue
@@ -306,6 +308,17 @@ def _order_span(semantics: Semantics, x: str, y: str) -> Span | None:
             edge = next(e for e in semantics.graph.edges if e.higher == path[0] and e.lower == path[1])
             return edge.priority.node.span
     return None
+
+
+def _weight_span(constitution: Constitution, deployment: str, item: PrincipleDef) -> Span:
+    """Where the effective weight is set: the last `weight` override in the deployment's chain,
+    else the principle's own `weight` field, else (the default weight) its name."""
+    for link in reversed(constitution.chain(deployment)):
+        if item.id in link.weight_spans:
+            return link.weight_spans[item.id]
+    if item.node.weight is not None:
+        return item.node.weight.span
+    return item.node.name.span
 
 
 def _var_span(constitution: Constitution, name: str) -> Span | None:

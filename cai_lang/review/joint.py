@@ -13,7 +13,7 @@ values it admits, so both versions are encoded by the checker's one
 from __future__ import annotations
 
 from cai_lang.ir import nodes as ir
-from cai_lang.ir.conditions import _ORDER_OPS
+from cai_lang.ir.conditions import COMPARISONS, Algebra, fold
 from cai_lang.ir.model import ContextVariable
 
 
@@ -49,29 +49,8 @@ class JointContext:
         return self._cache[key][1]
 
     def _translate(self, cond, version: str):
-        schema = self.old if version == "old" else self.new
-        if isinstance(cond, ir.BoolConst):
-            return cond
-        if isinstance(cond, ir.NotCond):
-            return ir.NotCond(span=cond.span, operand=self._translate(cond.operand, version))
-        if isinstance(cond, (ir.AndCond, ir.OrCond)):
-            return type(cond)(span=cond.span, operands=tuple(self._translate(c, version) for c in cond.operands))
-        var = schema[cond.var.value]
-        joint = self.names[version][var.name]
-        name = ir.Name(span=cond.var.span, value=joint)
-        if isinstance(cond, ir.VarCond):
-            return ir.VarCond(span=cond.span, var=name)
-        if var.kind == "bool":
-            return cond.model_copy(update={"var": name})
-        if isinstance(cond, ir.CompareCond):
-            at = var.values.index(cond.value.value)
-            admitted = [v for v in self.variables[joint].values if _ORDER_OPS[cond.op](var.values.index(v), at)]
-        else:
-            wanted = {v.value for v in cond.values}
-            admitted = [v for v in self.variables[joint].values if v in wanted]
-        if not admitted:
-            return ir.BoolConst(span=cond.span, value=False)
-        return ir.InCond(span=cond.span, var=name, values=tuple(ir.Name(span=cond.span, value=v) for v in admitted))
+        return fold(cond, _Translate(self, version))
+
 
     def project(self, witness: dict | None, version: str) -> dict | None:
         """A joint witness as one version's context (its own variable names)."""
@@ -102,3 +81,49 @@ def _compatible(a: ContextVariable, b: ContextVariable) -> bool:
     if a.kind != b.kind:
         return False
     return a.kind == "bool" or any(v in b.values for v in a.values)
+
+
+class _Translate(Algebra):
+    """One version's condition rebuilt over the joint variables; composites keep their shape."""
+
+    def __init__(self, joint: JointContext, version: str):
+        self.joint, self.version = joint, version
+        self.schema = joint.old if version == "old" else joint.new
+
+    def const(self, node, value):
+        return node
+
+    def negate(self, node, operand):
+        return ir.NotCond(span=node.span, operand=operand)
+
+    def conjoin(self, node, operands):
+        return ir.AndCond(span=node.span, operands=tuple(operands))
+
+    def disjoin(self, node, operands):
+        return ir.OrCond(span=node.span, operands=tuple(operands))
+
+    def _name(self, node) -> tuple[ContextVariable, ir.Name]:
+        var = self.schema[node.var.value]
+        return var, ir.Name(span=node.var.span, value=self.joint.names[self.version][var.name])
+
+    def var(self, node, name):
+        return ir.VarCond(span=node.span, var=self._name(node)[1])
+
+    def compare(self, node, name, op, value):
+        var, joint = self._name(node)
+        if var.kind == "bool":
+            return node.model_copy(update={"var": joint})
+        at = var.values.index(value)
+        return self._admitting(node, joint, [v for v in self.joint.variables[joint.value].values if COMPARISONS[op](var.values.index(v), at)])
+
+    def member(self, node, name, values):
+        var, joint = self._name(node)
+        if var.kind == "bool":
+            return node.model_copy(update={"var": joint})
+        return self._admitting(node, joint, [v for v in self.joint.variables[joint.value].values if v in values])
+
+    @staticmethod
+    def _admitting(node, joint: ir.Name, admitted: list[str]):
+        if not admitted:
+            return ir.BoolConst(span=node.span, value=False)
+        return ir.InCond(span=node.span, var=joint, values=tuple(ir.Name(span=node.span, value=v) for v in admitted))

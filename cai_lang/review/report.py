@@ -42,15 +42,16 @@ def _coverage_text(coverage: dict[str, Coverage]) -> list[str]:
     out = []
     for name, cov in coverage.items():
         out.append(f"coverage of deployment `{name}`: {cov.share():.0%} reached")
+        never = set(cov.never_applies())
         for kind, missing in cov.unreached().items():
             label = {"rules": "rules", "principles": "principles", "clauses": "conflict clauses"}[kind]
             if missing:
-                out.append(f"    {label} no expectation reached: " + "; ".join(missing))
+                out.append(f"    {label} no expectation reached: " + "; ".join(f"{m} (can never apply here)" if m in never else m for m in missing))
     return out
 
 
 def coverage_json(coverage: dict[str, Coverage]) -> dict:
-    return {name: {"reached": round(cov.share(), 4), "unreached": cov.unreached()} for name, cov in coverage.items()}
+    return {name: {"reached": round(cov.share(), 4), "unreached": cov.unreached(), "never_applies": cov.never_applies()} for name, cov in coverage.items()}
 
 
 def render_json(results: list[TestResult], coverage: dict[str, Coverage] | None = None) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Callable
 
 import z3
 
@@ -56,6 +57,9 @@ class Coverage:
     principles: set[str] = field(default_factory=set)
     clauses: dict[str, str] = field(default_factory=dict)  # clause key -> its text
     reached: set[str] = field(default_factory=set)
+    # Whether an item or clause key can apply in some context of the deployment (asked lazily,
+    # for unreached ones only: one solver query each).
+    can_apply: Callable[[str], bool] | None = field(default=None, repr=False)
 
     def unreached(self) -> dict[str, list[str]]:
         return {
@@ -63,6 +67,14 @@ class Coverage:
             "principles": sorted(self.principles - self.reached),
             "clauses": sorted(self.clauses[k] for k in self.clauses if k not in self.reached),
         }
+
+    def never_applies(self) -> list[str]:
+        """The unreached items and clauses (as `unreached` names them) that no context of the
+        deployment lets apply: no test can reach them; their conditions are dead here."""
+        if self.can_apply is None:
+            return []
+        keys = sorted(self.rules - self.reached) + sorted(self.principles - self.reached) + [k for k in self.clauses if k not in self.reached]
+        return sorted(self.clauses.get(k, k) for k in keys if not self.can_apply(k))
 
     def share(self) -> float:
         total = len(self.rules) + len(self.principles) + len(self.clauses)
@@ -83,6 +95,16 @@ class _Deployment:
                 self.coverage.clauses[_clause_key(conflict, index)] = f"conflict {conflict.left} vs {conflict.right}: prefer {clause.side} " + (
                     "otherwise" if clause.condition is None else f"(line {clause.node.span.line})"
                 )
+        self.coverage.can_apply = self.can_apply
+
+    def can_apply(self, key: str) -> bool:
+        solver, semantics = self.view.solver, self.semantics
+        for conflict in self.view.deployment.conflicts:
+            for index in range(len(conflict.clauses)):
+                if _clause_key(conflict, index) == key:
+                    both = solver.all_of(semantics.applies(conflict.left), semantics.applies(conflict.right))
+                    return solver.satisfiable(both, self.view.clause_formula(conflict, index))
+        return solver.satisfiable(semantics.applies(key))
 
 
 def _clause_key(conflict, index: int) -> str:

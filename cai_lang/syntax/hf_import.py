@@ -22,6 +22,7 @@ import json
 import re
 from typing import Any
 
+from cai_lang.errors import CaicError
 from cai_lang.span import SourceFile
 from cai_lang.syntax.module import parse_module
 from cai_lang.syntax.printer import print_module
@@ -30,7 +31,7 @@ from cai_lang.syntax.strings import encode_literal
 INDENT = "    "
 
 
-class HfImportError(ValueError):
+class HfImportError(CaicError, ValueError):
     """A file that is not a constitution in the hf-cai format; the message says where."""
 
 

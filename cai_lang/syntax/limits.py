@@ -19,9 +19,10 @@ DEFAULT_MAX_FILE_BYTES = 16 * 1024 * 1024
 MAX_IMPORT_DEPTH = 64
 MAX_NAME = 255
 SHOWN_NAME = 60  # characters of an over-long name quoted in a message
+from cai_lang.errors import CaicError
 
 
-class InputRefused(OSError):
+class InputRefused(CaicError, OSError):
     """A file the loader will not read; `strerror` says why, `filename` which file."""
 
     def __init__(self, path: str | Path, reason: str):

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from cai_lang.diagnostics import messages as msg
 from cai_lang.diagnostics.model import Diagnostic
+from cai_lang.errors import os_reason
 from cai_lang.ir.nodes import Import, Module
 from cai_lang.ir.program import Program
 from cai_lang.resources import stdlib_dir
@@ -79,7 +80,7 @@ def resolve_import(node: Import, importer: Path) -> tuple[str | None, Diagnostic
     try:
         return _resolve(node, importer)
     except (OSError, RuntimeError) as exc:  # RuntimeError: a symbolic link loop (Python < 3.13)
-        reason = getattr(exc, "strerror", None) or str(exc)
+        reason = os_reason(exc)
         return None, msg.IMPORT_UNREADABLE.at(node.target_span, target=shorten(node.target), reason=reason)
 
 

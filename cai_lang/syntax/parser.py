@@ -195,6 +195,9 @@ def _open_brace(interactive) -> tuple[Token, str] | None:
     for index in range(len(values) - 1, -1, -1):
         value = values[index]
         if isinstance(value, Token) and value == "{" and value.type != "STRING":
+            conflict = next((k for k in range(index - 1, max(-1, index - 5), -1) if isinstance(values[k], Token) and values[k] == "conflict"), None)
+            if conflict is not None:  # `conflict a vs b {`: name the conflict by its two sides
+                return value, f"conflict `{' '.join(str(v) for v in values[conflict + 1 : index])}`"
             words = [v for v in values[max(0, index - 3) : index] if isinstance(v, Token)]
             keyword = next((str(w) for w in reversed(words) if w.type != "NAME" and str(w).isidentifier()), "")
             name = next((str(w) for w in reversed(words) if w.type == "NAME"), "")

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cai_lang.ir import nodes as ir
+from cai_lang.ir.conditions import Algebra, fold
 from cai_lang.span import Span
 from cai_lang.syntax.strings import encode_literal
 
@@ -40,29 +41,39 @@ _ONE_LINERS = (ir.Import, ir.Action, ir.Priority)
 # ---------------------------------------------------------------- conditions
 
 
+class _Source(Algebra[str]):
+    """Conditions as source text, with the fewest parentheses that parse back to the same tree."""
+
+    def const(self, node, value):
+        return "true" if value else "false"
+
+    def var(self, node, name):
+        return name
+
+    def compare(self, node, name, op, value):
+        return f"{name} {op} {value}"
+
+    def member(self, node, name, values):
+        return f"{name} in {{{', '.join(values)}}}"
+
+    def negate(self, node, operand):
+        return "not " + _wrap(node.operand, operand, ("and", "or"))
+
+    def conjoin(self, node, operands):
+        # A nested `and` needs its parentheses too: flattening would change the tree.
+        return " and ".join(_wrap(o, text, ("and", "or")) for o, text in zip(node.operands, operands))
+
+    def disjoin(self, node, operands):
+        return " or ".join(_wrap(o, text, ("or",)) for o, text in zip(node.operands, operands))
+
+
+def _wrap(condition, text: str, looser: tuple[str, ...]) -> str:
+    return f"({text})" if condition.kind in looser else text
+
+
 def print_condition(condition: ir.Condition) -> str:
     """A condition with the fewest parentheses that parse back to the same tree."""
-    if isinstance(condition, ir.BoolConst):
-        return "true" if condition.value else "false"
-    if isinstance(condition, ir.VarCond):
-        return condition.var.value
-    if isinstance(condition, ir.CompareCond):
-        return f"{condition.var.value} {condition.op} {condition.value.value}"
-    if isinstance(condition, ir.InCond):
-        return f"{condition.var.value} in {{{', '.join(v.value for v in condition.values)}}}"
-    if isinstance(condition, ir.NotCond):
-        return "not " + _wrap(condition.operand, (ir.AndCond, ir.OrCond))
-    if isinstance(condition, ir.AndCond):
-        # A nested `and` needs its parentheses too: flattening would change the tree.
-        return " and ".join(_wrap(o, (ir.AndCond, ir.OrCond)) for o in condition.operands)
-    if isinstance(condition, ir.OrCond):
-        return " or ".join(_wrap(o, (ir.OrCond,)) for o in condition.operands)
-    raise TypeError(f"not a condition: {condition!r}")
-
-
-def _wrap(condition: ir.Condition, looser: tuple[type, ...]) -> str:
-    text = print_condition(condition)
-    return f"({text})" if isinstance(condition, looser) else text
+    return fold(condition, _Source())
 
 
 # ---------------------------------------------------------------- lines

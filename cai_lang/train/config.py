@@ -89,6 +89,7 @@ class RunConfig:
     api_key_env: str | None = option(None, "--api-key-env", help="Environment variable holding the server's API key (the key is never recorded).", panel=SERVER)
     chat_template_kwargs: str | None = option(None, "--chat-template-kwargs", help='JSON object passed to every model\'s chat template, e.g. \'{"enable_thinking": false}\' (generation, labelling and training).', panel=DATA)
     request_timeout: float = option(120.0, "--request-timeout", help="Seconds a whole server request may take, reply included.", panel=SERVER)
+    server_tokenizer: str | None = option(None, "--server-tokenizer", help="The served model's tokenizer (a folder or Hub id): server labels are then scored exactly from the completions endpoint's prompt log-probabilities (vLLM), as a local model scores them.", panel=SERVER)
     max_retries: int = option(4, "--max-retries", help="Times a failed server request is tried again (connection errors, timeouts, 429, 5xx, cut-off replies).", panel=SERVER)
     argv: list[str] | None = None  # the command line, recorded in run.json (not an option)
 

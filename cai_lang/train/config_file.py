@@ -20,13 +20,14 @@ import difflib
 from pathlib import Path
 from typing import Any, Iterable
 
+from cai_lang.errors import CaicError, describe_os_error
 from cai_lang.train.config import cli_fields
 
 CONFIG_FILE = "config.yaml"
 SECTIONS = ("run", "sl", "labels", "sft", "preference", "policy", "hub")
 
 
-class ConfigFileError(ValueError):
+class ConfigFileError(CaicError, ValueError):
     """A configuration file that cannot be read or names an option that does not exist."""
 
 
@@ -53,7 +54,7 @@ def read_config_file(path: str | Path, groups: Iterable[type]) -> dict[str, Any]
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise ConfigFileError(f"cannot read {path}: {exc.strerror or exc}") from exc
+        raise ConfigFileError(describe_os_error(exc, "read", path)) from exc
     except UnicodeDecodeError as exc:
         raise ConfigFileError(f"cannot read {path}: not UTF-8 text") from exc
     except yaml.YAMLError as exc:

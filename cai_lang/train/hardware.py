@@ -31,9 +31,10 @@ DTYPES = {"auto": "auto", "float32": "float32", "fp32": "float32", "bfloat16": "
           "float16": "float16", "fp16": "float16"}
 ADAPTER_CONFIG = "adapter_config.json"
 ADAPTER_SUBDIR = "adapter"
+from cai_lang.errors import CaicError
 
 
-class HardwareError(ValueError):
+class HardwareError(CaicError, ValueError):
     """A device or precision this machine cannot give (e.g. `--device cuda` without CUDA)."""
 
 

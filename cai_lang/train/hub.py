@@ -14,13 +14,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from cai_lang.errors import CaicError
 from cai_lang.train.modelcard import CARD_FILE
 
 OFFLINE_VALUES = ("1", "on", "yes", "true")
 LEFT_BEHIND = ["checkpoint-*", "checkpoint-*/**", "*.tmp"]
 
 
-class HubError(ValueError):
+class HubError(CaicError, ValueError):
     """A push that cannot happen (offline, a bad repository id) or that the Hub refused."""
 
 

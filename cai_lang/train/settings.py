@@ -16,6 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from cai_lang.errors import CaicError
 from cai_lang.train.config import (
     HardwareConfig,
     LabelConfig,
@@ -31,7 +32,7 @@ from cai_lang.train.run.prompts import PromptSelection, PromptSetError
 from cai_lang.train.run.session import GenerationStep
 
 
-class ConfigError(ValueError):
+class ConfigError(CaicError, ValueError):
     """Options that no step can run with; the message names the option."""
 
 
@@ -54,7 +55,7 @@ def _step(run: RunConfig, generation: Any, helpers: tuple[str, ...], model: str 
         helpers=helpers, prompts=selection, batch_size=run.batch_size, device=run.device, resume=run.resume,
         argv=run.argv, server=ServerSettings(
             served_model=run.served_model, api_key_env=run.api_key_env, request_timeout=run.request_timeout,
-            max_retries=run.max_retries, chat_template_kwargs=run.template_kwargs() or None,
+            max_retries=run.max_retries, chat_template_kwargs=run.template_kwargs() or None, tokenizer=run.server_tokenizer,
         ),
     )
 

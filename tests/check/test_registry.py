@@ -14,7 +14,7 @@ from cai_lang.diagnostics.codes import CODES, Severity
 CONTRACT_CODES = (
     "E001 E002 E101 E102 E103 E104 E105 E106 E107 E108 "
     "E201 E202 E203 E204 E205 E206 E207 E208 "
-    "W301 W302 W303 W304 W305 W306 W307 W308 W309 W310 I401"
+    "W301 W302 W303 W304 W305 W306 W307 W308 W309 W310 W314 I401"
 ).split()
 
 
@@ -42,3 +42,18 @@ def test_fixed_example_is_free_of_its_code(code: str, tmp_path: Path) -> None:
     found = _codes_for(CODES[code].fixed, tmp_path)
     assert code not in found
     assert not {c for c in found if c.startswith("E")}, found
+
+
+def test_every_code_has_one_phase() -> None:
+    from cai_lang.diagnostics.codes import PHASES
+
+    listed = [code for codes in PHASES.values() for code in codes]
+    assert sorted(listed) == sorted(CODES) and len(listed) == len(set(listed))
+    assert {CODES[c].phase for c in ("E001", "E106", "E202", "W306")} == {"syntax", "program", "deployment", "final"}
+
+
+def test_a_program_phase_error_stops_the_deployment_passes(tmp_path: Path) -> None:
+    cycle = CODES["E201"].bad
+    assert "E201" in _codes_for(cycle, tmp_path)
+    found = _codes_for(cycle + "priority no_such_principle > another_missing\n", tmp_path)
+    assert "E101" in found and "E201" not in found

@@ -100,7 +100,7 @@ def test_json_format_is_the_contract_shape() -> None:
     e202 = next(d for d in document["diagnostics"] if d["code"] == "E202")
     assert set(e202) == {
         "code", "severity", "message", "file", "line", "column", "end_line", "end_column", "deployment", "witness", "related",
-        "help", "suggestions",
+        "help", "suggestions", "fixes",
     }
     assert e202["severity"] == "error" and e202["deployment"] == "default"
     assert e202["witness"] == {"authorized": False, "risk": "low", "emergency": True}

@@ -19,7 +19,7 @@ PYTHON_TYPES = re.compile(r"<(bool|int|float|str|path|list\[[^>]*\]|[a-z]+,[a-z]
 BROKEN = 'constitution x {\n  version "1"\n}\n\nprinciple a {\n  critique "Point out problems."\n  revision "Fix them."\n}\n\npriority a > b\n'
 
 
-@pytest.mark.parametrize("command", [[], ["check"], ["graph"], ["compile"], ["train"], ["eval"], ["generate", "sl"], ["generate", "rl"], ["tiny-model"], ["fmt"]])
+@pytest.mark.parametrize("command", [[], ["check"], ["graph"], ["compile"], ["train"], ["eval"], ["generate", "sl"], ["generate", "rl"], ["tiny-model"], ["fmt"], ["redteam"], ["coverage"]])
 def test_help_names_values_in_words_not_python_types(command):
     result = runner.invoke(app, [*command, "--help"], env={"COLUMNS": "160"})
     assert result.exit_code == 0, result.output

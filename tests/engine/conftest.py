@@ -8,15 +8,11 @@ from openai_stub import start_stub
 
 
 @pytest.fixture(scope="session")
-def tiny_model_dir(tmp_path_factory):
+def tiny_model_dir(tiny_model):
+    """The suite's one tiny model (`tests/conftest.py`)."""
     if MISSING:
         pytest.skip(f"the train extra is not installed ({', '.join(MISSING)} missing)")
-    from cai_lang.engine.tiny import FALLBACK_TEXT, build_tiny_model
-
-    # A fixed corpus: prompt sets added to the package later must not change
-    # the model these tests decode with.
-    out = tmp_path_factory.mktemp("tiny") / "model"
-    return build_tiny_model(out, size="tiny", seed=0, corpus=[FALLBACK_TEXT])
+    return tiny_model
 
 
 @pytest.fixture(scope="session")

@@ -35,14 +35,6 @@ def bundle(constitution_file):
 
 
 @pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory) -> Path:
-    from cai_lang.engine.tiny import FALLBACK_TEXT, build_tiny_model
-
-    # A fixed corpus, so prompt sets edited later do not change the model.
-    return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model", size="tiny", seed=0, corpus=[FALLBACK_TEXT])
-
-
-@pytest.fixture(scope="session")
 def subprocess_env() -> dict[str, str]:
     """The environment for `caic` subprocesses: offline, quiet, two threads."""
     env = dict(os.environ)

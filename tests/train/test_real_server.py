@@ -9,7 +9,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from train_testkit import free_port
 from typer.testing import CliRunner
 
 from cai_lang.cli.app import app
@@ -25,12 +25,6 @@ pytestmark = pytest.mark.slow
 runner = CliRunner()
 START_TIMEOUT = 180.0  # model load on two busy cores; the fixture fails, with the server's log, past this
 FAST = ["--max-prompts", "3", "--max-new-tokens", "6", "--deployment", "clinic", "--helpful", "none"]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _serve_command() -> list[str]:
@@ -56,7 +50,7 @@ def _stop(process: subprocess.Popen) -> None:
 
 @pytest.fixture(scope="module")
 def server(tiny_model, tmp_path_factory):
-    port = _free_port()
+    port = free_port()
     log_path = tmp_path_factory.mktemp("serve") / "serve.log"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "NO_PROXY": "127.0.0.1"}
     command = [*_serve_command(), str(tiny_model), "--host", "127.0.0.1", "--port", str(port), "--device", "cpu", "--log-level", "warning"]

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import random
 import signal
 import subprocess
 import time
 
 import pytest
-from train_testkit import caic_command
+from train_testkit import caic_command, kill_point
 from typer.testing import CliRunner
 
 from cai_lang.cli.app import app
@@ -33,7 +32,7 @@ def test_a_killed_rl_generation_resumes_with_no_lost_and_no_duplicated_rows(tiny
     command = ["generate", "rl", str(constitution_file), "--model", str(tiny_model), *ARGS]
     killed = tmp_path / "killed"
     labels = killed / "rl_labels.jsonl"
-    target = random.Random().randint(1, 8)
+    target = kill_point("rl-generate", 1, 8)
     process = subprocess.Popen([*caic_command(), *command, "-o", str(killed)], env=subprocess_env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 90

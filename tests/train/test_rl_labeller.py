@@ -207,13 +207,10 @@ class _BiasOnlyLM:
 
 
 @pytest.fixture(scope="module")
-def tiny_tokenizer(tmp_path_factory):
+def tiny_tokenizer(tiny_model):
     from transformers import AutoTokenizer
 
-    from cai_lang.engine.tiny import FALLBACK_TEXT, build_tiny_model
-
-    folder = build_tiny_model(tmp_path_factory.mktemp("tiny") / "model", size="tiny", seed=0, corpus=[FALLBACK_TEXT])
-    return AutoTokenizer.from_pretrained(str(folder))
+    return AutoTokenizer.from_pretrained(str(tiny_model))
 
 
 def _continuation_ids(tokenizer, prompt_text: str, option: str) -> list[int]:

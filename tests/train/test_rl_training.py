@@ -28,6 +28,7 @@ from cai_lang.train.rl.preference import (
     split_rows,
     train_preference_model,
 )
+from cai_lang.train.rl.rewards import JudgementFailed
 
 PROMPTS = [
     {"id": f"q{i}", "prompt": f"Question {i}: how should I store kitchen knives?", "context": {"risk": "low", "fiction": False}}
@@ -252,7 +253,9 @@ def test_labeller_reward_is_the_mean_win_probability_within_each_prompt_group(rl
     assert got == pytest.approx(
         [(p("good", "fair") + p("good", "poor")) / 2, (p("fair", "good") + p("fair", "poor")) / 2, p("x", "y"), (p("poor", "good") + p("poor", "fair")) / 2, p("y", "x")]
     )
-    assert reward([one], [[{"role": "assistant", "content": "good"}]]) == [0.5]
+    # A lone completion has nothing to be compared with: the run stops rather than train on a made-up 0.5.
+    with pytest.raises(JudgementFailed, match="reference"):
+        reward([one], [[{"role": "assistant", "content": "good"}]])
 
 
 def test_ppo_is_refused_with_the_reason():

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import random
 import signal
 import subprocess
 import time
 
 import pytest
-from train_testkit import caic_command
+from train_testkit import caic_command, kill_point
 from typer.testing import CliRunner
 
 from cai_lang.cli.app import app
@@ -29,8 +28,8 @@ def test_a_killed_generation_resumes_with_no_lost_and_no_duplicated_rows(tiny_mo
     command = ["generate", "sl", str(constitution_file), "--model", str(tiny_model), *ARGS]
     killed = tmp_path / "killed"
     data = killed / "sl_data.jsonl"
-    # Kill after a random number of rows, between the first and the last.
-    target = random.Random().randint(1, 7)
+    # Kill after a seeded number of rows, between the first and the last.
+    target = kill_point("sl-generate", 1, 7)
     process = subprocess.Popen([*caic_command(), *command, "-o", str(killed)], env=subprocess_env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 90

@@ -10,9 +10,9 @@ import pytest
 from typer.testing import CliRunner
 
 from cai_lang.cli.app import app
+from cai_lang.train.decoding import response_prompt
 from cai_lang.train.run.fit import fit_to_context
 from cai_lang.train.run.prompts import PromptRecord
-from cai_lang.train.sl.generate import response_prompt
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()

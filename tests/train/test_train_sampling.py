@@ -6,12 +6,8 @@ from collections import Counter
 
 import pytest
 
-from cai_lang.train.sl.sampling import (
-    NoApplicablePrinciple,
-    PrincipleSampler,
-    clean_labels,
-    sl_items,
-)
+from cai_lang.train.run.context_labels import clean_labels
+from cai_lang.train.sl.sampling import NoApplicablePrinciple, PrincipleSampler, sl_items
 
 
 def ids(items):

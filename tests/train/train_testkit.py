@@ -6,6 +6,9 @@ works whichever test folders a run collects.
 
 from __future__ import annotations
 
+import os
+import random
+import socket
 import sys
 from pathlib import Path
 
@@ -60,3 +63,16 @@ def write_constitution(folder: Path, text: str = CONSTITUTION) -> Path:
 
 def caic_command() -> list[str]:
     return [sys.executable, "-m", "cai_lang"]
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def kill_point(test: str, low: int, high: int) -> int:
+    """Where a kill test stops its run: drawn from `low`..`high`, seeded by the test's name and
+    CAIC_KILL_SEED (default 0), so a failing kill point is rerun exactly by setting the same seed."""
+    return random.Random(f"{test}:{os.environ.get('CAIC_KILL_SEED', '0')}").randint(low, high)

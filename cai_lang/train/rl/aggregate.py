@@ -166,12 +166,12 @@ class Aggregator:
         """Which items judge this pair. Regex rules are judged here, because a rule that cannot tell
         the responses apart must not be drawn in sample mode nor dilute its tier in priority mode.
 
-        Context labels go through the SL phase's `clean_labels`: a prompt set
+        Context labels go through `run.context_labels.clean_labels` (as in the SL phase): a prompt set
         serves many constitutions, so labels this bundle does not declare, or
         values outside its enums, are dropped (and named in the plan) rather
         than failing the whole batch.
         """
-        from cai_lang.train.sl.sampling import clean_labels
+        from cai_lang.train.run.context_labels import clean_labels
 
         context, dropped = clean_labels(self.bundle, context)
         judges = {entry.id: entry for entry in self.judges(context)}
@@ -197,7 +197,7 @@ class Aggregator:
     def model_items_at_most(self, context: Mapping[str, object]) -> int:
         """How many items of a pair with this context the feedback model may judge, before its responses are known
         (regex rules are judged here or abstain; sample mode asks one item at most). For progress estimates only."""
-        from cai_lang.train.sl.sampling import clean_labels
+        from cai_lang.train.run.context_labels import clean_labels
 
         context, _ = clean_labels(self.bundle, context)
         judges = {entry.id: entry for entry in self.judges(context)}

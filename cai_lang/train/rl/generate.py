@@ -26,10 +26,10 @@ from typing import Any, Callable, Mapping, Sequence
 
 from cai_lang.codegen.bundle import Bundle
 from cai_lang.engine.base import GenerationBackend, SamplingParams
+from cai_lang.train.decoding import DIALECTS, TEXT_STOPS, call_seed, check_long_prompts, fit_prompts, response_prompt
 from cai_lang.train.run.folder import RowWriter, RunError
 from cai_lang.train.run.prompts import PromptRecord
 from cai_lang.train.run.work import ChunkWork, WorkCallback
-from cai_lang.train.sl.generate import DIALECTS, TEXT_STOPS, call_seed, check_long_prompts, fit_prompts, response_prompt
 
 MODES = ("sample", "priority")
 ENSEMBLES = ("mean", "vote")

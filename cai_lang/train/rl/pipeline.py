@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from cai_lang.errors import os_reason
 from cai_lang.train.hardware import release
 from cai_lang.train.rl.generate import label_summary
 from cai_lang.train.run.fit import report_long_prompts
@@ -123,13 +124,14 @@ def generate_rl_data(run: Run, options: GenerationStep, reporter: Reporter | Non
         _checked(labels_path, bundle.content_hash)
         missing = [r for r in records if r.id not in label_writer]
         stats = None
+        scoring: dict[str, list[str]] = {}
         reporter.start(len(records), len(records) - len(missing))
         if missing:
             reporter.phase(
                 f"sampling and labelling pairs: {len(missing)} prompts, {len(options.feedback)} feedback model(s), "
                 f"{options.generation.mode} mode" + (", with reasoning" if options.generation.cot else "")
             )
-            stats = _generate(options, bundle, records, pair_writer, label_writer, pairs_on_disk, settings, reporter)
+            stats = _generate(options, bundle, records, pair_writer, label_writer, pairs_on_disk, settings, reporter, scoring)
         reporter.stop()
         n_pairs, n_labels = len(pair_writer), len(label_writer)
     labels = read_rows(labels_path)
@@ -142,7 +144,9 @@ def generate_rl_data(run: Run, options: GenerationStep, reporter: Reporter | Non
                       format="jsonl, one row per pair: p_a = P(response_a better), per-principle items, mode, content_hash", **summary)
     written = stats.labels_written if stats else 0
     long_prompts = report_long_prompts(stats, options.generation.long_prompts, reporter)
-    record.add_step("rl-generate", pairs=n_pairs, labels=n_labels, written=written, resumed=options.resume, long_prompts=long_prompts)
+    # How each server scored the options: exact prompt log-probs, echo on text, or the chat endpoint's top log-probs.
+    extra = {"label_scoring": scoring} if scoring else {}
+    record.add_step("rl-generate", pairs=n_pairs, labels=n_labels, written=written, resumed=options.resume, long_prompts=long_prompts, **extra)
     if finish:
         record.finish_command()
     run.save()
@@ -155,7 +159,7 @@ def _checked(path: Path, content_hash: str) -> list[dict]:
     return rows
 
 
-def _generate(options: GenerationStep, bundle, records, pair_writer, label_writer, pairs_on_disk, settings, reporter):
+def _generate(options: GenerationStep, bundle, records, pair_writer, label_writer, pairs_on_disk, settings, reporter, scoring=None):
     from cai_lang.train.rl.generate import generate_rl
 
     need_pairs = any(r.id not in pair_writer for r in records)
@@ -170,7 +174,10 @@ def _generate(options: GenerationStep, bundle, records, pair_writer, label_write
             on_work=getattr(reporter, "work", None),
         )
     finally:
-        for backend in opened.values():
+        for key, backend in opened.items():
+            routes = getattr(backend, "scoring_routes", None)
+            if routes and scoring is not None:
+                scoring[key] = sorted(routes)
             backend.close()
 
 
@@ -267,7 +274,7 @@ def human_rows(path: Path | None) -> list[dict]:
     try:
         rows = _review_decisions(path) or load_human_preferences(path)
     except (OSError, UnicodeDecodeError) as exc:
-        raise PipelineError(f"--human-preferences {path}: {getattr(exc, 'strerror', None) or exc}") from exc
+        raise PipelineError(f"--human-preferences {path}: {os_reason(exc)}") from exc
     except (ValueError, KeyError, TypeError) as exc:
         raise PipelineError(f"--human-preferences {path}: {exc}") from exc
     if not rows:

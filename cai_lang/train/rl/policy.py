@@ -33,13 +33,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from itertools import combinations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping, Sequence
 
 if TYPE_CHECKING:
     from cai_lang.train.modelcard import Provenance
 
+from cai_lang.errors import CaicError
 from cai_lang.train.hardware import HardwareSettings, resolve
 
 Method = Literal["dpo", "rloo", "grpo", "ppo"]
@@ -50,7 +50,7 @@ VLLM_MODES = ("colocate", "server")
 TIE_EPSILON = 1e-9
 
 
-class MethodUnavailable(RuntimeError):
+class MethodUnavailable(CaicError, RuntimeError):
     """The requested optimisation method does not exist in the installed trl."""
 
 
@@ -110,61 +110,19 @@ def prompt_rows(prompts: Sequence[Mapping], text: bool = False) -> list[dict]:
 # ---------------------------------------------------------------- rewards
 
 
-def labeller_reward(labeller, aggregator) -> Callable[..., list[float]]:
+def labeller_reward(labeller, aggregator) -> Callable[..., list[float | None]]:
     """A trl reward function that asks the labeller, not a preference model.
 
     Completions of the same prompt are compared with each other in every
     pairing (both orders, per the labeller); a completion's reward is its mean
     P(better) against the others of its group. GRPO and RLOO normalise rewards
-    within a group, so only these relative values matter.
+    within a group, so only these relative values matter. It is the judge's
+    callable (`rl.rewards.trl_reward_function`), set to stop the run when a
+    judgement fails rather than train on a reward nobody computed.
     """
-    from cai_lang.train.rl.aggregate import label_pairs
+    from cai_lang.train.rl.rewards import trl_reward_function
 
-    def reward(prompts, completions, **columns) -> list[float]:
-        contexts = columns.get("context") or [None] * len(prompts)
-        conversations = columns.get("conversation") or [None] * len(prompts)
-        groups: dict[str, list[int]] = {}
-        for i, prompt in enumerate(prompts):
-            groups.setdefault(json.dumps(prompt, sort_keys=True, default=str), []).append(i)
-        pairs, owners = [], []
-        for key, members in groups.items():
-            for left, right in combinations(members, 2):
-                context = contexts[left]
-                pairs.append(
-                    {
-                        "id": f"{key}\x00{left}\x00{right}",
-                        "conversation": json.loads(conversations[left]) if isinstance(conversations[left], str) else _conversation(prompts[left]),
-                        "context": json.loads(context) if isinstance(context, str) else dict(context or {}),
-                        "response_a": _text(completions[left]),
-                        "response_b": _text(completions[right]),
-                    }
-                )
-                owners.append((left, right))
-        wins = [0.0] * len(prompts)
-        games = [0] * len(prompts)
-        for (left, right), label in zip(owners, label_pairs(pairs, labeller, aggregator) if pairs else []):
-            wins[left] += label.p_a
-            wins[right] += 1.0 - label.p_a
-            games[left] += 1
-            games[right] += 1
-        return [w / g if g else 0.5 for w, g in zip(wins, games)]
-
-    reward.__name__ = "constitution_labeller"
-    return reward
-
-
-def _conversation(prompt: Any) -> list[dict[str, str]]:
-    if isinstance(prompt, str):
-        return [{"role": "user", "content": prompt}]
-    return [{"role": m["role"], "content": m["content"]} for m in prompt]
-
-
-def _text(completion: Any) -> str:
-    from cai_lang.train.thinking import strip_thinking
-
-    if isinstance(completion, str):
-        return strip_thinking(completion)
-    return strip_thinking("".join(m["content"] for m in completion if m.get("role", "assistant") == "assistant"))
+    return trl_reward_function(labeller, aggregator, on_failure="raise")
 
 
 # ---------------------------------------------------------------- training

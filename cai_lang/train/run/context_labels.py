@@ -31,8 +31,32 @@ from collections import Counter
 from dataclasses import replace
 from typing import Any, Mapping, Sequence
 
+from cai_lang.codegen.bundle import Bundle
 from cai_lang.train.run.conversation import to_transcript
 from cai_lang.train.run.prompts import PromptRecord
+
+
+def clean_labels(bundle: Bundle, labels: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """Labels the bundle's context schema accepts, and the names of those dropped as unknown.
+
+    Labels for undeclared variables are dropped silently (a prompt set serves
+    many constitutions); a declared variable with a value of the wrong type or
+    outside its enum is dropped and named.
+    """
+    schema = bundle.context_schema()
+    kept: dict[str, Any] = {}
+    dropped: list[str] = []
+    for name, value in labels.items():
+        spec = schema.get(name)
+        if spec is None:
+            continue
+        if spec.kind == "bool" and isinstance(value, bool):
+            kept[name] = value
+        elif spec.kind == "enum" and isinstance(value, str) and value in spec.values:
+            kept[name] = value
+        else:
+            dropped.append(name)
+    return kept, sorted(dropped)
 
 
 def _accepted(spec, value: Any) -> bool:

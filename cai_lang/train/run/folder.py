@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 TRACKED_PACKAGES = ("caic", "torch", "transformers", "trl", "datasets", "accelerate", "tokenizers")
+from cai_lang.errors import CaicError
 
 
-class RunError(ValueError):
+class RunError(CaicError, ValueError):
     """A run folder that cannot be used as asked (a clash with an earlier run, a corrupt file)."""
 
 

@@ -7,9 +7,9 @@ A run folder (`-o DIR`) is shared by `caic generate`, `caic train` and
 `report.html`: the training report and the evaluation page. The first to
 be written keeps it; the other takes its own name (`eval_report.html`,
 `training_report.html`), so evaluating into a training folder adds a page
-and never replaces one (`RunLayout.page`). Names reserved for files that
-are planned but not written yet (the SFT export, the preference export, the
-writer lock) are listed with the others so they cannot clash.
+and never replaces one (`RunLayout.page`). The files written for other
+tools (`sft.jsonl` and `preferences.jsonl`, by `formats.py`) and the
+writer lock (`lock.py`) are named here with the others so they cannot clash.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ SL_READY_MARKER = ".sl-data-ready"
 # The trl-ready files (cai_lang.train.run.formats), rewritten whole after each generation step.
 SFT_EXPORT = "sft.jsonl"
 PREFERENCE_EXPORT = "preferences.jsonl"
-# Reserved: the writer lock; no step writes it yet.
+# The writer lock a command holds while it works in the folder (`lock.py`).
 LOCK = ".caic.lock"
 
 # Output names in run.json's `outputs` map, and the kind each page registers as.

@@ -24,8 +24,9 @@ import time
 from pathlib import Path
 
 from cai_lang.train.run.folder import RunError
+from cai_lang.train.run.layout import LOCK
 
-LOCK_NAME = ".caic.lock"
+LOCK_NAME = LOCK  # named with every other file of a run folder
 
 
 class RunLocked(RunError):

@@ -19,8 +19,10 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cai_lang.errors import CaicError
 
-class PipelineError(RuntimeError):
+
+class PipelineError(CaicError, RuntimeError):
     """A step that cannot go ahead; the message says why (the CLI shows it and exits 2)."""
 
 
@@ -38,6 +40,8 @@ class ServerSettings:
     # failed one is tried again (`--max-retries`).
     request_timeout: float = 120.0
     max_retries: int = 4
+    # The served model's tokenizer (`--server-tokenizer`): with it, options are scored from prompt log-probs (engine/exact.py).
+    tokenizer: str | None = None
 
     def api_key(self) -> str | None:
         if self.api_key_env is None:
@@ -159,7 +163,8 @@ def open_backend(spec: str, server: ServerSettings, *, device: str, batch_size: 
             from cai_lang.engine.pool import PooledBackend, pool_urls
 
             return PooledBackend.from_urls(pool_urls(url), model=name, api_key=server.api_key(), timeout=server.request_timeout,
-                                           max_retries=server.max_retries, chat_template_kwargs=server.chat_template_kwargs)
+                                           max_retries=server.max_retries, chat_template_kwargs=server.chat_template_kwargs,
+                                           tokenizer=server.tokenizer)
         return load_backend(url, model=name, api_key=server.api_key(), timeout=server.request_timeout,
-                            max_retries=server.max_retries, chat_template_kwargs=server.chat_template_kwargs)
+                            max_retries=server.max_retries, chat_template_kwargs=server.chat_template_kwargs, tokenizer=server.tokenizer)
     return load_backend(spec, device=device, batch_size=batch_size, chat_template_kwargs=server.chat_template_kwargs)

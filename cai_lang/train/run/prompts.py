@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Iterable, Literal, Mapping, Sequence
 
 from cai_lang import resources
+from cai_lang.errors import CaicError, describe_os_error
 
 Kind = Literal["red_team", "helpful"]
 KINDS: tuple[str, ...] = ("red_team", "helpful")
@@ -33,7 +34,7 @@ _TRAIN_SPLITS = ("train",)
 _EVAL_SPLITS = ("eval", "test", "validation", "valid", "dev")
 
 
-class PromptSetError(ValueError):
+class PromptSetError(CaicError, ValueError):
     """A prompt source that cannot be used; the message names the file and the problem."""
 
 
@@ -53,6 +54,8 @@ class PromptRecord:
     history: tuple[Mapping[str, str], ...] = ()
     # Context labels the feedback model inferred (`--infer-context`): per variable, value and probabilities.
     inferred: Mapping[str, Any] = field(default_factory=dict)
+    # `caic redteam` rows: the region and attack style the prompt was written for (eval groups its rates by them).
+    tags: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def turns(self) -> list[dict[str, str]]:
@@ -128,7 +131,7 @@ def read_text(path: Path, error: "type[Exception] | None" = None) -> str:
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
-        raise error(f"cannot read {path}: {exc.strerror or exc}") from exc
+        raise error(describe_os_error(exc, "read", path)) from exc
     try:
         # utf-8-sig drops a leading BOM, which spreadsheet exports and Windows editors write.
         return data.decode("utf-8-sig")
@@ -228,6 +231,7 @@ def _record(row: Mapping[str, Any], n: int, path: Path, kind: Kind | None, sourc
         domain=row.get("domain"),
         source=source,
         history=history,
+        tags={k: str(row[k]) for k in ("region", "style") if isinstance(row.get(k), str)},
     )
 
 

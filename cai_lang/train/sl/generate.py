@@ -28,22 +28,19 @@ sentence.
 
 from __future__ import annotations
 
-import random
 import re
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Sequence
 
 from cai_lang import api
 from cai_lang.codegen.bundle import Bundle
 from cai_lang.engine.base import GenerationBackend, Prompt, SamplingParams
+from cai_lang.train.decoding import DIALECTS, TEXT_STOPS, call_seed, check_long_prompts, fit_prompts, response_prompt
+from cai_lang.train.run.context_labels import clean_labels
 from cai_lang.train.run.folder import RowWriter
 from cai_lang.train.run.prompts import PromptRecord
 from cai_lang.train.run.work import ChunkWork, WorkCallback
-from cai_lang.train.sl.sampling import (
-    NoApplicablePrinciple,
-    PrincipleSampler,
-    clean_labels,
-)
+from cai_lang.train.sl.sampling import NoApplicablePrinciple, PrincipleSampler
 from cai_lang.train.thinking import ThinkingStats, strip_thinking
 
 _DEFAULT_EARLY_STOP = api.default_early_stop()
@@ -52,8 +49,6 @@ _DEFAULT_EARLY_STOP = api.default_early_stop()
 NO_CHANGES = _DEFAULT_EARLY_STOP.reply
 CRITIQUE_INSTRUCTION = " " + _DEFAULT_EARLY_STOP.instruction
 # Base models continue the transcript; these mark where the next turn of it would start.
-TEXT_STOPS = ("\n\nHuman:", "\n\nCritiqueRequest:", "\n\nRevisionRequest:", "\n\n---")
-DIALECTS = ("chat", "text")
 
 _NO_CHANGES_RE = re.compile(r"^(?:critique\s*:\s*)?no\s+changes?\s+(?:are\s+|is\s+)?(?:needed|required|necessary)[.!]?$")
 
@@ -129,49 +124,6 @@ class SLGenerationConfig:
 # ---------------------------------------------------------------- prompts
 
 
-def response_prompt(prompt: str | Sequence[Mapping[str, str]], dialect: str) -> Prompt:
-    """What the policy sees to answer a user prompt or a conversation ending with the user's turn.
-
-    Chat: the turns as messages. Text: the paper's transcript (`Human:` /
-    `Assistant:` turns) ending with `Assistant:`.
-    """
-    from cai_lang.train.run.conversation import to_transcript
-
-    turns = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else [dict(m) for m in prompt]
-    if dialect == "chat":
-        return turns
-    return f"{to_transcript(turns)}\n\nAssistant:"
-
-
-def check_long_prompts(action: str) -> None:
-    from cai_lang.train.run.fit import LONG_PROMPT_ACTIONS
-
-    if action not in LONG_PROMPT_ACTIONS:
-        raise ValueError(f"long prompts are `skip`ped or `truncate`d, not {action!r}")
-
-
-def fit_prompts(records, backend, bundle: Bundle, dialect: str, action: str, *, phase: str, generated: int):
-    """`run.fit.fit_to_context` with the reserve a step needs: what it generates plus its longest template's text.
-
-    The template's own length is measured on this bundle and backend, with
-    empty turns, over every item that has wording for `phase`.
-    """
-    from cai_lang.train.run.fit import fit_to_context
-
-    empty = [{"role": "user", "content": ""}, {"role": "assistant", "content": ""}]
-    overhead = 0
-    if backend.context_window() is not None:
-        for item in [*bundle.principles, *bundle.rules]:
-            try:
-                shown = api.render_prompt(bundle, item.id, phase, dialect, conversation=empty, critique="", response_a="", response_b="", reasoning="")
-            except ValueError:
-                continue  # no wording for this phase
-            overhead = max(overhead, backend.count_tokens(shown) or 0)
-    return fit_to_context(
-        records, backend, render=lambda r: response_prompt(r.turns, dialect), reserve=overhead + generated, action=action
-    )
-
-
 def critique_prompt(bundle: Bundle, item_id: str, conversation: list[dict[str, str]], dialect: str) -> Prompt:
     """The bundle's critique template for one item (it carries the bundle's early-stop instruction)."""
     return api.render_prompt(bundle, item_id, "critique", dialect, conversation=conversation)
@@ -215,11 +167,6 @@ class SLStats:
     stopped_early: int = 0
     no_principle: int = 0
     chunks_run: int = 0
-
-
-def call_seed(seed: int, chunk: int, round_index: int, step: str) -> int:
-    """The sampling seed of one generate call: fixed by where it sits in the run, not by what ran before."""
-    return random.Random(f"call:{seed}:{chunk}:{round_index}:{step}").getrandbits(31)
 
 
 def generate_chunk(

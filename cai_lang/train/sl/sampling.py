@@ -14,7 +14,7 @@ Prompt sets and constitutions are written independently, so a prompt's
 labels may name variables the constitution does not declare (ignored) or
 values its enum does not have (`topic: creative` against a constitution
 whose topics are `general | medical`): such a label is treated as unknown,
-so conditions on it count as "might apply", and `clean_labels` reports it.
+so conditions on it count as "might apply", and `run.context_labels.clean_labels` reports it.
 """
 
 from __future__ import annotations
@@ -24,35 +24,14 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Union
 
 from cai_lang.codegen.bundle import Bundle, PrincipleEntry, RuleEntry
+from cai_lang.errors import CaicError
+from cai_lang.train.run.context_labels import clean_labels
 
 Item = Union[PrincipleEntry, RuleEntry]
 
 
-class NoApplicablePrinciple(LookupError):
+class NoApplicablePrinciple(CaicError, LookupError):
     """No principle or rule of the bundle serves the SL phase for a prompt."""
-
-
-def clean_labels(bundle: Bundle, labels: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
-    """Labels the bundle's context schema accepts, and the names of those dropped as unknown.
-
-    Labels for undeclared variables are dropped silently (a prompt set serves
-    many constitutions); a declared variable with a value of the wrong type or
-    outside its enum is dropped and named.
-    """
-    schema = bundle.context_schema()
-    kept: dict[str, Any] = {}
-    dropped: list[str] = []
-    for name, value in labels.items():
-        spec = schema.get(name)
-        if spec is None:
-            continue
-        if spec.kind == "bool" and isinstance(value, bool):
-            kept[name] = value
-        elif spec.kind == "enum" and isinstance(value, str) and value in spec.values:
-            kept[name] = value
-        else:
-            dropped.append(name)
-    return kept, sorted(dropped)
 
 
 def sl_items(bundle: Bundle, labels: Mapping[str, Any]) -> list[Item]:

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cai_lang.errors import CaicError
 from cai_lang.train.hardware import (
     HardwareSettings,
     Placement,
@@ -38,7 +39,7 @@ from cai_lang.train.thinking import strip_thinking
 SFT_TARGETS = ("final", "all")
 
 
-class NoTrainingData(ValueError):
+class NoTrainingData(CaicError, ValueError):
     """Every row was left out (empty, or an unrevised red-team sample), so there is nothing to train on."""
 
 
