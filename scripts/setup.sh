@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Create .venv and install caic with every extra (train, lsp, dev).
+# Create .venv and install caic with every extra (train, lsp, serve, review, dev).
 # torch is installed first and pinned (constraints.txt): an unpinned torch
 # would pull a several-GB CUDA build.
 set -euo pipefail
@@ -10,7 +10,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet torch==2.13.0
-.venv/bin/python -m pip install --quiet -c constraints.txt -e '.[train,lsp,review,dev]'
+.venv/bin/python -m pip install --quiet -c constraints.txt -e '.[train,lsp,serve,review,dev]'
 # The engines whose reward clients the tests call (tests/train/test_judge_engines.py), without their
 # dependencies: both pin GPU stacks (vLLM, Ray, DeepSpeed, a transformers version) a CPU machine cannot
 # or must not install; the modules the tests use need only what the dev extra brings.

@@ -62,3 +62,26 @@ def parse_choices(app: typer.Typer) -> None:
 class Dialect(str, enum.Enum):
     chat = "chat"
     text = "text"
+
+
+# What `caic generate`, `train`, `eval`, `tiny-model` and `--config` import: the train extra.
+TRAIN_EXTRA = ("torch", "transformers", "trl", "datasets", "accelerate", "yaml")
+
+
+def require_train_extra(command: str, models: tuple = ()) -> None:
+    """Exit 2 with one line, before anything is read or created, when the train extra is not installed.
+
+    With `models`, only when one of them is loaded here: models that are all servers (http://...) are
+    only sent requests, which needs no torch."""
+    import importlib.util
+
+    if models:
+        from cai_lang.train.run.model_specs import is_server
+
+        if all(is_server(str(spec)) for spec in models if spec):
+            return
+
+    missing = [name for name in TRAIN_EXTRA if importlib.util.find_spec(name) is None]
+    if missing:
+        names = ", ".join("pyyaml" if name == "yaml" else name for name in missing)
+        raise fail(f"`caic {command}` needs the train extra ({names} not installed): pip install 'caic[train]'")

@@ -16,13 +16,14 @@ from typing import Any, Callable, Optional
 
 import typer
 
-from cai_lang.cli.common import fail
+from cai_lang.cli.common import fail, require_train_extra
 
 
 def _load(groups: tuple[type, ...]) -> Callable[[Any, Any, Optional[Path]], Optional[Path]]:
     def callback(ctx: Any, param: Any, value: Optional[Path]) -> Optional[Path]:
         if value is None or ctx.resilient_parsing:
             return value
+        require_train_extra(f"{ctx.command_path.split(' ', 1)[-1]} --config")
         from cai_lang.train.config_file import ConfigFileError, read_config_file
 
         try:

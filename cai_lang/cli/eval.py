@@ -16,28 +16,31 @@ import typer
 
 from cai_lang.cli.boundary import guarded
 from cai_lang.cli.common import fail as _fail
+from cai_lang.cli.common import require_train_extra
+from cai_lang.cli.config_option import with_config_file
 from cai_lang.cli.options import build, from_configs
 from cai_lang.eval.run import EvalOptions  # a dataclass; the evaluation's heavy imports wait for run_eval
 
 
 def register(app: typer.Typer) -> None:
     """Add `caic eval` to the app."""
-    app.command("eval")(evaluate)
+    app.command("eval")(with_config_file(evaluate, (EvalOptions,)))
 
 
 @from_configs(EvalOptions)
 def evaluate(values: dict) -> None:
     """Evaluate a model against a constitution: violation, win and refusal rates on held-out prompts, with a report."""
+    options = build(EvalOptions, values, argv=list(sys.argv))
+    require_train_extra("eval", (options.model, options.baseline, options.feedback_model))
     from cai_lang.eval.run import run_eval
 
-    options = build(EvalOptions, values, argv=list(sys.argv))
     if options.comparisons is not None:
         return _comparisons(options)
     if options.benign is not None and not options.benign.is_file():
         raise _fail(f"cannot read {options.benign}: no such file")
     if not options.source.exists():
         raise _fail(f"cannot read {options.source}: no such file or folder")
-    metrics = _run(lambda say: run_eval(options, say))
+    metrics = _run(lambda reporter: run_eval(options, reporter.phase, reporter))
     model_side = metrics["model"]
     line = f"{options.output}: violation rate {_pct(model_side['violation_rate'])} (regex rules), refusal rate {_pct(model_side['refusal']['rate'])}"
     if model_side.get("benign"):
@@ -59,7 +62,7 @@ def _comparisons(options: EvalOptions) -> None:
         raise _fail(f"cannot read {options.comparisons}: no such file")
     if not options.source.exists():
         raise _fail(f"cannot read {options.source}: no such file or folder")
-    metrics = _run(lambda say: comparisons_eval(options, say))
+    metrics = _run(lambda reporter: comparisons_eval(options, reporter.phase))
     typer.echo(accuracy_table(metrics))
     typer.echo(f"{options.output}: accuracy {_pct(metrics['overall']['accuracy']['value'])} on {metrics['rows']} comparisons, "
                f"ECE {metrics['overall']['ece']:.3f}; right most often: {metrics['best_item']}")
@@ -70,8 +73,9 @@ def _pct(value) -> str:
 
 
 def _run(step):
-    """Run the evaluation with progress lines on stderr, inside the commands' one error boundary."""
-    from rich.console import Console
+    """Run the evaluation with the progress display of `caic train` (stage lines; answers and critiques
+    counted with a rate and an ETA) on stderr, inside the commands' one error boundary."""
+    from cai_lang.cli.progress import ProgressReporter
 
-    console = Console(stderr=True, highlight=False, soft_wrap=True)
-    return guarded(lambda: step(lambda text: console.print(f"[bold]caic eval:[/] {text}")), nothing="nothing evaluated")
+    reporter = ProgressReporter()
+    return guarded(lambda: step(reporter), on_error=reporter.stop, nothing="nothing evaluated")

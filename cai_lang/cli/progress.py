@@ -100,6 +100,10 @@ class ProgressReporter:
     def start(self, total: int, completed: int) -> None:
         self._open("prompts", total, completed)
 
+    def begin(self, label: str, total: int) -> None:
+        """A bar of `total` inputs named `label` (`caic eval`'s answers and critiques)."""
+        self._open(label, total, 0)
+
     def advance(self, n: int) -> None:
         self._to(self.done + n)
 

@@ -22,6 +22,7 @@ import typer
 
 from cai_lang.cli.boundary import guarded
 from cai_lang.cli.common import fail as _fail
+from cai_lang.cli.common import require_train_extra
 from cai_lang.cli.config_option import with_config_file
 from cai_lang.cli.help_words import WordsGroup
 from cai_lang.cli.options import build, from_configs
@@ -30,15 +31,16 @@ from cai_lang.train.config import (
     GENERATE_RL,
     GENERATE_SL,
     TRAIN,
+    FineTuneConfig,
     HardwareConfig,
     HubConfig,
     LabelConfig,
     PolicyConfig,
     PreferenceConfig,
     RunConfig,
-    SFTConfig,
     SLConfig,
     TrainConfig,
+    TrlConfig,
 )
 
 generate_app = typer.Typer(
@@ -70,6 +72,7 @@ def tiny_model(
     seed: int = typer.Option(0, "--seed", help="Seed of the random initialisation."),
 ) -> None:
     """Build a small random causal LM with no download, to run the pipeline on a CPU (its text is noise)."""
+    require_train_extra("tiny-model")
     from cai_lang.engine.tiny import build_tiny_model
 
     try:
@@ -90,6 +93,7 @@ def generate_sl(values: dict) -> None:
     from cai_lang.train.sl.pipeline import generate_sl_data
 
     run, sl = build(RunConfig, values, argv=list(sys.argv)), build(SLConfig, values)
+    require_train_extra("generate sl", (run.model, sl.critic_model))
     result = _run(lambda reporter: generate_sl_data(Run.open(run.output), sl_step(run, sl), reporter))
     typer.echo(f"{result.data_path}: {result.rows} rows ({result.written_now} written now), bundle sha256 {result.content_hash[:16]}")
 
@@ -102,6 +106,7 @@ def generate_rl(values: dict) -> None:
     from cai_lang.train.settings import rl_step
 
     run, labels = build(RunConfig, values, argv=list(sys.argv)), build(LabelConfig, values)
+    require_train_extra("generate rl", (run.model, *(labels.feedback_model or ())))
     result = _run(lambda reporter: generate_rl_data(Run.open(run.output), rl_step(run, labels), reporter))
     spread = result.summary.get("mean_distance_from_half")
     typer.echo(
@@ -117,14 +122,16 @@ def generate_rl(values: dict) -> None:
 @from_configs(*TRAIN)
 def train(values: dict) -> None:
     """Train from a constitution: `--phase sl` (SL-CAI fine-tune), `rl` (preference model and policy) or `all` (both)."""
+    require_train_extra("train")
     from cai_lang.report.training import write_report
     from cai_lang.train.phases import run_phase
     from cai_lang.train.settings import check_train_config
 
     config = TrainConfig(
         run=build(RunConfig, values, argv=list(sys.argv)), phase=values["phase"], data=values.get("data"), sl=build(SLConfig, values),
-        labels=build(LabelConfig, values), sft=build(SFTConfig, values), preference=build(PreferenceConfig, values),
+        labels=build(LabelConfig, values), sft=build(FineTuneConfig, values), preference=build(PreferenceConfig, values),
         policy=build(PolicyConfig, values), hardware=build(HardwareConfig, values), hub=build(HubConfig, values),
+        trl=build(TrlConfig, values),
     )
 
     def phase(reporter):

@@ -36,9 +36,10 @@ from __future__ import annotations
 import json
 import random
 from collections import Counter, defaultdict
+from contextlib import contextmanager
 from dataclasses import MISSING, asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from cai_lang.errors import CaicError
 from cai_lang.train.config import DIALECTS, SPLITS, option
@@ -57,17 +58,17 @@ class EvalOptions:
     """Everything `caic eval` takes; each field is also its command-line option."""
 
     source: Path = option(help="The `.const` file (or a compiled bundle.json / bundle folder).", argument=True)
-    model: str = option(MISSING, "--model", "-m", help="The model to evaluate: a folder saved with save_pretrained, or a Hub id.")
-    output: Path = option(MISSING, "--output", "-o", help="Folder for metrics.json, report.html, plots/, responses.jsonl and run.json.")
+    model: str = option(MISSING, "--model", "-m", help="The model to evaluate: a folder saved with save_pretrained, or a Hub id.", names=("--model-name-or-path",))
+    output: Path = option(MISSING, "--output", "-o", help="Folder for metrics.json, report.html, plots/, responses.jsonl and run.json.", names=("--output-dir",))
     baseline: str | None = option(None, "--baseline", "-b", help="A model to compare against (win rate); it is measured the same way.")
-    feedback_model: str | None = option(None, "--feedback-model", help="Critic and comparison judge (default: the baseline, else the model).")
+    feedback_model: str | None = option(None, "--feedback-model", "-f", help="Critic and comparison judge (default: the baseline, else the model).")
     deployment: str | None = option(None, "--deployment", "-d", help="Deployment to compile (default: `default`).")
     prompts: tuple[str, ...] | None = option((), "--prompts", "-p", help="Prompt sets: shipped names, .jsonl/.csv files or datasets folders; repeatable (default: the shipped red_team and helpful sets).")
     split: str = option("eval", "--split", help="Which rows of the prompt sets to use (default: the held-out `eval` rows).", choices=SPLITS)
     max_prompts: int | None = option(None, "--max-prompts", "-k", help="Use at most this many prompts (a seeded sample).")
     samples: int = option(1, "--samples", help="Responses sampled per prompt.")
     benign: Path | None = option(None, "--benign", help="JSONL of held-out benign dialogues: the loss on their replies is reported.")
-    max_new_tokens: int = option(64, "--max-new-tokens", help="Most tokens per response.")
+    max_new_tokens: int = option(128, "--max-new-tokens", help="Most tokens per response (the same default as `caic train`).")
     temperature: float = option(1.0, "--temperature", help="Sampling temperature of the responses; 0 decodes greedily.")
     top_p: float = option(1.0, "--top-p", help="Nucleus sampling mass.")
     seed: int = option(0, "--seed", "-s", help="Seeds prompt sampling and generation (the same seed gives two models the same draws).")
@@ -219,10 +220,11 @@ def violation_method(entry) -> str | None:
     return None
 
 
-def judge_violations(bundle, rows: Sequence[dict[str, Any]], critic, options: EvalOptions) -> dict[str, Any]:
+def judge_violations(bundle, rows: Sequence[dict[str, Any]], critic, options: EvalOptions, progress=None) -> dict[str, Any]:
     """Fill each row's `violations` ({item: bool}) and `critiques`; return what the critic did.
 
     `critic` may be None (critiques off): critique-judged items then get no verdict.
+    `progress` (see `counted`) is shown the critiques as the critic's batches finish.
     """
     from cai_lang.detector import DetectorTimeout, detector_matches
     from cai_lang.engine.base import SamplingParams
@@ -249,7 +251,8 @@ def judge_violations(bundle, rows: Sequence[dict[str, Any]], critic, options: Ev
     if requests:
         # Greedy and one line: the verdict is whether the first line is the early-stop reply.
         params = SamplingParams(max_new_tokens=options.critique_tokens, temperature=0.0, do_sample=False, stop=("\n",))
-        critiques = critic.generate(prompts, params)
+        with counted(progress, "critiques", len(prompts), critic):
+            critiques = critic.generate(prompts, params)
         for (index, item_id), critique in zip(requests, critiques):
             fine = finds_nothing_to_fix(critique, stop_reply)
             nothing += fine
@@ -384,8 +387,30 @@ def _identity(spec: str) -> str:
     return model_identity(spec)
 
 
-def run_eval(options: EvalOptions, say: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Run the whole evaluation into `options.output`; returns the metrics (also written to metrics.json)."""
+@contextmanager
+def counted(progress, label: str, total: int, backend) -> Iterator[None]:
+    """Show `progress` (a `begin(label, total)` / `advance(n)` / `stop()` display, or None) the inputs of one
+    engine call as `backend`'s batches finish (its `on_batch` hook); it only observes."""
+    if progress is None:
+        yield
+        return
+    progress.begin(label, total)
+    hooked = hasattr(backend, "on_batch")
+    if hooked:
+        backend.on_batch = progress.advance
+    try:
+        yield
+    finally:
+        if hooked and backend.on_batch == progress.advance:
+            backend.on_batch = None
+        progress.stop()
+
+
+def run_eval(options: EvalOptions, say: Callable[[str], None] | None = None, progress=None) -> dict[str, Any]:
+    """Run the whole evaluation into `options.output`; returns the metrics (also written to metrics.json).
+
+    `say` gets a line per stage; `progress` (see `counted`), when given, counts the answers and critiques
+    as they are made, for a rate and an ETA."""
     from cai_lang.engine import load_backend
     from cai_lang.eval.groups import group_rates
     from cai_lang.eval.refusal import detect_refusal, refusal_rate
@@ -428,14 +453,15 @@ def run_eval(options: EvalOptions, say: Callable[[str], None] | None = None) -> 
             if spec is None:
                 continue
             say(f"{side}: answering {len(records)} prompts × {options.samples}")
-            rows = generate_responses(backend(spec), records, options)
+            with counted(progress, f"{side}: answers", len(records) * options.samples, backend(spec)):
+                rows = generate_responses(backend(spec), records, options)
             for row in rows:
                 # Provenance, so a row read on its own says which constitution and models made and judged it.
                 row.update(content_hash=bundle.content_hash, model=_identity(spec), feedback_model=_identity(feedback_spec))
             critic = backend(feedback_spec) if options.critiques else None
             if critic is not None:
                 say(f"{side}: critiques by {feedback_spec}")
-            critics[side] = judge_violations(bundle, rows, critic, options)
+            critics[side] = judge_violations(bundle, rows, critic, options, progress)
             for row in rows:
                 found = detect_refusal(row["response"])
                 row["refusal"] = None if found is None else {"pattern": found.pattern, "text": found.text, "partial": found.partial}

@@ -6,7 +6,7 @@ the field's metadata (the habit of trl's `*_config.py`), so the command line
 library and a configuration file read the same names, defaults and help.
 A few groups, one per concern: `RunConfig` (the run folder, prompts,
 sampling, servers), `SLConfig` (critique → revision), `LabelConfig` (RL-CAI
-labels), `SFTConfig`, `PreferenceConfig` and `PolicyConfig` (the trainers);
+labels), `FineTuneConfig`, `PreferenceConfig` and `PolicyConfig` (the trainers);
 `TrainConfig` holds them for `caic train`. `caic eval` takes
 `cai_lang.eval.run.EvalOptions`, declared the same way. A field with
 `choices` is a plain string checked against them; the CLI shows them as a
@@ -20,6 +20,9 @@ from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from cai_lang.train.methods import METHODS as METHOD_REGISTRY
+from cai_lang.train.methods import methods_help
+
 DATA, SL, RL, SERVER, SFT, PM, POLICY, HARDWARE = (
     "Run and data", "SL-CAI", "RL-CAI labels", "Servers", "Fine-tuning (SL)", "Preference model", "Policy (RL)",
     "Hardware (every trainer)",
@@ -29,9 +32,10 @@ HUB = "Hugging Face Hub"
 PHASE_NAMES = ("sl", "rl", "all")
 DIALECTS = ("chat", "text")
 SPLITS = ("train", "eval", "all")
-# The methods the command line offers: trl 1.16 has no PPOTrainer, so `ppo` (refused by
-# cai_lang.train.rl.policy with the reason) is not offered at all.
-METHODS = ("dpo", "rloo", "grpo")
+# The methods the command line offers, from the registry: trl 1.16 has no PPOTrainer, so `ppo`
+# (refused by cai_lang.train.rl.policy with the reason) is not offered at all.
+METHODS = tuple(METHOD_REGISTRY)
+TRL = "Trainer settings (trl)"
 REWARDS = ("preference-model", "labeller")
 
 
@@ -53,6 +57,11 @@ def cli_fields(config: type) -> list:
     return [f for f in fields(config) if "flags" in f.metadata]
 
 
+def option_types(config: type) -> dict[str, bool]:
+    """Each option field of `config` → whether it takes a list (a config file may give one value for it)."""
+    return {f.name: str(f.type).startswith("list[") for f in cli_fields(config)}
+
+
 def check_choices(config: Any) -> None:
     """Refuse a value outside a field's `choices` (the library path; the CLI refuses it while parsing)."""
     for f in cli_fields(type(config)):
@@ -66,8 +75,8 @@ class RunConfig:
     """Where a run goes, what it reads and how it samples: shared by `caic generate sl|rl` and `caic train`."""
 
     file: Path = option(help="The `.const` file (or a compiled bundle.json / bundle folder).", argument=True)
-    model: str = option(MISSING, "--model", "-m", help="Policy model: a folder saved with save_pretrained, a Hub id, or (generate only) a server URL.", panel=DATA)
-    output: Path = option(MISSING, "--output", "-o", help="Run folder: bundle/, data, models, run.json and report.html go here.", panel=DATA)
+    model: str = option(MISSING, "--model", "-m", help="Policy model: a folder saved with save_pretrained, a Hub id, or (generate only) a server URL.", panel=DATA, names=("--model-name-or-path",))
+    output: Path = option(MISSING, "--output", "-o", help="Run folder: bundle/, data, models, run.json and report.html go here.", panel=DATA, names=("--output-dir",))
     deployment: str | None = option(None, "--deployment", "-d", help="Deployment to compile (default: `default`).", panel=DATA)
     prompts: list[str] | None = option(None, "--prompts", "-p", help="Red-team prompts: `red_team` (shipped), a .jsonl/.csv file or a datasets folder; repeatable.", panel=DATA)
     helpful: str = option("helpful", "--helpful", help="Helpful prompts to mix in: `helpful` (shipped), a file or folder, or `none`.", panel=DATA)
@@ -145,13 +154,13 @@ class LabelConfig:
 
 
 @dataclass
-class SFTConfig:
+class FineTuneConfig:
     """The SL fine-tune; `max_steps`, `epochs`, `train_batch_size`, `max_length` and `logging_steps` also set the RL trainers'."""
 
     max_steps: int = option(-1, "--max-steps", help="Steps of every trainer unless --pm-max-steps / --rl-max-steps say otherwise; -1 trains for --epochs.", panel=SFT)
-    epochs: float = option(1.0, "--epochs", help="Passes over the data when the steps are -1.", panel=SFT)
+    epochs: float = option(1.0, "--epochs", help="Passes over the data when the steps are -1.", panel=SFT, names=("--num-train-epochs",))
     learning_rate: float = option(2e-5, "--learning-rate", help="SFT peak learning rate.", panel=SFT, names=("--lr",))
-    train_batch_size: int = option(8, "--train-batch-size", help="Rows (or completions, online) per process per step, every trainer.", panel=SFT)
+    train_batch_size: int = option(8, "--train-batch-size", help="Rows (or completions, online) per process per step, every trainer.", panel=SFT, names=("--per-device-train-batch-size",))
     gradient_accumulation: int = option(1, "--gradient-accumulation", help="SFT steps summed per optimizer update.", panel=SFT)
     max_length: int = option(1024, "--max-length", help="Tokens per training example (the preference model drops longer pairs).", panel=SFT)
     logging_steps: int = option(10, "--logging-steps", help="Log the loss every this many steps, every trainer.", panel=SFT)
@@ -181,7 +190,7 @@ class PreferenceConfig:
 class PolicyConfig:
     """The policy optimisation of the RL phase."""
 
-    method: str = option("dpo", "--method", help="`dpo` (offline), `rloo` or `grpo` (online).", panel=POLICY, choices=METHODS)
+    method: str = option("dpo", "--method", help=methods_help(), panel=POLICY, choices=METHODS)
     reward: str | None = option(None, "--reward", help="rloo/grpo reward: the trained `preference-model` (default) or the `labeller` itself.", panel=POLICY, choices=REWARDS)
     rl_max_steps: int | None = option(None, "--rl-max-steps", help="Policy steps (default: --max-steps).", panel=POLICY)
     rl_learning_rate: float = option(1e-6, "--rl-learning-rate", help="Policy peak learning rate.", panel=POLICY)
@@ -233,8 +242,17 @@ class PhaseConfig:
 class HubConfig:
     """Where `caic train` publishes its final model."""
 
-    push_to_hub: str | None = option(None, "--push-to-hub", help="Upload the final model (the policy; the SL model for --phase sl) with its card to this Hub repository.", panel=HUB)
+    push_to_hub: str | None = option(None, "--push-to-hub", help="Upload the final model (the policy; the SL model for --phase sl) with its card to this Hub repository.", panel=HUB, names=("--hub-model-id",))
     hub_private: bool = option(False, "--hub-private", help="Create the --push-to-hub repository as private.", panel=HUB)
+
+
+@dataclass
+class TrlConfig:
+    """Any field of trl's trainer configs, by name (`cai_lang.train.trl_args`)."""
+
+    trl: list[str] | None = option(None, "--trl", help="A field of trl's trainer config, KEY=VALUE (YAML value): `weight_decay=0.01` for every stage that has it, "
+                                   "or `sft.KEY`, `preference.KEY`, `policy.KEY` for one stage (policy: the --method's config); repeatable; wins over the options above.",
+                                   panel=TRL)
 
 
 @dataclass
@@ -246,11 +264,12 @@ class TrainConfig:
     data: Path | None = None  # --data RUN_DIR: another run's generated data
     sl: SLConfig = field(default_factory=SLConfig)
     labels: LabelConfig = field(default_factory=LabelConfig)
-    sft: SFTConfig = field(default_factory=SFTConfig)
+    sft: FineTuneConfig = field(default_factory=FineTuneConfig)
     preference: PreferenceConfig = field(default_factory=PreferenceConfig)
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     hardware: HardwareConfig = field(default_factory=HardwareConfig)
     hub: HubConfig = field(default_factory=HubConfig)
+    trl: TrlConfig = field(default_factory=TrlConfig)
 
     def __post_init__(self) -> None:
         if self.phase not in PHASE_NAMES:
@@ -264,4 +283,4 @@ class TrainConfig:
 # The groups each command takes, in the order their options are listed.
 GENERATE_SL = (RunConfig, SLConfig)
 GENERATE_RL = (RunConfig, LabelConfig)
-TRAIN = (RunConfig, PhaseConfig, SLConfig, LabelConfig, SFTConfig, PreferenceConfig, PolicyConfig, HardwareConfig, HubConfig)
+TRAIN = (RunConfig, PhaseConfig, SLConfig, LabelConfig, FineTuneConfig, PreferenceConfig, PolicyConfig, HardwareConfig, HubConfig, TrlConfig)

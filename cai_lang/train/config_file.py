@@ -21,10 +21,12 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from cai_lang.errors import CaicError, describe_os_error
-from cai_lang.train.config import cli_fields
+from cai_lang.train.config import cli_fields, option_types
 
 CONFIG_FILE = "config.yaml"
 SECTIONS = ("run", "sl", "labels", "sft", "preference", "policy", "hub")
+# Sections whose keys that are not caic options are fields of that stage's trl config (`cai_lang.train.trl_args`).
+TRL_STAGES = ("sft", "preference", "policy")
 
 
 class ConfigFileError(CaicError, ValueError):
@@ -65,27 +67,69 @@ def read_config_file(path: str | Path, groups: Iterable[type]) -> dict[str, Any]
         return {}
     if not isinstance(data, dict):
         raise ConfigFileError(f"{path}: a configuration file is a mapping of option names to values, not a {type(data).__name__}")
+    groups = tuple(groups)
     names = option_names(groups)
+    lists = {name for group in groups for name, is_list in option_types(group).items() if is_list}
+    takes_trl = "trl" in names
     values: dict[str, Any] = {}
+    trl: dict[str, Any] = {}
 
-    def take(key: Any, value: Any, where: str) -> None:
+    def take(key: Any, value: Any, section: str | None) -> None:
+        where = f"{section}." if section else ""
         name = names.get(str(key))
+        unknown = None
+        if name is None and takes_trl and (section is None or section in TRL_STAGES):
+            unknown = _take_trl(path, f"{where}{key}", value, trl)
+            if unknown is None:
+                return
         if name is None:
-            close = difflib.get_close_matches(str(key), list(names), n=1)
+            close = difflib.get_close_matches(str(key), list(names) + (unknown.known if unknown else []), n=1)
+            if unknown is not None and not close:
+                raise ConfigFileError(f"{path}: unknown option `{where}{key}`: neither a caic option nor a field of {unknown.where}")
             raise ConfigFileError(f"{path}: unknown option `{where}{key}`" + (f"; did you mean `{close[0]}`?" if close else ""))
         if name in values:
             raise ConfigFileError(f"{path}: option `{name}` is set twice")
-        values[name] = value
+        if name == "trl":
+            for item in value if isinstance(value, list) else [value]:
+                key_text, _, text = str(item).partition("=")
+                _take_trl(path, key_text, yaml.safe_load(text), trl)
+            return
+        # A scalar where a list is expected (`report_to: tensorboard`) is a list of one.
+        values[name] = [value] if name in lists and value is not None and not isinstance(value, list) else value
 
     for key, value in data.items():
         if key in SECTIONS and key not in names:
             if not isinstance(value, dict):
                 raise ConfigFileError(f"{path}: section `{key}` must be a mapping of option names to values")
             for inner, inner_value in value.items():
-                take(inner, inner_value, f"{key}.")
+                take(inner, inner_value, key)
         else:
-            take(key, value, "")
+            take(key, value, None)
+    if trl:
+        from cai_lang.train.trl_args import as_assignment
+
+        values["trl"] = [as_assignment(k, v) for k, v in trl.items()]
     return values
+
+
+def _take_trl(path: Path, key: str, value: Any, trl: dict[str, Any]):
+    """A key that is no caic option: a field of trl's trainer configs, checked against them (imports trl).
+    Returns the `UnknownField` error when it is none of them (the caller names the closest), else None."""
+    try:
+        from cai_lang.train.trl_args import TrlArgsError, UnknownField, check_key
+
+        checked = check_key(key)
+    except UnknownField as exc:
+        return exc
+    except ImportError as exc:
+        raise ConfigFileError(f"{path}: `{key}` is no caic option, and trl is not installed to check it as a trainer setting "
+                              "(pip install 'caic[train]')") from exc
+    except TrlArgsError as exc:
+        raise ConfigFileError(f"{path}: {exc}") from exc
+    if checked in trl:
+        raise ConfigFileError(f"{path}: trainer setting `{checked}` is set twice")
+    trl[checked] = value
+    return None
 
 
 def _plain(value: Any) -> Any:
@@ -102,6 +146,17 @@ def effective_config(config: Any) -> dict[str, Any]:
     for section in SECTIONS:
         group = getattr(config, section)
         out[section] = {f.name: _plain(getattr(group, f.name)) for f in cli_fields(type(group))}
+    trl = getattr(config, "trl", None)
+    if trl is not None and trl.trl:
+        from cai_lang.train.trl_args import parse_assignments
+
+        # Written back as a file would set them: plain keys at the top, `STAGE.KEY` in the stage's section.
+        for key, value in parse_assignments(trl.trl).items():
+            stage, dot, name = key.partition(".")
+            if dot:
+                out[stage][name] = value
+            else:
+                out[key] = value
     return out
 
 

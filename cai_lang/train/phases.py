@@ -42,12 +42,12 @@ class TrainResult:
 
 
 def _sl(run: Run, config: TrainConfig, reporter: Reporter) -> TrainResult:
-    return TrainResult(sl=train_sl(run, sl_step(config.run, config.sl), sft_settings(config.run, config.sft, config.hardware), reporter,
+    return TrainResult(sl=train_sl(run, sl_step(config.run, config.sl), sft_settings(config.run, config.sft, config.hardware, config.trl), reporter,
                                    data_from=config.data))
 
 
 def _rl(run: Run, config: TrainConfig, reporter: Reporter, *, policy: str | None = None, start: bool = True) -> RLPhaseResult:
-    training = rl_training(config.run, config.sft, config.preference, config.policy, config.hardware)
+    training = rl_training(config.run, config.sft, config.preference, config.policy, config.hardware, config.trl)
     return train_rl(run, rl_step(config.run, config.labels, model=policy), training, reporter, preference_base=config.run.model, start=start,
                     data_from=config.data if policy is None else None)
 
@@ -59,8 +59,8 @@ def _all(run: Run, config: TrainConfig, reporter: Reporter) -> TrainResult:
         raise PipelineError("--phase all runs in one process; start it without `accelerate launch` (only --phase sl trains in several)")
     # Every setting and the human-preference file are checked before the SL phase spends any time.
     rl_step(config.run, config.labels)
-    human_rows(rl_training(config.run, config.sft, config.preference, config.policy, config.hardware).human_preferences)
-    sl = train_sl(run, sl_step(config.run, config.sl), sft_settings(config.run, config.sft, config.hardware), reporter, finish=False)
+    human_rows(rl_training(config.run, config.sft, config.preference, config.policy, config.hardware, config.trl).human_preferences)
+    sl = train_sl(run, sl_step(config.run, config.sl), sft_settings(config.run, config.sft, config.hardware, config.trl), reporter, finish=False)
     release()  # nothing of the SL phase stays in memory for the RL phase
     # A LoRA SL model saved without --merge-lora is an adapter: the RL phase reads the base with it merged in.
     return TrainResult(sl=sl, rl=_rl(run, config, reporter, policy=full_model(run.layout.sl_model), start=False))

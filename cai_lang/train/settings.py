@@ -18,15 +18,18 @@ from typing import Any
 
 from cai_lang.errors import CaicError
 from cai_lang.train.config import (
+    FineTuneConfig,
     HardwareConfig,
     LabelConfig,
     PolicyConfig,
     PreferenceConfig,
     RunConfig,
-    SFTConfig,
     SLConfig,
     TrainConfig,
+    TrlConfig,
 )
+from cai_lang.train.methods import ONLINE
+from cai_lang.train.methods import method as method_entry
 from cai_lang.train.run.model_specs import ServerSettings
 from cai_lang.train.run.prompts import PromptSelection, PromptSetError
 from cai_lang.train.run.session import GenerationStep
@@ -90,7 +93,7 @@ def rl_step(run: RunConfig, labels: LabelConfig, model: str | None = None) -> Ge
     return _step(run, generation, tuple(labels.feedback_model or ()), model)
 
 
-def report_to(sft: SFTConfig) -> list[str]:
+def report_to(sft: FineTuneConfig) -> list[str]:
     """The experiment trackers of `--report-to`, checked before anything trains: known to transformers and installed."""
     from transformers.integrations.integration_utils import INTEGRATION_TO_CALLBACK, get_available_reporting_integrations
 
@@ -126,22 +129,33 @@ def hardware_settings(run: RunConfig, hardware: HardwareConfig | None):
     return settings
 
 
-def sft_settings(run: RunConfig, sft: SFTConfig, hardware: HardwareConfig | None = None):
+def trl_args(trl: TrlConfig | None, stage: str, config_class: str) -> dict[str, Any]:
+    """The `--trl` keys (and config-file trl keys) that reach one stage's trl config, checked against it."""
+    from cai_lang.train.trl_args import TrlArgsError, for_stage, parse_assignments
+
+    try:
+        return for_stage(parse_assignments(trl.trl if trl else None), stage, config_class)
+    except TrlArgsError as exc:
+        raise ConfigError(f"--trl {exc}") from exc
+
+
+def sft_settings(run: RunConfig, sft: FineTuneConfig, hardware: HardwareConfig | None = None, trl: TrlConfig | None = None):
     from cai_lang.train.sl.sft import SFTSettings
 
     try:
         return SFTSettings(
-            max_steps=sft.max_steps, epochs=sft.epochs, batch_size=sft.train_batch_size,
+            max_steps=sft.max_steps, num_train_epochs=sft.epochs, batch_size=sft.train_batch_size,
             gradient_accumulation_steps=sft.gradient_accumulation, learning_rate=sft.learning_rate, max_length=sft.max_length,
             seed=run.seed, logging_steps=sft.logging_steps, device="cpu" if run.device == "cpu" else "auto",
             targets=sft.sft_targets, hardware=hardware_settings(run, hardware), chat_template_kwargs=run.template_kwargs(), report_to=report_to(sft),
+            trl_args=trl_args(trl, "sft", "SFTConfig"),
         )
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
 
 
-def rl_training(run: RunConfig, sft: SFTConfig, pm: PreferenceConfig, policy: PolicyConfig,
-                hardware: HardwareConfig | None = None):
+def rl_training(run: RunConfig, sft: FineTuneConfig, pm: PreferenceConfig, policy: PolicyConfig,
+                hardware: HardwareConfig | None = None, trl: TrlConfig | None = None):
     """The RL trainers' settings (`RLTraining`); refuses PPO (not in trl 1.16) and a --reward for offline DPO."""
     from cai_lang.train.rl.pipeline import RLTraining
     from cai_lang.train.rl.policy import PolicyTrainingConfig, ppo_status
@@ -149,12 +163,13 @@ def rl_training(run: RunConfig, sft: SFTConfig, pm: PreferenceConfig, policy: Po
 
     if policy.method == "ppo":
         raise ConfigError(ppo_status() or "caic does not drive trl's PPOTrainer yet; use --method rloo or grpo")
-    if policy.reward is not None and policy.method not in ("rloo", "grpo"):
-        raise ConfigError(f"--reward chooses the reward of online RL (--method rloo or grpo), not of --method {policy.method}")
+    online = " or ".join(ONLINE)
+    if policy.reward is not None and policy.method not in ONLINE:
+        raise ConfigError(f"--reward chooses the reward of online RL (--method {online}), not of --method {policy.method}")
     if pm.human_preferences is not None and not Path(pm.human_preferences).is_file():
         raise ConfigError(f"cannot read {pm.human_preferences}: no such file")
-    if policy.use_vllm and policy.method not in ("rloo", "grpo"):
-        raise ConfigError("--use-vllm generates the completions of online RL (--method rloo or grpo)")
+    if policy.use_vllm and policy.method not in ONLINE:
+        raise ConfigError(f"--use-vllm generates the completions of online RL (--method {online})")
     placed = hardware_settings(run, hardware)
     try:
         preference = PreferenceTrainingConfig(
@@ -162,6 +177,7 @@ def rl_training(run: RunConfig, sft: SFTConfig, pm: PreferenceConfig, policy: Po
             learning_rate=pm.pm_learning_rate, batch_size=sft.train_batch_size, max_length=sft.max_length,
             eval_fraction=pm.pm_eval_fraction, seed=run.seed, logging_steps=sft.logging_steps,
             hardware=placed, chat_template_kwargs=run.template_kwargs(), report_to=report_to(sft),
+            trl_args=trl_args(trl, "preference", "RewardConfig"),
         )
         trainer = PolicyTrainingConfig(
             method=policy.method, max_steps=sft.max_steps if policy.rl_max_steps is None else policy.rl_max_steps,
@@ -171,6 +187,7 @@ def rl_training(run: RunConfig, sft: SFTConfig, pm: PreferenceConfig, policy: Po
             seed=run.seed, logging_steps=sft.logging_steps, scale_rewards=policy.scale_rewards, use_vllm=policy.use_vllm,
             vllm_mode=policy.vllm_mode, vllm_server_base_url=policy.vllm_server_url, hardware=placed,
             chat_template_kwargs=run.template_kwargs(), report_to=report_to(sft),
+            trl_args=trl_args(trl, "policy", method_entry(policy.method).config),
         )
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
@@ -190,7 +207,34 @@ def check_train_config(config: TrainConfig) -> None:
     except HubError as exc:
         raise ConfigError(str(exc)) from exc
     sl_step(config.run, config.sl)
-    sft_settings(config.run, config.sft, config.hardware)
+    sft = sft_settings(config.run, config.sft, config.hardware, config.trl)
+    training = None
     if config.uses_rl:
         rl_step(config.run, config.labels)
-        rl_training(config.run, config.sft, config.preference, config.policy, config.hardware)
+        training = rl_training(config.run, config.sft, config.preference, config.policy, config.hardware, config.trl)
+    check_trl_values(config.run.output, sft if config.phase != "rl" else None, training)
+
+
+def check_trl_values(output: Path, sft, training) -> None:
+    """Build each trainer's trl config now (trl checks the values: `--trl lr_scheduler_type=cosin` fails
+    here, not after the data is generated); nothing is written."""
+    from cai_lang.train.hardware import resolve
+    from cai_lang.train.trl_args import TrlArgsError
+
+    try:
+        if sft is not None:
+            from cai_lang.train.sl.sft import sft_config
+
+            sft_config(sft, output / "sl_model", "messages")
+        if training is not None:
+            from cai_lang.train.rl.policy import policy_trl_config
+
+            if training.preference_model == "always" or training.needs_preference_model:
+                training.preference.trl_config("RewardConfig", output / "preference_model", resolve(training.preference.hardware))
+            from dataclasses import replace
+
+            labeller = training.reward == "labeller"  # a reward function: GRPO's default scaling differs
+            policy_trl_config(replace(training.policy, method=training.method, output_dir=str(output / "rl_policy")),
+                              reward=(lambda *args, **kwargs: []) if labeller else str(output / "preference_model"))
+    except TrlArgsError as exc:
+        raise ConfigError(f"--trl: {exc}") from exc

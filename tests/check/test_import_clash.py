@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from cai_lang.api import check_file
@@ -54,6 +55,7 @@ def test_clash_through_the_cli(tmp_path: Path) -> None:
 
 
 def test_clash_shows_in_the_users_document_over_lsp(tmp_path: Path) -> None:
+    pytest.importorskip("lsprotocol", reason="the lsp extra is not installed (pip install -e '.[lsp]')")
     from cai_lang.lsp.diagnostics import by_file
 
     root = tmp_path / "clash.const"

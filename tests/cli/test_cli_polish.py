@@ -35,7 +35,7 @@ def test_train_help_shows_each_kind_of_value():
 
 def test_a_method_that_cannot_run_is_not_offered():
     text = runner.invoke(app, ["train", "--help"], env={"COLUMNS": "200"}).output
-    assert "dpo|rloo|grpo" in text and "ppo" not in text.replace("rloo", "").replace("grpo", "")
+    assert "dpo|kto|rloo|grpo" in text and "ppo" not in text.replace("rloo", "").replace("grpo", "")
     result = runner.invoke(app, ["train", "x.const", "-m", "m", "-o", "out", "--method", "ppo"])
     assert result.exit_code == 2
 

@@ -28,6 +28,10 @@ FAST = ["--max-prompts", "3", "--max-new-tokens", "6", "--deployment", "clinic",
 
 
 def _serve_command() -> list[str]:
+    import importlib.util
+
+    if importlib.util.find_spec("fastapi") is None or importlib.util.find_spec("uvicorn") is None:
+        pytest.skip("`transformers serve` needs its web stack: pip install -e '.[serve]'")
     script = Path(sys.executable).with_name("transformers")
     if script.exists():
         return [str(script), "serve"]

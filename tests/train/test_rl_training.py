@@ -147,14 +147,14 @@ def test_soft_label_loss_is_bce_on_the_reward_difference(tiny_dir, tmp_path):
     from transformers import AutoTokenizer
     from trl import RewardConfig
 
-    from cai_lang.train.rl.preference import device_settings
+    from cai_lang.train.hardware import resolve
 
     rows = ai_rows(4)
     for row, q in zip(rows, (0.9, 0.6, 1.0, 0.75)):
         row["soft_label"] = q
     trainer = soft_label_trainer_class()(
         model=str(tiny_dir),
-        args=RewardConfig(output_dir=str(tmp_path), per_device_train_batch_size=4, max_steps=1, **device_settings()),
+        args=RewardConfig(output_dir=str(tmp_path), per_device_train_batch_size=4, max_steps=1, report_to="none", **resolve().trainer_args()),
         train_dataset=Dataset.from_list([{k: r[k] for k in ("prompt", "chosen", "rejected", "soft_label")} for r in rows]),
         processing_class=AutoTokenizer.from_pretrained(str(tiny_dir)),
     )

@@ -76,7 +76,7 @@ def test_hub_style_preferences_put_the_user_turns_in_the_prompt_once():
 def test_trl_trains_on_the_files_a_run_writes_exactly_as_written(tiny_model, constitution_file, tmp_path):
     from datasets import load_dataset
     from transformers import AutoTokenizer
-    from trl import DPOConfig, DPOTrainer, SFTConfig, SFTTrainer
+    from trl import DPOConfig, DPOTrainer, FineTuneConfig, SFTTrainer
     from typer.testing import CliRunner
 
     from cai_lang.cli.app import app
@@ -95,7 +95,7 @@ def test_trl_trains_on_the_files_a_run_writes_exactly_as_written(tiny_model, con
     tokenizer = AutoTokenizer.from_pretrained(str(tiny_model))
     data = load_dataset("json", data_files=str(sft_file), split="train")
     assert len(data) == run["outputs"]["sft"]["rows"] > 0
-    trainer = SFTTrainer(model=str(tiny_model), args=SFTConfig(output_dir=str(tmp_path / "sft"), **common),
+    trainer = SFTTrainer(model=str(tiny_model), args=FineTuneConfig(output_dir=str(tmp_path / "sft"), **common),
                          train_dataset=data, processing_class=tokenizer)
     assert trainer.train().global_step == 2
     data = load_dataset("json", data_files=str(prefs_file), split="train")

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cai_lang.cli.app import app
-from cai_lang.train.config import HardwareConfig, PolicyConfig, PreferenceConfig, RunConfig, SFTConfig
+from cai_lang.train.config import FineTuneConfig, HardwareConfig, PolicyConfig, PreferenceConfig, RunConfig
 from cai_lang.train.settings import ConfigError, rl_training, sft_settings
 
 runner = CliRunner()
@@ -26,24 +26,24 @@ def run_config(tmp_path, **extra):
 def test_hardware_options_reach_every_trainer(tmp_path):
     run = run_config(tmp_path, device="cpu", chat_template_kwargs='{"enable_thinking": false}')
     hardware = HardwareConfig(lora_r=8, lora_target=["q_proj", "v_proj"], merge_lora=True)
-    sft = sft_settings(run, SFTConfig(sft_targets="all"), hardware)
+    sft = sft_settings(run, FineTuneConfig(sft_targets="all"), hardware)
     assert sft.targets == "all" and sft.chat_template_kwargs == {"enable_thinking": False}
     assert sft.hardware.lora.r == 8 and sft.hardware.lora.alpha == 16 and sft.hardware.lora.target_modules == ("q_proj", "v_proj")
     assert sft.hardware.device == "cpu" and sft.hardware.lora.merge
-    training = rl_training(run, SFTConfig(), PreferenceConfig(preference_model="always"),
+    training = rl_training(run, FineTuneConfig(), PreferenceConfig(preference_model="always"),
                            PolicyConfig(method="grpo", reward="labeller", scale_rewards="batch", num_generations=2), hardware)
     assert training.preference_model == "always" and not training.needs_preference_model
     assert training.preference.hardware.lora.r == 8 and training.policy.hardware.lora.r == 8
     assert training.policy.scale_rewards == "batch" and training.policy.chat_template_kwargs == {"enable_thinking": False}
-    assert rl_training(run, SFTConfig(), PreferenceConfig(), PolicyConfig(method="rloo", num_generations=2)).needs_preference_model
+    assert rl_training(run, FineTuneConfig(), PreferenceConfig(), PolicyConfig(method="rloo", num_generations=2)).needs_preference_model
 
 
 @pytest.mark.parametrize(
     "make, message",
     [
-        (lambda run: sft_settings(run, SFTConfig(), HardwareConfig(dtype="fp16")), "fp16 needs a GPU"),
-        (lambda run: rl_training(run, SFTConfig(), PreferenceConfig(), PolicyConfig(use_vllm=True)), "--use-vllm"),
-        (lambda run: sft_settings(run, SFTConfig(), HardwareConfig(lora_r=4, qlora=True)), "QLoRA"),
+        (lambda run: sft_settings(run, FineTuneConfig(), HardwareConfig(dtype="fp16")), "fp16 needs a GPU"),
+        (lambda run: rl_training(run, FineTuneConfig(), PreferenceConfig(), PolicyConfig(use_vllm=True)), "--use-vllm"),
+        (lambda run: sft_settings(run, FineTuneConfig(), HardwareConfig(lora_r=4, qlora=True)), "QLoRA"),
     ],
 )
 def test_what_the_machine_or_method_cannot_do_is_a_config_error(tmp_path, make, message):

@@ -169,19 +169,19 @@ def test_a_method_trl_cannot_run_is_not_offered(tiny_model, constitution_file, t
     # trl 1.16 has no PPOTrainer: `--method ppo` is a usage error naming the methods there are.
     result = runner.invoke(app, ["train", str(constitution_file), "-m", str(tiny_model), "-o", str(tmp_path / "run"), "--phase", "rl", "--method", "ppo"])
     assert result.exit_code == 2 and "Traceback" not in result.output
-    assert "'dpo', 'rloo', 'grpo'" in " ".join(result.output.replace("│", " ").split())
+    assert "'dpo', 'kto', 'rloo', 'grpo'" in " ".join(result.output.replace("│", " ").split())
     assert not (tmp_path / "run").exists()
 
 
 def test_the_library_refuses_ppo_with_trls_reason(tiny_model, constitution_file, tmp_path):
-    from cai_lang.train.config import PolicyConfig, RunConfig, SFTConfig
+    from cai_lang.train.config import FineTuneConfig, PolicyConfig, RunConfig
     from cai_lang.train.config import PreferenceConfig as PM
     from cai_lang.train.settings import ConfigError, rl_training
 
     policy = PolicyConfig()
     policy.method = "ppo"  # as a library caller might set it; the command line does not offer it
     with pytest.raises(ConfigError, match="PPOTrainer"):
-        rl_training(RunConfig(file=constitution_file, model=str(tiny_model), output=tmp_path / "r"), SFTConfig(), PM(), policy)
+        rl_training(RunConfig(file=constitution_file, model=str(tiny_model), output=tmp_path / "r"), FineTuneConfig(), PM(), policy)
 
 
 def test_model_specs_that_cannot_be_used_are_one_line_errors(tiny_model, constitution_file, tmp_path, monkeypatch):

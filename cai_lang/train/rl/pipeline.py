@@ -53,7 +53,9 @@ class RLTraining:
 
     @property
     def online(self) -> bool:
-        return self.method in ("rloo", "grpo")
+        from cai_lang.train.methods import method
+
+        return method(self.method).online
 
     @property
     def needs_preference_model(self) -> bool:
@@ -322,7 +324,7 @@ def _train_preference(run: Run, rl: GenerationStep, settings: RLTraining, bundle
     rows = preference_rows(pairs, labels) + human
     reporter.phase(f"training the preference model from {base} on {len(rows)} pairs" + (f" ({len(human)} human)" if human else ""))
     try:
-        result = train_preference_model(base, rows, config, provenance=Provenance.of_bundle(bundle, run_dir))
+        result = train_preference_model(base, rows, config, provenance=Provenance.of_bundle(bundle, run_dir), resume=rl.resume)
     except ValueError as exc:
         raise PipelineError(f"preference model: {exc}") from exc
     record.set("preference_training", step)
@@ -339,6 +341,7 @@ def _train_preference(run: Run, rl: GenerationStep, settings: RLTraining, bundle
 
 
 def _train_policy(run: Run, rl: GenerationStep, settings: RLTraining, bundle, pairs, labels, human, reporter: Reporter):
+    from cai_lang.train.methods import method
     from cai_lang.train.modelcard import TRAIN_LOG, Provenance
     from cai_lang.train.rl.policy import (
         MethodUnavailable,
@@ -353,7 +356,7 @@ def _train_policy(run: Run, rl: GenerationStep, settings: RLTraining, bundle, pa
     if rl.generation.cot and config.label_clamp is None:
         # CoT labels live in the clamp band; the DPO tie margin is judged against it.
         config = replace(config, label_clamp=tuple(rl.generation.clamp))
-    online = settings.method in ("rloo", "grpo")
+    online = settings.online
     step = {
         **{k: v for k, v in asdict(config).items() if k != "output_dir"},
         "base_model": model_identity(rl.model), "reward": settings.reward if online else None,
@@ -366,20 +369,21 @@ def _train_policy(run: Run, rl: GenerationStep, settings: RLTraining, bundle, pa
         run.save()
         return None
     provenance = Provenance.of_bundle(bundle, run_dir)
+    entry = method(settings.method)
     opened: dict[str, Any] = {}
     try:
         if not online:
             rows = preference_rows(pairs, labels) + human
-            reporter.phase(f"optimising {rl.model} with DPO on {len(rows)} preference pairs")
-            result = train_policy(rl.model, config, provenance=provenance, preference_rows=rows)
+            reporter.phase(f"optimising {rl.model} with {entry.label} on {len(rows)} {entry.reads}")
+            result = train_policy(rl.model, config, provenance=provenance, preference_rows=rows, resume=rl.resume)
         else:
             prompts = [{"id": p["id"], "prompt": p["prompt"], "context": p.get("context") or {}} for p in pairs]
             if settings.reward == "labeller":
                 reward = labeller_reward(*build_labeller(bundle, rl, opened))
             else:
                 reward = run.layout.preference_model
-            reporter.phase(f"optimising {rl.model} with {settings.method.upper()} on {len(prompts)} prompts, reward: {settings.reward}")
-            result = train_policy(rl.model, config, provenance=provenance, prompts=prompts, reward=reward)
+            reporter.phase(f"optimising {rl.model} with {entry.label} on {len(prompts)} {entry.reads}, reward: {settings.reward}")
+            result = train_policy(rl.model, config, provenance=provenance, prompts=prompts, reward=reward, resume=rl.resume)
     except MethodUnavailable as exc:
         raise PipelineError(str(exc)) from exc
     except ValueError as exc:

@@ -34,20 +34,28 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping, Sequence
 
 if TYPE_CHECKING:
     from cai_lang.train.modelcard import Provenance
 
 from cai_lang.errors import CaicError
-from cai_lang.train.hardware import HardwareSettings, resolve
+from cai_lang.train.hardware import resolve
+from cai_lang.train.methods import METHODS as METHOD_REGISTRY
+from cai_lang.train.methods import (  # noqa: F401 - the rows functions, importable from here as before
+    TIE_EPSILON,
+    dpo_rows,
+    effective_tie_margin,
+    is_near_tie,
+    kto_rows,
+)
+from cai_lang.train.methods import method as method_entry
+from cai_lang.train.trl_args import TrainerSettings
 
-Method = Literal["dpo", "rloo", "grpo", "ppo"]
-METHODS = ("dpo", "rloo", "grpo", "ppo")
+# The registry's methods, plus `ppo`: refused with the reason (`ppo_status`), so a later trl that brings it back is noticed.
+METHOD_NAMES = (*METHOD_REGISTRY, "ppo")
 SCALE_REWARDS = ("group", "batch", "none")
 VLLM_MODES = ("colocate", "server")
-# Far below any margin anyone sets, far above float rounding of labels near 0.5.
-TIE_EPSILON = 1e-9
 
 
 class MethodUnavailable(CaicError, RuntimeError):
@@ -57,33 +65,7 @@ class MethodUnavailable(CaicError, RuntimeError):
 # ---------------------------------------------------------------- data
 
 
-def is_near_tie(q: float, tie_margin: float) -> bool:
-    """Whether soft label `q` lies closer to 0.5 than `tie_margin` (a label exactly at the margin is kept)."""
-    return q == 0.5 or abs(q - 0.5) < tie_margin - TIE_EPSILON
-
-
-def effective_tie_margin(tie_margin: float, clamp: tuple[float, float] | None) -> float:
-    """The margin judged against the band CoT labels are clamped to: never wider than the band's half-width,
-    or a band narrower than the margin (e.g. 0.45-0.55 with 0.1) would leave DPO no pair at all."""
-    if clamp is None:
-        return tie_margin
-    low, high = clamp
-    return min(tie_margin, min(high - 0.5, 0.5 - low))
-
-
-def dpo_rows(preference_rows: Sequence[Mapping], tie_margin: float = 0.1) -> list[dict]:
-    """DPO's prompt/chosen/rejected rows from soft-labelled rows, dropping labels within `tie_margin` of 0.5.
-
-    Rows may be oriented either way: a soft label below 0.5 swaps the sides.
-    """
-    rows = []
-    for row in preference_rows:
-        q = float(row["soft_label"])
-        if is_near_tie(q, tie_margin):
-            continue
-        chosen, rejected = (row["chosen"], row["rejected"]) if q > 0.5 else (row["rejected"], row["chosen"])
-        rows.append({"prompt": row["prompt"], "chosen": chosen, "rejected": rejected})
-    return rows
+# ---------------------------------------------------------------- rows of online methods
 
 
 def prompt_rows(prompts: Sequence[Mapping], text: bool = False) -> list[dict]:
@@ -129,48 +111,39 @@ def labeller_reward(labeller, aggregator) -> Callable[..., list[float | None]]:
 
 
 @dataclass
-class PolicyTrainingConfig:
-    """How to optimise the policy; defaults are small and CPU-safe."""
+class PolicyTrainingConfig(TrainerSettings):
+    """How to optimise the policy: the shared trainer settings, the method (`cai_lang.train.methods`),
+    the KL strength, the offline tie margin and the online sampling; defaults are small and CPU-safe."""
 
-    output_dir: str = field(default="", metadata={"help": "Where the policy folder is saved (the pipeline sets it)."})
-    method: Method = field(default="dpo", metadata={"help": "dpo (offline), rloo or grpo (online); ppo is refused in trl 1.16."})
-    max_steps: int = field(default=-1, metadata={"help": "Optimizer steps; -1 trains for num_train_epochs."})
-    num_train_epochs: float = field(default=1.0, metadata={"help": "Epochs when max_steps is -1."})
-    learning_rate: float = field(default=1e-6, metadata={"help": "Peak learning rate."})
-    batch_size: int = field(default=8, metadata={"help": "Rows (DPO) or completions (RLOO/GRPO) per device per step."})
-    beta: float = field(default=0.1, metadata={"help": "KL strength against the reference (initial) policy."})
-    tie_margin: float = field(default=0.1, metadata={"help": "DPO: skip pairs whose soft label is this close to 0.5."})
-    max_length: int | None = field(default=1024, metadata={"help": "DPO: longest prompt+response in tokens."})
-    num_generations: int = field(default=4, metadata={"help": "RLOO/GRPO: completions per prompt (at least 2)."})
-    max_completion_length: int = field(default=64, metadata={"help": "RLOO/GRPO: completion length; keep it small on CPU."})
-    temperature: float = field(default=1.0, metadata={"help": "RLOO/GRPO sampling temperature."})
-    seed: int = field(default=0, metadata={"help": "Seeds data order and sampling."})
-    logging_steps: int = field(default=10, metadata={"help": "Log every this many steps."})
-    label_clamp: tuple[float, float] | None = field(default=None, metadata={"help": "DPO: the band CoT labels were clamped to; the tie margin is judged against it."})
-    scale_rewards: str | None = field(default=None, metadata={"help": "GRPO: group, batch or none; default none for the labeller reward, trl's group otherwise."})
-    use_vllm: bool = field(default=False, metadata={"help": "RLOO/GRPO: generate with vLLM (trl's option; needs vllm installed)."})
-    vllm_mode: str = field(default="colocate", metadata={"help": "`colocate` (vLLM in the training process) or `server` (`trl vllm-serve`)."})
-    vllm_server_base_url: str | None = field(default=None, metadata={"help": "vLLM server mode: the server's base URL."})
-    vllm_gpu_memory_utilization: float = field(default=0.3, metadata={"help": "Colocated vLLM: share of GPU memory it may take."})
-    hardware: HardwareSettings = field(default_factory=HardwareSettings, metadata={"help": "Device, precision, checkpointing, LoRA."})
-    chat_template_kwargs: dict = field(default_factory=dict, metadata={"help": "Passed to the chat template, e.g. {'enable_thinking': False}."})
-    # A list, not a tuple: it is recorded in run.json and compared when a run resumes.
-    report_to: list[str] = field(default_factory=list, metadata={"help": "Experiment trackers the trainer logs to (transformers' `report_to`); empty: none."})
+    STAGE: ClassVar[str] = "policy"
+
+    method: str = "dpo"  # a registry method; `ppo` is refused (trl 1.16 has none)
+    learning_rate: float = 1e-6
+    beta: float = 0.1  # KL strength against the reference (initial) policy
+    tie_margin: float = 0.1  # offline: skip pairs whose soft label is this close to 0.5
+    label_clamp: tuple[float, float] | None = None  # offline: the band CoT labels were clamped to
+    num_generations: int = 4  # online: completions per prompt
+    max_completion_length: int = 64  # online: keep it small on a CPU
+    temperature: float = 1.0  # online sampling
+    scale_rewards: str | None = None  # GRPO: group, batch or none; default none for the labeller reward, group otherwise
+    use_vllm: bool = False
+    vllm_mode: str = "colocate"  # or `server` (`trl vllm-serve`)
+    vllm_server_base_url: str | None = None
+    vllm_gpu_memory_utilization: float = 0.3
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.scale_rewards is not None and self.scale_rewards not in SCALE_REWARDS:
             raise ValueError(f"scale_rewards is one of {', '.join(SCALE_REWARDS)}, not {self.scale_rewards!r}")
         if self.vllm_mode not in VLLM_MODES:
             raise ValueError(f"vLLM mode is `colocate` or `server`, not {self.vllm_mode!r}")
-        if self.method not in METHODS:
-            raise ValueError(f"method is one of {', '.join(METHODS)}, not {self.method!r}")
-        if self.max_steps == 0 or self.max_steps < -1:
-            raise ValueError("policy max steps must be positive, or -1 to train by epochs")
-        if self.batch_size < 1 or self.beta <= 0:
-            raise ValueError("policy batch size must be at least 1 and beta above 0")
+        if self.method not in METHOD_NAMES:
+            raise ValueError(f"method is one of {', '.join(METHOD_NAMES)}, not {self.method!r}")
+        if self.beta <= 0:
+            raise ValueError("beta must be above 0")
         if not 0.0 <= self.tie_margin < 0.5:
             raise ValueError(f"the tie margin must be in [0, 0.5), got {self.tie_margin}")
-        if self.method in ("rloo", "grpo"):
+        if self.method in METHOD_REGISTRY and METHOD_REGISTRY[self.method].online:
             if self.num_generations < 2:
                 raise ValueError("online RL needs at least 2 generations per prompt, to compare them")
             if self.batch_size % self.num_generations:
@@ -215,31 +188,32 @@ def train_policy(
     preference_rows: Sequence[Mapping] | None = None,
     prompts: Sequence[Mapping] | None = None,
     reward: str | Path | Callable[..., list[float]] | None = None,
+    resume: bool = False,
 ) -> PolicyResult:
     """Optimise `policy_model` (a causal-LM folder, by default the SL-CAI model) and save it.
 
-    DPO needs `preference_rows` (from `cai_lang.train.rl.preference.preference_rows`);
-    RLOO and GRPO need `prompts` (records with `prompt`/`conversation` and
-    `context`) and `reward`: a preference-model folder or a reward function
-    such as `labeller_reward(...)`.
+    Offline methods (DPO, KTO) need `preference_rows` (from
+    `cai_lang.train.rl.preference.preference_rows`); online ones (RLOO, GRPO)
+    need `prompts` (records with `prompt`/`conversation` and `context`) and
+    `reward`: a preference-model folder or a reward function such as
+    `labeller_reward(...)`. With `resume`, training continues from the last
+    checkpoint in `config.output_dir`.
     """
     from cai_lang.train.hardware import full_model
 
-    method = config.method
-    if method == "ppo":
+    if config.method == "ppo":
         problem = ppo_status()
         if problem:
             raise MethodUnavailable(problem)
         raise MethodUnavailable("a PPOTrainer exists in this trl, but caic does not drive it yet")
-    if method == "dpo":
-        if not preference_rows:
-            raise ValueError("DPO needs preference rows")
-        return _released(_train_dpo(full_model(policy_model), config, provenance, preference_rows))
-    if method in ("rloo", "grpo"):
+    entry = method_entry(config.method)
+    if entry.online:
         if not prompts or reward is None:
-            raise ValueError(f"{method.upper()} needs prompts and a reward (a preference-model folder or a reward function)")
-        return _released(_train_online(full_model(policy_model), config, provenance, prompts, reward))
-    raise ValueError(f"unknown method {method!r}; use dpo, rloo or grpo")
+            raise ValueError(f"{entry.label} needs prompts and a reward (a preference-model folder or a reward function)")
+        return _released(_train_online(full_model(policy_model), config, provenance, prompts, reward, resume))
+    if not preference_rows:
+        raise ValueError(f"{entry.label} needs preference rows")
+    return _released(_train_offline(full_model(policy_model), config, provenance, preference_rows, resume))
 
 
 def _released(result: PolicyResult) -> PolicyResult:
@@ -250,21 +224,15 @@ def _released(result: PolicyResult) -> PolicyResult:
     return result
 
 
-def _common_args(config: PolicyTrainingConfig) -> dict[str, Any]:
-    from cai_lang.train.rl.preference import device_settings
+def _trl_args(config: PolicyTrainingConfig, **extra: Any):
+    """The method's trl config: the shared settings, beta, `extra`, then the `--trl` keys of the policy stage."""
+    return config.trl_config(method_entry(config.method).config, config.output_dir, resolve(config.hardware), beta=config.beta, **extra)
 
-    placement = resolve(config.hardware)
-    return dict(
-        output_dir=config.output_dir,
-        max_steps=config.max_steps,
-        num_train_epochs=config.num_train_epochs,
-        learning_rate=config.learning_rate,
-        per_device_train_batch_size=config.batch_size,
-        seed=config.seed,
-        logging_steps=config.logging_steps,
-        beta=config.beta,
-        **device_settings(placement, config.report_to),
-    )
+
+def policy_trl_config(config: PolicyTrainingConfig, reward: Any = None):
+    """The trl config `train_policy` will build for `config` (`reward`: a path or None for a preference
+    model, a callable for the labeller), for checking settings before anything runs."""
+    return _trl_args(config, **online_args(config, reward)) if method_entry(config.method).online else _trl_args(config)
 
 
 def _tokenizer(policy_model: str):
@@ -276,55 +244,63 @@ def _tokenizer(policy_model: str):
     return tokenizer
 
 
-def _train_dpo(policy_model: str, config: PolicyTrainingConfig, provenance, preference_rows) -> PolicyResult:
+def _as_text(row: dict) -> dict:
+    """An offline row in trl's standard (text) format, for a tokenizer without a chat template."""
+    from cai_lang.train.rl.preference import as_text, transcript
+
+    if "completion" in row:  # KTO: one side of a pair
+        return {"prompt": transcript(row["prompt"]) + "\n\nAssistant:", "completion": " " + "".join(m["content"] for m in row["completion"]),
+                "label": row["label"]}
+    return as_text(row)
+
+
+def _train_offline(policy_model: str, config: PolicyTrainingConfig, provenance, preference_rows, resume: bool) -> PolicyResult:
+    """DPO, KTO or any offline method of the registry: its rows from the labelled pairs, then its trl trainer."""
     from datasets import Dataset
-    from trl import DPOConfig, DPOTrainer
 
-    from cai_lang.train.rl.preference import as_text
+    from cai_lang.train.trl_args import train_resumable
 
+    entry = method_entry(config.method)
     margin = effective_tie_margin(config.tie_margin, config.label_clamp)
-    rows = dpo_rows(preference_rows, margin)
+    rows = entry.rows(preference_rows, margin)
     if not rows:
         raise ValueError(
-            f"every preference pair is a near-tie (soft label within {margin:g} of 0.5); nothing for DPO to learn. "
+            f"every preference pair is a near-tie (soft label within {margin:g} of 0.5); nothing for {entry.label} to learn. "
             "Lower --tie-margin, or use a feedback model that can tell the responses apart"
         )
     tokenizer = _tokenizer(policy_model)
     if not getattr(tokenizer, "chat_template", None):
-        rows = [as_text(row) for row in rows]
+        rows = [_as_text(row) for row in rows]
     elif config.chat_template_kwargs:
         rows = [{**row, "chat_template_kwargs": dict(config.chat_template_kwargs)} for row in rows]
-    args = DPOConfig(max_length=config.max_length, **_common_args(config))
-    trainer = DPOTrainer(model=policy_model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
-                         peft_config=resolve(config.hardware).peft_config("CAUSAL_LM"))
+    trainer_class, _ = entry.trl_classes()
+    trainer = trainer_class(model=policy_model, args=_trl_args(config), train_dataset=Dataset.from_list(rows),
+                            processing_class=tokenizer, peft_config=resolve(config.hardware).peft_config("CAUSAL_LM"))
     from cai_lang.train.progress import attach
 
-    attach(trainer, "DPO")
-    result = trainer.train()
+    attach(trainer, entry.label)
+    result = train_resumable(trainer, resume)
     kept = [r for r in preference_rows if not is_near_tie(float(r["soft_label"]), margin)]
     human = sum(r.get("source") == "human" for r in kept)
     strength = [abs(float(r["soft_label"]) - 0.5) for r in kept]
-    data = {"pairs": len(rows), "human_pairs": human, "skipped_near_ties": len(preference_rows) - len(rows),
+    data = {"pairs": len(kept), "rows": len(rows), "human_pairs": human, "skipped_near_ties": len(preference_rows) - len(kept),
             "tie_margin_used": margin, "mean_label_strength": sum(strength) / len(strength)}
-    return _save(trainer, config, policy_model, provenance, "DPO", result, data)
+    return _save(trainer, config, policy_model, provenance, result, data)
 
 
-def _train_online(policy_model: str, config: PolicyTrainingConfig, provenance, prompts, reward) -> PolicyResult:
+def _train_online(policy_model: str, config: PolicyTrainingConfig, provenance, prompts, reward, resume: bool) -> PolicyResult:
     from datasets import Dataset
 
-    if config.method == "rloo":
-        from trl import RLOOConfig as Config
-        from trl import RLOOTrainer as Trainer
-    else:
-        from trl import GRPOConfig as Config
-        from trl import GRPOTrainer as Trainer
     from cai_lang.train.hardware import full_model
+    from cai_lang.train.trl_args import train_resumable
 
+    entry = method_entry(config.method)
+    trainer_class, _ = entry.trl_classes()
     tokenizer = _tokenizer(policy_model)
-    args = Config(**online_args(config, reward), **_common_args(config))
+    args = policy_trl_config(config, reward)
     reward_funcs = full_model(reward, sequence_classification=True) if isinstance(reward, (str, Path)) else reward
     text = not getattr(tokenizer, "chat_template", None)
-    trainer = Trainer(
+    trainer = trainer_class(
         model=policy_model,
         reward_funcs=reward_funcs,
         args=args,
@@ -334,14 +310,14 @@ def _train_online(policy_model: str, config: PolicyTrainingConfig, provenance, p
     )
     from cai_lang.train.progress import attach
 
-    attach(trainer, config.method.upper())
-    result = trainer.train()
+    attach(trainer, entry.label)
+    result = train_resumable(trainer, resume)
     source = f"preference model {reward_funcs}" if isinstance(reward_funcs, str) else "the comparison labeller"
-    return _save(trainer, config, policy_model, provenance, config.method.upper(), result, {"prompts": len(prompts), "reward_source": source})
+    return _save(trainer, config, policy_model, provenance, result, {"prompts": len(prompts), "reward_source": source})
 
 
 def online_args(config: PolicyTrainingConfig, reward: Any) -> dict[str, Any]:
-    """RLOO/GRPO arguments beyond the common ones: sampling, reward scaling (GRPO) and vLLM."""
+    """Online arguments beyond the common ones: sampling, reward scaling (GRPO) and vLLM."""
     args: dict[str, Any] = {
         "num_generations": config.num_generations,
         "max_completion_length": config.max_completion_length,
@@ -360,30 +336,25 @@ def online_args(config: PolicyTrainingConfig, reward: Any) -> dict[str, Any]:
     return args
 
 
-def _save(trainer, config: PolicyTrainingConfig, policy_model: str, provenance, method: str, result, data: dict) -> PolicyResult:
+def _save(trainer, config: PolicyTrainingConfig, policy_model: str, provenance, result, data: dict) -> PolicyResult:
     from cai_lang.train.hardware import save_trained
     from cai_lang.train.modelcard import CardFacts, write_model_card, write_training_log
+    from cai_lang.train.trl_args import clear_checkpoints
 
+    entry = method_entry(config.method)
     out = Path(config.output_dir)
     placement = resolve(config.hardware)
     weights = save_trained(trainer, out, placement)
     trainer.save_state()
+    clear_checkpoints(out)
     metrics = {"train_loss": result.training_loss, "steps": result.global_step}
     extra = {"scale_rewards": trainer.args.scale_rewards} if hasattr(trainer.args, "scale_rewards") else {}
     write_training_log(out, trainer.state.log_history, trainer=type(trainer).__name__, metrics=metrics, data=data,
                        hardware=placement.record(), weights=weights, **extra)
-    training = {k: v for k, v in asdict(config).items() if k not in ("output_dir", "hardware")}
+    training = entry.card_fields({k: v for k, v in asdict(config).items() if k not in ("output_dir", "hardware")})
     training.update(hardware=placement.record(), weights=weights, **extra)
-    if method == "DPO":
-        for online_only in ("num_generations", "max_completion_length", "temperature", "scale_rewards", "use_vllm",
-                            "vllm_mode", "vllm_server_base_url", "vllm_gpu_memory_utilization"):
-            training.pop(online_only)
-    else:
-        for offline_only in ("tie_margin", "label_clamp"):
-            training.pop(offline_only)
-
     write_model_card(
         out,
-        CardFacts(provenance=provenance, kind="policy", base_model=policy_model, method=method, data=data, training=training, metrics=metrics),
+        CardFacts(provenance=provenance, kind="policy", base_model=policy_model, method=entry.label, data=data, training=training, metrics=metrics),
     )
     return PolicyResult(out, config.method, result.global_step, result.training_loss, data)

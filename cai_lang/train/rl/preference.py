@@ -23,11 +23,12 @@ accuracy is scored on the training device.
 from __future__ import annotations
 
 import random
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Mapping, Sequence
 
-from cai_lang.train.hardware import HardwareSettings, Placement, resolve
+from cai_lang.train.hardware import resolve
+from cai_lang.train.trl_args import TrainerSettings
 
 if TYPE_CHECKING:
     from cai_lang.train.modelcard import Provenance
@@ -160,29 +161,18 @@ _TRAINER = None
 
 
 @dataclass
-class PreferenceTrainingConfig:
-    """How to train the preference model; defaults are CPU-safe and small."""
+class PreferenceTrainingConfig(TrainerSettings):
+    """How to train the preference model: the shared trainer settings (longer rows are dropped, not cut),
+    the held-out share and trl's reward-centring term; defaults are CPU-safe and small."""
 
-    output_dir: str = field(default="", metadata={"help": "Where the sequence-classification folder is saved (the pipeline sets it)."})
-    max_steps: int = field(default=-1, metadata={"help": "Optimizer steps; -1 trains for `num_train_epochs`."})
-    num_train_epochs: float = field(default=1.0, metadata={"help": "Epochs when max_steps is -1."})
-    learning_rate: float = field(default=1e-5, metadata={"help": "Peak learning rate."})
-    batch_size: int = field(default=8, metadata={"help": "Pairs per device per step."})
-    max_length: int | None = field(default=1024, metadata={"help": "Longer rows are dropped (trl filters, not truncates)."})
-    eval_fraction: float = field(default=0.1, metadata={"help": "Share of rows held out for pairwise accuracy."})
-    seed: int = field(default=0, metadata={"help": "Seeds the split, the new score head and the data order."})
-    logging_steps: int = field(default=10, metadata={"help": "Log every this many steps."})
-    center_rewards_coefficient: float | None = field(default=None, metadata={"help": "trl's reward centring term."})
-    hardware: HardwareSettings = field(default_factory=HardwareSettings, metadata={"help": "Device, precision, checkpointing, LoRA."})
-    chat_template_kwargs: dict = field(default_factory=dict, metadata={"help": "Passed to the chat template, e.g. {'enable_thinking': False}."})
-    # A list, not a tuple: it is recorded in run.json and compared when a run resumes.
-    report_to: list[str] = field(default_factory=list, metadata={"help": "Experiment trackers the trainer logs to (transformers' `report_to`); empty: none."})
+    STAGE: ClassVar[str] = "preference-model"
+
+    learning_rate: float = 1e-5
+    eval_fraction: float = 0.1  # share of rows held out for pairwise accuracy
+    center_rewards_coefficient: float | None = None
 
     def __post_init__(self) -> None:
-        if self.max_steps == 0 or self.max_steps < -1:
-            raise ValueError("preference-model max steps must be positive, or -1 to train by epochs")
-        if self.batch_size < 1:
-            raise ValueError("preference-model batch size must be at least 1")
+        super().__post_init__()
         if not 0.0 <= self.eval_fraction < 1.0:
             raise ValueError(f"the held-out fraction must be in [0, 1), got {self.eval_fraction}")
 
@@ -198,19 +188,6 @@ class PreferenceResult:
     steps: int = 0
 
 
-def device_settings(placement: Placement | None = None, report_to: Sequence[str] = ()) -> dict[str, Any]:
-    """Trainer arguments for `placement` (by default this machine's): device, precision, checkpointing;
-    and the experiment trackers asked for (`--report-to`), none by default."""
-    placement = placement or resolve()
-    return {
-        **placement.trainer_args(),
-        "model_init_kwargs": placement.model_init_kwargs(),
-        "report_to": list(report_to) or "none",
-        "save_strategy": "no",
-        "disable_tqdm": True,
-    }
-
-
 def train_preference_model(
     base_model: str | Path,
     rows: Sequence[dict],
@@ -218,21 +195,23 @@ def train_preference_model(
     *,
     provenance: "Provenance",
     heldout: Sequence[dict] | None = None,
+    resume: bool = False,
 ) -> PreferenceResult:
     """Train a preference model from `base_model` (a causal-LM or classifier folder) on soft-label rows.
 
     Held-out rows come from `heldout`, or are split off `rows` by
-    `config.eval_fraction`. Accuracy is measured on the saved folder, reloaded,
+    `config.eval_fraction`. With `resume`, training continues from the last
+    checkpoint in the output folder. Accuracy is measured on the saved folder, reloaded,
     so a folder that does not load fails here rather than in the RL step. The
     folder gets a model card, `caic_training.json`, `training_log.json` and
     trl's `trainer_state.json`.
     """
     from datasets import Dataset
     from transformers import AutoTokenizer
-    from trl import RewardConfig
 
     from cai_lang.train.hardware import full_model, release, save_trained
     from cai_lang.train.modelcard import CardFacts, write_model_card, write_training_log
+    from cai_lang.train.trl_args import clear_checkpoints, train_resumable
 
     placement = resolve(config.hardware)
     base_model = full_model(base_model)
@@ -245,18 +224,8 @@ def train_preference_model(
     if not config.output_dir:
         raise ValueError("the preference model needs an output folder")
     out = Path(config.output_dir)
-    args = RewardConfig(
-        output_dir=str(out),
-        max_steps=config.max_steps,
-        num_train_epochs=config.num_train_epochs,
-        learning_rate=config.learning_rate,
-        per_device_train_batch_size=config.batch_size,
-        max_length=config.max_length,
-        seed=config.seed,
-        logging_steps=config.logging_steps,
-        center_rewards_coefficient=config.center_rewards_coefficient,
-        **device_settings(placement, config.report_to),
-    )
+    args = config.trl_config("RewardConfig", out, placement, center_rewards_coefficient=config.center_rewards_coefficient,
+                             model_init_kwargs=placement.model_init_kwargs())
     tokenizer = AutoTokenizer.from_pretrained(str(base_model))
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
@@ -271,8 +240,9 @@ def train_preference_model(
     from cai_lang.train.progress import attach
 
     attach(trainer, "preference model")
-    result = trainer.train()
+    result = train_resumable(trainer, resume)
     weights = save_trained(trainer, out, placement)
+    clear_checkpoints(out)
     trainer.save_state()
     log_history = trainer.state.log_history
     del trainer

@@ -187,7 +187,7 @@ def train_sl(run: Run, sl: GenerationStep, sft_settings, reporter: Reporter | No
         return SLPhaseResult(model_dir, data, skipped=True)
     if rank == 0:
         reporter.phase(f"fine-tuning {sl.model} on {len(rows)} rows" + (f" in {world} processes" if world > 1 else ""))
-    result = train_sft(rows, model=sl.model, output_dir=model_dir, settings=sft_settings)
+    result = train_sft(rows, model=sl.model, output_dir=model_dir, settings=sft_settings, resume=sl.resume)
     if not result.is_main_process:
         return SLPhaseResult(model_dir)
     constitution = record.get("constitution") or {}

@@ -23,11 +23,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from cai_lang.errors import CaicError
 from cai_lang.train.hardware import (
-    HardwareSettings,
     Placement,
     release,
     resolve,
@@ -35,6 +34,7 @@ from cai_lang.train.hardware import (
 )
 from cai_lang.train.modelcard import write_training_log
 from cai_lang.train.thinking import strip_thinking
+from cai_lang.train.trl_args import TrainerSettings
 
 SFT_TARGETS = ("final", "all")
 
@@ -43,32 +43,21 @@ class NoTrainingData(CaicError, ValueError):
     """Every row was left out (empty, or an unrevised red-team sample), so there is nothing to train on."""
 
 
-@dataclass(frozen=True)
-class SFTSettings:
-    """Fine-tuning settings; anything not here is trl's default."""
+@dataclass
+class SFTSettings(TrainerSettings):
+    """Fine-tuning settings: the shared trainer settings, the device, and which revisions are trained on."""
 
-    max_steps: int = field(default=-1, metadata={"help": "Optimizer steps; -1 trains for `epochs` epochs instead."})
-    epochs: float = field(default=1.0, metadata={"help": "Passes over the data when max_steps is -1."})
-    batch_size: int = field(default=8, metadata={"help": "Rows per device per step."})
-    gradient_accumulation_steps: int = field(default=1, metadata={"help": "Steps whose gradients are summed per update."})
-    learning_rate: float = field(default=2e-5, metadata={"help": "Peak learning rate (linear decay)."})
-    max_length: int = field(default=1024, metadata={"help": "Tokens per example; longer ones are cut."})
-    seed: int = field(default=0, metadata={"help": "Seeds shuffling and initialisation."})
-    logging_steps: int = field(default=10, metadata={"help": "Log the loss every this many steps."})
-    device: str = field(default="auto", metadata={"help": "`auto` (CUDA if present), `cpu` or `cuda`."})
-    targets: str = field(default="final", metadata={"help": "`final`: train on each prompt's last revision; `all`: on the revision of every round."})
-    hardware: HardwareSettings = field(default_factory=HardwareSettings, metadata={"help": "Precision, checkpointing, placement, LoRA."})
-    chat_template_kwargs: dict = field(default_factory=dict, metadata={"help": "Passed to the chat template, e.g. {'enable_thinking': False}."})
-    # A list, not a tuple: it is recorded in run.json and compared when a run resumes.
-    report_to: list[str] = field(default_factory=list, metadata={"help": "Experiment trackers the trainer logs to (transformers' `report_to`); empty: none."})
+    STAGE: ClassVar[str] = "SFT"
+
+    device: str = "auto"  # `auto` (CUDA if present), `cpu` or `cuda`
+    targets: str = "final"  # `final`: each prompt's last revision; `all`: every round's revision
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.targets not in SFT_TARGETS:
             raise ValueError(f"SFT targets are `final` or `all`, not {self.targets!r}")
-        if self.max_steps == 0 or self.max_steps < -1:
-            raise ValueError("max steps must be positive, or -1 to train by epochs")
-        if self.batch_size < 1 or self.gradient_accumulation_steps < 1 or self.max_length < 8:
-            raise ValueError("batch size and accumulation must be at least 1, max length at least 8")
+        if self.max_length is None or self.max_length < 8:
+            raise ValueError("SFT max length must be at least 8")
 
 
 @dataclass
@@ -161,24 +150,9 @@ def placement_of(settings: SFTSettings) -> Placement:
 
 def sft_config(settings: SFTSettings, output_dir: Path, data_format: str, placement: Placement | None = None):
     """trl's `SFTConfig` for these settings and this machine (fp32 on a CPU: trl's bf16 default is 30x slower there)."""
-    from trl import SFTConfig
-
-    placement = placement or placement_of(settings)
-    return SFTConfig(
-        output_dir=str(output_dir),
-        max_steps=settings.max_steps,
-        num_train_epochs=settings.epochs,
-        per_device_train_batch_size=settings.batch_size,
-        gradient_accumulation_steps=settings.gradient_accumulation_steps,
-        learning_rate=settings.learning_rate,
-        max_length=settings.max_length,
-        seed=settings.seed,
-        logging_steps=settings.logging_steps,
-        **placement.trainer_args(),
-        assistant_only_loss=data_format == "messages",
-        completion_only_loss=True if data_format != "messages" else None,
-        save_strategy="no",
-        report_to=list(settings.report_to) or "none",
+    return settings.trl_config(
+        "SFTConfig", output_dir, placement or placement_of(settings),
+        assistant_only_loss=data_format == "messages", completion_only_loss=True if data_format != "messages" else None,
         # DDP on CPU complains loudly when told to look for unused parameters; there are none.
         ddp_find_unused_parameters=False,
     )
@@ -190,16 +164,19 @@ def train_sft(
     model: str,
     output_dir: str | Path,
     settings: SFTSettings | None = None,
+    resume: bool = False,
 ) -> SFTResult:
     """Fine-tune `model` on the SL-CAI rows and save it to `output_dir` (the caller adds the model card).
 
-    Nothing of the model outlives the call: the trainer and its model are
+    With `resume`, training continues from the last checkpoint in `output_dir`
+    (`cai_lang.train.trl_args.train_resumable`). Nothing of the model outlives the call: the trainer and its model are
     released before it returns, so the next phase has the memory.
     """
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTTrainer
 
     from cai_lang.train.hardware import full_model
+    from cai_lang.train.trl_args import clear_checkpoints, train_resumable
 
     settings = settings or SFTSettings()
     output_dir = Path(output_dir)
@@ -223,7 +200,7 @@ def train_sft(
 
     attach(trainer, "SFT")
     del policy
-    output = trainer.train()
+    output = train_resumable(trainer, resume)
     weights = save_trained(trainer, output_dir, placement)
     main = trainer.accelerator.is_main_process
     losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
@@ -234,6 +211,8 @@ def train_sft(
                            hardware=placement.record(), weights=weights,
                            distributed=str(trainer.accelerator.distributed_type).rsplit(".", 1)[-1])
     trainer.accelerator.wait_for_everyone()
+    if main:
+        clear_checkpoints(output_dir)
     processes = trainer.accelerator.num_processes
     del trainer
     release()
