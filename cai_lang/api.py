@@ -131,8 +131,6 @@ def compile_checked(
 ):
     """`compile_file` for a file already checked (`check_file`'s result), so a caller
     that needs the constitution too does not check it twice."""
-    from cai_lang.codegen.compiler import compile_deployment
-
     if result.errors or result.constitution is None:
         raise CompileRefused(result)
     constitution = result.constitution
@@ -142,8 +140,24 @@ def compile_checked(
         names = [deployment or "default"]
         if names[0] not in constitution.deployments:
             raise UnknownDeployment(names[0], list(constitution.deployments))
+    return [bundle_of(constitution, name, compiler_version=compiler_version) for name in names]
+
+
+def permissions_of(constitution, name: str) -> dict[str, dict]:
+    """Per action, who can change its verdict in deployment `name` (language 1.2), by the solver."""
+    from cai_lang.check.authority import who_can_change
+    from cai_lang.ir.resolve import resolve_deployment
+
+    deployment = resolve_deployment(constitution, name)
+    return {action: who_can_change(deployment, action) for action in sorted(deployment.actions)}
+
+
+def bundle_of(constitution, name: str, *, compiler_version: str | None = None):
+    """The bundle of deployment `name` of a checked constitution, with its permissions."""
+    from cai_lang.codegen.compiler import compile_deployment
+
     options = {"compiler_version": compiler_version} if compiler_version is not None else {}
-    return [compile_deployment(constitution, name, **options) for name in names]
+    return compile_deployment(constitution, name, permissions=permissions_of(constitution, name), **options)
 
 
 # ---------------------------------------------------------------- what the trainer needs of a bundle

@@ -1,29 +1,47 @@
-"""Running a rule's `detect regex` on text, with a bounded cost: the one way every caller does it.
+"""Running a rule's `detect regex`: one engine, one set of flags, one time bound, for every caller.
 
-Detectors run on model output that nobody has read, so a pattern such as
-`(a+)+$` must not be able to stall evaluation or labelling. A pattern that
-RE2 accepts (google-re2, the `train` extra) runs there in time linear in the
-text. RE2 refuses backreferences and lookaround; those patterns run under
-the `regex` module with a time limit per call (`DEFAULT_TIME_LIMIT`
-seconds), and a search that runs out raises `DetectorTimeout` so the caller
-can record the item as not judged instead of guessing. Without either
-module, Python's `re` is the last resort and is not bounded. The dialect is
-documented in docs/language.md ("Detector patterns"). This module has no
-dependency on the rest of the package.
+`caic check` (E107: does it compile), `caic test` (`expect detect`), `caic
+eval`, the RLAIF labeller and the rewards all come here, so a constitution
+flags the same responses on every install. The engine is the `regex` module
+(a core dependency) in Python's `re` dialect (`VERSION0`) with the `ASCII`
+flag, whatever else is installed:
+
+- `\\d` is `[0-9]`; `\\w` is `[A-Za-z0-9_]`; `\\s` is `[ \\t\\n\\r\\f\\v]`;
+  `\\b` is a boundary between those word characters and anything else.
+  Arabic-Indic or full-width digits are not `\\d`; accented letters are not
+  `\\w`. (These are RE2's, Go's and JavaScript's meanings too.)
+- `(?i)` folds ASCII letters only: `(?i)é` does not match `É`.
+- `$` (without `(?m)`) matches at the end of the text and also just before
+  a newline that ends the text, as in Python and Perl; `\\Z` is the very end.
+
+`caic check` warns W313 where a pattern's meaning would differ in other
+common engines (`$`, `(?i)` with non-ASCII letters), so a pattern pasted in
+or out keeps its meaning (`check/patterns.py`).
+
+Every search runs with a time limit (`DEFAULT_TIME_LIMIT` seconds per search),
+so a pattern such as `(a+)+$` cannot stall a command: a search that runs out
+raises `DetectorTimeout`, and each caller records the item as not judged
+instead of guessing. Of caic it imports only `cai_lang.errors`.
 """
 
 from __future__ import annotations
 
-import re
 from functools import lru_cache
-from typing import Callable
+from typing import Any
 
-DEFAULT_TIME_LIMIT = 1.0  # seconds per search for patterns RE2 cannot run
+import regex
+
 from cai_lang.errors import CaicError
+
+DEFAULT_TIME_LIMIT = 1.0  # seconds per search
+FLAGS = regex.VERSION0 | regex.ASCII
+ENGINE = "regex (VERSION0, ASCII)"
+
+PatternError = regex.error
 
 
 class DetectorTimeout(CaicError):
-    """A backtracking search ran past its time limit; the text was not judged."""
+    """A search ran past its time limit; the text was not judged."""
 
     def __init__(self, pattern: str, limit: float):
         shown = pattern if len(pattern) <= 60 else pattern[:57] + "..."
@@ -32,54 +50,20 @@ class DetectorTimeout(CaicError):
         self.limit = limit
 
 
-def _re2_search(pattern: str) -> Callable[[str], bool] | None:
+@lru_cache(maxsize=512)
+def compile_detector(pattern: str) -> Any:
+    """The compiled pattern; raises `PatternError` (E107 in the checker) when it does not compile."""
+    return regex.compile(pattern, FLAGS)
+
+
+def detector_search(pattern: str, text: str, *, time_limit: float = DEFAULT_TIME_LIMIT):
+    """The first match of the `detect regex` pattern in `text`, or None; DetectorTimeout past `time_limit`."""
     try:
-        import re2
-    except ImportError:
-        return None
-    options = re2.Options()
-    options.log_errors = False  # refusals are expected (backreferences); not stderr noise
-    try:
-        compiled = re2.compile(pattern, options)
-    except re2.error:
-        return None
-    return lambda text: compiled.search(text) is not None
-
-
-def _bounded_search(pattern: str, limit: float) -> Callable[[str], bool]:
-    try:
-        import regex
-    except ImportError:
-        compiled_re = re.compile(pattern)
-        return lambda text: compiled_re.search(text) is not None
-    compiled = regex.compile(pattern, regex.VERSION0)  # VERSION0: the `re` dialect
-
-    def search(text: str) -> bool:
-        try:
-            return compiled.search(text, timeout=limit) is not None
-        except TimeoutError as exc:
-            raise DetectorTimeout(pattern, limit) from exc
-
-    return search
-
-
-@lru_cache(maxsize=256)
-def _searcher(pattern: str, limit: float) -> tuple[str, Callable[[str], bool]]:
-    fast = _re2_search(pattern)
-    if fast is not None:
-        return "re2", fast
-    return "bounded", _bounded_search(pattern, limit)
-
-
-def detector_engine(pattern: str) -> str:
-    """`re2` when the pattern runs in linear time, else `bounded` (time-limited backtracking)."""
-    return _searcher(pattern, DEFAULT_TIME_LIMIT)[0]
+        return compile_detector(pattern).search(text, timeout=time_limit)
+    except TimeoutError as exc:
+        raise DetectorTimeout(pattern, time_limit) from exc
 
 
 def detector_matches(pattern: str, text: str, *, time_limit: float = DEFAULT_TIME_LIMIT) -> bool:
-    """Does the `detect regex` pattern find a match anywhere in `text`?
-
-    Raises `DetectorTimeout` when a pattern RE2 cannot run backtracks past
-    `time_limit` seconds on this text.
-    """
-    return _searcher(pattern, time_limit)[1](text)
+    """Does the `detect regex` pattern find a match anywhere in `text`? DetectorTimeout past `time_limit`."""
+    return detector_search(pattern, text, time_limit=time_limit) is not None

@@ -10,9 +10,13 @@ characters, a BOM, stray braces and quotes) and is put through the oracle:
 - `check_file` on the text (an overlay, so nothing is written), every
   diagnostic rendered as text, JSON and SARIF;
 - `format_text` twice: formatting a formatted text must change nothing, and
-  a `FormatterBug` counts as a fmt failure;
+  must keep every name and string (`words`); a `FormatterBug` counts as a
+  fmt failure;
 - when the check finds no error, every deployment compiled, its bundle
-  serialised and rendered as Markdown and HF-CAI JSON.
+  serialised and rendered as Markdown and HF-CAI JSON; the file's `test`
+  declarations run (`caic test`); and `caic diff` of the file against its
+  formatted text runs and must find no change of behaviour (a change is a
+  fmt failure: formatting changed what the file says).
 
 Anything else that raises is an uncaught exception. Every failing input is
 written to `--save` (default tests/fixtures/fuzz/) under its hash, where
@@ -45,6 +49,9 @@ HOSTILE = [
     "9" * 400, "1" * 309 + ".5", "-0", "0.0000000001", "1e309", "x" * 300, "std." + "a" * 300,
     '"' + "y" * 300 + '.const"', "\ufeff", "\x00", "\x1b[2J", "\u202e", "\r\n", "\t", "é", "🙂",
     '"(a+)+$"', '""', '"\\u{110000}"', '"\\q"', "not not not not", "(" * 120, ")" * 120,
+    # issue 29: hidden characters, engine-dependent and slow detectors, unknown fields, detector tests
+    "\u200b", "\u2066", "\u200f", "\u00ad", '"(?i)\u00e9$"', '"(?:a|aa)+(?<=c)$"', "reply", "verdict",
+    'expect detect r "' + "a" * 40 + '"', "test t { expect never a }",
 ]
 
 
@@ -108,9 +115,11 @@ def run_one(text: str, summary: Summary, folder: Path) -> str | None:
     from cai_lang.codegen.hf_export import hf_cai_json
     from cai_lang.codegen.markdown import render_markdown
     from cai_lang.diagnostics import render
-    from cai_lang.lsp.formatting import FormatterBug, format_text
+    from cai_lang.lsp.formatting import FormatterBug, format_text, words
+    from cai_lang.review.tests import Runner
 
     path = str(folder / "fuzz_input.const")
+    compiled = False
     try:
         result = check_file(path, overlays={path: text}, display="fuzz_input.const")
         sources = result.program.source_by_display()
@@ -124,7 +133,9 @@ def run_one(text: str, summary: Summary, folder: Path) -> str | None:
                 bundle.model_dump_json()
                 render_markdown(bundle)
                 hf_cai_json(bundle)
+            Runner(result).run()
             summary.compiled += 1
+            compiled = True
     except Exception:  # noqa: BLE001 - the point is to catch everything
         summary.uncaught += 1
         summary.failures.append(("uncaught", traceback.format_exc(limit=-4)))
@@ -136,6 +147,10 @@ def run_one(text: str, summary: Summary, folder: Path) -> str | None:
             second = format_text(first.text, path)
             if second.text != first.text:
                 raise FormatterBug("formatting twice changed the text again")
+            if words(first.text) != words(text):
+                raise FormatterBug("formatting dropped or changed a name or a string")
+            if compiled:
+                _same_behaviour(text, first.text, folder)
     except FormatterBug:
         summary.fmt_failures += 1
         summary.failures.append(("fmt", traceback.format_exc(limit=-2)))
@@ -145,6 +160,20 @@ def run_one(text: str, summary: Summary, folder: Path) -> str | None:
         summary.failures.append(("uncaught", traceback.format_exc(limit=-4)))
         return "uncaught"
     return None
+
+
+def _same_behaviour(text: str, formatted: str, folder: Path) -> None:
+    """`caic diff` of a checked file against its formatted text finds no change (else FormatterBug)."""
+    from cai_lang.lsp.formatting import FormatterBug
+    from cai_lang.review.diff import diff_files
+
+    old, new = folder / "diff_old" / "fuzz_input.const", folder / "diff_new" / "fuzz_input.const"
+    for path, body in ((old, text), (new, formatted)):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(body.encode("utf-8", errors="surrogatepass"))
+    changes = diff_files(str(old), str(new)).changes
+    if changes:
+        raise FormatterBug(f"caic diff finds {len(changes)} changes between a file and its formatted text: {changes[0]}")
 
 
 def save(text: str, kind: str, folder: Path) -> Path:

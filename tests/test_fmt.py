@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 from cai_lang import api
 from cai_lang.cli.app import app
 from cai_lang.ir import nodes as ir
-from cai_lang.lsp.formatting import format_text
+from cai_lang.lsp.formatting import format_text, words
 from cai_lang.span import SourceFile
 from cai_lang.syntax.module import parse_module
 from cai_lang.syntax.printer import ir_shape, print_condition, print_module
@@ -59,6 +59,7 @@ def test_round_trip(path: Path, tmp_path: Path) -> None:
     assert second.text == first.text, "formatting is not idempotent"
     assert ir_shape(_parse(first.text)) == ir_shape(_parse(text))
     assert _comments(first.text) == _comments(text)
+    assert words(first.text) == words(text), "formatting dropped or changed a name or a string"
     if not api.check_file(path).errors:
         # Formatting must not change what the compiler makes of the file. The
         # copy keeps its name (an unnamed constitution is named after its file)
@@ -395,3 +396,4 @@ def test_formatting_random_programs_is_idempotent_and_keeps_meaning(text: str) -
     assert format_text(first.text, "random.const").text == first.text
     assert ir_shape(_parse(first.text)) == ir_shape(_parse(text))
     assert _comments(first.text) == _comments(text)
+    assert words(first.text) == words(text)

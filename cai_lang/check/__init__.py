@@ -3,7 +3,7 @@
 Once the files parse and names resolve, the `PROGRAM_PASSES` (fields,
 detector patterns, condition types, tests) run once over the whole program.
 The `DEPLOYMENT_PASSES` (an empty deployment, priorities, the solver-backed
-logic, lints) need a well-formed model, so they run only when no error of a
+logic, hard rules and who may change them, lints) need a well-formed model, so they run only when no error of a
 blocking phase (`diagnostics.codes.BLOCKING_PHASES`) was found, once per
 deployment; a finding that holds in several deployments is reported once,
 for the first, naming the others. The `FINAL_PASSES` (unused actions and
@@ -17,9 +17,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
+from cai_lang.check.authority import AUTHORITY_PASSES
 from cai_lang.check.deployments import check_deployments, check_nothing_enabled
 from cai_lang.check.fields import check_fields
 from cai_lang.check.hazards import check_hazard_coverage
+from cai_lang.check.hidden import check_hidden_text
 from cai_lang.check.lints import LINT_PASSES, check_unused
 from cai_lang.check.logic import LOGIC_PASSES
 from cai_lang.check.names import resolve
@@ -41,11 +43,12 @@ FinalPass = Callable[[Program, Constitution, "str | None"], list[Diagnostic]]
 PROGRAM_PASSES: tuple[ProgramPass, ...] = (
     lambda program, constitution: check_fields(program),
     lambda program, constitution: check_patterns(program),
+    lambda program, constitution: check_hidden_text(program),
     check_types,
     check_tests,
 )
 
-DEPLOYMENT_PASSES: tuple[DeploymentPass, ...] = (check_nothing_enabled, *LOGIC_PASSES, *LINT_PASSES)
+DEPLOYMENT_PASSES: tuple[DeploymentPass, ...] = (check_nothing_enabled, *LOGIC_PASSES, *AUTHORITY_PASSES, *LINT_PASSES)
 
 FINAL_PASSES: tuple[FinalPass, ...] = (
     lambda program, constitution, only: check_unused(program, constitution),

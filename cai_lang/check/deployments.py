@@ -23,6 +23,28 @@ def check_nothing_enabled(view: DeploymentView) -> list[Diagnostic]:
     return [msg.NOTHING_ENABLED.at(view.anchor(), name=view.name)]
 
 
+def _bounded(check_pass: Callable[[DeploymentView], list[Diagnostic]], view: DeploymentView) -> list[Diagnostic]:
+    """The pass's findings, or E212 naming the pass when a solver query ran out of its limit."""
+    from cai_lang.check.solver import SolverUndecided
+
+    try:
+        return check_pass(view)
+    except SolverUndecided as undecided:
+        what = _PASS_WORDS.get(check_pass.__name__, f"the check `{check_pass.__name__}`")
+        return [msg.SOLVER_UNDECIDED.at(view.anchor(), what=what, where=view.name, deployment=view.name, detail=str(undecided))]
+
+
+# What each solver-backed pass proves, for E212.
+_PASS_WORDS = {
+    "check_assumptions": "whether the deployment's assumptions can hold (E206)",
+    "check_rules": "whether a `never` and an `always` rule overlap (E202, I401)",
+    "check_conflicts": "whether conflicts decide every case where both sides apply (E203-E205)",
+    "check_dead_conditions": "whether every condition can hold (W307)",
+    "check_over_refusal": "whether helpfulness is outranked everywhere (W303)",
+    "check_undeclared_conflicts": "whether helpfulness and harm-avoidance principles meet unrelated (W304)",
+}
+
+
 def check_deployments(constitution: Constitution, passes: Sequence[Callable[[DeploymentView], list[Diagnostic]]], only: str | None = None) -> list[Diagnostic]:
     names = [only] if only is not None else list(constitution.deployments)
     first_seen: dict[tuple, Diagnostic] = {}
@@ -31,7 +53,7 @@ def check_deployments(constitution: Constitution, passes: Sequence[Callable[[Dep
     for name in names:
         view = DeploymentView(constitution, resolve_deployment(constitution, name), shared)
         for check_pass in passes:
-            for finding in check_pass(view):
+            for finding in _bounded(check_pass, view):
                 key = finding.identity()
                 if key in first_seen:
                     if name not in also_in[key]:

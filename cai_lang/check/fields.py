@@ -12,9 +12,9 @@ conversation shape were already reported when the file was lowered.
 from __future__ import annotations
 
 import math
-import re
 from typing import Iterator
 
+from cai_lang.detector import PatternError, compile_detector
 from cai_lang.diagnostics import messages as msg
 from cai_lang.diagnostics.model import Diagnostic
 from cai_lang.ir import nodes as ir
@@ -63,7 +63,7 @@ def check_fields(program: Program) -> list[Diagnostic]:
                 found.append(problem)
             elif isinstance(node, ir.Rule) and node.detect is not None:
                 try:
-                    re.compile(node.detect.value)
-                except re.error as exc:
+                    compile_detector(node.detect.value)  # the one engine every command runs (cai_lang.detector)
+                except (PatternError, RecursionError, OverflowError, ValueError) as exc:
                     found.append(msg.BAD_REGEX.at(node.detect.span, error=str(exc)))
     return found

@@ -92,6 +92,7 @@ class _Resolver:
         self.rules: dict[str, RuleDef] = {}
         self.actions: dict[str, ActionDef] = {}
         self.context: dict[str, ContextVariable] = {}
+        self.rule_nodes: dict[str, ir.Rule] = {}
 
     # ------------------------------------------------------------ module order and scopes
     def module_order(self) -> list[str]:
@@ -149,10 +150,11 @@ class _Resolver:
 
     def declare_variable(self, var: ir.ContextVar, seen_in_module: dict[str, ir.ContextVar]) -> None:
         name = var.name.value
+        meaning = {"description": var.description.value if var.description is not None else None, "set_by": var.set_by}
         if isinstance(var.type, ir.BoolType):
-            declared = ContextVariable(name=name, kind="bool", span=var.name.span)
+            declared = ContextVariable(name=name, kind="bool", span=var.name.span, **meaning)
         else:
-            declared = ContextVariable(name=name, kind="enum", values=tuple(v.value for v in var.type.values), span=var.name.span)
+            declared = ContextVariable(name=name, kind="enum", values=tuple(v.value for v in var.type.values), span=var.name.span, **meaning)
         if name in seen_in_module:
             self.diagnostics.append(
                 msg.DUPLICATE.at(var.name.span, kind="context variable", name=name, related=[Related(span=seen_in_module[name].name.span, message="first declared here")])
@@ -162,6 +164,13 @@ class _Resolver:
         existing = self.context.get(name)
         if existing is None:
             self.context[name] = declared
+        elif (existing.kind, existing.values) == (declared.kind, declared.values):
+            # The same variable from two modules: the nearest description wins;
+            # if either lets the user set it, the user can (the stricter reading).
+            update = {"description": existing.description or declared.description}
+            if declared.set_by == "user":
+                update["set_by"] = "user"
+            self.context[name] = existing.model_copy(update=update)
         elif (existing.kind, existing.values) != (declared.kind, declared.values):
             # Modules are collected nearest the root first, so `existing` is the
             # declaration the user wrote (or the one their file reaches first):
@@ -209,6 +218,7 @@ class _Resolver:
 
     def rule_def(self, rule_id: str, node: ir.Rule, path: str, origin: str) -> RuleDef:
         action = self.lookup(node.action, path, what="action") if node.action is not None else None
+        self.rule_nodes[rule_id] = node
         return RuleDef(id=rule_id, node=node, action=action, origin=origin)
 
     def priority_def(self, node: ir.Priority, path: str, extra=None, origin=DEFAULT_DEPLOYMENT) -> PriorityDef | None:
@@ -310,7 +320,7 @@ class _Resolver:
                 else:
                     added_rules.append(self.rule_def(item_id, item, root, name))
         assumptions, disabled, enabled, priorities, conflicts = [], [], [], [], []
-        weights, weight_spans = {}, {}
+        weights, weight_spans, disable_spans = {}, {}, {}
         for item in node.items:
             if isinstance(item, ir.Assume):
                 assumptions.append(item.condition)
@@ -318,9 +328,13 @@ class _Resolver:
                 target = self.lookup(item.target, root, extra)
                 if target is not None:
                     (disabled if isinstance(item, ir.Disable) else enabled).append(target)
+                    if isinstance(item, ir.Disable):
+                        disable_spans[target] = item.span
             elif isinstance(item, ir.WeightOverride):
                 target = self.lookup(item.target, root, extra)
-                if target is not None and self.kinds.get(target) != "principle":
+                if target is not None and self.kinds.get(target) == "rule" and self.rule_nodes.get(target) is not None and self.rule_nodes[target].hard:
+                    weight_spans[target] = item.span  # E209, reported by the authority pass
+                elif target is not None and self.kinds.get(target) != "principle":
                     self.diagnostics.append(msg.WEIGHT_NOT_PRINCIPLE.at(item.target.span, name=str(item.target), kind=self.kinds.get(target, "item")))
                 elif target is not None:
                     weights[target] = item.weight.value
@@ -340,6 +354,7 @@ class _Resolver:
             assumptions=tuple(assumptions),
             weights=weights,
             weight_spans=weight_spans,
+            disable_spans=disable_spans,
             disabled=tuple(disabled),
             enabled=tuple(enabled),
             principles=tuple(added_principles),

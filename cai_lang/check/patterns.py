@@ -1,15 +1,18 @@
-"""The W309 lint on `detect regex` patterns: shapes that backtrack badly, and patterns that match everything.
+"""The W309 and W313 lints on `detect regex` patterns.
 
-A detector runs on model output. `caic eval` and the RLAIF labeller run
-patterns under RE2 when it accepts them (linear time, see
-`cai_lang.detector`), but the same pattern is often pasted into other tools
-that backtrack, and patterns RE2 refuses backtrack here too (time-limited).
-So a repetition nested inside another repetition (`(a+)+`, `(\\w+\\s?)*`),
+W309: shapes that backtrack badly, and patterns that match everything. A
+detector runs on model output, under a time limit (`cai_lang.detector`),
+and the same pattern is often pasted into other tools that backtrack
+without one. So a repetition nested inside another repetition (`(a+)+`, `(\\w+\\s?)*`),
 which can take time exponential in the text on a failing match, is flagged
 where it is written. A pattern that can match the empty string everywhere
 (`""`, `x*`) flags every response, which is never what a rule means.
 The pattern is read with Python's own regex parser, so what is flagged is
 exactly what `re` would compile.
+
+W313: constructs that caic's one detector semantics (ASCII classes, Python's
+`$`) reads differently from RE2, Go, JavaScript or PCRE: `$` without `(?m)`
+and `(?i)` with non-ASCII letters.
 """
 
 from __future__ import annotations
@@ -90,6 +93,43 @@ def pattern_problem(source: str) -> str | None:
     return None
 
 
+def _scan(source: str) -> tuple[bool, bool]:
+    """(a `$` outside a character class, an inline `i` flag) in `source`, escapes and classes stepped over."""
+    dollar = ignore_case = False
+    index, in_class = 0, False
+    while index < len(source):
+        char = source[index]
+        if char == "\\":
+            index += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+            if source[index + 1 : index + 2] == "^":
+                index += 1
+            if source[index + 1 : index + 2] == "]":
+                index += 1  # a leading `]` is a member
+        elif char == "$":
+            dollar = True
+        elif source.startswith("(?", index):
+            flags = re.match(r"\(\?([a-zA-Z]*)(?:-[a-zA-Z]*)?[:)]", source[index:])
+            ignore_case = ignore_case or bool(flags and "i" in flags.group(1))
+        index += 1
+    return dollar, ignore_case
+
+
+def portability_problem(source: str) -> str | None:
+    """Why a detector pattern deserves W313 (another engine would read it differently), or None."""
+    dollar, ignore_case = _scan(source)
+    multiline = re.match(r"\(\?[a-zA-Z]*m", source) is not None
+    if dollar and not multiline:
+        return "uses `$`, which here also matches before a final newline and in RE2, Go and JavaScript only at the very end; write `\\Z` for the very end"
+    if ignore_case and any(ch.isalpha() and not ch.isascii() for ch in source):
+        return "uses `(?i)` with non-ASCII letters, which here match only their own case and in other engines both; list both cases"
+    return None
+
+
 def _rules(module: ir.Module) -> Iterator[ir.Rule]:
     for declaration in module.declarations:
         if isinstance(declaration, ir.Rule):
@@ -107,4 +147,7 @@ def check_patterns(program: Program) -> list[Diagnostic]:
             problem = pattern_problem(rule.detect.value)
             if problem is not None:
                 found.append(msg.RISKY_DETECTOR.at(rule.detect.span, name=rule.name.value, problem=problem))
+            unportable = portability_problem(rule.detect.value)
+            if unportable is not None:
+                found.append(msg.UNPORTABLE_DETECTOR.at(rule.detect.span, name=rule.name.value, problem=unportable))
     return found

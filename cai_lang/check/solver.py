@@ -7,33 +7,68 @@ domains is decided exactly (sound and complete), and a satisfying model
 becomes a witness: one value for every context variable, in declared order.
 `ContextSolver` keeps the domain and a deployment's assumptions asserted and
 answers one query at a time with push/pop, caching by the query's structure.
+
+Every query is bounded: z3 may spend at most `solver_rlimit()` resource units
+on it (`CAIC_SOLVER_RLIMIT`, default `DEFAULT_RLIMIT`: a deterministic count
+of the solver's work, so the same file is decided the same way on every
+machine), with a wall-clock backstop of `TIMEOUT_MS`. Real constitutions
+need a few thousand units per query; a condition that encodes a hard
+combinatorial problem (pigeonhole with ten holes) runs out instead of
+running forever, and `find` raises `SolverUndecided`, which the checker
+reports as E212 and `caic test` as "not judged": undecided is never taken
+as proved.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Iterable, Mapping
 
 import z3
 
+from cai_lang.errors import CaicError
 from cai_lang.ir import nodes as ir
 from cai_lang.ir.conditions import COMPARISONS, Algebra, fold
 from cai_lang.ir.model import ContextVariable
 
 Witness = dict[str, "bool | str"]
 
+DEFAULT_RLIMIT = 2_000_000  # z3 resource units per query
+TIMEOUT_MS = 60_000  # wall-clock backstop per query, should the resource count ever fail to stop it
+
+
+def solver_rlimit() -> int:
+    """The resource limit per query: CAIC_SOLVER_RLIMIT when it is a positive number, else DEFAULT_RLIMIT."""
+    value = os.environ.get("CAIC_SOLVER_RLIMIT", "").strip()
+    return int(value) if value.isascii() and value.isdigit() and 0 < int(value) < 2**62 else DEFAULT_RLIMIT
+
+
+class SolverUndecided(CaicError):
+    """A query ran out of the solver's limit: neither proved nor refuted."""
+
+    def __init__(self, query: "z3.BoolRef", limit: int):
+        text = " ".join(str(query).split())
+        self.query = text if len(text) <= 160 else text[:157] + "..."
+        self.limit = limit
+        super().__init__(f"the solver gave up after {limit} resource units (CAIC_SOLVER_RLIMIT) on: {self.query}")
+
 
 class Encoder(Algebra):
     """Turns IR conditions into z3 formulas over the context's variables."""
 
-    def __init__(self, context: Mapping[str, ContextVariable]):
+    def __init__(self, context: Mapping[str, ContextVariable], primed: Iterable[str] = ()):
+        """`primed` variables get a second, separate symbol (`name'`): an encoder
+        of the second context of a pair that shares every other variable."""
         self.context = context
         self.symbols: dict[str, z3.ExprRef] = {}
         self.domain: list[z3.BoolRef] = []
+        primed = set(primed)
         for name, var in context.items():
+            symbol_name = name + "'" if name in primed else name
             if var.kind == "bool":
-                self.symbols[name] = z3.Bool(name)
+                self.symbols[name] = z3.Bool(symbol_name)
             else:
-                symbol = z3.Int(name)
+                symbol = z3.Int(symbol_name)
                 self.symbols[name] = symbol
                 self.domain.append(z3.And(symbol >= 0, symbol < len(var.values)))
 
@@ -86,6 +121,9 @@ class ContextSolver:
     def __init__(self, context: Mapping[str, ContextVariable], assumptions: Iterable[ir.Condition] = ()):
         self.encoder = Encoder(context)
         self.solver = z3.Solver()
+        self.limit = solver_rlimit()
+        self.solver.set("rlimit", self.limit)
+        self.solver.set("timeout", TIMEOUT_MS)
         self.solver.add(*self.encoder.domain)
         for assumption in assumptions:
             self.solver.add(self.encoder.encode(assumption))
@@ -97,7 +135,7 @@ class ContextSolver:
         return self.encoder.encode(cond)
 
     def find(self, *formulas: z3.BoolRef) -> Witness | None:
-        """A witness context where every formula holds, or None when there is none."""
+        """A witness context where every formula holds, or None when there is none; SolverUndecided past the limit."""
         query = z3.And(*formulas) if formulas else z3.BoolVal(True)
         key = query.get_id()
         if key in self._cache:
@@ -107,8 +145,8 @@ class ContextSolver:
         verdict = self.solver.check()
         result = self.encoder.witness(self.solver.model()) if verdict == z3.sat else None
         self.solver.pop()
-        if verdict == z3.unknown:  # cannot happen on finite domains; be loud if it does
-            raise RuntimeError("the solver could not decide a context query")
+        if verdict == z3.unknown:  # out of its limit: undecided, never a guess
+            raise SolverUndecided(query, self.limit)
         self._cache[key] = (query, result)
         return result
 
@@ -128,3 +166,34 @@ class ContextSolver:
     @staticmethod
     def negate(formula: z3.BoolRef) -> z3.BoolRef:
         return z3.Not(formula)
+
+
+class PairSolver:
+    """Pairs of contexts that agree on every variable outside `free` (section 9's
+    "differ only in `by user` variables"), both within a deployment's assumptions.
+
+    `first` and `second` encode a condition in each context of the pair; a
+    model of a query gives both contexts, the witness pair."""
+
+    def __init__(self, context: Mapping[str, ContextVariable], free: Iterable[str], assumptions: Iterable[ir.Condition] = ()):
+        self.free = tuple(name for name in context if name in set(free))
+        self.first = Encoder(context)
+        self.second = Encoder(context, primed=self.free)
+        self.solver = z3.Solver()
+        self.limit = solver_rlimit()  # bounded like every other query
+        self.solver.set("rlimit", self.limit)
+        self.solver.set("timeout", TIMEOUT_MS)
+        self.solver.add(*self.first.domain, *self.second.domain)
+        for assumption in assumptions:
+            self.solver.add(self.first.encode(assumption), self.second.encode(assumption))
+
+    def find(self, *formulas: z3.BoolRef) -> tuple[Witness, Witness] | None:
+        """Two contexts where every formula holds, or None when there are none."""
+        self.solver.push()
+        self.solver.add(*formulas)
+        verdict = self.solver.check()
+        model = self.solver.model() if verdict == z3.sat else None
+        self.solver.pop()
+        if verdict == z3.unknown:  # out of its limit: undecided, never a guess
+            raise SolverUndecided(z3.And(*formulas) if formulas else z3.BoolVal(True), self.limit)
+        return None if model is None else (self.first.witness(model), self.second.witness(model))

@@ -78,7 +78,7 @@ class _TestScope:
         return None
 
     def expectation(self, node: ir.Expectation, items: set[str]) -> ExpectDef | None:
-        if node.kind in ("never", "always", "allowed"):
+        if node.kind in ("never", "always", "allowed", "users"):
             target = self.lookup(node.target, set(self.constitution.actions), "action")
             return ExpectDef(node, target) if target is not None else None
         if node.kind == "detect":
@@ -147,7 +147,7 @@ def check_tests(program: Program, constitution: Constitution) -> list[Diagnostic
 def check_test_regions(program: Program, constitution: Constitution, only: str | None = None) -> list[Diagnostic]:
     """W308 for each well-formed test whose region is empty (skipped where the
     deployment's own assumptions already cannot hold: E206 says so)."""
-    from cai_lang.check.solver import ContextSolver
+    from cai_lang.check.solver import ContextSolver, SolverUndecided
     from cai_lang.ir.resolve import resolve_deployment
 
     tests, _ = resolve_tests(program, constitution)
@@ -159,8 +159,12 @@ def check_test_regions(program: Program, constitution: Constitution, only: str |
         if test.deployment not in solvers:
             solvers[test.deployment] = ContextSolver(constitution.context, resolve_deployment(constitution, test.deployment).assumptions)
         solver = solvers[test.deployment]
-        if not solver.satisfiable():
+        try:
+            empty = solver.satisfiable() and not solver.satisfiable(solver.encode(test.node.given))
+        except SolverUndecided as undecided:
+            found.append(msg.SOLVER_UNDECIDED.at(test.node.given.span, what=f"whether the region of test `{test.name}` is empty",
+                                                 where=test.deployment, deployment=test.deployment, detail=str(undecided)))
             continue
-        if not solver.satisfiable(solver.encode(test.node.given)):
+        if empty:
             found.append(msg.TEST_EMPTY_REGION.at(test.node.given.span, name=test.name, where=test.deployment, deployment=test.deployment))
     return found

@@ -22,6 +22,7 @@ import typer
 from cai_lang.cli.common import HAS_ERRORS
 from cai_lang.cli.common import fail as _fail
 from cai_lang.errors import describe_os_error
+from cai_lang.files import read_bytes_gated
 
 
 class Phase(str, enum.Enum):
@@ -115,7 +116,7 @@ def _read_conversation(path: Path | None) -> dict[str, Any]:
     if path is None:
         return {}
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_bytes_gated(path).decode("utf-8"))
     except OSError as exc:
         raise _fail(describe_os_error(exc, "read", path))
     except (ValueError, UnicodeDecodeError) as exc:
@@ -195,7 +196,7 @@ def import_command(
     from cai_lang.syntax.hf_import import HfImportError, import_hf_cai
 
     try:
-        text = file.read_bytes().decode("utf-8-sig")
+        text = read_bytes_gated(file).decode("utf-8-sig")
     except OSError as exc:
         raise _fail(describe_os_error(exc, "read", file))
     except UnicodeDecodeError as exc:
@@ -210,11 +211,13 @@ def import_command(
 
 def _write_or_print(text: str, output: Optional[Path], what: str) -> None:
     """`text` to `output` as UTF-8 (saying what was written), or to stdout without `--output`."""
+    from cai_lang.files import write_atomic
+
     if output is None:
         typer.echo(text, nl=False)
         return
     try:
-        output.write_bytes(text.encode("utf-8"))
+        write_atomic(output, text)
     except OSError as exc:
         raise _fail(describe_os_error(exc, "write", output))
     typer.echo(f"wrote {output} ({what})")

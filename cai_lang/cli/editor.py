@@ -23,8 +23,11 @@ from cai_lang.errors import describe_os_error
 
 
 def _read(path: Path) -> str:
-    # Bytes, not read_text: newline translation would hide `\r\n` from the check.
-    return path.read_bytes().decode("utf-8")
+    # Bytes through the one input gate (a FIFO or a huge file is refused), not
+    # read_text: newline translation would hide `\r\n` from the check.
+    from cai_lang.files import read_bytes_gated
+
+    return read_bytes_gated(path).decode("utf-8")
 
 
 def _diff(path: str, before: str, after: str, what: str = "formatted") -> str:
@@ -40,6 +43,7 @@ def fmt(
     from rich.console import Console
 
     from cai_lang.cli.printing import print_diagnostics
+    from cai_lang.files import write_atomic
     from cai_lang.lsp.formatting import FormatterBug, format_text
 
     err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -79,9 +83,9 @@ def fmt(
             status = max(status, 1)
         elif not diff:
             try:
-                path.write_bytes(result.text.encode("utf-8"))
+                write_atomic(path, result.text)
             except OSError as exc:
-                err.print(f"[bold red]error:[/] {describe_os_error(exc, 'write', shown)}")
+                err.print(f"[bold red]error:[/] {describe_os_error(exc, 'write', shown)}; the file was left as it was")
                 status = max(status, USAGE_ERROR)
                 continue
             err.print(f"reformatted {shown}")

@@ -89,6 +89,7 @@ def register(app: typer.Typer) -> None:
         output_format: DiffFormat = typer.Option(DiffFormat.text, "--format", "-f", help="Output format."),
     ) -> None:
         """Report every change of behaviour between two versions of a constitution."""
+        from cai_lang.check.solver import SolverUndecided
         from cai_lang.review.diff import DiffRefused, diff_files
         from cai_lang.review.diff_report import render_json, render_text
 
@@ -96,6 +97,8 @@ def register(app: typer.Typer) -> None:
             result = diff_files(str(old), str(new), deployment=deployment)
         except (OSError, UnicodeDecodeError) as exc:
             raise _read_error(exc)
+        except SolverUndecided as undecided:
+            raise fail(f"cannot compare {old} and {new}: {undecided}; raise CAIC_SOLVER_RLIMIT or simplify the conditions")
         except DiffRefused as refused:
             _print_errors(refused.report, False)
             raise fail(str(refused), USAGE_ERROR)

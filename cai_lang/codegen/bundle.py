@@ -129,6 +129,7 @@ class RuleEntry(_Model):
     wording: Wording = Field(description="Critique, revision and comparison wording generated from the action and condition.")
     detect: str | None = Field(default=None, description="A Python regular expression; a match in a response is a violation.")
     phases: tuple[Phase, ...]
+    hard: bool = Field(False, description="A `hard rule`: no deployment and no user may weaken it (language 1.2); left out when false.")
 
 
 class PriorityOrder(_Model):
@@ -203,6 +204,24 @@ class EarlyStop(_Model):
     instruction: str = Field(description="The sentence appended to every critique request; it quotes `reply`.")
 
 
+class Permission(_Model):
+    """Who can change the verdict on one action in this deployment (language 1.2, section 9)."""
+
+    action: str
+    who: Literal["nobody", "operator", "user"] = Field(
+        description="`nobody`: hard rules decide it everywhere; `operator`: a deployment can (disable, reweight, assume); `user`: the user's own words can."
+    )
+    variables: tuple[str, ...] = Field((), description="For `user`: the `by user` variables through which.")
+
+
+class Omitted(_Model):
+    """An item left out of this deployment's bundle, and why."""
+
+    id: str
+    kind: Literal["principle", "rule"]
+    note: str
+
+
 class Bundle(_Model):
     format: int = Field(BUNDLE_FORMAT, description="Version of this bundle format.")
     compiler_version: str
@@ -222,6 +241,8 @@ class Bundle(_Model):
     few_shot: FewShot = Field(
         default_factory=FewShot, description="Shared few-shots: every prompt shows them, before the drawn principle's own examples."
     )
+    permissions: tuple[Permission, ...] = Field((), description="Per action, who can change its verdict; sorted by action (language 1.2).")
+    omitted: tuple[Omitted, ...] = Field((), description="Items that can never apply in this deployment, left out of it, with a note (language 1.2).")
     content_hash: str = Field("", description="SHA-256 (hex) of the canonical bundle without this field.")
 
     # ------------------------------------------------------------ hashing and files
@@ -259,6 +280,9 @@ class Bundle(_Model):
         for entry in (*self.principles, *self.rules):
             if entry.id == item_id:
                 return entry
+        left_out = next((o for o in self.omitted if o.id == item_id), None)
+        if left_out is not None:
+            raise KeyError(f"{left_out.kind} `{item_id}` is not in deployment `{self.deployment.name}`: {left_out.note}")
         raise KeyError(f"no enabled principle or rule `{item_id}` in deployment `{self.deployment.name}`")
 
     def context_schema(self) -> dict[str, ContextVariableSpec]:
@@ -357,6 +381,19 @@ def _without_empty_few_shots(data: dict[str, Any]) -> dict[str, Any]:
 
     if data.get("constitution", {}).get("phase", "") is None:
         data["constitution"].pop("phase")
+    # Language 1.2 fields at their defaults are left out too, so a bundle
+    # that uses none of them reads and hashes as it did before.
+    for key in ("permissions", "omitted"):
+        if key in data and not data[key]:
+            data.pop(key)
+    for variable in data.get("context", ()):
+        if variable.get("description", "") is None:
+            variable.pop("description")
+        if variable.get("set_by") == "operator":
+            variable.pop("set_by")
+    for rule in data.get("rules", ()):
+        if rule.get("hard") is False:
+            rule.pop("hard")
     if data.get("few_shot") == {"examples": [], "comparisons": []}:
         data.pop("few_shot")
     for principle in data.get("principles", ()):

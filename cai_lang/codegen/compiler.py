@@ -29,6 +29,8 @@ from cai_lang.codegen.bundle import (
     DeploymentInfo,
     Example,
     FewShot,
+    Omitted,
+    Permission,
     PrincipleEntry,
     PriorityOrder,
     Reweight,
@@ -36,7 +38,7 @@ from cai_lang.codegen.bundle import (
     Turn,
     Wording,
 )
-from cai_lang.codegen.conditions import TRUE, ContextVariableSpec
+from cai_lang.codegen.conditions import TRUE, ContextVariableSpec, left_open
 from cai_lang.codegen.templates import (
     TEMPLATE_OPTIONS,
     TEMPLATE_VARIABLES,
@@ -49,6 +51,7 @@ from cai_lang.codegen.wording import (
     rule_statement,
     rule_wording,
 )
+from cai_lang.files import write_atomic
 from cai_lang.ir import nodes as ir
 from cai_lang.ir.conditions import strip
 from cai_lang.ir.model import (
@@ -67,10 +70,30 @@ MARKDOWN_FILE = "constitution.md"
 # ---------------------------------------------------------------- conditions
 
 
-def condition_of(condition: ir.Condition | None) -> Condition:
-    """A bundle condition; a missing one (no `applies when`, no `when`) is `true`."""
+class Reading:
+    """What the wording of one deployment may say: variables by their descriptions, and
+    only the parts of a condition the deployment's assumptions leave open."""
+
+    def __init__(self, deployment: ResolvedDeployment | None = None):
+        context = deployment.context if deployment is not None else {}
+        self.described = {name: v.description for name, v in context.items() if v.description}
+        self.schema = {name: ContextVariableSpec(name=name, kind=v.kind, values=v.values) for name, v in context.items()}
+        self.assumptions = tuple(strip(a) for a in deployment.assumptions) if deployment is not None else ()
+
+    def open_part(self, condition: ir.Condition | None):
+        """The stripped condition with what the assumptions decide settled (`true` when missing)."""
+        tree = TRUE if condition is None else strip(condition)
+        return left_open(tree, self.schema, self.assumptions)
+
+
+_PLAIN = Reading()
+
+
+def condition_of(condition: ir.Condition | None, reading: Reading = _PLAIN) -> Condition:
+    """A bundle condition; a missing one (no `applies when`, no `when`) is `true`. The tree is
+    the condition as written; the text reads what is still open in the deployment."""
     tree = TRUE if condition is None else strip(condition)
-    return Condition(tree=tree, text=condition_text(tree))
+    return Condition(tree=tree, text=condition_text(reading.open_part(condition), reading.described))
 
 
 def _key(model) -> str:
@@ -86,7 +109,7 @@ def _distinct_sorted(models) -> tuple:
 # ---------------------------------------------------------------- items
 
 
-def principle_entry(principle: PrincipleDef, weight: float, tier: int) -> PrincipleEntry:
+def principle_entry(principle: PrincipleDef, weight: float, tier: int, reading: Reading = _PLAIN) -> PrincipleEntry:
     node = principle.node
     text = lambda field: field.value if field is not None else None  # noqa: E731
     wording = Wording(critique_request=text(node.critique), revision_request=text(node.revision), comparison_question=text(node.compare))
@@ -102,7 +125,7 @@ def principle_entry(principle: PrincipleDef, weight: float, tier: int) -> Princi
         weight=float(weight),
         tier=tier,
         tags=tuple(sorted({t.value for t in node.tags})),
-        applies=condition_of(node.applies),
+        applies=condition_of(node.applies, reading),
         wording=wording,
         examples=tuple(example_entry(e) for e in node.examples),
         comparisons=tuple(comparison_entry(c) for c in node.comparisons),
@@ -138,23 +161,27 @@ def comparison_entry(node: ir.Comparison) -> ComparisonExample:
     )
 
 
-def rule_entry(rule: RuleDef, deployment: ResolvedDeployment, tier: int) -> RuleEntry:
+def rule_entry(rule: RuleDef, deployment: ResolvedDeployment, tier: int, reading: Reading = _PLAIN) -> RuleEntry:
     node = rule.node
     action = deployment.actions[rule.action]
-    guard_tree = strip(node.condition) if node.condition is not None else None
+    guard, guard_tree = node.guard, (reading.open_part(node.condition) if node.condition is not None else None)
+    if guard_tree is not None and guard_tree.kind == "const":
+        guard, guard_tree = None, None  # decided by the assumptions (and known to apply: see `_never_apply`)
+    described = reading.described
     return RuleEntry(
         id=rule.id,
         origin=rule.origin,
         verdict=node.verdict,
         action=action.id,
         action_text=action.text,
-        statement=rule_statement(node.verdict, action.text, node.guard, guard_tree),
+        statement=rule_statement(node.verdict, action.text, guard, guard_tree, described),
         weight=1.0,
         tier=tier,
-        applies=condition_of(node.effective_condition),
-        wording=rule_wording(node.verdict, action.text, node.guard, guard_tree),
+        applies=condition_of(node.effective_condition, reading),
+        wording=rule_wording(node.verdict, action.text, guard, guard_tree, described, hard=node.hard),
         detect=node.detect.value if node.detect is not None else None,
         phases=("sl", "rl"),
+        hard=node.hard,
     )
 
 
@@ -210,14 +237,21 @@ def build_bundle(
     constitution: ConstitutionInfo,
     base: ResolvedDeployment | None = None,
     compiler_version: str = __version__,
+    permissions: dict | None = None,
 ) -> Bundle:
-    """Compile one resolved deployment; `base` is the deployment it extends (None for `default`)."""
+    """Compile one resolved deployment; `base` is the deployment it extends (None for `default`).
+
+    `permissions` (who can change each action's verdict) is worked out by the
+    checker, which the compiler does not import; `api.compile_checked` passes it."""
+    reading = Reading(deployment)
+    changes = changes_against(deployment, base) if base is not None else None  # as declared, before dead items go
+    deployment, omitted = _without_dead_items(deployment, reading)
     priority, tier = priority_order(deployment)
     enabled = deployment.enabled_ids()
-    principles = [principle_entry(p, deployment.weights[p.id], tier[p.id]) for p in deployment.principles]
-    rules = [rule_entry(r, deployment, tier[r.id]) for r in deployment.rules]
+    principles = [principle_entry(p, deployment.weights[p.id], tier[p.id], reading) for p in deployment.principles]
+    rules = [rule_entry(r, deployment, tier[r.id], reading) for r in deployment.rules]
     conflicts = [conflict_entry(c) for c in deployment.conflicts if c.left in enabled and c.right in enabled]
-    context = [ContextVariableSpec(name=v.name, kind=v.kind, values=v.values) for v in deployment.context.values()]
+    context = [ContextVariableSpec(name=v.name, kind=v.kind, values=v.values, description=v.description, set_by=v.set_by) for v in deployment.context.values()]
     bundle = Bundle(
         compiler_version=compiler_version,
         constitution=constitution,
@@ -226,7 +260,7 @@ def build_bundle(
             base=base.name if base is not None else None,
             chain=deployment.chain,
             assumptions=_distinct_sorted(condition_of(a) for a in deployment.assumptions),
-            changes=changes_against(deployment, base) if base is not None else None,
+            changes=changes,
         ),
         context=tuple(sorted(context, key=lambda v: v.name)),
         principles=tuple(sorted(principles, key=lambda p: p.id)),
@@ -241,16 +275,40 @@ def build_bundle(
             examples=tuple(example_entry(e) for e in deployment.examples),
             comparisons=tuple(comparison_entry(c) for c in deployment.comparisons),
         ),
+        permissions=tuple(Permission(action=a, who=p["who"], variables=tuple(p["variables"])) for a, p in sorted((permissions or {}).items())),
+        omitted=omitted,
     )
     return bundle.sealed()
 
 
-def compile_deployment(constitution: Constitution, name: str, *, compiler_version: str = __version__) -> Bundle:
-    """Compile deployment `name` of a checked constitution."""
+def _without_dead_items(deployment: ResolvedDeployment, reading: Reading) -> tuple[ResolvedDeployment, tuple[Omitted, ...]]:
+    """The deployment without the items its assumptions rule out, and a note for each."""
+    if not reading.assumptions:
+        return deployment, ()
+    def never(condition) -> bool:
+        tree = reading.open_part(condition)
+        return tree.kind == "const" and not tree.value
+
+    dead = {p.id: "principle" for p in deployment.principles if never(p.node.applies)}
+    dead.update({r.id: "rule" for r in deployment.rules if never(r.node.effective_condition)})
+    if not dead:
+        return deployment, ()
+    notes = tuple(
+        Omitted(id=item_id, kind=kind, note=f"left out: this deployment's assumptions ({'; '.join(condition_text(a, reading.described) for a in reading.assumptions)}) rule out every context where it applies")
+        for item_id, kind in sorted(dead.items())
+    )
+    trimmed = deployment.model_copy(
+        update={"principles": tuple(p for p in deployment.principles if p.id not in dead), "rules": tuple(r for r in deployment.rules if r.id not in dead)}
+    )
+    return trimmed, notes
+
+
+def compile_deployment(constitution: Constitution, name: str, *, compiler_version: str = __version__, permissions: dict | None = None) -> Bundle:
+    """Compile deployment `name` of a checked constitution (`permissions`: see `build_bundle`)."""
     deployment = resolve_deployment(constitution, name)
     base = resolve_deployment(constitution, deployment.chain[-2]) if len(deployment.chain) > 1 else None
     info = ConstitutionInfo(name=constitution.name, version=constitution.version, description=constitution.description, phase=constitution.phase)
-    return build_bundle(deployment, constitution=info, base=base, compiler_version=compiler_version)
+    return build_bundle(deployment, constitution=info, base=base, compiler_version=compiler_version, permissions=permissions)
 
 
 # ---------------------------------------------------------------- output
@@ -273,6 +331,6 @@ def write_bundle(bundle: Bundle, out_dir: str | Path) -> list[Path]:
     for relative, text in bundle_files(bundle).items():
         path = folder / relative
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(text.encode("utf-8"))
+        write_atomic(path, text)
         written.append(path)
     return written

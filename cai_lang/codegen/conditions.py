@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict
 
 from cai_lang.ir.conditions import (  # noqa: F401  (the bundle's tree, re-exported for its readers)
     TRUE,
+    Algebra,
     AndExpr,
     CompareExpr,
     ConstExpr,
@@ -37,6 +38,7 @@ from cai_lang.ir.conditions import (  # noqa: F401  (the bundle's tree, re-expor
     OrExpr,
     VarExpr,
     evaluate,
+    fold,
     variables_read,
 )
 
@@ -49,6 +51,8 @@ class ContextVariableSpec(BaseModel):
     name: str
     kind: Literal["bool", "enum"]
     values: tuple[str, ...] = ()
+    description: str | None = None  # what the variable means; compiled wording uses it (1.2)
+    set_by: Literal["user", "operator"] = "operator"  # who may establish it (1.2)
 
     def domain(self) -> tuple[Label, ...]:
         return (False, True) if self.kind == "bool" else self.values
@@ -103,3 +107,59 @@ def decide(expr, labels: Mapping[str, Label], schema: Schema, assumptions: Itera
 def applies(expr, labels: Mapping[str, Label], schema: Schema, assumptions: Iterable = ()) -> bool:
     """Whether a condition counts as applying to a prompt: it holds, or it might."""
     return decide(expr, labels, schema, assumptions) is not False
+
+
+# ---------------------------------------------------------------- what a deployment leaves open
+
+
+class _Open(Algebra[Expr]):
+    """Each part of a condition that the assumptions decide becomes `true` or `false`;
+    `and` / `or` then drop what no longer matters. Exact: `decide` enumerates the
+    finite domains of the variables involved."""
+
+    def __init__(self, schema: Schema, assumptions: tuple):
+        self.schema, self.assumptions = schema, assumptions
+
+    def _settled(self, tree: Expr) -> Expr:
+        known = decide(tree, {}, self.schema, self.assumptions)
+        return tree if known is None else ConstExpr(value=known)
+
+    def const(self, node, value):
+        return ConstExpr(value=value)
+
+    def var(self, node, name):
+        return self._settled(VarExpr(var=name))
+
+    def compare(self, node, name, op, value):
+        return self._settled(CompareExpr(var=name, op=op, value=value))
+
+    def member(self, node, name, values):
+        return self._settled(InExpr(var=name, values=values))
+
+    def negate(self, node, operand):
+        if operand.kind == "const":
+            return ConstExpr(value=not operand.value)
+        return self._settled(NotExpr(operand=operand))
+
+    def conjoin(self, node, operands):
+        return self._joined(operands, AndExpr, absorbing=False)
+
+    def disjoin(self, node, operands):
+        return self._joined(operands, OrExpr, absorbing=True)
+
+    def _joined(self, operands, build, absorbing: bool):
+        if any(o.kind == "const" and o.value is absorbing for o in operands):
+            return ConstExpr(value=absorbing)
+        left = [o for o in operands if o.kind != "const"]
+        if not left:
+            return ConstExpr(value=not absorbing)
+        return self._settled(left[0] if len(left) == 1 else build(operands=tuple(left)))
+
+
+def left_open(expr, schema: Schema, assumptions: Iterable = ()) -> Expr:
+    """`expr` with every part the deployment's assumptions decide replaced by its value:
+    what is still open in that deployment (`true` when the assumptions make it hold everywhere)."""
+    assumptions = tuple(assumptions)
+    if not assumptions:
+        return expr
+    return fold(expr, _Open(schema, assumptions))

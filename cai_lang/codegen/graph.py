@@ -22,6 +22,7 @@ from pathlib import Path
 
 from cai_lang.codegen.graph_draw import draw_png, to_svg
 from cai_lang.codegen.graph_layout import conflict_text, direct_edges, items, layout
+from cai_lang.files import write_atomic
 from cai_lang.ir.model import ResolvedDeployment
 from cai_lang.ir.order import PriorityGraph
 
@@ -99,10 +100,10 @@ def write_graph(deployment: ResolvedDeployment, title: str, out: Path) -> str:
     """Write the picture to `out`; returns which renderer drew it."""
     suffix = out.suffix.lower()
     if suffix in (".dot", ".gv"):
-        out.write_text(to_dot(deployment, title), encoding="utf-8")
+        write_atomic(out, to_dot(deployment, title))
         return "dot text"
     if suffix in (".mmd", ".mermaid"):
-        out.write_text(to_mermaid(deployment, title), encoding="utf-8")
+        write_atomic(out, to_mermaid(deployment, title))
         return "mermaid text"
     if suffix not in (".svg", ".png"):
         raise ValueError(f"cannot draw `{out.name}`: use a .dot, .mmd, .svg or .png file name")
@@ -112,7 +113,7 @@ def write_graph(deployment: ResolvedDeployment, title: str, out: Path) -> str:
         return "graphviz"
     placed = layout(deployment)
     if suffix == ".svg":
-        out.write_text(to_svg(placed, title), encoding="utf-8")
+        write_atomic(out, to_svg(placed, title))
         return "caic"
     try:
         draw_png(placed, title, out)

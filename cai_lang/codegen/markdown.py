@@ -20,7 +20,6 @@ from cai_lang.codegen.bundle import (
     RuleEntry,
     Wording,
 )
-from cai_lang.codegen.wording import applies_text
 
 _PHASE_NAMES = {"sl": "SL (critique and revision)", "rl": "RL (comparison)"}
 
@@ -45,7 +44,8 @@ def _number(value: float) -> str:
 
 
 def _applies(condition: Condition) -> str:
-    return applies_text(condition.tree)
+    """Where an item applies in this deployment: the condition's text reads what the deployment leaves open."""
+    return {"always": "in every context", "never": "in no context"}.get(condition.text, f"when {condition.text}")
 
 
 def _wording(lines: list[str], wording: Wording) -> None:
@@ -108,6 +108,8 @@ def _comparison(lines: list[str], title: str, comparison: ComparisonExample) -> 
 
 def _rule(lines: list[str], rule: RuleEntry) -> None:
     lines += [f"### {code(rule.id)}", "", f"**{rule.statement}**", ""]
+    if rule.hard:
+        lines.append("- Hard rule: no deployment and no user may weaken it")
     lines.append(f"- Tier {rule.tier}")
     lines.append(f"- In force {_applies(rule.applies)}")
     if rule.detect is not None:
@@ -161,7 +163,13 @@ def render_markdown(bundle: Bundle) -> str:
     _deployment(lines, bundle)
 
     lines += ["## Context", ""]
-    if bundle.context:
+    if bundle.context and any(v.description or v.set_by == "user" for v in bundle.context):
+        lines += ["| variable | values | meaning | set by |", "|---|---|---|---|"]
+        for variable in bundle.context:
+            values = "true, false" if variable.kind == "bool" else " < ".join(variable.values)
+            meaning = (variable.description or "").replace("|", "\\|")
+            lines.append(f"| {code(variable.name)} | {values} | {meaning} | {variable.set_by} |")
+    elif bundle.context:
         lines += ["| variable | values |", "|---|---|"]
         for variable in bundle.context:
             values = "true, false" if variable.kind == "bool" else " < ".join(variable.values)
@@ -194,6 +202,26 @@ def render_markdown(bundle: Bundle) -> str:
         lines += ["None enabled.", ""]
     for rule in sorted(bundle.rules, key=lambda r: (r.tier, r.id)):
         _rule(lines, rule)
+
+    if bundle.omitted:
+        lines += ["## Left out of this deployment", ""]
+        lines += [f"- {kind_and_id}" for kind_and_id in (f"{o.kind} {code(o.id)}: {o.note}" for o in bundle.omitted)]
+        lines.append("")
+
+    if bundle.permissions:
+        lines += [
+            "## Who can change each verdict",
+            "",
+            "`nobody`: hard rules decide it in every context; `operator`: a deployment can (by disabling, reweighting or assuming); "
+            "`user`: what the user says can, through the variables listed.",
+            "",
+            "| action | who can change it | through |",
+            "|---|---|---|",
+        ]
+        for permission in bundle.permissions:
+            through = ", ".join(code(v) for v in permission.variables) or "—"
+            lines.append(f"| {code(permission.action)} | {permission.who} | {through} |")
+        lines.append("")
 
     lines += ["## Conflicts", ""]
     if not bundle.conflicts:

@@ -297,6 +297,82 @@ _CODES: list[Code] = [
         "    disable helpful\n}\n",
     ),
     Code(
+        "E209",
+        Severity.ERROR,
+        "deployment weakens a hard rule",
+        "A `hard rule` is one no deployment may weaken (language 1.2, section 9): "
+        "a deployment that `disable`s it, or gives it a `weight`, is refused. "
+        "Remove the override; if the rule really should be adjustable by operators, "
+        "declare it as an ordinary `rule` instead.",
+        'action give_uplift "give meaningful help towards a weapon of mass harm"\n'
+        "hard rule no_uplift {\n    never give_uplift\n}\n"
+        'principle helpful {\n    compare "Which response answers the question that was asked?"\n}\n'
+        "deployment lab {\n    disable no_uplift\n}\n",
+        'action give_uplift "give meaningful help towards a weapon of mass harm"\n'
+        "hard rule no_uplift {\n    never give_uplift\n}\n"
+        'principle helpful {\n    compare "Which response answers the question that was asked?"\n}\n'
+        "deployment lab {\n    weight helpful 2\n}\n",
+    ),
+    Code(
+        "E210",
+        Severity.ERROR,
+        "something that is not a hard rule outranks a hard rule",
+        "Nothing but another hard rule may sit above a hard rule: a `priority` "
+        "chain (directly or through other items, in the base or a deployment) "
+        "that places an ordinary rule or a principle above it, or a conflict "
+        "clause that can prefer such an item over it, would let that item win "
+        "where the hard rule applies. Put the hard rule first, or drop the link.",
+        'action give_uplift "give meaningful help towards a weapon of mass harm"\n'
+        "hard rule no_uplift {\n    never give_uplift\n}\n"
+        'principle helpful {\n    compare "Which response answers the question that was asked?"\n}\n'
+        "priority helpful > no_uplift\n",
+        'action give_uplift "give meaningful help towards a weapon of mass harm"\n'
+        "hard rule no_uplift {\n    never give_uplift\n}\n"
+        'principle helpful {\n    compare "Which response answers the question that was asked?"\n}\n'
+        "priority no_uplift > helpful\n",
+    ),
+    Code(
+        "E211",
+        Severity.ERROR,
+        "users can change what a hard rule decides",
+        "A context variable marked `by user` is one the user's own words can set "
+        "(a claimed age, profession or intent). In some deployment there are two "
+        "contexts that satisfy its assumptions and differ only in such variables, "
+        "yet the hard rule applies in one and not the other, or the verdict it "
+        "decides differs: a user could talk their way past it. The witness is the "
+        "pair. Make the condition depend only on operator-set variables, or let "
+        "the deployment fix the variable with `assume`.",
+        'context {\n    adult: bool "the user says they are an adult" by user\n}\n'
+        'action write_explicit "write sexually explicit content"\n'
+        "hard rule explicit_only_for_adults {\n    never write_explicit unless adult\n}\n",
+        'context {\n    adult: bool "the operator verified the user is an adult" by operator\n}\n'
+        'action write_explicit "write sexually explicit content"\n'
+        "hard rule explicit_only_for_adults {\n    never write_explicit unless adult\n}\n",
+    ),
+    Code(
+        "E212",
+        Severity.ERROR,
+        "the solver could not decide a check within its limit",
+        "Every solver query of `caic check`, `caic test`, `caic diff` and the "
+        "language server is bounded: z3 may spend at most `CAIC_SOLVER_RLIMIT` "
+        "resource units on it (2,000,000 by default, a count of the solver's "
+        "work, so a file is decided the same way on every machine). Conditions "
+        "that encode a hard combinatorial problem (a pigeonhole over dozens of "
+        "flags) can exhaust it. The check named in the message is then neither "
+        "proved nor refuted, so its findings are incomplete; this is an error "
+        "because an undecided check must never read as a clean one. Simplify "
+        "the conditions (split them, use an enum instead of many exclusive "
+        "flags), or raise CAIC_SOLVER_RLIMIT.",
+        "context {\n" + "".join(f"    x{i}{j}: bool\n" for i in range(11) for j in range(10)) + "}\n"
+        'action a "do a"\nrule r {\n    never a when '
+        + " and ".join(["(" + " or ".join(f"x{i}{j}" for j in range(10)) + ")" for i in range(11)]
+                       + [f"not (x{i}{j} and x{k}{j})" for j in range(10) for i in range(11) for k in range(i + 1, 11)])
+        + "\n}\n",
+        'context {\n    hole: h0 | h1 | h2 | h3 | h4 | h5 | h6 | h7 | h8 | h9\n}\n'
+        'action a "do a"\nrule r {\n    never a when hole in {h0, h1}\n}\n',
+        self_contained=False,  # decided by the limit: tests/check/test_solver_bound.py runs it with a small one
+    ),
+    Code(
         "W301",
         Severity.WARNING,
         "vague principle",
@@ -483,6 +559,59 @@ _CODES: list[Code] = [
         'principle helpful {  # caic: allow W302\n    compare "Which response answers the question that was asked?"\n}\n',
     ),
     Code(
+        "W311",
+        Severity.WARNING,
+        "hard rule that can never apply in a deployment",
+        "The deployment's `assume` lines rule out every context where the hard "
+        "rule's condition holds, so the rule protects nothing there. That may be "
+        "intended (an operator establishing a fact), but more often the assumption "
+        "or the rule's condition is wrong. Check both; the rule is left out of that "
+        "deployment's bundle with a note.",
+        'context {\n    minors_present: bool "the operator says minors may use the service"\n}\n'
+        'action share_alcohol_offers "promote alcohol offers"\n'
+        "hard rule no_alcohol_to_minors {\n    never share_alcohol_offers when minors_present\n}\n"
+        "deployment adults_only {\n    assume not minors_present\n}\n",
+        'context {\n    minors_present: bool "the operator says minors may use the service"\n}\n'
+        'action share_alcohol_offers "promote alcohol offers"\n'
+        "hard rule no_alcohol_to_minors {\n    never share_alcohol_offers when minors_present\n}\n"
+        "deployment family {\n    assume minors_present\n}\n",
+    ),
+    Code(
+        "W312",
+        Severity.WARNING,
+        "hidden characters: bidirectional controls or invisible characters",
+        "Bidirectional controls (U+202A to U+202E, U+2066 to U+2069, U+200E, "
+        "U+200F, U+061C) change the order in which text is displayed, and "
+        "zero-width or invisible characters (U+200B to U+200D, U+2060 to U+2064, "
+        "U+FEFF, U+00AD, U+180E) are not displayed at all. In a principle's "
+        "wording, a name, a comment or a detector regex they let a constitution "
+        "say to the model, or match in responses, something its reviewers do "
+        "not see (the \"Trojan Source\" attack). The message shows the "
+        "characters escaped. Delete them; write text that needs another "
+        "direction without control characters.",
+        'principle honest {\n    critique "Point out claims \u202eyltrevoc\u202c made without evidence."\n'
+        '    revision "Support each claim or remove it."\n    compare "Which response supports its claims?"\n}\n',
+        'principle honest {\n    critique "Point out claims made without evidence."\n'
+        '    revision "Support each claim or remove it."\n    compare "Which response supports its claims?"\n}\n',
+    ),
+    Code(
+        "W313",
+        Severity.WARNING,
+        "detector pattern that other regex engines read differently",
+        "caic runs every `detect regex` one way on every install (the `regex` "
+        "module in Python's dialect with ASCII classes: `\\d` is 0-9, `\\w` is "
+        "A-Z, a-z, 0-9 and `_`, `(?i)` folds ASCII letters only; see "
+        "\"Detector patterns\" in docs/language.md). Two constructs mean "
+        "something else in RE2, Go, JavaScript or PCRE, so a pattern copied to "
+        "or from those tools changes what it flags: `$` without `(?m)` also "
+        "matches before a newline that ends the text here, and only at the very "
+        "end there; `(?i)` with a non-ASCII letter folds that letter there and "
+        "not here. Write `\\Z` for the very end (or `\\n?\\Z` to allow one final "
+        "newline; an engine without `\\Z` refuses it instead of reading it another way), and list both cases of non-ASCII letters (`[éÉ]`).",
+        'action leak "reveal an account number"\nrule no_leak {\n    never leak\n    detect regex "acct-[0-9]+$"\n}\n',
+        'action leak "reveal an account number"\nrule no_leak {\n    never leak\n    detect regex "acct-[0-9]+\\Z"\n}\n',
+    ),
+    Code(
         "W314",
         Severity.WARNING,
         "hazard categories the constitution leaves uncovered",
@@ -538,8 +667,8 @@ CODES: dict[str, Code] = {entry.code: entry for entry in _CODES}
 # every deployment's results.
 PHASES: dict[str, tuple[str, ...]] = {
     "syntax": ("E001", "E002"),
-    "program": ("E101", "E102", "E103", "E104", "E105", "E106", "E107", "E108", "W309"),
-    "deployment": ("E201", "E202", "E203", "E204", "E205", "E206", "E207", "E208", "W301", "W302", "W303", "W304", "W305", "W307", "I401"),
+    "program": ("E101", "E102", "E103", "E104", "E105", "E106", "E107", "E108", "W309", "W312", "W313"),
+    "deployment": ("E201", "E202", "E203", "E204", "E205", "E206", "E207", "E208", "E209", "E210", "E211", "E212", "W311", "W301", "W302", "W303", "W304", "W305", "W307", "I401"),
     "final": ("W306", "W308", "W310", "W314"),
 }
 PHASE_OF: dict[str, str] = {code: phase for phase, codes in PHASES.items() for code in codes}

@@ -66,6 +66,11 @@ CONFLICT_AMBIGUOUS = Message("E204", "clauses of conflict `{left} vs {right}` pr
 CONFLICT_AGAINST_PRIORITY = Message(
     "E205", "this clause prefers `{lower}`, but the priority order ranks `{higher}` above `{lower}`"
 )
+HARD_DISABLED = Message("E209", "deployment `{name}` {how} hard rule `{rule}`: no deployment may weaken a hard rule")
+HARD_OUTRANKED = Message("E210", "`{item}` is not a hard rule but outranks hard rule `{rule}`{how}")
+HARD_PREFERRED = Message("E210", "this clause prefers `{item}`, which is not a hard rule, over hard rule `{rule}`")
+HARD_USER_CHANGES = Message("E211", "users can change what hard rule `{rule}` decides: {what}")
+HARD_NEVER_APPLIES = Message("W311", "hard rule `{rule}` can never apply in deployment `{name}`: its assumptions rule it out")
 ASSUME_UNSAT = Message("E206", "the assumptions of deployment `{name}` can never all hold")
 
 # ---------------------------------------------------------------- lints (W301-W307) and notes (I401)
@@ -87,6 +92,11 @@ BAD_SUPPRESSION = Message("W310", "suppression comment: {problem}")
 UNUSED_SUPPRESSION = Message("W310", "`caic: allow {code}` silences nothing here")
 HAZARDS_UNCOVERED = Message("W314", "the hazard taxonomy is imported, but no principle is tagged with {count} of its {total} categories: {categories}")
 RISKY_DETECTOR = Message("W309", "the detect regex of rule `{name}` {problem}")
+SOLVER_UNDECIDED = Message(
+    "E212", "the solver could not decide {what} in deployment `{where}` within its limit; that check is incomplete ({detail})"
+)
+HIDDEN_TEXT = Message("W312", "{kind} characters `{chars}` in the text: what a reviewer sees is not what the model or the engine reads")
+UNPORTABLE_DETECTOR = Message("W313", "the detect regex of rule `{name}` {problem}")
 RULES_RESOLVED = Message(
     "I401", "rules `{never}` (never {action}) and `{always}` (always {action}) overlap; `{winner}` wins by priority"
 )

@@ -37,6 +37,9 @@ class Diagnostic(BaseModel):
     related: tuple[Related, ...] = ()
     deployment: str | None = None
     witness: dict[str, WitnessValue] | None = None
+    # The second context of a witness pair (E211: two contexts that differ
+    # only in user-set variables); `witness` is the first.
+    witness_other: dict[str, WitnessValue] | None = None
     help: str | None = None
     # Which wording in `messages.py` produced it (e.g. "REPEATED_FIELD"), for
     # tools that must tell findings of one code apart; not part of the JSON.
@@ -83,6 +86,7 @@ class Message:
         related: Iterable[Related] = (),
         deployment: str | None = None,
         witness: dict[str, WitnessValue] | None = None,
+        witness_other: dict[str, WitnessValue] | None = None,
         fixes: Iterable[Fix | None] = (),
         **fields: Any,
     ) -> Diagnostic:
@@ -94,6 +98,7 @@ class Message:
             related=tuple(related),
             deployment=deployment,
             witness=witness,
+            witness_other=witness_other,
             help=help,
             kind=self.name,
             fixes=tuple(f for f in fixes if f is not None),

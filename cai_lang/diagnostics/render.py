@@ -90,6 +90,8 @@ def segments(diagnostic: Diagnostic, sources: Mapping[str, SourceFile]) -> list[
         note("note", f"in deployment `{diagnostic.deployment}`")
     if diagnostic.witness:
         note("witness", format_witness(diagnostic.witness))
+    if diagnostic.witness_other:
+        note("against", format_witness(diagnostic.witness_other))
     if diagnostic.help:
         note("help", diagnostic.help)
     note("explain", f"caic explain {diagnostic.code}", "dim")
@@ -148,6 +150,7 @@ def diagnostic_json(diagnostic: Diagnostic) -> dict:
         "end_column": span.end_column if span else None,
         "deployment": diagnostic.deployment,
         "witness": diagnostic.witness,
+        **({"witness_other": diagnostic.witness_other} if diagnostic.witness_other is not None else {}),
         "help": diagnostic.help,
         "suggestions": suggestions(diagnostic.help),
         "fixes": [
@@ -221,6 +224,8 @@ def render_sarif(diagnostics: list[Diagnostic]) -> str:
             properties["deployment"] = diagnostic.deployment
         if diagnostic.witness is not None:
             properties["witness"] = diagnostic.witness
+        if diagnostic.witness_other is not None:
+            properties["witness_other"] = diagnostic.witness_other
         if properties:
             result["properties"] = properties
         results.append(result)

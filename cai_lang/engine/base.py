@@ -66,8 +66,13 @@ class SamplingParams:
         default=None,
         metadata={"help": "Makes sampling reproducible (same prompts, params and batch size); None: unseeded."},
     )
+    # One seed per prompt of a call, for backends that send each prompt as its own request (a server):
+    # set by `per_request`, never by the user; a server given one shared seed samples every prompt alike.
+    request_seeds: tuple[int, ...] | None = field(default=None, repr=False, metadata={"help": "One seed per prompt of a call (set by `per_request`, not an option)."})
 
     def __post_init__(self) -> None:
+        if self.request_seeds is not None:
+            object.__setattr__(self, "request_seeds", tuple(self.request_seeds))
         if self.max_new_tokens < 1:
             raise ValueError("max_new_tokens must be at least 1")
         if self.temperature < 0:
@@ -162,6 +167,27 @@ class GenerationBackend(abc.ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def request_seed(seed: int, key: Hashable) -> int:
+    """The seed of one request: the call's seed and the request's key (a row id, or its place in the call) mixed,
+    so distinct requests of one call sample independently and the same run asks the same again."""
+    import random
+
+    return random.Random(f"request:{seed}:{key}").getrandbits(31)
+
+
+def per_request(params: SamplingParams, count: int, keys: Sequence[Hashable] | None = None) -> SamplingParams:
+    """`params` with one seed per prompt (`request_seed` of each key; default: the prompt's place in the call),
+    unless unseeded or already given; a backend that sends prompts one request each sends these."""
+    if params.seed is None or params.request_seeds is not None:
+        return params
+    keys = list(keys) if keys is not None else list(range(count))
+    if len(keys) != count:
+        raise ValueError(f"{len(keys)} request keys for {count} prompts")
+    from dataclasses import replace
+
+    return replace(params, request_seeds=tuple(request_seed(params.seed, key) for key in keys))
 
 
 def is_chat(prompt: Prompt) -> bool:

@@ -46,10 +46,13 @@ from cai_lang.engine.base import (
     UnsupportedScoringError,
     check_pairs,
     is_chat,
+    per_request,
     prefix_order,
     truncate_at_stop,
 )
 from cai_lang.engine.tokens import defuse_known
+from cai_lang.engine.transport import DEFAULT_MAX_REPLY_BYTES, DeadlineClock, malformed, read_reply
+from cai_lang.engine.transport import logprob as checked_logprob
 
 _LOOPBACK = {"localhost", "127.0.0.1", "::1"}
 # The most alternatives OpenAI returns per position; vLLM's default cap too.
@@ -78,6 +81,7 @@ class HTTPBackend(GenerationBackend):
         concurrency: int = 8,
         top_logprobs: int = MAX_TOP_LOGPROBS,
         chat_template_kwargs: dict[str, Any] | None = None,
+        max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES,
         tokenizer: str | Any | None = None,
     ):
         if not model:
@@ -95,13 +99,15 @@ class HTTPBackend(GenerationBackend):
         self.max_backoff = max_backoff
         self.concurrency = concurrency
         self.top_logprobs = top_logprobs
+        self.max_reply_bytes = max_reply_bytes
         # Sent with every chat request (vLLM and `transformers serve` read it), e.g. {"enable_thinking": false}.
         self.chat_extras = {"chat_template_kwargs": dict(chat_template_kwargs)} if chat_template_kwargs else {}
         host = urllib.parse.urlsplit(self.base_url).hostname or ""
         # A server on this machine is never reached through a proxy, whatever
         # http_proxy says; remote ones honour the environment as usual.
         handlers = [urllib.request.ProxyHandler({})] if host in _LOOPBACK else []
-        self._opener = urllib.request.build_opener(*handlers)
+        self._clock = DeadlineClock()  # one deadline per request, headers included (engine/transport.py)
+        self._opener = urllib.request.build_opener(*handlers, *self._clock.handlers())
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
         self._jitter = random.Random()
@@ -132,11 +138,11 @@ class HTTPBackend(GenerationBackend):
         last = ""
         for attempt in range(self.max_retries + 1):
             retry_after = None
-            deadline = time.monotonic() + self.timeout
+            self._clock.start(self.timeout)
             try:
                 request = urllib.request.Request(url, data=data, headers=headers, method="POST")
                 with self._opener.open(request, timeout=self.timeout) as response:
-                    raw = _read_by(response, deadline)
+                    raw = read_reply(response, self._clock, self.max_reply_bytes, what)
             except urllib.error.HTTPError as err:
                 detail = _error_detail(err)
                 if err.code != 429 and err.code < 500:
@@ -145,7 +151,8 @@ class HTTPBackend(GenerationBackend):
                 retry_after = _retry_after(err)
             except (urllib.error.URLError, TimeoutError, ConnectionError, http.client.HTTPException, OSError) as err:
                 reason = getattr(err, "reason", err)
-                last = f"timed out after {self.timeout:g}s" if isinstance(reason, TimeoutError) else str(reason)
+                timed_out = isinstance(reason, TimeoutError) or self._clock.expired()
+                last = f"timed out after {self.timeout:g}s (the whole request, headers included)" if timed_out else str(reason)
             else:
                 try:
                     reply = json.loads(raw.decode("utf-8"))
@@ -156,6 +163,8 @@ class HTTPBackend(GenerationBackend):
                     if not isinstance(reply, dict):
                         raise BackendHTTPError(f"{what}: the reply is {_shape(reply)}, not a JSON object")
                     return reply
+            finally:
+                self._clock.stop()
             if attempt < self.max_retries:
                 time.sleep(self._delay(attempt, retry_after))
         raise BackendHTTPError(f"{what} failed after {self.max_retries + 1} attempts; last error: {last}")
@@ -194,15 +203,16 @@ class HTTPBackend(GenerationBackend):
     # -- generation ---------------------------------------------------------
 
     def generate(self, prompts: Sequence[Prompt], params: SamplingParams | None = None) -> list[str]:
-        params = params or SamplingParams()
+        # One seed per request: a server sampling every prompt of a call from one seed correlates them.
+        params = per_request(params or SamplingParams(), len(prompts))
         for prompt in prompts:
             is_chat(prompt)
         # Prompts that share a prefix go out together, so a server's prefix cache serves them.
         order = prefix_order(prompts)
-        texts = self._map(lambda i: self._complete(prompts[i], params), order)
+        texts = self._map(lambda i: self._complete(prompts[i], params, i), order)
         return [text for _, text in sorted(zip(order, texts))]
 
-    def _complete(self, prompt: Prompt, params: SamplingParams) -> str:
+    def _complete(self, prompt: Prompt, params: SamplingParams, index: int = 0) -> str:
         body: dict[str, Any] = {
             "model": self.model_id,
             "max_tokens": params.max_new_tokens,
@@ -213,7 +223,9 @@ class HTTPBackend(GenerationBackend):
             body["top_k"] = params.top_k  # a vLLM/TGI extension; OpenAI has none
         if params.stop:
             body["stop"] = list(params.stop)
-        if params.seed is not None:
+        if params.request_seeds is not None:
+            body["seed"] = params.request_seeds[index]
+        elif params.seed is not None:
             body["seed"] = params.seed
         what = self._what("/chat/completions" if is_chat(prompt) else "/completions", "prompt", prompt)
         if is_chat(prompt):
@@ -283,8 +295,11 @@ class HTTPBackend(GenerationBackend):
             raise
         choices = sorted(_choices(reply, what), key=lambda c: c.get("index", 0) if isinstance(c.get("index", 0), int) else 0)
         if len(choices) != len(options):
-            raise BackendHTTPError(f"asked to score {len(options)} texts, got {len(choices)} choices back")
-        return [_sum_tail_logprobs(choice, option) for choice, option in zip(choices, options)]
+            raise BackendHTTPError(f"{what}: asked to score {len(options)} texts, got {len(choices)} choices back")
+        try:
+            return [_sum_tail_logprobs(choice, option, what) for choice, option in zip(choices, options)]
+        except (AttributeError, KeyError, TypeError, ValueError, IndexError) as exc:
+            raise malformed(what, exc) from None
 
     def _score_chat(self, prompt: Prompt, options: list[str]) -> list[float]:
         # Two tokens, because "(A)" usually starts with "(" alone: the letter
@@ -300,14 +315,20 @@ class HTTPBackend(GenerationBackend):
         }
         what = self._what("/chat/completions", "scoring after prompt", prompt)
         reply = self.post("/chat/completions", body, what)
-        content = (_first_choice(reply, what).get("logprobs") or {}).get("content") or []
+        try:
+            content = (_first_choice(reply, what).get("logprobs") or {}).get("content") or []
+        except AttributeError as exc:
+            raise malformed(what, exc) from None
         if not content:
             raise UnsupportedScoringError(
                 f"{self.base_url} returned no log-probabilities for a chat completion (logprobs=true, top_logprobs="
                 f"{self.top_logprobs}), so it cannot label comparisons; `transformers serve` ignores these fields, vLLM "
                 "and OpenAI return them. Use such a server, a text-dialect feedback model on a server with echo, or a local model"
             )
-        return chat_option_logprobs(content, options)
+        try:
+            return chat_option_logprobs(content, options, what)
+        except (AttributeError, KeyError, TypeError, ValueError, IndexError) as exc:
+            raise malformed(what, exc) from None
 
     # -- capabilities -------------------------------------------------------
 
@@ -343,7 +364,7 @@ def rejected_fields(err: BackendHTTPError, body: dict[str, Any]) -> set[str]:
     return {name for name in OPTIONAL_FIELDS if name in body and re.search(rf"['\"`]{name}['\"`]", text)}
 
 
-def chat_option_logprobs(content: Sequence[dict[str, Any]], options: Sequence[str]) -> list[float]:
+def chat_option_logprobs(content: Sequence[dict[str, Any]], options: Sequence[str], what: str = "the request") -> list[float]:
     """The log-probability that a chat reply picks each option, from the reply's per-token alternatives.
 
     A reply token (or the first two, when the first is a prefix every option
@@ -359,14 +380,14 @@ def chat_option_logprobs(content: Sequence[dict[str, Any]], options: Sequence[st
         raise UnsupportedScoringError(f"chat options must be distinct non-blank strings, got {list(options)!r}")
     found: list[list[float]] = [[] for _ in keys]
     floors: list[float] = []
-    first = _alternatives(content[0])
+    first = _alternatives(content[0], what)
     floors.append(min(first.values()))
     for token, logprob in first.items():
         picks = _picked(token, keys)
         if len(picks) == 1:
             found[picks[0]].append(logprob)
         elif len(picks) == len(keys) and token == content[0].get("token") and len(content) > 1:
-            second = _alternatives(content[1])
+            second = _alternatives(content[1], what)
             floors.append(logprob + min(second.values()))
             for token2, logprob2 in second.items():
                 both = _picked(token.strip() + token2.strip(), keys)
@@ -383,9 +404,9 @@ def chat_option_logprobs(content: Sequence[dict[str, Any]], options: Sequence[st
     return [_logsumexp(values) if values else floor for values in found]
 
 
-def _alternatives(position: dict[str, Any]) -> dict[str, float]:
-    alternatives = {alt["token"]: float(alt["logprob"]) for alt in position.get("top_logprobs") or []}
-    alternatives.setdefault(position["token"], float(position["logprob"]))
+def _alternatives(position: dict[str, Any], what: str) -> dict[str, float]:
+    alternatives = {str(alt["token"]): checked_logprob(alt["logprob"], what, "top_logprobs entry") for alt in position.get("top_logprobs") or []}
+    alternatives.setdefault(str(position["token"]), checked_logprob(position["logprob"], what, "token logprob"))
     return alternatives
 
 
@@ -461,30 +482,7 @@ def _choice_text(choice: dict[str, Any], what: str) -> str:
     return text
 
 
-def _read_by(response: Any, deadline: float) -> bytes:
-    """The whole body, read before `deadline` (a `time.monotonic()` value), else TimeoutError.
-
-    urllib's timeout bounds each socket wait, so a server sending a byte now
-    and then could hold a request forever; here every wait is bounded by the
-    time left for the whole request.
-    """
-    sock = getattr(getattr(getattr(response, "fp", None), "raw", None), "_sock", None)
-    chunks = []
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise TimeoutError("the request's deadline passed while reading the reply")
-        if sock is not None:
-            sock.settimeout(remaining)
-        chunk = response.read1(65536) if hasattr(response, "read1") else response.read()
-        if not chunk:
-            return b"".join(chunks)
-        chunks.append(chunk)
-        if not hasattr(response, "read1"):
-            return chunk
-
-
-def _sum_tail_logprobs(choice: dict[str, Any], continuation: str) -> float:
+def _sum_tail_logprobs(choice: dict[str, Any], continuation: str, what: str = "the request") -> float:
     """Sum the logprobs of the echoed tokens that cover the continuation.
 
     Offsets are anchored at the end, not at len(prompt): servers count a
@@ -500,9 +498,13 @@ def _sum_tail_logprobs(choice: dict[str, Any], continuation: str) -> float:
     logprobs = choice.get("logprobs") or {}
     tokens = logprobs.get("tokens") or []
     values = logprobs.get("token_logprobs") or []
+    offsets = logprobs.get("text_offset")
+    if not (isinstance(tokens, list) and all(isinstance(t, str) for t in tokens) and isinstance(values, list)):
+        raise TypeError("`tokens` must be a list of strings and `token_logprobs` a list")
+    if offsets is not None and not (isinstance(offsets, list) and all(isinstance(o, int) and not isinstance(o, bool) for o in offsets)):
+        raise TypeError("`text_offset` must be a list of integers")
     if not tokens or len(values) != len(tokens):
         raise UnsupportedScoringError("the server did not echo prompt token logprobs (echo=true is unsupported)")
-    offsets = logprobs.get("text_offset")
     if not offsets or len(offsets) != len(tokens):
         offsets, at = [], 0
         for token in tokens:
@@ -518,7 +520,7 @@ def _sum_tail_logprobs(choice: dict[str, Any], continuation: str) -> float:
             raise UnsupportedScoringError(
                 f"cannot score {continuation!r}: it covers the first echoed token, which has no logprob"
             )
-        total += float(value)
+        total += checked_logprob(value, what, "token_logprobs entry")
     return total
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Callable, Sequence
 
 from cai_lang.engine.base import (
@@ -24,6 +25,7 @@ from cai_lang.engine.base import (
     Prompt,
     SamplingParams,
     UnsupportedScoringError,
+    per_request,
 )
 
 
@@ -61,7 +63,14 @@ class PooledBackend(GenerationBackend):
 
     def generate(self, prompts: Sequence[Prompt], params: SamplingParams | None = None) -> list[str]:
         items = list(prompts)
-        return self._spread(len(items), lambda member, lo, hi: member.generate(items[lo:hi], params))
+        # Seeds are fixed per prompt before the call is split, so a prompt's seed does not depend on which server gets it.
+        params = per_request(params or SamplingParams(), len(items))
+
+        def call(member, lo, hi):
+            part = params if params.request_seeds is None else replace(params, request_seeds=params.request_seeds[lo:hi])
+            return member.generate(items[lo:hi], part)
+
+        return self._spread(len(items), call)
 
     def continuation_logprobs(self, prompts: Sequence[Prompt], continuations: Sequence[str]) -> list[float]:
         prompts, continuations = list(prompts), list(continuations)

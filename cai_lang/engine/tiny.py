@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
+from cai_lang.files import write_atomic
+
 PAD_TOKEN = "<|pad|>"
 EOS_TOKEN = "<|endoftext|>"
 IM_START = "<|im_start|>"
@@ -221,7 +223,7 @@ def build_tiny_model(
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     n_params = sum(p.numel() for p in model.parameters())
-    (out / "README.md").write_text(_model_card(size, seed, n_params, len(tokenizer)), encoding="utf-8")
+    write_atomic(out / "README.md", _model_card(size, seed, n_params, len(tokenizer)))
     return out
 
 

@@ -58,7 +58,7 @@ class EvalOptions:
     """Everything `caic eval` takes; each field is also its command-line option."""
 
     source: Path = option(help="The `.const` file (or a compiled bundle.json / bundle folder).", argument=True)
-    model: str = option(MISSING, "--model", "-m", help="The model to evaluate: a folder saved with save_pretrained, or a Hub id.", names=("--model-name-or-path",))
+    model: str = option(MISSING, "--model", "-m", help="The model to evaluate: a folder saved with save_pretrained, a Hub id, or a server `URL#NAME` (servers `URL1,URL2#NAME`).", names=("--model-name-or-path",))
     output: Path = option(MISSING, "--output", "-o", help="Folder for metrics.json, report.html, plots/, responses.jsonl and run.json.", names=("--output-dir",))
     baseline: str | None = option(None, "--baseline", "-b", help="A model to compare against (win rate); it is measured the same way.")
     feedback_model: str | None = option(None, "--feedback-model", "-f", help="Critic and comparison judge (default: the baseline, else the model).")
@@ -195,12 +195,18 @@ def generate_responses(backend, records: Sequence[PromptRecord], options: EvalOp
     for n, text in enumerate(texts):
         record = records[n // options.samples]
         rows.append(
-            {"prompt_id": record.id, "sample": n % options.samples, "kind": record.kind, "prompt": record.prompt, "context": dict(record.context), "response": text, **record.tags}
+            {"prompt_id": record.id, "sample": n % options.samples, "kind": record.kind, "prompt": record.prompt,
+             "conversation": record.turns, "context": dict(record.context), "response": text, **record.tags}
         )
     return rows
 
 
 # ---------------------------------------------------------------- violations
+
+
+def _turns(row: Mapping[str, Any]) -> list[dict[str, str]]:
+    """The conversation a response answered: the row's whole `conversation`, else its prompt as one user turn."""
+    return [dict(m) for m in row.get("conversation") or ()] or [{"role": "user", "content": row["prompt"]}]
 
 
 def applicable_items(bundle, context: Mapping[str, Any]) -> list:
@@ -244,7 +250,7 @@ def judge_violations(bundle, rows: Sequence[dict[str, Any]], critic, options: Ev
                     # Not judged, and said so: the row names the item, metrics skip it.
                     row.setdefault("detector_timeouts", []).append(entry.id)
             elif method == "critique" and critic is not None:
-                conversation = [{"role": "user", "content": row["prompt"]}, {"role": "assistant", "content": row["response"]}]
+                conversation = [*_turns(row), {"role": "assistant", "content": row["response"]}]
                 prompts.append(critique_prompt(bundle, entry.id, conversation, options.dialect))
                 requests.append((index, entry.id))
     nothing = 0
@@ -310,7 +316,7 @@ def win_rates(bundle, model_rows: Sequence[dict], baseline_rows: Sequence[dict],
         pairs.append(
             {
                 "id": f"{model_row['prompt_id']}#{model_row['sample']}",
-                "conversation": [{"role": "user", "content": model_row["prompt"]}],
+                "conversation": _turns(model_row),
                 "context": model_row["context"],
                 "response_a": model_row["response"],
                 "response_b": base_row["response"],
@@ -411,11 +417,10 @@ def run_eval(options: EvalOptions, say: Callable[[str], None] | None = None, pro
 
     `say` gets a line per stage; `progress` (see `counted`), when given, counts the answers and critiques
     as they are made, for a rate and an ETA."""
-    from cai_lang.engine import load_backend
     from cai_lang.eval.groups import group_rates
     from cai_lang.eval.refusal import detect_refusal, refusal_rate
     from cai_lang.train.run.folder import RowWriter, now, write_atomic
-    from cai_lang.train.run.model_specs import check_model
+    from cai_lang.train.run.model_specs import ServerSettings, check_model, open_backend
     from cai_lang.train.run.session import Run
 
     say = say or (lambda text: None)
@@ -441,7 +446,8 @@ def run_eval(options: EvalOptions, say: Callable[[str], None] | None = None, pro
     def backend(spec: str):
         key = _identity(spec)
         if key not in backends:
-            backends[key] = load_backend(spec, device=options.device, batch_size=options.batch_size)
+            # The one opener of `generate` and `train`: folders, Hub ids, servers and server pools alike.
+            backends[key] = open_backend(spec, ServerSettings(), device=options.device, batch_size=options.batch_size)
         return backends[key]
 
     try:
@@ -504,7 +510,7 @@ def run_eval(options: EvalOptions, say: Callable[[str], None] | None = None, pro
             "responses": len(records) * options.samples,
             "oversize": oversize,
         },
-        "sampling": {k: v for k, v in asdict(_sampling(options)).items() if k != "stop"},
+        "sampling": {k: v for k, v in asdict(_sampling(options)).items() if k not in ("stop", "request_seeds")},
         "feedback_model": _identity(feedback_spec),
         "critic": critics,
         "benign_file": str(options.benign) if options.benign else None,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from cai_lang.ir import nodes as ir
 from cai_lang.span import Span
@@ -31,6 +31,8 @@ class ContextVariable(Frozen):
     kind: Literal["bool", "enum"]
     values: tuple[str, ...] = ()  # enum values in declared order; empty for bool
     span: Span
+    description: str | None = None  # what the variable means, in words a model can judge (1.2)
+    set_by: Literal["user", "operator"] = "operator"  # who may establish it (1.2)
 
     def describe(self) -> str:
         return "bool" if self.kind == "bool" else "enum " + " | ".join(self.values)
@@ -88,7 +90,8 @@ class DeploymentDef(Frozen):
     node: ir.Deployment | None = None
     assumptions: tuple[ir.Condition, ...] = ()
     weights: dict[str, float] = Field(default_factory=dict)
-    weight_spans: dict[str, Span] = Field(default_factory=dict)
+    weight_spans: dict[str, Span] = Field(default_factory=dict)  # a hard rule's here too (E209)
+    disable_spans: dict[str, Span] = Field(default_factory=dict)
     disabled: tuple[str, ...] = ()
     enabled: tuple[str, ...] = ()
     principles: tuple[PrincipleDef, ...] = ()
@@ -150,15 +153,16 @@ class ResolvedDeployment(Frozen):
     reweighted: dict[str, float]  # weights set by deployments in the chain
     examples: tuple[ir.Example, ...] = ()  # shared few-shots, as in `Constitution`
     comparisons: tuple[ir.Comparison, ...] = ()
+    _spans: dict[str, Span] | None = PrivateAttr(default=None)
 
     def enabled_ids(self) -> set[str]:
         return {p.id for p in self.principles} | {r.id for r in self.rules}
 
     def span_of(self, item_id: str) -> Span | None:
-        for principle in self.principles:
-            if principle.id == item_id:
-                return principle.node.name.span
-        for rule in self.rules:
-            if rule.id == item_id:
-                return rule.node.name.span
-        return None
+        # An index built on first use: a scan per call made checking quadratic
+        # in the number of declared conflicts (each names two items).
+        if self._spans is None:
+            spans = {rule.id: rule.node.name.span for rule in reversed(self.rules)}
+            spans.update({principle.id: principle.node.name.span for principle in reversed(self.principles)})
+            self._spans = spans  # a private attribute: allowed on a frozen model
+        return self._spans.get(item_id)

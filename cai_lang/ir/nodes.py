@@ -140,8 +140,17 @@ ContextType = Annotated[Union[BoolType, EnumType], Field(discriminator="kind")]
 
 
 class ContextVar(Node):
+    """`NAME : TYPE ["description"] [by user|by operator]` (description and `by`: version 1.2)."""
+
     name: Name
     type: ContextType
+    description: Text | None = None
+    by: Name | None = None  # `user` or `operator` as written; absent means `operator`
+
+    @property
+    def set_by(self) -> str:
+        """Who may establish the variable: `user` (the conversation) or `operator` (the deployment)."""
+        return self.by.value if self.by is not None else "operator"
 
 
 class ContextBlock(Node):
@@ -215,6 +224,7 @@ class Principle(Node):
 
 class Rule(Node):
     name: Name
+    hard: bool = False  # `hard rule` (version 1.2): no deployment and no user may weaken it
     verdict: Literal["never", "always"] | None = None
     verdict_span: Span | None = None  # `never ACTION [when|unless COND]`
     action: Ref | None = None
@@ -284,10 +294,11 @@ Declaration = Union[ContextBlock, Action, Principle, Rule, Priority, Conflict, D
 class Expectation(Node):
     """One `expect` line of a test. `kind` is the verdict (`never`, `always`,
     `allowed`) on action `target`, or `applies`, `over` (`target over other`)
-    or `detect` (rule `target` on `text`); `negated` for `not applies` and
-    `not detect`. The span covers the whole line from `expect`."""
+    or `detect` (rule `target` on `text`), or `users` (`users can change
+    target`; version 1.2); `negated` for `not applies`, `not detect` and
+    `users cannot change`. The span covers the whole line from `expect`."""
 
-    kind: Literal["never", "always", "allowed", "applies", "over", "detect"]
+    kind: Literal["never", "always", "allowed", "applies", "over", "detect", "users"]
     negated: bool = False
     target: Ref
     other: Ref | None = None
@@ -297,6 +308,8 @@ class Expectation(Node):
         """The expectation as written, canonically: `expect never disclose_phi`."""
         if self.kind == "over":
             return f"expect {self.target} over {self.other}"
+        if self.kind == "users":
+            return f"expect users {'cannot' if self.negated else 'can'} change {self.target}"
         word = ("not " if self.negated else "") + self.kind
         if self.kind == "detect" and self.text is not None:
             return f"expect {word} {self.target} {_quoted(self.text.value)}"

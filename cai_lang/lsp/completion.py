@@ -8,8 +8,9 @@ tokens before the cursor rather than from the IR: which blocks are open
 actions; after `when`, `unless`, `assume`, `and`, `or`, `not`, context
 variables; after a comparison or inside `in {...}`, the variable's values;
 after `alias.`, that module's items; after `import`, standard library
-modules; elsewhere, the keywords that may start the next field or
-declaration. Names come from the last successful check of the document.
+modules; after a context variable's type or description, `by user` and
+`by operator`; after `hard`, `rule`; elsewhere, the keywords that may start
+the next field or declaration (`hard` among them). Names come from the last successful check of the document.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 BLOCKS = ("constitution", "context", "principle", "rule", "conflict", "deployment", "example", "comparison")
 KEYWORDS = {
-    "top": ["constitution", "import", "context", "action", "principle", "rule", "priority", "conflict", "deployment", "example", "comparison"],
+    "top": ["constitution", "import", "context", "action", "principle", "rule", "hard", "priority", "conflict", "deployment", "example", "comparison"],
     "constitution": ["version", "description", "phase"],
     "context": [],
     "principle": ["description", "critique", "revision", "compare", "weight", "tags", "applies", "example", "comparison"],
@@ -36,7 +37,7 @@ KEYWORDS = {
     "comparison": ["prompt", "user", "assistant", "response", "compare", "prefer", "reasoning"],
     "rule": ["never", "always", "detect"],
     "conflict": ["prefer"],
-    "deployment": ["assume", "weight", "disable", "enable", "principle", "rule", "priority", "conflict"],
+    "deployment": ["assume", "weight", "disable", "enable", "principle", "rule", "hard", "priority", "conflict"],
 }
 _REFERENCES = {"priority", ">", "vs", "prefer", "disable", "enable"}
 _CONDITION_START = {"when", "unless", "assume", "and", "or", "not", "("}
@@ -173,6 +174,13 @@ def complete(text_before: str, names: Names) -> list[types.CompletionItem]:
         return names.actions(before) if place.back(3) in ("never", "always") else names.items(before)
     if place.block == "in":
         return names.values(place.stack[-1][1] or "")
+    if last == "hard":
+        return _keywords(["rule"])
+    if place.block == "context" and last == "by":
+        return _keywords(["user", "operator"])
+    if place.block == "context" and (last.startswith('"') or (_NAME.match(last) and before in (":", "|"))):
+        # After a variable's type or description (language 1.2): who may set it.
+        return [_item(f"by {who}", types.CompletionItemKind.Keyword, f"the {who} may set this variable") for who in ("user", "operator")]
     if last in _NAMING or (place.block == "context" and last != ":"):
         return []
     if last == ":" and place.block == "context":

@@ -7,7 +7,7 @@ grammar cannot tell apart. Folding ranges are the multi-line declarations
 and a deployment's blocks. Inlay hints show, after a principle's name, its
 effective weight in each deployment (when one differs or none is written),
 and after a rule's name, how its verdict resolves in the `default`
-deployment, proved with the solver as `caic test` does (`review.verdict`):
+deployment, proved with the solver as `caic test` does (`check.verdict`):
 the rules of the opposite verdict on its action that it yields to or
 overrides in some context where both apply, `never decides` when one always
 outranks it, `never applies` when no context lets it apply.
@@ -131,9 +131,9 @@ def _weights(constitution, item) -> str | None:
 
 
 def _default_order(constitution):
-    """The `default` deployment's semantics (review.verdict), with its solver and priority graph."""
+    """The `default` deployment's semantics (check.verdict), with its solver and priority graph."""
+    from cai_lang.check.verdict import Semantics
     from cai_lang.check.view import DeploymentView
-    from cai_lang.review.verdict import Semantics
 
     try:
         view = DeploymentView(constitution, resolve_deployment(constitution, DEFAULT_DEPLOYMENT))

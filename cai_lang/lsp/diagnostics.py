@@ -45,6 +45,8 @@ def _message(diagnostic: Diagnostic) -> str:
         lines.append(f"in deployment `{diagnostic.deployment}`")
     if diagnostic.witness:
         lines.append(f"witness: {format_witness(diagnostic.witness)}")
+    if diagnostic.witness_other:
+        lines.append(f"against: {format_witness(diagnostic.witness_other)}")
     if diagnostic.help:
         lines.append(f"help: {diagnostic.help}")
     return "\n".join(lines)
@@ -96,6 +98,7 @@ def to_lsp(
             "explain": f"caic explain {diagnostic.code}",
             "deployment": diagnostic.deployment,
             "witness": diagnostic.witness,
+            "witness_other": diagnostic.witness_other,
         },
     )
 

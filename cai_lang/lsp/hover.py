@@ -6,7 +6,11 @@ tier, taken from the same `resolve_deployment` and `PriorityGraph.tiers`
 the compiler uses (tier 0 outranks tier 1). A rule shows its verdict and
 condition and its tier per deployment; a context variable its type; an
 enum value its place in the order; an action its wording; a deployment its
-`extends` chain and what it changes; an imported module its file.
+`extends` chain and what it changes; an imported module its file. Actions
+and rules also show, per deployment, who can change the verdict on the
+action (language 1.2: `nobody`, `operator`, or `user` through which `by
+user` variables), from the checker's own `who_can_change`; a context
+variable shows its description and who sets it.
 """
 
 from __future__ import annotations
@@ -74,7 +78,7 @@ def _principle(item: PrincipleDef, constitution: Constitution) -> str:
 
 def _rule(item: RuleDef, constitution: Constitution) -> str:
     node = item.node
-    parts = [f"**rule** `{item.id}`{_origin(item)}"]
+    parts = [f"**{'hard rule' if node.hard else 'rule'}** `{item.id}`{_origin(item)}"]
     if node.verdict is not None and node.action is not None:
         verdict = f"{node.verdict} {node.action}"
         if node.guard is not None and node.condition is not None:
@@ -86,7 +90,25 @@ def _rule(item: RuleDef, constitution: Constitution) -> str:
     if node.detect is not None:
         parts.append(f"detect regex `{node.detect.value}`")
     parts.append(_table(deployment_rows(constitution, item.id), with_weight=False))
+    if item.action is not None:
+        parts.append(authority_table(constitution, item.action))
     return "\n\n".join(parts)
+
+
+def authority_table(constitution: Constitution, action: str) -> str:
+    """Who can change the verdict on `action`, per deployment (by the solver)."""
+    from cai_lang.check.authority import who_can_change
+
+    lines = [f"who can change the verdict on `{action}`:", "", "| deployment | who | through |", "|---|---|---|"]
+    for name in constitution.deployments:
+        try:
+            resolved = resolve_deployment(constitution, name)
+        except KeyError:  # an `extends` cycle, already reported
+            continue
+        answer = who_can_change(resolved, action)
+        through = ", ".join(f"`{v}`" for v in answer["variables"]) or "–"
+        lines.append(f"| `{name}` | {answer['who']} | {through} |")
+    return "\n".join(lines)
 
 
 def _deployment(name: str, constitution: Constitution) -> str:
@@ -130,13 +152,15 @@ def hover_markdown(target: Target, program: Program, constitution: Constitution 
             return None
         users = sorted(r.id for r in constitution.rules.values() if r.action == action.id)
         text = f"**action** `{action.id}`\n\n{action.text}"
-        return text + ("\n\nused by " + ", ".join(f"`{u}`" for u in users) if users else "")
+        text += "\n\nused by " + ", ".join(f"`{u}`" for u in users) if users else ""
+        return text + "\n\n" + authority_table(constitution, action.id)
     if target.kind in ("variable", "value"):
         variable = constitution.context.get(target.key)
         if variable is None:
             return None
         if target.kind == "variable":
-            return f"**context variable** `{variable.name}`: {variable.describe()}"
+            text = f"**context variable** `{variable.name}`: {variable.describe()}, set by the {variable.set_by}"
+            return text + (f"\n\n{variable.description}" if variable.description else "")
         if target.value not in variable.values:
             return None
         place = variable.values.index(target.value) + 1

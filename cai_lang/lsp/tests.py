@@ -34,11 +34,12 @@ def failure_diagnostics(result: CheckResult | None, encoding: str) -> list[types
     expects = {e.span.line: e for t in result.program.root_module.of_type(ir.Test) for e in t.expects}
     found = []
     for outcome in Runner(result).run():
-        for failure in outcome.failures:
+        for failure in [*outcome.failures, *outcome.not_judged]:
             expect = expects.get(failure.line)
             if expect is None:
                 continue
-            lines = [f"test `{outcome.name}` fails: {failure.expectation}", failure.message]
+            verb = "fails" if failure in outcome.failures else "is not judged"
+            lines = [f"test `{outcome.name}` {verb}: {failure.expectation}", failure.message]
             if failure.witness is not None:
                 lines.append(f"witness: {show_witness(failure.witness)}")
             found.append(
@@ -75,11 +76,11 @@ def hover_markdown(result: CheckResult | None, node: ir.Test) -> str:
     if match is None:
         return f"**test** `{node.name.value}`: not run, it has errors"
     outcome = Runner(result).run_one(match)
-    lines = [f"**test** `{outcome.name}` in deployment `{outcome.deployment}`: **{'PASS' if outcome.passed else 'FAIL'}**"]
+    lines = [f"**test** `{outcome.name}` in deployment `{outcome.deployment}`: **{outcome.status.upper()}**"]
     if outcome.vacuous:
         lines.append("its region is empty, so it proves nothing (W308)")
-    lines.append(f"{len(match.expects) - len(outcome.failures)} of {len(match.expects)} expectations hold")
-    for failure in outcome.failures:
+    lines.append(f"{len(match.expects) - len(outcome.failures) - len(outcome.not_judged)} of {len(match.expects)} expectations hold")
+    for failure in [*outcome.failures, *outcome.not_judged]:
         lines.append(f"- line {failure.line}: `{failure.expectation}`: {failure.message}" + (f" (witness: {show_witness(failure.witness)})" if failure.witness else ""))
     return "\n\n".join(lines)
 

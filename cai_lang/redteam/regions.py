@@ -17,7 +17,7 @@ constitution that draws it:
   when that corner is a proper part of each one's region.
 
 Each region is built twice from the same IR conditions: as a z3 formula
-through the checker's own encoding (`review.verdict.Semantics`,
+through the checker's own encoding (`check.verdict.Semantics`,
 `check.view.DeploymentView`), which finds the witness, and as a predicate
 on one concrete context (`ir.conditions.evaluate`), which tests compare
 against brute-force enumeration. Only regions with a witness are listed;
@@ -33,12 +33,12 @@ from typing import Callable, Mapping
 
 from cai_lang import api
 from cai_lang.check import CheckResult
+from cai_lang.check.verdict import Semantics, item_condition
 from cai_lang.check.view import DeploymentView
 from cai_lang.ir import nodes as ir
 from cai_lang.ir.conditions import evaluate
 from cai_lang.ir.model import ContextVariable
 from cai_lang.ir.resolve import resolve_deployment
-from cai_lang.review.verdict import Semantics, item_condition
 
 Values = Mapping[str, "bool | str"]
 KINDS = ("rule", "boundary", "principle", "clause", "deployment", "meeting")
@@ -119,7 +119,19 @@ def compute_regions(result: CheckResult, deployment: str = "default") -> RegionM
     def add(region_id, kind, targets, description, formula, holds):
         found.append(Region(region_id, kind, tuple(targets), description, view.solver.find(formula), formula, holds))
 
+    left_out = {o.id for o in bundle.omitted}  # can never apply here: not in the bundle (language 1.2)
+
+    def never_applies(item) -> bool:
+        if item.id not in left_out:
+            return False
+        kind = "rule" if item in view.deployment.rules else "principle"
+        add(f"{kind}:{item.id}", kind, [item.id], f"`{item.id}` can never apply in this deployment (left out of its bundle)",
+            semantics.applies(item.id), cond_holds(item_condition(item)))
+        return True
+
     for rule in view.deployment.rules:
+        if never_applies(rule):
+            continue
         entry = bundle.rule(rule.id)
         cond = item_condition(rule)
         applies = semantics.applies(rule.id)
@@ -132,6 +144,8 @@ def compute_regions(result: CheckResult, deployment: str = "default") -> RegionM
                 z3.And(z3.Not(applies), z3.Or(*near)), _boundary_holds(cond, context, inside),
             )
     for principle in view.deployment.principles:
+        if never_applies(principle):
+            continue
         entry = bundle.principle(principle.id)
         text = entry.description or entry.wording.critique_request or principle.id
         where = _where(principle.node.applies, entry.applies.text)

@@ -28,6 +28,7 @@ from typing import Any
 from cai_lang.report.constitution import constitution_section, load_bundle_quietly
 from cai_lang.report.page import ReportPage, Section, percent, toy_model_notice
 from cai_lang.report.plots import plot_bars, plot_histograms, plot_panels
+from cai_lang.report.rows import rows_section
 from cai_lang.report.trust import trust_sections
 
 LOG_FILES = ("training_log.json", "trainer_state.json")
@@ -231,6 +232,7 @@ def write_training_report(run_dir: str | Path, record, target: str | Path, plots
     _summary(page.section("Summary"), record, sl_rows, labels, folders, histories, run_dir)
     _samples(page.section("Samples"), sl_rows, labels, pairs)
     _curves(page.section("Training curves"), run_dir, folders, histories, plots)
+    rows_section(page.section("Rows trained"), run_dir, record)
     _labels(page.section("Preference labels by principle"), run_dir, label_files, labels, plots)
     trust_sections(page, run_dir, labels, record, plots)  # issue 23: reliability, accuracy against people, human review
     _preference_models(page.section("Preference model"), folders)
@@ -360,9 +362,11 @@ def _preference_models(section: Section, folders: Mapping[str, Path]) -> None:
         if meta.get("kind") not in ("preference_model", "preference model"):
             continue
         metrics = meta.get("metrics") or {}
-        rows.append([name, metrics.get("heldout_pairwise_accuracy"), metrics.get("heldout_rows"), metrics.get("train_loss"), (meta.get("data") or {}).get("train_rows")])
+        rows.append([name, metrics.get("heldout_pairwise_accuracy"), metrics.get("heldout_rows"), metrics.get("heldout_accuracy_decided"),
+                     metrics.get("heldout_decided_rows"), metrics.get("train_loss"), (meta.get("data") or {}).get("train_rows")])
     if rows:
-        section.table(["model", "held-out pairwise accuracy", "held-out pairs", "train loss", "train rows"], rows)
+        section.table(["model", "held-out accuracy, all rows", "held-out pairs", "accuracy on decided rows (|q − 0.5| > 0.05)",
+                       "decided pairs", "train loss", "train rows"], rows)
         section.paragraph("Held-out pairwise accuracy: the share of held-out pairs whose preferred side (by the AI label) gets the higher "
                           "reward. It measures agreement with the feedback model's labels, not with the constitution's intent.", "muted")
 

@@ -22,12 +22,13 @@ from dataclasses import dataclass, field
 import z3
 
 from cai_lang.api import Report, check_file
+from cai_lang.check.authority import user_change_pair
 from cai_lang.check.solver import ContextSolver
+from cai_lang.check.verdict import Semantics, item_condition
 from cai_lang.errors import CaicError
 from cai_lang.ir.model import Constitution, PrincipleDef
 from cai_lang.ir.resolve import resolve_deployment
 from cai_lang.review.joint import JointContext
-from cai_lang.review.verdict import Semantics, item_condition
 from cai_lang.span import Span, paused_collector
 from cai_lang.syntax.loader import ModuleCache
 from cai_lang.syntax.printer import print_condition
@@ -51,6 +52,7 @@ class Change:
     new: object = None
     witness: dict | None = None
     old_span: Span | None = None
+    witness_other: dict | None = None  # `authority`: the second context of the witness pair
     new_span: Span | None = None
     also_in: list[str] = field(default_factory=list)
 
@@ -115,7 +117,7 @@ class _Differ:
             if only not in names:
                 raise KeyError(f"no deployment named `{only}` in either version (deployments: {', '.join(names)})")
             names = [only]
-        for var, change, before, after in self.joint.schema_changes():
+        for var, change, before, after in self.joint.schema_changes() + _meaning_changes(self.old, self.new):
             self.add(Change("context", None, var, change, before, after, old_span=_var_span(self.old, var), new_span=_var_span(self.new, var)))
         for name in names:
             in_old, in_new = name in self.old.deployments, name in self.new.deployments
@@ -146,6 +148,24 @@ class _Differ:
         self.items(name, old_s, new_s)
         self.verdicts(name, old_s, new_s)
         self.preferences(name, old_s, new_s)
+        self.authority(name, old_d, new_d)
+
+    def authority(self, name: str, old_d, new_d) -> None:
+        """Actions whose verdict users can change in one version and not the other (kind `authority`, with the pair)."""
+        for action in sorted(set(old_d.actions) & set(new_d.actions)):
+            old_pair, new_pair = user_change_pair(old_d, action), user_change_pair(new_d, action)
+            if (old_pair is None) == (new_pair is None):
+                continue
+            pair = new_pair or old_pair
+            change = "users can now change the verdict" if new_pair is not None else "users can no longer change the verdict"
+            rules = (new_d if new_pair is not None else old_d).rules
+            span = _rule_span([r for r in rules if r.action == action])
+            self.add(
+                Change(
+                    "authority", name, action, change, "user" if old_pair else "not user", "user" if new_pair else "not user", pair[0],
+                    old_span=span if old_pair else None, new_span=span if new_pair else None, witness_other=pair[1],
+                )
+            )
 
     def compare_sets(self, deployment, kind, item, what, old_f, new_f, region, old_span, new_span) -> bool:
         """Report where `new_f` holds and `old_f` does not (broader) or the reverse (narrower)."""
@@ -186,6 +206,8 @@ class _Differ:
             else:
                 if _text(old_item.node.detect) != _text(new_item.node.detect):
                     self.add(Change("rule", name, item, "detect changed", _text(old_item.node.detect), _text(new_item.node.detect), **spans))
+                if old_item.node.hard != new_item.node.hard:
+                    self.add(Change("rule", name, item, "now hard" if new_item.node.hard else "no longer hard", old_item.node.hard, new_item.node.hard, **spans))
                 if (old_item.node.verdict, old_item.action) != (new_item.node.verdict, new_item.action):
                     self.add(Change("rule", name, item, "verdict changed", f"{old_item.node.verdict} {old_item.action}", f"{new_item.node.verdict} {new_item.action}", **spans))
             if self.text(item_condition(old_item), "old") == self.text(item_condition(new_item), "new"):
@@ -272,14 +294,26 @@ class _Differ:
 
     def hash(self, name: str, in_old: bool, in_new: bool) -> bool:
         """Record both hashes; report and return True when they differ."""
-        from cai_lang.codegen.compiler import compile_deployment
+        from cai_lang.api import bundle_of
 
-        old_hash = compile_deployment(self.old, name).content_hash if in_old else None
-        new_hash = compile_deployment(self.new, name).content_hash if in_new else None
+        old_hash = bundle_of(self.old, name).content_hash if in_old else None
+        new_hash = bundle_of(self.new, name).content_hash if in_new else None
         self.result.hashes[name] = {"old": old_hash, "new": new_hash}
         if in_old and in_new and old_hash != new_hash:
             self.bundle_changes.append(Change("bundle", name, name, "content_hash changed", old_hash, new_hash))
         return old_hash != new_hash
+
+
+def _meaning_changes(old: Constitution, new: Constitution) -> list[tuple]:
+    """Variables in both versions whose `by` or description changed (language 1.2)."""
+    found = []
+    for name in old.context.keys() & new.context.keys():
+        before, after = old.context[name], new.context[name]
+        if before.set_by != after.set_by:
+            found.append((name, "by changed", before.set_by, after.set_by))
+        if before.description != after.description:
+            found.append((name, "description changed", before.description, after.description))
+    return sorted(found)
 
 
 def _text(node) -> str | None:

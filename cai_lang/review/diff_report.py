@@ -61,6 +61,8 @@ def render_text(result: DiffResult) -> str:
             out.append(f"    old: {_value(change.old)}   new: {_value(change.new)}")
         if change.witness is not None:
             out.append(f"    witness: {show_witness(change.witness)}")
+        if change.witness_other is not None:
+            out.append(f"    against: {show_witness(change.witness_other)}")
         for sign, span in (("-", change.old_span), ("+", change.new_span)):
             line = _line(result, sign, span)
             if line is not None:
@@ -80,6 +82,7 @@ def _change_json(change: Change) -> dict:
         "old": change.old,
         "new": change.new,
         "witness": change.witness,
+        **({"witness_other": change.witness_other} if change.witness_other is not None else {}),
     }
     if change.also_in:
         data["also_in"] = change.also_in

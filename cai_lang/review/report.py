@@ -18,23 +18,35 @@ def show_witness(values: dict | None) -> str:
 
 def summary(results: list[TestResult]) -> dict[str, int]:
     passed = sum(r.passed for r in results)
-    return {"passed": passed, "failed": len(results) - passed}
+    unjudged = sum(r.status == "not judged" for r in results)
+    counts = {"passed": passed, "failed": len(results) - passed - unjudged}
+    return {**counts, "not_judged": unjudged} if unjudged else counts
+
+
+def _counts(results: list[TestResult]) -> str:
+    counts = summary(results)
+    text = f"{counts['passed']} passed, {counts['failed']} failed"
+    return text + (f", {counts['not_judged']} not judged" if counts.get("not_judged") else "")
 
 
 def render_text(results: list[TestResult], coverage: dict[str, Coverage] | None = None) -> str:
     out = []
     for r in results:
         note = "  (empty region: proves nothing, W308)" if r.vacuous else ""
-        out.append(f"{'PASS' if r.passed else 'FAIL'} {r.name}  {r.file}:{r.line}  [{r.deployment}]{note}")
+        out.append(f"{r.status.upper()} {r.name}  {r.file}:{r.line}  [{r.deployment}]{note}")
+        for f in r.not_judged:
+            out.append(f"    {r.file}:{f.line}: {f.expectation}")
+            out.append(f"      {f.message}")
         for f in r.failures:
             out.append(f"    {r.file}:{f.line}: {f.expectation}")
             if f.witness is not None:
                 out.append(f"      witness: {show_witness(f.witness)}")
+            if f.witness_other is not None:
+                out.append(f"      against: {show_witness(f.witness_other)}")
             out.append(f"      why: {f.message}")
     if coverage:
         out.extend(_coverage_text(coverage))
-    counts = summary(results)
-    out.append(f"{counts['passed']} passed, {counts['failed']} failed")
+    out.append(_counts(results))
     return "\n".join(out) + "\n"
 
 
@@ -61,9 +73,10 @@ def render_json(results: list[TestResult], coverage: dict[str, Coverage] | None 
             "file": r.file,
             "line": r.line,
             "deployment": r.deployment,
-            "status": "pass" if r.passed else "fail",
+            "status": r.status,
             "vacuous": r.vacuous,
-            "failures": [{"line": f.line, "expectation": f.expectation, "message": f.message, "witness": f.witness} for f in r.failures],
+            "not_judged": [{"line": f.line, "expectation": f.expectation, "message": f.message} for f in r.not_judged],
+            "failures": [{"line": f.line, "expectation": f.expectation, "message": f.message, "witness": f.witness, **({"witness_other": f.witness_other} if f.witness_other is not None else {})} for f in r.failures],
         }
         for r in results
     ]
@@ -84,6 +97,8 @@ def render_junit(results: list[TestResult]) -> str:
         suite = ET.SubElement(root, "testsuite", name=file, tests=str(len(members)), failures=str(failed))
         for r in members:
             case = ET.SubElement(suite, "testcase", name=r.name, classname=f"{file}.{r.deployment}", file=file, line=str(r.line))
+            for f in r.not_judged:
+                ET.SubElement(case, "error", message=f"{f.expectation}: {f.message}").text = f"{file}:{f.line}: {f.expectation}\n{f.message}"
             for f in r.failures:
                 failure = ET.SubElement(case, "failure", message=f"{f.expectation}: {f.message}")
                 failure.text = f"{file}:{f.line}: {f.expectation}\nwitness: {show_witness(f.witness)}\nwhy: {f.message}"
@@ -93,11 +108,12 @@ def render_junit(results: list[TestResult]) -> str:
 def render_github(results: list[TestResult]) -> str:
     lines = []
     for r in results:
+        for f in r.not_judged:
+            lines.append(annotation("error", f"test `{r.name}`: {f.expectation}: {f.message}", file=r.file, line=f.line, title=f"caic test {r.name}"))
         for f in r.failures:
             message = f"test `{r.name}` failed: {f.expectation}: {f.message}"
             if f.witness is not None:
                 message += f" [witness: {show_witness(f.witness)}]"
             lines.append(annotation("error", message, file=r.file, line=f.line, title=f"caic test {r.name}"))
-    counts = summary(results)
-    lines.append(annotation("notice", f"{counts['passed']} passed, {counts['failed']} failed", title="caic test"))
+    lines.append(annotation("notice", _counts(results), title="caic test"))
     return "\n".join(lines) + "\n"

@@ -5,23 +5,27 @@ deployment's assumptions and the test's `given`): the runner asks the
 deployment's `ContextSolver`, the checker's own encoding, for a context in
 the region where the property fails; none means it is proved, one is the
 witness of the failure. `detect` expectations are context-free and run the
-rule's regex on the text. Coverage records which rules, principles and
+rule's regex on the text through `cai_lang.detector`, the one engine and
+time bound every command uses; a search that runs out of time leaves the
+expectation *not judged* (`TestResult.not_judged`), which is not a pass. Coverage records which rules, principles and
 conflict clauses some expectation reached. Rendering lives in `report.py`.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Callable
 
 import z3
 
 from cai_lang.check import CheckResult
+from cai_lang.check.authority import user_change_pair, user_variables
+from cai_lang.check.solver import SolverUndecided
 from cai_lang.check.tests import ExpectDef, TestDef, resolve_tests
+from cai_lang.check.verdict import Semantics
 from cai_lang.check.view import DeploymentView
+from cai_lang.detector import DetectorTimeout, detector_search
 from cai_lang.ir.resolve import resolve_deployment
-from cai_lang.review.verdict import Semantics
 
 
 @dataclass
@@ -30,6 +34,7 @@ class Failure:
     expectation: str
     message: str
     witness: dict | None = None
+    witness_other: dict | None = None  # `users ... change`: the second context of the pair
 
 
 @dataclass
@@ -43,10 +48,15 @@ class TestResult:
     deployment: str
     failures: list[Failure] = field(default_factory=list)
     vacuous: bool = False  # empty region (W308): proves nothing
+    not_judged: list[Failure] = field(default_factory=list)  # expectations whose detector ran out of time
 
     @property
     def passed(self) -> bool:
-        return not self.failures
+        return not self.failures and not self.not_judged
+
+    @property
+    def status(self) -> str:
+        return "fail" if self.failures else "not judged" if self.not_judged else "pass"
 
 
 @dataclass
@@ -89,6 +99,7 @@ class _Deployment:
         self.view = DeploymentView(result.constitution, resolve_deployment(result.constitution, name))
         self.semantics = Semantics(self.view.deployment, self.view.solver.encode, self.view.graph)
         deployment = self.view.deployment
+        self.test_given = None  # the `given` of the test being run (pair questions encode it twice)
         self.coverage = Coverage(rules={r.id for r in deployment.rules}, principles={p.id for p in deployment.principles})
         for conflict in deployment.conflicts:
             for index, clause in enumerate(conflict.clauses):
@@ -131,11 +142,21 @@ class Runner:
         span = test.node.name.span
         outcome = TestResult(test.name, span.file, test.node.span.line, test.node.span.column, test.deployment)
         region = solver.encode(test.node.given)
-        if not solver.satisfiable(region):
+        where.test_given = test.node.given
+        try:
+            empty = not solver.satisfiable(region)
+        except SolverUndecided as undecided:
+            outcome.not_judged.append(Failure(test.node.span.line, "given", f"not judged: {undecided}"))
+            return outcome
+        if empty:
             outcome.vacuous = True
             return outcome
         for expect in test.expects:
-            failure = self.check(where, region, expect)
+            try:
+                failure = self.check(where, region, expect)
+            except (DetectorTimeout, SolverUndecided) as timeout:
+                outcome.not_judged.append(Failure(expect.node.span.line, expect.node.describe(), f"not judged: {timeout}"))
+                continue
             if failure is not None:
                 outcome.failures.append(failure)
         return outcome
@@ -147,6 +168,8 @@ class Runner:
         if node.kind == "detect":
             where.coverage.reached.add(expect.target)
             return self.detect(semantics, expect)
+        if node.kind == "users":
+            return self.users(where, expect, region)
         if node.kind in ("never", "always", "allowed"):
             formula = semantics.verdicts(expect.target)[node.kind]
             rules = semantics.rules_on.get(expect.target, [])
@@ -193,9 +216,33 @@ class Runner:
         how = f"by the clause at {lines}" if clauses else "by the priority order"
         return f"`{winner}` is preferred there, {how}"
 
+    def users(self, where: _Deployment, expect: ExpectDef, region) -> Failure | None:
+        """`expect users can/cannot change A`: a pair of contexts in the region, differing only in `by user` variables, with different verdicts."""
+        node, deployment = expect.node, where.view.deployment
+        given = (where.test_given,) if where.test_given is not None else ()
+        pair = user_change_pair(deployment, expect.target, given)
+        for rule in where.semantics.rules_on.get(expect.target, []):
+            where.coverage.reached.add(rule.id)
+        if node.negated and pair is not None:
+            first, second = pair
+            changed = [k for k in first if first[k] != second[k]]
+            one, _ = where.semantics.verdict_at(expect.target, first)
+            two, _ = where.semantics.verdict_at(expect.target, second)
+            why = f"changing only {', '.join(f'`{c}`' for c in changed)} (set by the user) turns the verdict on `{expect.target}` from {one} into {two}"
+            return Failure(node.span.line, node.describe(), why, first, second)
+        if not node.negated and pair is None:
+            users = user_variables(deployment)
+            why = (
+                f"no `by user` variable reaches the verdict on `{expect.target}` here"
+                if users
+                else "the context declares no `by user` variable, so nothing the user says changes a verdict"
+            )
+            return Failure(node.span.line, node.describe(), why, None)
+        return None
+
     def detect(self, semantics: Semantics, expect: ExpectDef) -> Failure | None:
         pattern = _rule_node(self.result.constitution, expect.target).detect.value
-        match = re.search(pattern, expect.node.text.value)
+        match = detector_search(pattern, expect.node.text.value)
         if bool(match) != expect.node.negated:
             return None
         if match:

@@ -10,6 +10,7 @@ mistakes (a colon after a field, a reserved keyword used as a name).
 from __future__ import annotations
 
 import difflib
+import re
 
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
@@ -174,6 +175,30 @@ def _unclosed_brace(error: UnexpectedToken, source: SourceFile, offset: int) -> 
     )
 
 
+_DECLARATION_WORDS = (*TOP_LEVEL_KEYWORDS, "example", "comparison")
+
+
+def _misread_mark(error: UnexpectedToken, source: SourceFile, offset: int) -> Diagnostic | None:
+    """A name where a declaration belongs (`principel p`) parses as the start of `hard rule`
+    (version 1.2), so the parser then asks for `rule`: report the name itself, as a
+    declaration that was expected, with the keyword it most likely misspells."""
+    if _expected(error) != {"RULE"}:
+        return None
+    before = re.search(r"([A-Za-z_][A-Za-z0-9_]*)\s*$", source.text[:offset])
+    if before is None or before.group(1) == "hard":
+        return None
+    word = before.group(1)
+    patterns = terminal_patterns()
+    expected = {name for name, text in patterns.items() if text in _DECLARATION_WORDS} | {"$END"}
+    close = difflib.get_close_matches(word, [*_DECLARATION_WORDS, "hard"], n=1, cutoff=0.7)
+    return msg.UNEXPECTED_TOKEN.at(
+        source.span(before.start(1), before.end(1)),
+        help=f"did you mean `{close[0]}`?" if close else None,
+        expected=_join(_expected_phrases(expected)),
+        found=f"name `{_short(word)}`",
+    )
+
+
 def syntax_diagnostic(error: UnexpectedInput, source: SourceFile) -> Diagnostic:
     offset = error_offset(error, source.text)
     if isinstance(error, UnexpectedCharacters):
@@ -194,6 +219,9 @@ def syntax_diagnostic(error: UnexpectedInput, source: SourceFile) -> Diagnostic:
             expected=_join(_expected_phrases(allowed)),
         )
     assert isinstance(error, UnexpectedToken)
+    misread = _misread_mark(error, source, offset)
+    if misread is not None:
+        return misread
     unclosed = _unclosed_brace(error, source, offset)
     if unclosed is not None:
         return unclosed

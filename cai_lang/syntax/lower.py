@@ -174,8 +174,41 @@ class Lowerer(Transformer):
     def context_var(self, c):
         return ir.ContextVar(span=self._span(c), name=self._name(c[0]), type=c[2])
 
+    def context_description(self, c):
+        return self._field("description", c, self._text(self._only_string(c)))
+
+    def context_by(self, c):
+        word, who = self._name(c[0]), self._name(c[1])
+        if word.value != "by" or who.value not in ("user", "operator"):
+            found = word if word.value != "by" else who
+            self.diagnostics.append(
+                msg.UNEXPECTED_TOKEN.at(found.span, expected="a context variable (`name: type`), its description, or `by user` / `by operator`", found=f"`{found.value}`")
+            )
+            return None
+        return self._field("by", c, who)
+
     def context_decl(self, c):
-        return ir.ContextBlock(span=self._span(c), variables=tuple(v for v in c if isinstance(v, ir.ContextVar)))
+        """Group the flat items into variables: each description or `by` belongs to the variable before it."""
+        variables: list[ir.ContextVar] = []
+        for item in c:
+            if isinstance(item, ir.ContextVar):
+                variables.append(item)
+            elif isinstance(item, _Field):
+                self._attach(variables, item)
+        return ir.ContextBlock(span=self._span(c), variables=tuple(variables))
+
+    def _attach(self, variables: list[ir.ContextVar], item: _Field) -> None:
+        last = variables[-1] if variables else None
+        if last is None:
+            what = "a description" if item.key == "description" else f"`by {item.value.value}`"
+            self.diagnostics.append(msg.UNEXPECTED_TOKEN.at(item.span, expected="a context variable (`name: type`) first", found=what))
+        elif getattr(last, item.key) is not None:
+            self.diagnostics.append(msg.REPEATED_FIELD.at(item.span, field=item.key if item.key == "by" else "description", owner=f"context variable `{last.name.value}`"))
+        elif item.key == "description" and last.by is not None:
+            self.diagnostics.append(msg.UNEXPECTED_TOKEN.at(item.span, expected="the description before `by`", found="a description"))
+        else:
+            span = last.span.model_copy(update={"end_line": item.span.end_line, "end_column": item.span.end_column, "end": item.span.end})
+            variables[-1] = last.model_copy(update={item.key: item.value, "span": span})
 
     def action_decl(self, c):
         text = self._text(c[2]) if len(c) > 2 else None
@@ -317,7 +350,17 @@ class Lowerer(Transformer):
     def detect_field(self, c):
         return self._field("detect", c, self._text(self._only_string(c), regex=True))
 
+    def rule_mark(self, c):
+        word = self._name(c[0])
+        if word.value != "hard":
+            self.diagnostics.append(msg.UNEXPECTED_TOKEN.at(word.span, expected="a declaration (or `hard rule`)", found=f"`{word.value}`"))
+        return _Field("hard", word.value == "hard", self._span(c))
+
     def rule_decl(self, c):
+        whole = self._span(c)
+        hard = isinstance(c[0], _Field) and c[0].key == "hard"
+        if hard:
+            hard, c = bool(c[0].value), c[1:]
         name = self._name(c[1])
         owner = f"rule `{name.value}`"
         verdicts = [f for f in c if isinstance(f, _Field) and f.key == "verdict"]
@@ -330,7 +373,7 @@ class Lowerer(Transformer):
         if verdicts:
             keyword, action, guard, condition = verdicts[0].value
             kwargs = {"verdict": keyword, "verdict_span": verdicts[0].span, "action": action, "guard": guard, "condition": condition}
-        return ir.Rule(span=self._span(c), name=name, detect=fields.get("detect"), **kwargs)
+        return ir.Rule(span=whole, name=name, hard=hard, detect=fields.get("detect"), **kwargs)
 
     # ------------------------------------------------------------ ordering
     def ref(self, c):
@@ -410,6 +453,15 @@ class Lowerer(Transformer):
 
     def expect_not_detect(self, c):
         return self._expect(c, "detect", negated=True)
+
+    def expect_users(self, c):
+        words = [str(w) for w in c[1:4]]
+        if words[0] != "users" or words[1] not in ("can", "cannot") or words[2] != "change":
+            bad = next(w for w, want in zip(c[1:4], ("users", ("can", "cannot"), "change")) if str(w) not in (want if isinstance(want, tuple) else (want,)))
+            self.diagnostics.append(
+                msg.UNEXPECTED_TOKEN.at(self._tspan(bad), expected="`users can change ACTION` or `users cannot change ACTION`", found=f"`{bad}`")
+            )
+        return self._expect(c, "users", negated=words[1] == "cannot")
 
     def test_decl(self, c):
         name = self._name(c[1])

@@ -173,7 +173,7 @@ class _Printer:
         elif isinstance(node, ir.Principle):
             self.block(f"principle {node.name.value}", node, node.name.span.end, depth, self.principle_fields(node))
         elif isinstance(node, ir.Rule):
-            self.block(f"rule {node.name.value}", node, node.name.span.end, depth, self.rule_fields(node))
+            self.block(f"{'hard ' if node.hard else ''}rule {node.name.value}", node, node.name.span.end, depth, self.rule_fields(node))
         elif isinstance(node, ir.Priority):
             self.emit("priority " + " > ".join(str(m) for m in node.members), depth, node.span.start, node.span.end)
         elif isinstance(node, ir.Conflict):
@@ -198,7 +198,16 @@ class _Printer:
 
     def context_var(self, var: ir.ContextVar):
         kind = "bool" if isinstance(var.type, ir.BoolType) else " | ".join(v.value for v in var.type.values)
-        return lambda depth: self.emit(f"{var.name.value}: {kind}", depth, var.span.start, var.span.end)
+
+        def emit(depth: int) -> None:
+            text = f"{var.name.value}: {kind}"
+            if var.description is not None:
+                text += " " + self.literal(var.description, depth)
+            if var.by is not None:
+                text += f" by {var.by.value}"
+            self.emit(text, depth, var.span.start, var.span.end)
+
+        return emit
 
     def principle_fields(self, node: ir.Principle) -> list:
         fields = [self.text_field(w, getattr(node, w)) for w in ("description", "critique", "revision", "compare") if getattr(node, w) is not None]

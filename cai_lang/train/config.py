@@ -31,6 +31,8 @@ DTYPES = ("auto", "fp32", "bf16", "fp16")
 HUB = "Hugging Face Hub"
 PHASE_NAMES = ("sl", "rl", "all")
 DIALECTS = ("chat", "text")
+# Comparison prompts may also take the layout of the paper's released comparison prompts (text, for base models).
+FEEDBACK_DIALECTS = (*DIALECTS, "paper")
 SPLITS = ("train", "eval", "all")
 # The methods the command line offers, from the registry: trl 1.16 has no PPOTrainer, so `ppo`
 # (refused by cai_lang.train.rl.policy with the reason) is not offered at all.
@@ -135,6 +137,7 @@ class SLConfig:
     critic_model: str | None = option(None, "--critic-model", help="A separate model that writes the critiques (default: the policy).", panel=SL)
     rounds: int = option(4, "--rounds", "-n", help="Most critique → revision rounds per red-team prompt.", panel=SL)
     critic_dialect: str | None = option(None, "--critic-dialect", help="Dialect of the critique prompts (default: --dialect), e.g. `text` for a base-model critic.", panel=SL, choices=DIALECTS)
+    early_stop: str = option("on", "--early-stop", help="`on`: critique requests end with the bundle's early-stop sentence and a prompt stops at its reply; `off`: the paper's requests, every round run.", panel=SL, choices=("on", "off"))
 
 
 @dataclass
@@ -147,7 +150,7 @@ class LabelConfig:
     cot: bool = option(False, "--cot", help="The feedback model reasons before answering; labels are clamped to --clamp.", panel=RL)
     clamp: tuple[float, float] = option((0.4, 0.6), "--clamp", help="With --cot: the band labels are clamped into.", panel=RL)
     margin: float = option(0.05, "--margin", help="Priority mode: a tier decides when its verdict is further than this from 0.5.", panel=RL)
-    feedback_dialect: str | None = option(None, "--feedback-dialect", help="Dialect of the comparison prompts (default: --dialect), e.g. `text` for base feedback models (the paper's setup).", panel=RL, choices=DIALECTS)
+    feedback_dialect: str | None = option(None, "--feedback-dialect", help="Dialect of the comparison prompts (default: --dialect), e.g. `text` for base feedback models (the paper's setup), or `paper`: text in the layout of the paper's released comparison prompts.", panel=RL, choices=FEEDBACK_DIALECTS)
 
     def __post_init__(self) -> None:
         check_choices(self)
@@ -162,10 +165,11 @@ class FineTuneConfig:
     learning_rate: float = option(2e-5, "--learning-rate", help="SFT peak learning rate.", panel=SFT, names=("--lr",))
     train_batch_size: int = option(8, "--train-batch-size", help="Rows (or completions, online) per process per step, every trainer.", panel=SFT, names=("--per-device-train-batch-size",))
     gradient_accumulation: int = option(1, "--gradient-accumulation", help="SFT steps summed per optimizer update.", panel=SFT)
-    max_length: int = option(1024, "--max-length", help="Tokens per training example (the preference model drops longer pairs).", panel=SFT)
+    max_length: int | None = option(None, "--max-length", help="Tokens per training example; what does not fit is cut or dropped, each row named (default: the model's context window).", panel=SFT)
     logging_steps: int = option(10, "--logging-steps", help="Log the loss every this many steps, every trainer.", panel=SFT)
     report_to: list[str] | None = option(None, "--report-to", help="Experiment tracker every trainer logs to: tensorboard, wandb, trackio, mlflow, ... (repeatable; default none).", panel=SFT)
     sft_targets: str = option("final", "--sft-targets", help="`final`: train on each prompt's last revision; `all`: on every round's revision (the paper).", panel=SFT, choices=("final", "all"))
+    sft_unchanged: str = option("drop", "--sft-unchanged", help="Red-team rows whose first critique found nothing to fix: `drop` them (default) or `keep` the sampled response as the target.", panel=SFT, choices=("drop", "keep"))
 
     def __post_init__(self) -> None:
         check_choices(self)
@@ -195,7 +199,8 @@ class PolicyConfig:
     rl_max_steps: int | None = option(None, "--rl-max-steps", help="Policy steps (default: --max-steps).", panel=POLICY)
     rl_learning_rate: float = option(1e-6, "--rl-learning-rate", help="Policy peak learning rate.", panel=POLICY)
     beta: float = option(0.1, "--beta", help="KL strength against the starting policy.", panel=POLICY)
-    tie_margin: float = option(0.1, "--tie-margin", help="DPO skips pairs whose soft label is this close to 0.5.", panel=POLICY)
+    tie_margin: float = option(0.1, "--tie-margin", help="DPO skips pairs whose soft label is this close to 0.5 (hard labels only).", panel=POLICY)
+    dpo_labels: str = option("hard", "--dpo-labels", help="`hard`: DPO learns each pair's direction; `soft`: conservative DPO with label smoothing 1 - q per pair (every pair kept).", panel=POLICY, choices=("hard", "soft"))
     num_generations: int = option(4, "--num-generations", help="rloo/grpo: completions per prompt.", panel=POLICY)
     max_completion_length: int = option(64, "--max-completion-length", help="rloo/grpo: tokens per completion (keep it small on a CPU).", panel=POLICY)
     scale_rewards: str | None = option(None, "--scale-rewards", help="grpo: divide rewards by their `group` or `batch` spread, or `none`; default none with --reward labeller, group otherwise.", panel=POLICY, choices=("group", "batch", "none"))

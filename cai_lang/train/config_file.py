@@ -52,9 +52,11 @@ def read_config_file(path: str | Path, groups: Iterable[type]) -> dict[str, Any]
     """The option values a YAML file sets, by field name; refused with a message naming what is wrong."""
     import yaml
 
+    from cai_lang.files import read_text_gated
+
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.safe_load(read_text_gated(path))
     except OSError as exc:
         raise ConfigFileError(describe_os_error(exc, "read", path)) from exc
     except UnicodeDecodeError as exc:

@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 
 from cai_lang.errors import CaicError
+from cai_lang.files import write_atomic
 from cai_lang.train.modelcard import CARD_FILE
 
 OFFLINE_VALUES = ("1", "on", "yes", "true")
@@ -55,7 +56,7 @@ def push_model(folder: Path, repo: str, *, private: bool = False, message: str |
     card = folder / CARD_FILE
     if card.is_file():
         # The usage snippet loaded the local folder; on the Hub it loads the repository.
-        card.write_text(card.read_text(encoding="utf-8").replace(f'"{folder}"', f'"{repo}"'), encoding="utf-8")
+        write_atomic(card, card.read_text(encoding="utf-8").replace(f'"{folder}"', f'"{repo}"'))
     api = HfApi()
     try:
         api.create_repo(repo, private=private, exist_ok=True)

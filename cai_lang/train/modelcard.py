@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from cai_lang.files import write_atomic
+
 RANDOM_MODEL_TAG = "random-weights"
 CARD_FILE = "README.md"
 _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
@@ -300,9 +302,9 @@ def _shown(value: Any) -> str:
 def write_model_card(folder: str | Path, facts: CardFacts, where: str | None = None) -> Path:
     """Write `README.md` and `caic_training.json` into a saved model's folder; returns the card's path."""
     folder = Path(folder)
-    (folder / METADATA_FILE).write_text(json.dumps(facts.metadata(), indent=2, default=str) + "\n", encoding="utf-8")
+    write_atomic(folder / METADATA_FILE, json.dumps(facts.metadata(), indent=2, default=str) + "\n")
     path = folder / CARD_FILE
-    path.write_text(model_card(facts, where or str(folder)), encoding="utf-8")
+    write_atomic(path, model_card(facts, where or str(folder)))
     return path
 
 
@@ -310,5 +312,5 @@ def write_training_log(folder: str | Path, log_history: list[Mapping[str, Any]],
     """`training_log.json` beside a model: the trainer's `log_history` (one entry per logging step, then
     a summary) and whatever else describes the run, in one stable place for reports."""
     path = Path(folder) / TRAIN_LOG
-    path.write_text(json.dumps({"log_history": list(log_history), **extra}, indent=2, default=str) + "\n", encoding="utf-8")
+    write_atomic(path, json.dumps({"log_history": list(log_history), **extra}, indent=2, default=str) + "\n")
     return path

@@ -70,7 +70,7 @@ def sl_step(run: RunConfig, sl: SLConfig) -> GenerationStep:
         generation = SLGenerationConfig(
             rounds=sl.rounds, seed=run.seed, max_new_tokens=run.max_new_tokens, temperature=run.temperature,
             top_p=run.top_p, dialect=run.dialect, chunk_size=run.chunk_size, long_prompts=run.long_prompts,
-            infer_context=run.infer_context, critic_dialect=sl.critic_dialect,
+            infer_context=run.infer_context, critic_dialect=sl.critic_dialect, early_stop=sl.early_stop == "on",
         )
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
@@ -147,8 +147,8 @@ def sft_settings(run: RunConfig, sft: FineTuneConfig, hardware: HardwareConfig |
             max_steps=sft.max_steps, num_train_epochs=sft.epochs, batch_size=sft.train_batch_size,
             gradient_accumulation_steps=sft.gradient_accumulation, learning_rate=sft.learning_rate, max_length=sft.max_length,
             seed=run.seed, logging_steps=sft.logging_steps, device="cpu" if run.device == "cpu" else "auto",
-            targets=sft.sft_targets, hardware=hardware_settings(run, hardware), chat_template_kwargs=run.template_kwargs(), report_to=report_to(sft),
-            trl_args=trl_args(trl, "sft", "SFTConfig"),
+            targets=sft.sft_targets, keep_unchanged=sft.sft_unchanged == "keep", hardware=hardware_settings(run, hardware),
+            chat_template_kwargs=run.template_kwargs(), report_to=report_to(sft), trl_args=trl_args(trl, "sft", "SFTConfig"),
         )
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
@@ -182,7 +182,7 @@ def rl_training(run: RunConfig, sft: FineTuneConfig, pm: PreferenceConfig, polic
         trainer = PolicyTrainingConfig(
             method=policy.method, max_steps=sft.max_steps if policy.rl_max_steps is None else policy.rl_max_steps,
             num_train_epochs=sft.epochs, learning_rate=policy.rl_learning_rate, batch_size=sft.train_batch_size,
-            beta=policy.beta, tie_margin=policy.tie_margin, max_length=sft.max_length, num_generations=policy.num_generations,
+            beta=policy.beta, tie_margin=policy.tie_margin, dpo_labels=policy.dpo_labels, max_length=sft.max_length, num_generations=policy.num_generations,
             max_completion_length=policy.max_completion_length, temperature=run.temperature if run.temperature > 0 else 1.0,
             seed=run.seed, logging_steps=sft.logging_steps, scale_rewards=policy.scale_rewards, use_vllm=policy.use_vllm,
             vllm_mode=policy.vllm_mode, vllm_server_base_url=policy.vllm_server_url, hardware=placed,

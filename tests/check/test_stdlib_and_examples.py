@@ -63,3 +63,33 @@ def test_spec_example_has_exactly_one_i401_and_no_errors() -> None:
     assert "duty_to_warn" in info.message and "hipaa" in info.message
     assert info.deployment == "default" and "clinic" in info.message
     assert info.witness["authorized"] is False and info.witness["risk"] == "high"
+
+
+def test_the_stdlib_marks_the_published_hard_constraints_hard() -> None:
+    """Weapons of mass harm and sexual content involving minors are hard rules (language 1.2)."""
+    harmless = check_file(stdlib_dir() / "harmless.const").constitution
+    creative = check_file(stdlib_dir() / "creative_writing.const").constitution
+    assert harmless.rules["no_mass_casualty_uplift"].node.hard
+    assert creative.rules["no_sexualized_minors"].node.hard and creative.rules["no_manual_in_fiction"].node.hard
+
+
+@pytest.mark.parametrize("path", STDLIB + EXAMPLES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_no_user_can_change_a_hard_rule_in_any_shipped_deployment(path: Path) -> None:
+    """E211 holds nowhere, and, independently of the checker's pass, no hard rule's
+    verdict is one a user can change in any deployment of any shipped file."""
+    from cai_lang.check.authority import who_can_change
+    from cai_lang.ir.resolve import resolve_deployment
+
+    result = check_file(path)
+    assert "E211" not in {d.code for d in result.diagnostics}
+    for name in result.constitution.deployments:
+        deployment = resolve_deployment(result.constitution, name)
+        for rule in deployment.rules:
+            if rule.node.hard:
+                assert who_can_change(deployment, rule.action)["who"] == "nobody", (path.name, name, rule.id)
+
+
+@pytest.mark.parametrize("path", STDLIB + EXAMPLES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_shipped_files_are_formatted(path: Path) -> None:
+    result = CliRunner().invoke(app, ["fmt", "--check", str(path)])
+    assert result.exit_code == 0, result.output

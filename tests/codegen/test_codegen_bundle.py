@@ -108,7 +108,10 @@ def test_trainer_picks_items_by_partial_context_labels(bundles):
     assert [r.id for r in default.rules_for({"authorized": True})] == []
     # In `research` the deployment assumes `authorized`, so the rule can never be in force.
     research = bundles["research"]
-    assert research.decide(research.rule("hipaa").applies, {}) is False
+    # `research` assumes `authorized`, so `never disclose unless authorized` can never apply
+    # there: the rule is left out of its bundle, with a note (language 1.2).
+    assert "hipaa" not in [r.id for r in research.rules]
+    assert [(o.id, o.kind) for o in research.omitted] == [("hipaa", "rule")] and "assumptions" in research.omitted[0].note
     assert research.decide(research.principle("accurate").applies, {}) is True
     assert [p.id for p in bundles["clinic"].principles_for({}, phase="sl")] == ["accurate", "helpful"]
 
@@ -160,7 +163,8 @@ def test_json_schema_describes_every_top_level_field(bundles):
     schema = bundle_schema()
     assert schema["$schema"].startswith("https://json-schema.org/")
     # `few_shot` is left out of a bundle that has no shared few-shots (older bundles lack it).
-    assert set(schema["properties"]) == set(json.loads(bundles["default"].to_json())) | {"few_shot"}
+    # So are `permissions` (no actions) and `omitted` (nothing ruled out) when empty.
+    assert set(schema["properties"]) == set(json.loads(bundles["default"].to_json())) | {"few_shot", "omitted"}
     assert "few_shot" not in schema.get("required", [])
     assert schema["additionalProperties"] is False
     for name in ("PrincipleEntry", "RuleEntry", "Template", "ConflictEntry", "CompareExpr"):

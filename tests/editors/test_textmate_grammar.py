@@ -750,3 +750,17 @@ def test_few_shot_fields_and_contextual_words(tokenizer: Tokenizer) -> None:
     # As context variables they are names, not keywords.
     for line, word in (("user: anonymous", "user"), ("phase: early", "phase")):
         assert not has_scope(scopes_of(tokens, lines, line, word), "keyword"), word
+
+
+def test_language_1_2_contextual_words(tokenizer: Tokenizer) -> None:
+    """`hard` before `rule`, `by user` / `by operator` and `users can/cannot change` are
+    highlighted as keywords; the same words elsewhere stay ordinary names."""
+    assert has_scope(scope_of_line(tokenizer, "hard rule no_uplift {", "hard"), "storage.modifier.hard")
+    line = 'adult: bool "the user says they are an adult" by user'
+    assert has_scope(scope_of_line(tokenizer, line, "by"), "keyword.other.authority")
+    tokens = tokenizer.tokenize("    minor: bool by operator\n")
+    (who,) = [t for t in tokens if t.text == "operator"]
+    assert has_scope(who.scopes, "constant.language.authority")
+    assert has_scope(scope_of_line(tokenizer, "expect users cannot change uplift", "cannot"), "keyword.other.test")
+    for source, word in (("tags [hard]", "hard"), ("tags [by, user]", "by"), ("never hard when operator", "operator")):
+        assert has_scope(scope_of_line(tokenizer, source, word), "variable.other"), source

@@ -9,6 +9,7 @@ import pytest
 from openai_stub import token_logprob
 
 from cai_lang.engine import BackendHTTPError, SamplingParams, UnsupportedScoringError
+from cai_lang.engine.base import per_request, request_seed
 from cai_lang.engine.http import HTTPBackend, api_base
 
 CHAT = [{"role": "user", "content": "Which is better, A or B?"}]
@@ -38,13 +39,25 @@ def test_text_and_chat_prompts_use_their_endpoints_and_keep_order(stub):
     assert chat_body["messages"] == CHAT and chat_body["model"] == "stub-model"
 
 
+def test_each_request_of_a_call_carries_its_own_seed(stub):
+    backend = backend_for(stub)
+    texts = backend.generate([f"prompt {i}" for i in range(8)], SamplingParams(max_new_tokens=4, seed=11))
+    seeds = [r["body"]["seed"] for r in sorted(stub.requests, key=lambda r: r["body"]["prompt"])]
+    assert seeds == [request_seed(11, i) for i in range(8)] and len(set(seeds)) == 8
+    assert len({t.split("[seed")[1] for t in texts}) == 8  # the stub's text shows the seed it sampled with
+    stub.requests.clear()
+    # Row keys given by the caller (a prompt's id) decide the seeds instead of the places in the call.
+    backend.generate(["a", "b"], per_request(SamplingParams(max_new_tokens=4, seed=11), 2, ["id-a", "id-b"]))
+    assert sorted(r["body"]["seed"] for r in stub.requests) == sorted([request_seed(11, "id-a"), request_seed(11, "id-b")])
+
+
 def test_sampling_params_reach_the_server(stub):
     backend = backend_for(stub)
     backend.generate(["x"], SamplingParams(max_new_tokens=7, temperature=0.7, top_p=0.9, top_k=5, seed=3, stop=("\n",)))
     backend.generate(["y"], SamplingParams(max_new_tokens=3, do_sample=False))
     sampled, greedy = (r["body"] for r in stub.requests)
     assert sampled["max_tokens"] == 7 and sampled["temperature"] == 0.7 and sampled["top_p"] == 0.9
-    assert sampled["top_k"] == 5 and sampled["seed"] == 3 and sampled["stop"] == ["\n"]
+    assert sampled["top_k"] == 5 and sampled["seed"] == request_seed(3, 0) and sampled["stop"] == ["\n"]
     assert greedy["temperature"] == 0.0 and "top_k" not in greedy and "seed" not in greedy and "stop" not in greedy
 
 

@@ -8,6 +8,7 @@ import math
 import pytest
 
 from cai_lang.engine import SamplingParams, UnsupportedScoringError
+from cai_lang.engine.base import request_seed
 from cai_lang.engine.http import HTTPBackend, chat_option_logprobs
 
 CHAT = [{"role": "user", "content": "Which is better? Answer (A) or (B)."}]
@@ -61,12 +62,12 @@ def test_an_optional_field_the_server_refuses_is_left_out_from_then_on(stub):
     stub.reject_fields = {"top_k"}
     backend = backend_for(stub)
     params = SamplingParams(top_k=5, seed=3, temperature=0.7)
-    assert backend.generate([CHAT], params) == [f"chat<<{CHAT[0]['content']}>> [seed 3] STOP tail"]
+    assert backend.generate([CHAT], params) == [f"chat<<{CHAT[0]['content']}>> [seed {request_seed(3, 0)}] STOP tail"]
     assert backend.dropped_fields == {"top_k"}
     backend.generate(["text prompt"], params)
     sent = [r["body"] for r in stub.requests]
     assert ["top_k" in body for body in sent] == [True, False, False]
-    assert all("n" not in body and body["seed"] == 3 for body in sent)
+    assert all("n" not in body and body["seed"] == request_seed(3, 0) for body in sent)
 
 
 def test_a_refusal_naming_no_optional_field_still_fails(stub):

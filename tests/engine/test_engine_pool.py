@@ -34,6 +34,18 @@ def test_work_is_spread_over_the_servers_and_comes_back_in_order(two_stubs):
     pool.close()
 
 
+def test_a_prompt_s_seed_does_not_depend_on_which_server_serves_it(two_stubs):
+    from cai_lang.engine.base import SamplingParams, request_seed
+
+    pool = PooledBackend(members(two_stubs))
+    prompts = [f"prompt {i}" for i in range(6)]
+    params = SamplingParams(max_new_tokens=4, seed=5)
+    assert pool.generate(prompts, params) == HTTPBackend(two_stubs[0].url, model="m").generate(prompts, params)
+    sent = {r["body"]["prompt"]: r["body"]["seed"] for stub in two_stubs for r in stub.requests}
+    assert sent == {p: request_seed(5, i) for i, p in enumerate(prompts)}
+    pool.close()
+
+
 def test_a_failing_server_s_share_is_retried_on_another(two_stubs):
     two_stubs[0].script = [("status", 500)] * 50
     pool = PooledBackend(members(two_stubs))

@@ -117,3 +117,18 @@ def test_framing_errors_are_answered_and_close_the_connection(tmp_path) -> None:
         assert reply["id"] is None and reply["error"]["code"] == -32700
         assert words in reply["error"]["message"] and "closing the connection" in reply["error"]["message"]
         assert status is not None  # the server exited instead of hanging
+
+
+def test_a_pigeonhole_condition_is_published_as_e212_not_a_busy_server(tmp_path, monkeypatch) -> None:
+    """Issue 29, defect 9: the solver's limit holds in the language server too."""
+    from cai_lang.diagnostics.codes import CODES
+
+    monkeypatch.setenv("CAIC_SOLVER_RLIMIT", "200000")
+    client = _start(tmp_path)
+    try:
+        uri = (tmp_path / "hard.const").as_uri()
+        _open(client, uri, CODES["E212"].bad)
+        published = client.wait_for("textDocument/publishDiagnostics", lambda p: p["uri"] == uri and p["diagnostics"], timeout=300)
+        assert [d["code"] for d in published["diagnostics"]] == ["E212"]
+    finally:
+        client.proc.kill()

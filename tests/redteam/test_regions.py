@@ -81,8 +81,8 @@ def test_regions_agree_with_brute_force(tmp_path, name, deployment):
         assert not application & boundary, f"{rule.id}: application and boundary overlap"
         # The boundary is exactly the contexts outside at one variable's distance from the application
         # (the neighbour may lie outside the deployment: the rule's own condition decides).
+        from cai_lang.check.verdict import item_condition
         from cai_lang.ir.conditions import evaluate
-        from cai_lang.review.verdict import item_condition
 
         cond = item_condition(rule)
         all_contexts = list(enumerate_contexts(regions.context))

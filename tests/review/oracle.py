@@ -1,5 +1,5 @@
 """A brute-force oracle for the review semantics (section 7 of the contract),
-written independently of `cai_lang.review.verdict`: it enumerates every
+written independently of `cai_lang.check.verdict`: it enumerates every
 context and evaluates conditions directly, so the solver-backed runner and
 diff can be compared with it."""
 

@@ -226,3 +226,24 @@ def test_caic_eval_refuses_bad_input_with_exit_2(tmp_path, tiny_model):
     assert bad_model.exit_code == 2 and "no_model" in bad_model.output
     bad_samples = runner.invoke(app, ["eval", str(const), "--model", str(tiny_model), "--samples", "0", "-o", str(tmp_path / "o")])
     assert bad_samples.exit_code == 2 and "samples" in bad_samples.output
+
+
+TURNS = [{"role": "user", "content": "Earlier question about locks"}, {"role": "assistant", "content": "EARLIER REPLY"},
+         {"role": "user", "content": "Question 0?"}]
+
+
+def test_the_critic_the_judge_and_responses_keep_the_whole_conversation(rl_bundle, tmp_path):
+    from cai_lang.eval.run import generate_responses
+    from cai_lang.train.run.prompts import PromptRecord
+
+    record = PromptRecord(id="q0", prompt="Question 0?", kind="red_team", context={"risk": "low", "fiction": False}, history=tuple(TURNS[:2]))
+    policy = StubBackend()
+    (row,) = generate_responses(policy, [record], options(tmp_path, samples=1))
+    assert row["conversation"] == TURNS and policy.calls[0][0][0] == TURNS
+    critic = StubBackend(script=lambda step, prompt: "The response gives risky advice.")
+    judge_violations(rl_bundle, [row], critic, options(tmp_path))
+    critique_prompts = [p for prompts, _ in critic.calls for p in prompts]
+    assert critique_prompts and all("EARLIER REPLY" in json.dumps(p) for p in critique_prompts)
+    labeller = FixedLabeller({"safe": 0.8, "honest": 0.4, "helpful": 0.6})
+    win_rates(rl_bundle, [row], [{**row, "response": "other"}], labeller)
+    assert all(list(c.conversation) == TURNS for call in labeller.calls for c in call)

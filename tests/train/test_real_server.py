@@ -128,3 +128,46 @@ def test_the_backend_drops_a_field_the_server_refuses(server):
         backend.close()
     assert len(texts) == 2 and all(isinstance(t, str) for t in texts)
     assert backend.dropped_fields == {"top_k"}
+
+
+def test_caic_eval_runs_against_the_server(server, tiny_model, constitution_file, tmp_path):
+    """Issue 29, defect 5: `caic eval --model URL#NAME` opens a server like `generate` does (no `device` TypeError)."""
+    out = tmp_path / "eval"
+    result = runner.invoke(app, [
+        "eval", str(constitution_file), "-m", server["spec"], "--feedback-model", str(tiny_model), "-o", str(out),
+        "--max-prompts", "2", "--max-new-tokens", "6", "--critique-tokens", "4", "--deployment", "clinic",
+    ])
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "metrics.json").read_text(encoding="utf-8"))["prompts"]["count"] == 2
+    responses = rows(out / "responses.jsonl")
+    assert len(responses) == 2 and all(row["model"] == server["spec"] for row in responses)
+
+
+def test_distinct_prompts_in_one_call_get_distinct_texts(server):
+    """Each request of a call carries its own seed (from the call's seed and its place), so a seeded server
+    does not start every prompt's sample from the same random draws."""
+    from cai_lang.engine import SamplingParams
+    from cai_lang.engine.http import HTTPBackend
+
+    backend = HTTPBackend(server["url"], model=server["model"], timeout=120)
+    prompts = [[{"role": "user", "content": f"Say something about item {i}."}] for i in range(8)]
+    params = SamplingParams(max_new_tokens=12, temperature=1.0, seed=1)
+    try:
+        texts = backend.generate(prompts, params)
+        again = backend.generate(prompts, params)
+    finally:
+        backend.close()
+    assert len(set(texts)) == len(prompts), texts
+    assert len({text[:12] for text in texts}) > 1, texts
+    # The server honours the seeds: the same call again samples the same texts.
+    assert again == texts
+
+
+def test_sl_rows_record_the_seed_of_every_request(server, constitution_file, tmp_path):
+    out = tmp_path / "sl-seeds"
+    result = runner.invoke(app, ["generate", "sl", str(constitution_file), "-m", server["spec"], "-o", str(out), *FAST, "--rounds", "1"])
+    assert result.exit_code == 0, result.output
+    data = rows(out / "sl_data.jsonl")
+    seeds = [row["request_seeds"]["response"] for row in data]
+    assert len(set(seeds)) == len(data) == 3
+    assert len({row["initial_response"] for row in data}) == 3

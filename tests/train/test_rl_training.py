@@ -297,3 +297,20 @@ def test_a_model_without_a_chat_template_trains_on_the_papers_text_format(tiny_d
     assert len(reward_scores(model, tokenizer, [conversation])) == 1
     out = train_policy(base, PolicyTrainingConfig(output_dir=str(tmp_path / "dpo"), max_steps=1, batch_size=4), provenance=provenance, preference_rows=ai_rows(4)).output_dir
     assert (out / "training_log.json").is_file()
+
+
+def test_heldout_accuracy_is_reported_on_decided_rows_and_on_all_rows_apart(monkeypatch):
+    import cai_lang.train.rl.preference as preference
+
+    def rows(q, chosen, rejected):
+        return {"prompt": [{"role": "user", "content": "p"}], "chosen": [{"role": "assistant", "content": chosen}],
+                "rejected": [{"role": "assistant", "content": rejected}], "soft_label": q}
+
+    # A preference model stand-in: the reward is the response's length.
+    monkeypatch.setattr(preference, "reward_scores", lambda model, tokenizer, conversations, **kw: [float(len(c[-1]["content"])) for c in conversations])
+    # Two decided rows ranked right, two near-ties (0.52, 0.48) ranked wrong, one exact tie skipped.
+    data = [rows(0.9, "long answer", "short"), rows(0.2, "x", "longer"), rows(0.52, "x", "longer"),
+            rows(0.48, "longer", "x"), rows(0.5, "a", "b")]
+    figures = preference.heldout_accuracy(object(), data)
+    assert figures["all"] == 0.5 and figures["all_rows"] == 4
+    assert figures["decided"] == 1.0 and figures["decided_rows"] == 2

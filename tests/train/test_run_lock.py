@@ -125,3 +125,97 @@ def test_a_full_disk_is_reported_with_the_file_name(tmp_path, monkeypatch) -> No
     assert info.value.filename == str(tmp_path / "run.json")
     assert not list(tmp_path.glob(".run.json.*"))
     writer.close()
+
+
+# ---------------------------------------------------------------- issue 29, defect 7
+
+
+LAUNCH = {"WORLD_SIZE": "2", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "29500"}
+
+
+def test_a_stray_rank_variable_does_not_bypass_the_lock(tmp_path, monkeypatch) -> None:
+    folder = tmp_path / "run"
+    first = _holder(folder)
+    try:
+        for env in ({"RANK": "1"}, {"RANK": "1", "WORLD_SIZE": "2"}, {"RANK": "3", **LAUNCH}):
+            for key in ("RANK", *LAUNCH):
+                monkeypatch.delenv(key, raising=False)
+            for key, value in env.items():
+                monkeypatch.setenv(key, value)
+            with pytest.raises(RunLocked, match=rf"in use by .*process {first.pid}"):
+                Run.open(folder)
+    finally:
+        first.stdin.close()
+        first.wait(timeout=60)
+
+
+def test_a_rank_of_a_launch_refuses_a_folder_held_by_another_command(tmp_path, monkeypatch) -> None:
+    folder = tmp_path / "run"
+    first = _holder(folder)
+    try:
+        monkeypatch.setenv("RANK", "1")
+        for key, value in LAUNCH.items():
+            monkeypatch.setenv(key, value)
+        with pytest.raises(RunLocked, match=rf"in use by .*process {first.pid}"):
+            lock.join(folder, timeout=30)
+    finally:
+        first.stdin.close()
+        first.wait(timeout=60)
+
+
+def test_a_waiting_rank_says_what_for_and_gives_up(tmp_path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("RANK", "1")
+    for key, value in LAUNCH.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(RunLocked, match="rank 1 waited 0.5 s for rank 0 of its launch"):
+        lock.join(tmp_path / "run", timeout=0.5, poll=0.05)
+    assert "rank 1: waiting (up to 0.5 s) for rank 0 of this launch" in capsys.readouterr().err
+
+
+def test_a_rank_joins_rank_0_of_its_own_launch(tmp_path, monkeypatch) -> None:
+    for key, value in LAUNCH.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("RANK", "0")
+    folder = tmp_path / "run"
+    Run.open(folder)
+    try:
+        assert json.loads((folder / LOCK_NAME).read_text())["launch"] == lock.launch_token()
+        monkeypatch.setenv("RANK", "1")
+        lock.join(folder, timeout=5)
+        assert lock.holder_of_launch(folder)
+    finally:
+        lock.release(folder)
+
+
+def _race(folder: str, barrier, results, done) -> None:
+    from cai_lang.train.run import lock as racing
+
+    barrier.wait()
+    try:
+        racing.acquire(folder)
+    except RunLocked:
+        results.put("refused")
+        return
+    results.put("holder")
+    done.wait(60)  # keep it until every racer has tried
+
+
+def test_racing_for_one_stale_lock_gives_one_holder(tmp_path) -> None:
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True).stdout.strip()
+    racers, trials = 4, 30
+    for trial in range(trials):
+        folder = tmp_path / f"run{trial}"
+        folder.mkdir()
+        (folder / LOCK_NAME).write_text(json.dumps({"pid": int(dead), "host": socket.gethostname(), "argv": ["caic", "train"]}))
+        barrier, results, done = context.Barrier(racers), context.Queue(), context.Event()
+        processes = [context.Process(target=_race, args=(str(folder), barrier, results, done)) for _ in range(racers)]
+        for process in processes:
+            process.start()
+        outcomes = [results.get(timeout=120) for _ in range(racers)]
+        done.set()
+        for process in processes:
+            process.join(timeout=60)
+        assert outcomes.count("holder") == 1, (trial, outcomes)

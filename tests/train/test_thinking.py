@@ -63,8 +63,8 @@ def test_sl_rows_hold_no_thinking_and_say_how_much_was_removed(bundle):
 def test_sft_targets_from_old_rows_lose_their_thinking_too():
     rows = [{"kind": "red_team", "prompt": "p", "final_response": "<think>\n\n</think>\n\nr2",
              "rounds": [{"revision": "<think>a</think>r1"}, {"revision": "<think>\n\n</think>\n\nr2"}]}]
-    assert training_pairs(rows, "final")[0] == [("p", "r2")]
-    assert training_pairs(rows, "all")[0] == [("p", "r1"), ("p", "r2")]
+    assert [e["completion"][0]["content"] for e in training_pairs(rows, "final")[0]] == ["r2"]
+    assert [e["completion"][0]["content"] for e in training_pairs(rows, "all")[0]] == ["r1", "r2"]
 
 
 THINKING_TEMPLATE_TAIL = (
@@ -119,3 +119,12 @@ def test_chat_template_kwargs_reach_the_template_and_the_labeller_scores_after_t
     verdict = labeller.label_one(comparison_item, question, "yes", "no")
     assert 0.0 < verdict.p_a < 1.0
     assert seen and all(c.startswith(SKIP_THINKING) for c in seen)
+
+
+def test_caic_generate_rl_pairs_hold_no_thinking(bundle):
+    from cai_lang.train.rl.generate import RLGenerationConfig, sample_chunk
+
+    backend = StubBackend(script=lambda step, prompt: "<think>weighing it</think>\n\nthe answer")
+    record = PromptRecord(id="r1", prompt="bad request", kind="red_team", context={})
+    (pair,) = sample_chunk([record], policy=backend, bundle=bundle, config=RLGenerationConfig(), chunk_index=0, policy_id="p")
+    assert pair["response_a"] == pair["response_b"] == "the answer"

@@ -55,6 +55,23 @@ def test_a_base_feedback_model_needs_the_text_dialect_named_for_it(tiny_model, b
 
 
 @pytest.mark.slow
+def test_a_base_feedback_model_judges_in_the_paper_layout(tiny_model, base_model, constitution_file, tmp_path):
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["generate", "rl", str(constitution_file), "-m", str(tiny_model), "-f", str(base_model),
+                                 "--feedback-dialect", "paper", "-o", str(out), *FAST])
+    assert result.exit_code == 0, result.output
+    record = json.loads((out / "run.json").read_text())
+    assert record["rl_generation"]["generation"]["feedback_dialect"] == "paper"
+    assert len(Path(out / "rl_labels.jsonl").read_text().splitlines()) == 3
+
+
+def test_the_paper_layout_is_for_comparisons_only(tiny_model, constitution_file, tmp_path):
+    result = runner.invoke(app, ["generate", "rl", str(constitution_file), "-m", str(tiny_model), "--dialect", "paper",
+                                 "-o", str(tmp_path / "run"), *FAST])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+
+
+@pytest.mark.slow
 def test_a_chat_policy_judged_by_a_base_model_in_the_text_dialect(tiny_model, base_model, constitution_file, tmp_path):
     out = tmp_path / "run"
     result = runner.invoke(app, ["generate", "rl", str(constitution_file), "-m", str(tiny_model), "-f", str(base_model),

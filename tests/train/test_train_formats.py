@@ -8,7 +8,7 @@ import json
 import pytest
 
 from cai_lang.train.run.conversation import as_messages, parse_transcript, prompt_turns, to_transcript
-from cai_lang.train.run.formats import normalise_preference, preference_file_rows, sft_rows
+from cai_lang.train.run.formats import normalise_preference, preference_file_rows, revision_preference_rows, sft_rows
 
 HASH = "f" * 64
 
@@ -22,15 +22,35 @@ def sl_row(i, kind="red_team", revised=True, final="a careful answer"):
     }
 
 
-def test_sft_rows_are_messages_with_provenance_and_no_string_prompt():
+def test_sft_rows_are_conversational_prompt_completion_with_provenance():
     rows, dropped = sft_rows([sl_row(0), sl_row(1, revised=False), sl_row(2, final="  "), sl_row(3, kind="helpful", revised=False)])
     assert [r["id"] for r in rows] == ["p0", "p3"] and dropped == {"empty_response": 1, "unrevised_red_team": 1}
-    assert rows[0]["messages"] == [{"role": "user", "content": "question 0"}, {"role": "assistant", "content": "a careful answer"}]
-    assert "prompt" not in rows[0] and rows[0]["content_hash"] == HASH and rows[0]["model"] == "/m"
-    # A row made from a conversation keeps every turn before the answer.
+    assert rows[0]["prompt"] == [{"role": "user", "content": "question 0"}]
+    assert rows[0]["completion"] == [{"role": "assistant", "content": "a careful answer"}]
+    assert "messages" not in rows[0] and rows[0]["content_hash"] == HASH and rows[0]["model"] == "/m"
+    # A row made from a conversation keeps every turn before the answer, all in the prompt (no loss there).
     turns = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}, {"role": "user", "content": "and?"}]
     (row,), _ = sft_rows([{**sl_row(4), "conversation": turns}])
-    assert row["messages"] == [*turns, {"role": "assistant", "content": "a careful answer"}]
+    assert row["prompt"] == turns and row["completion"] == [{"role": "assistant", "content": "a careful answer"}]
+
+
+def test_sft_rows_follow_the_targets_one_row_per_round():
+    two = {**sl_row(5), "rounds": [{"revision": "first"}, {"revision": None, "nothing_to_fix": True}, {"revision": "second"}],
+           "final_response": "second"}
+    final, _ = sft_rows([two])
+    every, _ = sft_rows([two], "all")
+    assert [r["completion"][0]["content"] for r in final] == ["second"]
+    assert [(r["id"], r["round"], r["completion"][0]["content"]) for r in every] == [("p5#round-1", 0, "first"), ("p5#round-3", 2, "second")]
+
+
+def test_revision_preferences_choose_the_final_revision_over_the_initial_response():
+    turns = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}, {"role": "user", "content": "and?"}]
+    revised = {**sl_row(0), "initial_response": "<think>x</think>a rude answer", "conversation": turns}
+    same = {**sl_row(1), "initial_response": "a careful answer"}
+    rows = revision_preference_rows([revised, same, sl_row(2, revised=False), sl_row(3, kind="helpful")])
+    assert [r["id"] for r in rows] == ["p0"]
+    assert rows[0]["prompt"] == turns and rows[0]["chosen"] == [{"role": "assistant", "content": "a careful answer"}]
+    assert rows[0]["rejected"] == [{"role": "assistant", "content": "a rude answer"}] and rows[0]["content_hash"] == HASH
 
 
 def test_preference_rows_orient_chosen_and_keep_the_soft_label_and_provenance():
@@ -76,7 +96,7 @@ def test_hub_style_preferences_put_the_user_turns_in_the_prompt_once():
 def test_trl_trains_on_the_files_a_run_writes_exactly_as_written(tiny_model, constitution_file, tmp_path):
     from datasets import load_dataset
     from transformers import AutoTokenizer
-    from trl import DPOConfig, DPOTrainer, FineTuneConfig, SFTTrainer
+    from trl import DPOConfig, DPOTrainer, SFTConfig, SFTTrainer
     from typer.testing import CliRunner
 
     from cai_lang.cli.app import app
@@ -89,15 +109,17 @@ def test_trl_trains_on_the_files_a_run_writes_exactly_as_written(tiny_model, con
     assert run["outputs"]["sft"]["path"] == "sft.jsonl" and run["outputs"]["preferences"]["rows"] == 4
     sft_file, prefs_file = tmp_path / "run" / "sft.jsonl", tmp_path / "run" / "preferences.jsonl"
     first = json.loads(sft_file.read_text().splitlines()[0])
-    assert "prompt" not in first and first["messages"][-1]["role"] == "assistant" and first["content_hash"]
+    assert "messages" not in first and first["completion"][-1]["role"] == "assistant" and first["content_hash"]
     common = dict(max_steps=2, per_device_train_batch_size=2, use_cpu=True, bf16=False, activation_checkpointing=False,
                   report_to="none", save_strategy="no", max_length=128)
     tokenizer = AutoTokenizer.from_pretrained(str(tiny_model))
     data = load_dataset("json", data_files=str(sft_file), split="train")
     assert len(data) == run["outputs"]["sft"]["rows"] > 0
-    trainer = SFTTrainer(model=str(tiny_model), args=FineTuneConfig(output_dir=str(tmp_path / "sft"), **common),
+    trainer = SFTTrainer(model=str(tiny_model), args=SFTConfig(output_dir=str(tmp_path / "sft"), **common),
                          train_dataset=data, processing_class=tokenizer)
     assert trainer.train().global_step == 2
+    revisions = tmp_path / "run" / "revision_preferences.jsonl"
+    assert run["outputs"]["revision_preferences"]["rows"] == len(revisions.read_text().splitlines())
     data = load_dataset("json", data_files=str(prefs_file), split="train")
     assert set(data.column_names) >= {"prompt", "chosen", "rejected", "soft_label", "content_hash"}
     trainer = DPOTrainer(model=str(tiny_model), args=DPOConfig(output_dir=str(tmp_path / "dpo"), **common),

@@ -69,10 +69,15 @@ def test_sft_targets_all_trains_on_every_rounds_revision():
         {"kind": "red_team", "prompt": "q", "final_response": "raw", "rounds": [{"revision": None}]},
         {"kind": "helpful", "prompt": "h", "final_response": "sure", "rounds": []},
     ]
-    assert training_pairs(rows, "final")[0] == [("p", "r2"), ("h", "sure")]
-    pairs, dropped = training_pairs(rows, "all")
-    assert pairs == [("p", "r1"), ("p", "r2"), ("h", "sure")]
+    assert _pairs(rows, "final") == [("p", "r2"), ("h", "sure")]
+    assert _pairs(rows, "all") == [("p", "r1"), ("p", "r2"), ("h", "sure")]
+    _, dropped = training_pairs(rows, "all")
     assert dropped["unrevised_red_team"] == 1
+
+
+def _pairs(rows, targets="final"):
+    """(last user turn, target) of each SFT example."""
+    return [(e["prompt"][-1]["content"], e["completion"][0]["content"]) for e in training_pairs(rows, targets)[0]]
 
 
 def _rows(n):
@@ -105,8 +110,8 @@ def test_mixed_precision_changes_the_weights_bf16_weights_do_not(tiny_model, tmp
     tokenizer = AutoTokenizer.from_pretrained(tiny_model)
     model = AutoModelForCausalLM.from_pretrained(tiny_model, dtype="bfloat16")
     before_bf16 = snapshot(model)  # rounding to bf16 is not training
-    config = sft_config(settings, tmp_path / "bf16", "messages", placement_of(settings))
-    trainer = SFTTrainer(model=model, args=config, train_dataset=build_dataset([(r["prompt"], r["final_response"]) for r in _rows(16)], "messages"), processing_class=tokenizer)
+    config = sft_config(settings, tmp_path / "bf16", "prompt_completion", placement_of(settings))
+    trainer = SFTTrainer(model=model, args=config, train_dataset=build_dataset(training_pairs(_rows(16))[0], "prompt_completion"), processing_class=tokenizer)
     trainer.train()
     bf16 = weights_changed(before_bf16, model)
     # Embedding rows of tokens the data never uses get no gradient in any precision: the reference is fp32.

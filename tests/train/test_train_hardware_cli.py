@@ -26,8 +26,9 @@ def run_config(tmp_path, **extra):
 def test_hardware_options_reach_every_trainer(tmp_path):
     run = run_config(tmp_path, device="cpu", chat_template_kwargs='{"enable_thinking": false}')
     hardware = HardwareConfig(lora_r=8, lora_target=["q_proj", "v_proj"], merge_lora=True)
-    sft = sft_settings(run, FineTuneConfig(sft_targets="all"), hardware)
-    assert sft.targets == "all" and sft.chat_template_kwargs == {"enable_thinking": False}
+    sft = sft_settings(run, FineTuneConfig(sft_targets="all", sft_unchanged="keep"), hardware)
+    assert sft.targets == "all" and sft.keep_unchanged and sft.chat_template_kwargs == {"enable_thinking": False}
+    assert sft.max_length is None  # --max-length left out: the model's window, decided when the model is loaded
     assert sft.hardware.lora.r == 8 and sft.hardware.lora.alpha == 16 and sft.hardware.lora.target_modules == ("q_proj", "v_proj")
     assert sft.hardware.device == "cpu" and sft.hardware.lora.merge
     training = rl_training(run, FineTuneConfig(), PreferenceConfig(preference_model="always"),

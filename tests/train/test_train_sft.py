@@ -25,27 +25,34 @@ ROWS = [
 
 
 def test_only_revised_red_team_rows_and_helpful_rows_are_trained_on():
-    pairs, dropped = training_pairs(ROWS)
-    assert pairs == [("p1", "revised"), ("p4", "sure")]
+    examples, dropped = training_pairs(ROWS)
+    assert [(e["prompt"], e["completion"], e["id"]) for e in examples] == [
+        ([{"role": "user", "content": "p1"}], [{"role": "assistant", "content": "revised"}], "r1"),
+        ([{"role": "user", "content": "p4"}], [{"role": "assistant", "content": "sure"}], "h1"),
+    ]
     assert dropped == {"empty_response": 1, "unrevised_red_team": 1}
+
+
+def test_unchanged_red_team_rows_are_targets_only_when_asked():
+    examples, dropped = training_pairs(ROWS, keep_unchanged=True)
+    assert [(e["id"], e["completion"][0]["content"]) for e in examples] == [("r1", "revised"), ("r2", "raw"), ("h1", "sure")]
+    assert dropped == {"empty_response": 1, "unrevised_red_team": 0}
 
 
 def test_the_format_follows_the_chat_template(tiny_model):
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_model)
-    assert data_format_for(tokenizer) == "messages"
-    tokenizer.chat_template = tokenizer.chat_template.replace("{% generation %}", "").replace("{% endgeneration %}", "")
     assert data_format_for(tokenizer) == "prompt_completion"
     tokenizer.chat_template = None
     assert data_format_for(tokenizer) == "text"
 
 
 def test_datasets_take_trl_shapes():
-    pairs = [("q", "a")]
-    assert build_dataset(pairs, "messages")[0] == {"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}
-    assert build_dataset(pairs, "prompt_completion")[0] == {"prompt": [{"role": "user", "content": "q"}], "completion": [{"role": "assistant", "content": "a"}]}
-    assert build_dataset(pairs, "text")[0] == {"prompt": "Human: q\n\nAssistant:", "completion": " a"}
+    turns = [{"role": "user", "content": "q"}, {"role": "assistant", "content": "r"}, {"role": "user", "content": "q2"}]
+    examples = [{"prompt": turns, "completion": [{"role": "assistant", "content": "a"}], "id": "x"}]
+    assert build_dataset(examples, "prompt_completion")[0] == {"prompt": turns, "completion": [{"role": "assistant", "content": "a"}]}
+    assert build_dataset(examples, "text")[0] == {"prompt": "Human: q\n\nAssistant: r\n\nHuman: q2\n\nAssistant:", "completion": " a"}
 
 
 def test_nothing_to_train_on_is_a_clear_error(tiny_model, tmp_path):
@@ -71,7 +78,7 @@ def test_a_few_steps_save_a_loadable_model(tiny_model, tmp_path, strip_markers):
     settings = SFTSettings(max_steps=2, batch_size=4, logging_steps=1, max_length=64)
     result = train_sft(rows(8), model=str(model), output_dir=tmp_path / "out", settings=settings)
     assert result.steps == 2 and result.rows == 8 and result.final_loss > 0
-    assert result.data_format == ("prompt_completion" if strip_markers else "messages")
+    assert result.data_format == "prompt_completion" and result.ledger.trained == 8
     loaded = AutoModelForCausalLM.from_pretrained(tmp_path / "out")
     assert loaded.config.vocab_size == len(AutoTokenizer.from_pretrained(tmp_path / "out"))
     log = json.loads((tmp_path / "out" / "training_log.json").read_text())

@@ -255,3 +255,22 @@ def test_the_chunks_engine_work_is_reported_before_its_prompts_finish(bundle, tm
     assert events[-1] == ("rows", 4) and all(e[0] == "work" for e in events[:-1])  # every prompt ends with the last round
     assert (4, 20, 4) in work and (12, 20, 4) in work  # the answers, then a round's critiques and revisions
     assert work[-1] == (20, 20, 4) and [d for d, _, _ in work] == sorted(d for d, _, _ in work)
+
+
+@pytest.mark.parametrize("early_stop", [True, False])
+def test_the_early_stop_sentence_is_a_switch(bundle, tmp_path, early_stop):
+    from cai_lang.train.sl.generate import generate_sl
+
+    instruction = bundle.early_stop.instruction
+
+    def kind(prompt):  # the stub's own step_of reads the early-stop sentence, so tell the steps apart by their request
+        return "response" if len(prompt) == 1 else "revision" if "Rewrite" in prompt[-1]["content"] else "critique"
+
+    stub = StubBackend(script=lambda step, prompt: NO_CHANGES if kind(prompt) == "critique" else "text")
+    with RowWriter(tmp_path / "rows.jsonl") as writer:
+        generate_sl([red(1)], policy=stub, bundle=bundle, config=SLGenerationConfig(rounds=2, early_stop=early_stop), writer=writer)
+    (row,) = read_rows(tmp_path / "rows.jsonl")
+    critiques = [p for batch, _ in stub.calls for p in batch if kind(p) == "critique"]
+    assert critiques and all((instruction in " ".join(m["content"] for m in p)) == early_stop for p in critiques)
+    # On: the "nothing to fix" reply stops the prompt after one round. Off (the paper's prompts): every round runs.
+    assert len(row["rounds"]) == (1 if early_stop else 2) and row["stopped_early"] == early_stop

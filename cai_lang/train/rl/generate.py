@@ -26,6 +26,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from cai_lang.codegen.bundle import Bundle
 from cai_lang.engine.base import GenerationBackend, SamplingParams
+from cai_lang.train.config import FEEDBACK_DIALECTS
 from cai_lang.train.decoding import DIALECTS, TEXT_STOPS, call_seed, check_long_prompts, fit_prompts, response_prompt
 from cai_lang.train.run.folder import RowWriter, RunError
 from cai_lang.train.run.prompts import PromptRecord
@@ -61,8 +62,10 @@ class RLGenerationConfig:
     def __post_init__(self) -> None:
         check_long_prompts(self.long_prompts)
         object.__setattr__(self, "clamp", tuple(float(x) for x in self.clamp))
-        if self.dialect not in DIALECTS or self.feedback_dialect not in (None, *DIALECTS):
+        if self.dialect not in DIALECTS:
             raise ValueError(f"dialect must be one of {', '.join(DIALECTS)}")
+        if self.feedback_dialect not in (None, *FEEDBACK_DIALECTS):
+            raise ValueError(f"the feedback dialect is one of {', '.join(FEEDBACK_DIALECTS)}")
         if self.mode not in MODES:
             raise ValueError(f"mode is `sample` or `priority`, not {self.mode!r}")
         if self.ensemble not in ENSEMBLES:
@@ -100,7 +103,7 @@ class RLGenerationConfig:
 
     def cot_params(self) -> SamplingParams:
         return SamplingParams(
-            max_new_tokens=self.max_new_tokens, temperature=0.0, do_sample=False, stop=TEXT_STOPS if self.comparison_dialect == "text" else ()
+            max_new_tokens=self.max_new_tokens, temperature=0.0, do_sample=False, stop=TEXT_STOPS if self.comparison_dialect in ("text", "paper") else ()
         )
 
 
@@ -154,17 +157,22 @@ def sample_chunk(
     asked for with one seed (a local backend batching them would differ by
     batch position only).
     """
+    from cai_lang.engine.base import per_request
     from cai_lang.train.rl.pairs import sampling_record
+    from cai_lang.train.thinking import strip_thinking
 
-    params = config.sampling(call_seed(config.seed, chunk_index, 0, "pairs"))
-    params_b = config.sampling(call_seed(config.seed, chunk_index, 1, "pairs"))
+    # One seed per request too (from the call's seed and the prompt's id), recorded on the row.
+    ids = [r.id for r in records]
+    params = per_request(config.sampling(call_seed(config.seed, chunk_index, 0, "pairs")), len(ids), ids)
+    params_b = per_request(config.sampling(call_seed(config.seed, chunk_index, 1, "pairs")), len(ids), ids)
     prompts = [response_prompt(r.turns, config.dialect) for r in records]
     work = work or ChunkWork(None, 0)
     with work.call(len(prompts)):
         responses_a = policy.generate(prompts, params)
     with work.call(len(prompts)):
         responses_b = policy.generate(prompts, params_b)
-    responses = [text for pair in zip(responses_a, responses_b) for text in pair]
+    # Pairs are judged and trained on, so a reasoning model's thinking goes, as on every other path.
+    responses = [strip_thinking(text) for pair in zip(responses_a, responses_b) for text in pair]
     rows = []
     for i, record in enumerate(records):
         rows.append(
@@ -181,6 +189,7 @@ def sample_chunk(
                 "policy": policy_id,
                 "sampling": sampling_record(params),
                 "seed_b": params_b.seed,
+                **({"request_seeds": {"a": params.request_seeds[i], "b": params_b.request_seeds[i]}} if params.request_seeds else {}),
                 "dialect": config.dialect,
                 "seed": config.seed,
                 "content_hash": bundle.content_hash,

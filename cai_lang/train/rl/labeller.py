@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Literal, Mapping, Sequence
 
 from cai_lang.codegen.bundle import Bundle
-from cai_lang.engine.base import GenerationBackend, SamplingParams
+from cai_lang.engine.base import EngineError, GenerationBackend, SamplingParams
 from cai_lang.train.run.work import ChunkWork
 
 Dialect = Literal["chat", "text", "paper"]
@@ -232,6 +232,11 @@ class ComparisonLabeller:
             continuations += [option_a, option_b]
         with work.call(len(prompts)):
             logprobs = model.backend.continuation_logprobs(prompts, continuations)
+        bad = next((k for k, value in enumerate(logprobs) if not (isinstance(value, (int, float)) and math.isfinite(value))), None)
+        if bad is not None:  # never a NaN label, whatever the backend: a clear stop naming the comparison
+            comparison = shown[bad // 2][0]
+            raise EngineError(f"the feedback model gave the log-probability {logprobs[bad]!r} for option {continuations[bad]!r} "
+                              f"of the comparison by `{comparison.item_id}`; no label was written from it")
         # P(first-shown response wins) per shown order, in `shown` order.
         p_shown_first = [option_probability(logprobs[2 * k], logprobs[2 * k + 1]) for k in range(len(shown))]
         per_order = 2 if self.both_orders else 1

@@ -37,6 +37,7 @@ def sampling_record(params: SamplingParams) -> dict:
     """The sampling settings as plain JSON."""
     values = dataclasses.asdict(params)
     values["stop"] = list(params.stop)
+    values.pop("request_seeds", None)  # per request, recorded on each row
     return values
 
 

@@ -29,6 +29,7 @@ from typing import Any
 
 from cai_lang.errors import os_reason
 from cai_lang.train.hardware import release
+from cai_lang.train.ledger import ledger_counts, publish
 from cai_lang.train.rl.generate import label_summary
 from cai_lang.train.run.fit import report_long_prompts
 from cai_lang.train.run.folder import RowWriter, check_hashes, read_rows
@@ -324,7 +325,8 @@ def _train_preference(run: Run, rl: GenerationStep, settings: RLTraining, bundle
     rows = preference_rows(pairs, labels) + human
     reporter.phase(f"training the preference model from {base} on {len(rows)} pairs" + (f" ({len(human)} human)" if human else ""))
     try:
-        result = train_preference_model(base, rows, config, provenance=Provenance.of_bundle(bundle, run_dir), resume=rl.resume)
+        result = train_preference_model(base, rows, config, provenance=Provenance.of_bundle(bundle, run_dir), resume=rl.resume,
+                                        on_ledger=lambda ledger: publish(ledger, run, "preference_model", reporter))
     except ValueError as exc:
         raise PipelineError(f"preference model: {exc}") from exc
     record.set("preference_training", step)
@@ -335,7 +337,7 @@ def _train_preference(run: Run, rl: GenerationStep, settings: RLTraining, bundle
                       training_log=f"{PREFERENCE_MODEL}/{TRAIN_LOG}")
     record.add_output("preference_training_log", out / TRAIN_LOG, "training_log", model="preference_model")
     record.mark_completed("rl-preference", step, ["preference_model"])
-    record.add_step("rl-preference", steps=result.steps, rows=result.train_rows, human_rows=result.human_rows)
+    record.add_step("rl-preference", steps=result.steps, human_rows=result.human_rows, **ledger_counts(result.ledger))
     run.save()
     return result
 
@@ -375,9 +377,12 @@ def _train_policy(run: Run, rl: GenerationStep, settings: RLTraining, bundle, pa
         if not online:
             rows = preference_rows(pairs, labels) + human
             reporter.phase(f"optimising {rl.model} with {entry.label} on {len(rows)} {entry.reads}")
-            result = train_policy(rl.model, config, provenance=provenance, preference_rows=rows, resume=rl.resume)
+            result = train_policy(rl.model, config, provenance=provenance, preference_rows=rows, resume=rl.resume,
+                                  on_ledger=lambda ledger: publish(ledger, run, settings.method, reporter))
         else:
-            prompts = [{"id": p["id"], "prompt": p["prompt"], "context": p.get("context") or {}} for p in pairs]
+            # The whole conversation each pair answered, not only its last user turn.
+            prompts = [{"id": p["id"], "prompt": p["prompt"], "conversation": p.get("conversation"), "context": p.get("context") or {}}
+                       for p in pairs]
             if settings.reward == "labeller":
                 reward = labeller_reward(*build_labeller(bundle, rl, opened))
             else:
@@ -397,6 +402,6 @@ def _train_policy(run: Run, rl: GenerationStep, settings: RLTraining, bundle, pa
                       reward=step["reward"], content_hash=bundle.content_hash, training_log=f"{RL_POLICY}/{TRAIN_LOG}", **result.details)
     record.add_output("rl_policy_training_log", out / TRAIN_LOG, "training_log", model="rl_policy")
     record.mark_completed("rl-policy", step, ["rl_policy"])
-    record.add_step("rl-policy", method=settings.method, steps=result.steps)
+    record.add_step("rl-policy", method=settings.method, steps=result.steps, **ledger_counts(result.ledger))
     run.save()
     return result

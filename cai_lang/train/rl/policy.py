@@ -121,6 +121,8 @@ class PolicyTrainingConfig(TrainerSettings):
     learning_rate: float = 1e-6
     beta: float = 0.1  # KL strength against the reference (initial) policy
     tie_margin: float = 0.1  # offline: skip pairs whose soft label is this close to 0.5
+    dpo_labels: str = "hard"  # DPO: `hard` (each pair's direction) or `soft` (conservative DPO, smoothing 1 - q per pair)
+    max_length: int | None = None  # offline: longest prompt+response in tokens; None: the model's window
     label_clamp: tuple[float, float] | None = None  # offline: the band CoT labels were clamped to
     num_generations: int = 4  # online: completions per prompt
     max_completion_length: int = 64  # online: keep it small on a CPU
@@ -141,6 +143,10 @@ class PolicyTrainingConfig(TrainerSettings):
             raise ValueError(f"method is one of {', '.join(METHOD_NAMES)}, not {self.method!r}")
         if self.beta <= 0:
             raise ValueError("beta must be above 0")
+        if self.dpo_labels not in ("hard", "soft"):
+            raise ValueError(f"DPO labels are `hard` or `soft`, not {self.dpo_labels!r}")
+        if self.dpo_labels == "soft" and self.method != "dpo":
+            raise ValueError(f"soft labels (--dpo-labels soft) are for DPO, not {self.method}")
         if not 0.0 <= self.tie_margin < 0.5:
             raise ValueError(f"the tie margin must be in [0, 0.5), got {self.tie_margin}")
         if self.method in METHOD_REGISTRY and METHOD_REGISTRY[self.method].online:
@@ -178,6 +184,7 @@ class PolicyResult:
     steps: int
     train_loss: float | None
     details: dict = field(default_factory=dict)
+    ledger: Any = None  # cai_lang.train.ledger.Ledger (offline methods): each row's fate in the trainer's dataset
 
 
 def train_policy(
@@ -189,6 +196,7 @@ def train_policy(
     prompts: Sequence[Mapping] | None = None,
     reward: str | Path | Callable[..., list[float]] | None = None,
     resume: bool = False,
+    on_ledger: Callable[[Any], None] | None = None,
 ) -> PolicyResult:
     """Optimise `policy_model` (a causal-LM folder, by default the SL-CAI model) and save it.
 
@@ -197,7 +205,8 @@ def train_policy(
     need `prompts` (records with `prompt`/`conversation` and `context`) and
     `reward`: a preference-model folder or a reward function such as
     `labeller_reward(...)`. With `resume`, training continues from the last
-    checkpoint in `config.output_dir`.
+    checkpoint in `config.output_dir`. Offline methods call `on_ledger(ledger)` before training with
+    each row's fate in the trainer's own dataset (`cai_lang.train.ledger`).
     """
     from cai_lang.train.hardware import full_model
 
@@ -213,7 +222,7 @@ def train_policy(
         return _released(_train_online(full_model(policy_model), config, provenance, prompts, reward, resume))
     if not preference_rows:
         raise ValueError(f"{entry.label} needs preference rows")
-    return _released(_train_offline(full_model(policy_model), config, provenance, preference_rows, resume))
+    return _released(_train_offline(full_model(policy_model), config, provenance, preference_rows, resume, on_ledger))
 
 
 def _released(result: PolicyResult) -> PolicyResult:
@@ -254,38 +263,68 @@ def _as_text(row: dict) -> dict:
     return as_text(row)
 
 
-def _train_offline(policy_model: str, config: PolicyTrainingConfig, provenance, preference_rows, resume: bool) -> PolicyResult:
-    """DPO, KTO or any offline method of the registry: its rows from the labelled pairs, then its trl trainer."""
+def _train_offline(policy_model: str, config: PolicyTrainingConfig, provenance, preference_rows, resume: bool,
+                   on_ledger: Callable[[Any], None] | None = None) -> PolicyResult:
+    """DPO, KTO or any offline method of the registry: its rows from the labelled pairs, then its trl trainer.
+    DPO with soft labels keeps every pair and trains conservative DPO (`rl/soft_dpo.py`). The max length is
+    the config's, else the model's window; the ledger of what the trainer keeps goes to `on_ledger`."""
+    from dataclasses import replace
+
     from datasets import Dataset
 
+    from cai_lang.train.ledger import account, fit_max_length, model_window
+    from cai_lang.train.rl.soft_dpo import SMOOTHING, soft_dpo_rows, soft_dpo_trainer_class
     from cai_lang.train.trl_args import train_resumable
 
     entry = method_entry(config.method)
-    margin = effective_tie_margin(config.tie_margin, config.label_clamp)
-    rows = entry.rows(preference_rows, margin)
+    soft = config.dpo_labels == "soft"
+    # Soft labels keep every pair (a near-tie teaches that neither side is better); hard ones drop near-ties.
+    margin = 0.0 if soft else effective_tie_margin(config.tie_margin, config.label_clamp)
+    decided = [r for r in preference_rows if soft or not is_near_tie(float(r["soft_label"]), margin)]
+    rows = soft_dpo_rows(preference_rows) if soft else entry.rows(preference_rows, margin)
     if not rows:
         raise ValueError(
             f"every preference pair is a near-tie (soft label within {margin:g} of 0.5); nothing for {entry.label} to learn. "
             "Lower --tie-margin, or use a feedback model that can tell the responses apart"
         )
+    ids = [str(r.get("pair_id") or r.get("id") or f"row-{n}") for n, r in enumerate(decided, start=1)]
+    if len(rows) != len(ids):  # KTO: two rows per pair, the chosen side then the rejected one
+        ids = [f"{pair}#{side}" for pair in ids for side in ("chosen", "rejected")]
     tokenizer = _tokenizer(policy_model)
     if not getattr(tokenizer, "chat_template", None):
-        rows = [_as_text(row) for row in rows]
+        rows = [{**_as_text(row), **({SMOOTHING: row[SMOOTHING]} if soft else {})} for row in rows]
     elif config.chat_template_kwargs:
         rows = [{**row, "chat_template_kwargs": dict(config.chat_template_kwargs)} for row in rows]
-    trainer_class, _ = entry.trl_classes()
-    trainer = trainer_class(model=policy_model, args=_trl_args(config), train_dataset=Dataset.from_list(rows),
+    window = model_window(policy_model)
+    max_length, max_length_from = fit_max_length(config.max_length, window)
+    trainer_class = soft_dpo_trainer_class() if soft else entry.trl_classes()[0]
+    dataset = Dataset.from_list(rows)
+    trainer = trainer_class(model=policy_model, args=_trl_args(replace(config, max_length=max_length)), train_dataset=dataset,
                             processing_class=tokenizer, peft_config=resolve(config.hardware).peft_config("CAUSAL_LM"))
+    ledger = account(trainer, dataset, ids, entry.label, max_length_from=max_length_from, window=window)
+    if ledger is not None:
+        if on_ledger is not None and trainer.accelerator.is_main_process:
+            on_ledger(ledger)
+        if not ledger.trained:
+            raise ValueError(f"the {entry.label} trainer dropped all {len(ledger.rows)} rows (each prompt alone fills max length {max_length})")
     from cai_lang.train.progress import attach
 
     attach(trainer, entry.label)
     result = train_resumable(trainer, resume)
-    kept = [r for r in preference_rows if not is_near_tie(float(r["soft_label"]), margin)]
+    # The pairs the trainer really trained on: decided ones its dataset kept.
+    trained = {row.id.split("#")[0] for row in ledger.rows if row.fate != "dropped"} if ledger is not None else None
+    kept = [r for r, row_id in zip(decided, [str(r.get("pair_id") or r.get("id") or f"row-{n}") for n, r in enumerate(decided, start=1)])
+            if trained is None or row_id in trained]
     human = sum(r.get("source") == "human" for r in kept)
     strength = [abs(float(r["soft_label"]) - 0.5) for r in kept]
-    data = {"pairs": len(kept), "rows": len(rows), "human_pairs": human, "skipped_near_ties": len(preference_rows) - len(kept),
-            "tie_margin_used": margin, "mean_label_strength": sum(strength) / len(strength)}
-    return _save(trainer, config, policy_model, provenance, result, data)
+    data = {"pairs": len(kept), "rows": ledger.trained if ledger is not None else len(rows), "human_pairs": human,
+            "skipped_near_ties": len(preference_rows) - len(decided),
+            **({"rows dropped by the trainer": ledger.count("dropped"), "rows truncated": ledger.count("truncated")} if ledger is not None else {}),
+            "labels": "soft (conservative DPO, smoothing 1 - q per pair)" if soft else "hard",
+            "tie_margin_used": margin, "mean_label_strength": sum(strength) / len(strength) if strength else 0.0}
+    saved = _save(trainer, config, policy_model, provenance, result, data)
+    saved.ledger = ledger
+    return saved
 
 
 def _train_online(policy_model: str, config: PolicyTrainingConfig, provenance, prompts, reward, resume: bool) -> PolicyResult:

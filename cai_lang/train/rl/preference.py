@@ -23,9 +23,9 @@ accuracy is scored on the training device.
 from __future__ import annotations
 
 import random
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable, Mapping, Sequence
 
 from cai_lang.train.hardware import resolve
 from cai_lang.train.trl_args import TrainerSettings
@@ -168,6 +168,7 @@ class PreferenceTrainingConfig(TrainerSettings):
     STAGE: ClassVar[str] = "preference-model"
 
     learning_rate: float = 1e-5
+    max_length: int | None = None  # None: the model's window; longer rows are dropped (trl filters, not truncates)
     eval_fraction: float = 0.1  # share of rows held out for pairwise accuracy
     center_rewards_coefficient: float | None = None
 
@@ -186,6 +187,7 @@ class PreferenceResult:
     train_rows: int
     human_rows: int = 0
     steps: int = 0
+    ledger: Any = None  # cai_lang.train.ledger.Ledger: each row's fate in the trainer's dataset
 
 
 def train_preference_model(
@@ -195,6 +197,7 @@ def train_preference_model(
     *,
     provenance: "Provenance",
     heldout: Sequence[dict] | None = None,
+    on_ledger: Callable[[Any], None] | None = None,
     resume: bool = False,
 ) -> PreferenceResult:
     """Train a preference model from `base_model` (a causal-LM or classifier folder) on soft-label rows.
@@ -210,6 +213,7 @@ def train_preference_model(
     from transformers import AutoTokenizer
 
     from cai_lang.train.hardware import full_model, release, save_trained
+    from cai_lang.train.ledger import account, fit_max_length, model_window
     from cai_lang.train.modelcard import CardFacts, write_model_card, write_training_log
     from cai_lang.train.trl_args import clear_checkpoints, train_resumable
 
@@ -224,19 +228,29 @@ def train_preference_model(
     if not config.output_dir:
         raise ValueError("the preference model needs an output folder")
     out = Path(config.output_dir)
-    args = config.trl_config("RewardConfig", out, placement, center_rewards_coefficient=config.center_rewards_coefficient,
-                             model_init_kwargs=placement.model_init_kwargs())
+    window = model_window(base_model)
+    max_length, max_length_from = fit_max_length(config.max_length, window)
+    args = replace(config, max_length=max_length).trl_config(
+        "RewardConfig", out, placement, center_rewards_coefficient=config.center_rewards_coefficient,
+        model_init_kwargs=placement.model_init_kwargs())
     tokenizer = AutoTokenizer.from_pretrained(str(base_model))
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     text = not getattr(tokenizer, "chat_template", None)
+    dataset = Dataset.from_list([_trainable(r, text, config.chat_template_kwargs) for r in train_rows])
     trainer = soft_label_trainer_class()(
         model=str(base_model),
         args=args,
-        train_dataset=Dataset.from_list([_trainable(r, text, config.chat_template_kwargs) for r in train_rows]),
+        train_dataset=dataset,
         processing_class=tokenizer,
         peft_config=placement.peft_config("SEQ_CLS"),
     )
+    ids = [str(r.get("pair_id") or r.get("id") or f"row-{n}") for n, r in enumerate(train_rows, start=1)]
+    ledger = account(trainer, dataset, ids, "preference model", max_length_from=max_length_from, window=window)
+    if on_ledger is not None and trainer.accelerator.is_main_process:
+        on_ledger(ledger)
+    if not ledger.trained:
+        raise ValueError(f"the reward trainer dropped all {len(ledger.rows)} rows (each longer than max length {max_length})")
     from cai_lang.train.progress import attach
 
     attach(trainer, "preference model")
@@ -247,10 +261,17 @@ def train_preference_model(
     log_history = trainer.state.log_history
     del trainer
     release()  # the trained copy goes before the saved one is loaded back to be scored
-    accuracy = pairwise_accuracy(out, heldout, device=placement.device, template_kwargs=config.chat_template_kwargs) if heldout else None
-    human = sum(r.get("source") == "human" for r in train_rows)
-    metrics = {"train_loss": result.training_loss, "heldout_pairwise_accuracy": accuracy, "heldout_rows": len(heldout), "steps": result.global_step}
-    write_training_log(out, log_history, trainer="RewardTrainer (soft labels)", metrics=metrics, hardware=placement.record(), weights=weights)
+    figures = heldout_accuracy(out, heldout, device=placement.device, template_kwargs=config.chat_template_kwargs) if heldout else {}
+    accuracy = figures.get("all")
+    # What the trainer really trained on: the rows its dataset kept.
+    trained_ids = {row.id for row in ledger.rows if row.fate != "dropped"}
+    trained_rows = [r for r, row_id in zip(train_rows, ids) if row_id in trained_ids]
+    human = sum(r.get("source") == "human" for r in trained_rows)
+    metrics = {"train_loss": result.training_loss, "heldout_pairwise_accuracy": accuracy, "heldout_rows": len(heldout),
+               "heldout_accuracy_decided": figures.get("decided"), "heldout_decided_rows": figures.get("decided_rows", 0),
+               "steps": result.global_step}
+    write_training_log(out, log_history, trainer="RewardTrainer (soft labels)", metrics=metrics, hardware=placement.record(), weights=weights,
+                       rows=ledger.summary())
     write_model_card(
         out,
         CardFacts(
@@ -258,13 +279,14 @@ def train_preference_model(
             kind="preference_model",
             base_model=str(base_model),
             method="soft-label reward modelling (binary cross-entropy on r_chosen - r_rejected)",
-            data={"train_rows": len(train_rows), "ai_rows": len(train_rows) - human, "human_rows": human, "heldout_rows": len(heldout)},
+            data={"train_rows": ledger.trained, "ai_rows": ledger.trained - human, "human_rows": human, "heldout_rows": len(heldout),
+                  "rows dropped by the trainer": ledger.count("dropped")},
             training={**{k: v for k, v in asdict(config).items() if k not in ("output_dir", "hardware")},
                       "hardware": placement.record(), "weights": weights},
             metrics=metrics,
         ),
     )
-    return PreferenceResult(out, result.training_loss, accuracy, len(heldout), len(train_rows), human, result.global_step)
+    return PreferenceResult(out, result.training_loss, accuracy, len(heldout), ledger.trained, human, result.global_step, ledger)
 
 
 def _trainable(row: Mapping, text: bool = False, template_kwargs: Mapping[str, Any] | None = None) -> dict:
@@ -342,20 +364,31 @@ def reward_scores(model, tokenizer, conversations: Sequence[Sequence[Mapping[str
     return scores
 
 
+DECIDED_MARGIN = 0.05  # a held-out label within this of 0.5 is a near-tie, not a decided preference
+
+
 def pairwise_accuracy(model_or_path, rows: Sequence[Mapping], tokenizer=None, device: str | None = None,
                       template_kwargs: Mapping[str, Any] | None = None) -> float | None:
     """Share of rows whose preferred side (soft label > 0.5) gets the higher reward; exact ties are skipped."""
+    return heldout_accuracy(model_or_path, rows, tokenizer, device, template_kwargs)["all"]
+
+
+def heldout_accuracy(model_or_path, rows: Sequence[Mapping], tokenizer=None, device: str | None = None,
+                     template_kwargs: Mapping[str, Any] | None = None, margin: float = DECIDED_MARGIN) -> dict[str, Any]:
+    """Pairwise accuracy on every row with a side preferred (`all`, exact ties skipped) and on the decided
+    rows only (`decided`: soft label more than `margin` from 0.5), with the row count of each; None where
+    there is no row. A near-0.5 label says the labeller hardly preferred either side, so agreeing with it
+    is close to a coin flip: the two figures are reported apart."""
     if isinstance(model_or_path, (str, Path)):
         model, tokenizer = load_preference_model(model_or_path, device)
     else:
         model = model_or_path
-    decided = [r for r in rows if float(r[SOFT_LABEL]) != 0.5]
-    if not decided:
-        return None
-    chosen = reward_scores(model, tokenizer, [list(r["prompt"]) + list(r["chosen"]) for r in decided], template_kwargs=template_kwargs)
-    rejected = reward_scores(model, tokenizer, [list(r["prompt"]) + list(r["rejected"]) for r in decided], template_kwargs=template_kwargs)
-    right = 0
-    for row, c, j in zip(decided, chosen, rejected):
-        prefers_chosen = float(row[SOFT_LABEL]) > 0.5
-        right += (c > j) == prefers_chosen
-    return right / len(decided)
+    scored = [r for r in rows if float(r[SOFT_LABEL]) != 0.5]
+    right: list[bool] = []
+    if scored:
+        chosen = reward_scores(model, tokenizer, [list(r["prompt"]) + list(r["chosen"]) for r in scored], template_kwargs=template_kwargs)
+        rejected = reward_scores(model, tokenizer, [list(r["prompt"]) + list(r["rejected"]) for r in scored], template_kwargs=template_kwargs)
+        right = [(c > j) == (float(row[SOFT_LABEL]) > 0.5) for row, c, j in zip(scored, chosen, rejected)]
+    decided = [ok for row, ok in zip(scored, right) if abs(float(row[SOFT_LABEL]) - 0.5) > margin]
+    return {"all": sum(right) / len(right) if right else None, "all_rows": len(right),
+            "decided": sum(decided) / len(decided) if decided else None, "decided_rows": len(decided), "margin": margin}

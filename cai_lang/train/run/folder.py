@@ -4,9 +4,9 @@
 row with a single write, flushed and fsynced, so a killed process loses at
 most the row it was writing. On reopening it drops a torn last line and
 remembers the ids already written, so a resumed run neither loses nor
-duplicates rows. `write_atomic` replaces a file through a temporary file
-and `os.replace`, so a crash leaves the old or the new file, never half of
-one. What the files are called is `cai_lang.train.run.layout`; run.json is
+duplicates rows. `write_atomic` (`cai_lang.files`, re-exported here) replaces
+a file through a temporary file in the same folder and `os.replace`, so a
+crash or a full disk leaves the old or the new file, never half of one. What the files are called is `cai_lang.train.run.layout`; run.json is
 `cai_lang.train.run.record`. Nothing here imports torch.
 """
 
@@ -19,6 +19,10 @@ import platform
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
+
+from cai_lang.files import write_atomic
+
+__all__ = ["RowWriter", "RunError", "now", "package_versions", "write_atomic"]
 
 TRACKED_PACKAGES = ("caic", "torch", "transformers", "trl", "datasets", "accelerate", "tokenizers")
 from cai_lang.errors import CaicError
@@ -41,20 +45,6 @@ def package_versions(names: Iterable[str] = TRACKED_PACKAGES) -> dict[str, str |
         except metadata.PackageNotFoundError:
             versions[name] = None
     return versions
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Replace `path` with `text` so that readers see the old file or the new one, never a mix."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-    except OSError as exc:  # disk full: name the file being written, not the temporary one
-        tmp.unlink(missing_ok=True)
-        raise OSError(exc.errno, exc.strerror, str(path)) from exc
-    os.replace(tmp, path)
 
 
 class RowWriter:

@@ -2,14 +2,13 @@
 
 `sl_data.jsonl`, `rl_pairs.jsonl` and `rl_labels.jsonl` record how the data
 was made; they are not what a trainer reads. This module turns them into the
-two training files: `sft.jsonl`, one conversation per row in trl's
-conversational `messages` format (the prompt's turns, then the final
-revision as the assistant's turn), and `preferences.jsonl`, trl's
+two training files: `sft.jsonl`, trl's conversational prompt/completion
+(the whole conversation as `prompt`, the revision as `completion`, so the
+loss falls on the revision alone; the rows caic's own fine-tuning trains
+on, `--sft-targets` included), and `preferences.jsonl`, trl's
 conversational `prompt` / `chosen` / `rejected` with the soft label
 (`soft_label`, P(chosen better), at least 0.5) beside them. Both carry their
-provenance (ids, content hash, models) in columns trl leaves alone, and no
-string `prompt` column in `sft.jsonl`, which would make trl read the rows as
-prompt/completion. It also owns normalising preference rows written the Hub's
+provenance (ids, content hash, models) in columns trl leaves alone. It also owns normalising preference rows written the Hub's
 way (Anthropic HH: `chosen` holds the whole conversation, the user turns
 too), so a prompt is never shown twice. Nothing here imports torch.
 """
@@ -17,9 +16,10 @@ too), so a prompt is never shown twice. Nothing here imports torch.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
+
+from cai_lang.files import write_atomic
 
 SFT_FILE = "sft.jsonl"
 PREFERENCES_FILE = "preferences.jsonl"
@@ -35,25 +35,71 @@ def sl_conversation(row: Mapping[str, Any]) -> list[dict[str, str]]:
     return [{"role": "user", "content": str(row["prompt"])}]
 
 
-def sft_rows(sl_rows: Iterable[Mapping[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, int]]:
-    """`sft.jsonl` rows from SL-CAI rows, and how many were left out and why (the trainer's own rule).
+def sft_rows(
+    sl_rows: Iterable[Mapping[str, Any]], targets: str = "final", *, keep_unchanged: bool = False
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """SFT rows from SL-CAI rows, and how many SL rows were left out and why: the one rule `sft.jsonl` and
+    caic's own fine-tuning share.
 
-    Left out, as `sl.sft.training_pairs` leaves them out: an empty final
-    response, and red-team rows no round revised.
+    Each row is trl's conversational prompt/completion: `prompt` is the whole
+    conversation the revision answers (every earlier turn, ending with the
+    user's), `completion` the revision as one assistant turn, so the loss
+    falls on the revision only. `targets="final"` gives one row per SL row
+    (its final response); `"all"` one row per round that wrote a non-empty
+    revision, in round order, as the paper's SL-CAI trains on every round.
+    Left out: an empty final response, and red-team rows no round revised
+    (their final response is the unrevised sample), unless `keep_unchanged`
+    (the critique found nothing to fix, so the sample itself is the target).
+    Thinking blocks are stripped from every target. `id` names the SL row,
+    with `#round-N` added for a round's revision under `all`.
     """
+    from cai_lang.train.thinking import strip_thinking
+
     rows: list[dict[str, Any]] = []
     dropped = {"empty_response": 0, "unrevised_red_team": 0}
     for row in sl_rows:
-        final = (row.get("final_response") or "").strip()
+        provenance = {key: row.get(key) for key in _SFT_PROVENANCE}
+        prompt = sl_conversation(row)
+
+        def add(target: str, row_id: str, round_index: int | None) -> None:
+            rows.append({"prompt": prompt, "completion": [{"role": "assistant", "content": target}],
+                         **provenance, "id": row_id, "round": round_index})
+
+        revisions = [(n, strip_thinking(r.get("revision") or "")) for n, r in enumerate(row.get("rounds") or ())]
+        revisions = [(n, text) for n, text in revisions if text]
+        if targets == "all" and row.get("kind") == "red_team" and revisions:
+            for n, text in revisions:
+                add(text, f"{row.get('id')}#round-{n + 1}", n)
+            continue
+        final = strip_thinking(row.get("final_response") or "")
         if not final:
             dropped["empty_response"] += 1
             continue
-        if row.get("kind") == "red_team" and not any(r.get("revision") for r in row.get("rounds") or ()):
+        if row.get("kind") == "red_team" and not revisions and not keep_unchanged:
             dropped["unrevised_red_team"] += 1
             continue
-        messages = [*sl_conversation(row), {"role": "assistant", "content": final}]
-        rows.append({"messages": messages, **{key: row.get(key) for key in _SFT_PROVENANCE}})
+        add(final, str(row.get("id")), None)
     return rows, dropped
+
+
+def revision_preference_rows(sl_rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """`revision_preferences.jsonl` rows: for each red-team SL row a round revised, the final revision as
+    `chosen` over the initial response as `rejected`, the whole conversation as `prompt` (trl's conversational
+    preference format, as the Hugging Face constitutional-AI recipe builds its `train_prefs`). Rows whose
+    revision equals the initial response, or is empty, give no pair. Thinking blocks are stripped."""
+    from cai_lang.train.thinking import strip_thinking
+
+    rows = []
+    for row in sl_rows:
+        if row.get("kind") != "red_team" or not any(r.get("revision") for r in row.get("rounds") or ()):
+            continue
+        chosen, rejected = strip_thinking(row.get("final_response") or ""), strip_thinking(row.get("initial_response") or "")
+        if not chosen or not rejected or chosen == rejected:
+            continue
+        rows.append({"prompt": sl_conversation(row), "chosen": [{"role": "assistant", "content": chosen}],
+                     "rejected": [{"role": "assistant", "content": rejected}],
+                     **{key: row.get(key) for key in _SFT_PROVENANCE}})
+    return rows
 
 
 def preference_file_rows(
@@ -92,18 +138,10 @@ def preference_file_rows(
 
 
 def write_rows(path: Path, rows: Iterable[Mapping[str, Any]]) -> int:
-    """Write JSONL whole through a temporary file, so a reader never sees half a file; return the row count."""
-    path = Path(path)
-    temporary = path.with_name(path.name + ".tmp")
-    count = 0
-    with temporary.open("w", encoding="utf-8") as handle:
-        for row in rows:
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-            count += 1
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
-    return count
+    """Write JSONL whole through `write_atomic`, so a reader (or a full disk) never sees half a file; return the row count."""
+    lines = [json.dumps(row, ensure_ascii=False) + "\n" for row in rows]
+    write_atomic(Path(path), "".join(lines))
+    return len(lines)
 
 
 # ---------------------------------------------------------------- Hub-style preference rows

@@ -37,6 +37,10 @@ SL_READY_MARKER = ".sl-data-ready"
 # The trl-ready files (cai_lang.train.run.formats), rewritten whole after each generation step.
 SFT_EXPORT = "sft.jsonl"
 PREFERENCE_EXPORT = "preferences.jsonl"
+# SL-CAI's own preference pairs: the final revision chosen over the initial response (the HF recipe's train_prefs).
+REVISION_PREFERENCE_EXPORT = "revision_preferences.jsonl"
+# Every training row's fate in one trainer's dataset (kept / truncated / dropped), one file per trainer.
+LEDGER_DIR = "row_ledger"
 # The writer lock a command holds while it works in the folder (`lock.py`).
 LOCK = ".caic.lock"
 
@@ -87,9 +91,17 @@ class RunLayout:
     def sft_export(self) -> Path:
         return self.folder / SFT_EXPORT
 
+    def ledger(self, trainer: str) -> Path:
+        """`row_ledger/<trainer>.jsonl`: the fate of each row the trainer was given."""
+        return self.folder / LEDGER_DIR / f"{trainer}.jsonl"
+
     @property
     def preference_export(self) -> Path:
         return self.folder / PREFERENCE_EXPORT
+
+    @property
+    def revision_preference_export(self) -> Path:
+        return self.folder / REVISION_PREFERENCE_EXPORT
 
     @property
     def report_plots(self) -> Path:

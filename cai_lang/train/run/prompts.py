@@ -126,19 +126,17 @@ def read_jsonl(path: Path, error: "type[Exception] | None" = None) -> list[dict[
 
 
 def read_text(path: Path, error: "type[Exception] | None" = None) -> str:
-    """A data file's text: UTF-8 with or without a BOM; invalid bytes are reported by line and column."""
+    """A data file's text through caic's one input gate (`cai_lang.files`: a regular file within the size
+    limit, UTF-8 with or without a BOM); a refusal names the file and why (invalid bytes by line and column)."""
+    from cai_lang.files import NotUTF8, read_text_gated
+
     error = error or PromptSetError
     try:
-        data = Path(path).read_bytes()
+        return read_text_gated(path)
+    except NotUTF8 as exc:
+        raise error(exc.strerror) from None
     except OSError as exc:
         raise error(describe_os_error(exc, "read", path)) from exc
-    try:
-        # utf-8-sig drops a leading BOM, which spreadsheet exports and Windows editors write.
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-        raise error(f"{path}:{line}:{column}: not valid UTF-8 (byte 0x{data[exc.start]:02x}); save the file as UTF-8") from None
 
 
 def _read_csv(path: Path) -> list[dict[str, Any]]:

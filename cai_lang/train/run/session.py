@@ -15,7 +15,7 @@ re-read the record process 0 wrote. Nothing here imports torch.
 
 from __future__ import annotations
 
-import os
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +23,7 @@ from typing import Any, Callable, Protocol
 
 from cai_lang.train.run.context_labels import label_report
 from cai_lang.train.run.folder import RunError, write_atomic
-from cai_lang.train.run.lock import acquire
+from cai_lang.train.run.lock import acquire, holder_of_launch, join, launch_token, process_rank
 from cai_lang.train.run.model_specs import PipelineError, ServerSettings, check_dialects, check_model
 from cai_lang.train.run.prompts import PromptSelection, select_prompts_with_summary
 from cai_lang.train.run.record import RunRecord
@@ -95,9 +95,14 @@ class Run:
 
     @classmethod
     def open(cls, folder: str | Path) -> "Run":
-        """Open the folder for this command; rank 0 holds its writer lock until the command exits."""
+        """Open the folder for this command; rank 0 holds its writer lock until the command exits.
+
+        Any other rank of a real launch waits (bounded) until rank 0 of its own launch holds it.
+        """
         if process_rank()[0] == 0:
             acquire(folder)
+        else:
+            join(folder)
         return cls(RunRecord.open(folder))
 
     @property
@@ -224,28 +229,22 @@ def open_generation_run(
 # ---------------------------------------------------------------- several processes
 
 
-def process_rank() -> tuple[int, int]:
-    return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
-
-
-def _launch_token() -> str:
-    # Every process of one `accelerate launch` shares its launcher as parent
-    # and the rendezvous address; a marker from an earlier launch differs.
-    return ":".join([os.environ.get("MASTER_ADDR", ""), os.environ.get("MASTER_PORT", ""), os.environ.get("TORCHELASTIC_RUN_ID", ""), str(os.getppid())])
-
-
 def clear_marker(run: Run) -> None:
     run.layout.sl_ready_marker.unlink(missing_ok=True)
 
 
 def write_marker(run: Run) -> None:
-    write_atomic(run.layout.sl_ready_marker, _launch_token())
+    write_atomic(run.layout.sl_ready_marker, launch_token())
 
 
 def wait_for_marker(run: Run, poll: float = 0.2) -> None:
-    """Wait for process 0 of this launch, then take the record it wrote."""
+    """Wait for process 0 of this launch to write the SL data, then take the record it wrote.
+
+    Says what it waits for, and gives up as soon as rank 0 of this launch no longer holds the folder.
+    """
     marker = run.layout.sl_ready_marker
-    token = _launch_token()
+    token = launch_token()
+    sys.stderr.write(f"rank {process_rank()[0]}: waiting for rank 0 to write the SL data in {run.folder}\n")
     while True:
         try:
             if marker.read_text(encoding="utf-8") == token:
@@ -253,4 +252,6 @@ def wait_for_marker(run: Run, poll: float = 0.2) -> None:
                 return
         except OSError:
             pass
+        if not holder_of_launch(run.folder):
+            raise PipelineError(f"rank {process_rank()[0]}: rank 0 of this launch no longer holds {run.folder}; it stopped before writing the SL data")
         time.sleep(poll)

@@ -34,7 +34,7 @@ from typing import Any, Callable, Sequence
 
 from cai_lang import api
 from cai_lang.codegen.bundle import Bundle
-from cai_lang.engine.base import GenerationBackend, Prompt, SamplingParams
+from cai_lang.engine.base import GenerationBackend, Prompt, SamplingParams, per_request
 from cai_lang.train.decoding import DIALECTS, TEXT_STOPS, call_seed, check_long_prompts, fit_prompts, response_prompt
 from cai_lang.train.run.context_labels import clean_labels
 from cai_lang.train.run.folder import RowWriter
@@ -91,6 +91,7 @@ class SLGenerationConfig:
     long_prompts: str = field(default="skip", metadata={"help": "A prompt longer than the model's context: `skip` it or `truncate` it from the left."})
     infer_context: bool = field(default=False, metadata={"help": "The critic infers missing or unknown context labels from the schema."})
     critic_dialect: str | None = field(default=None, metadata={"help": "Dialect of the critique prompts; None: `dialect`."})
+    early_stop: bool = field(default=True, metadata={"help": "Append the bundle's early-stop sentence to critique requests and stop a prompt's rounds on its reply; False: the paper's prompts, every round run."})
 
     @property
     def critique_dialect(self) -> str:
@@ -149,6 +150,8 @@ class _InFlight:
     rounds: list[dict[str, Any]] = field(default_factory=list)
     stopped_early: bool = False
     no_principle: bool = False
+    # The seed each request for this prompt carried (`response`, `critique-N`, `revision-N`), for the row.
+    seeds: dict = field(default_factory=dict)
     # Texts of this prompt a reasoning model wrapped in <think>...</think>, kept without it.
     thinking: ThinkingStats = field(default_factory=ThinkingStats)
 
@@ -167,6 +170,15 @@ class SLStats:
     stopped_early: int = 0
     no_principle: int = 0
     chunks_run: int = 0
+
+
+def seeded(config: SLGenerationConfig, seed: int, work: Sequence[_InFlight], step: str) -> SamplingParams:
+    """The call's sampling settings with one seed per request, derived from the call's seed and the row's id
+    (so a server samples each prompt independently), each recorded on its row under `step`."""
+    params = per_request(config.sampling(seed), len(work), [w.record.id for w in work])
+    for w, request in zip(work, params.request_seeds or ()):
+        w.seeds[step] = request
+    return params
 
 
 def generate_chunk(
@@ -225,7 +237,7 @@ def _run_chunk(records, keys, *, policy, critic, bundle, config, chunk_index, sa
     with chunk_work.call(len(work)):
         answers = policy.generate_rows(
             [response_prompt(w.record.turns, config.dialect) for w in work],
-            config.sampling(call_seed(config.seed, chunk_index, 0, "response")),
+            seeded(config, call_seed(config.seed, chunk_index, 0, "response"), work, "response"),
             rows=[key[id(w)] for w in work],
         )
     for w, answer in zip(work, answers):
@@ -250,7 +262,7 @@ def _run_chunk(records, keys, *, policy, critic, bundle, config, chunk_index, sa
         with chunk_work.call(len(active)):
             critiques = critic.generate_rows(
                 [critique_prompt(bundle, items[w.record.id].id, w.conversation, config.critique_dialect) for w in active],
-                config.sampling(call_seed(config.seed, chunk_index, round_index, "critique")),
+                seeded(config, call_seed(config.seed, chunk_index, round_index, "critique"), active, f"critique-{round_index + 1}"),
                 rows=[key[id(w)] for w in active],
             )
         revising = []
@@ -272,7 +284,8 @@ def _run_chunk(records, keys, *, policy, critic, bundle, config, chunk_index, sa
                         revision_prompt(bundle, entry["principle"], w.conversation, entry["critique"], config.dialect)
                         for w, entry in revising
                     ],
-                    config.sampling(call_seed(config.seed, chunk_index, round_index, "revision")),
+                    seeded(config, call_seed(config.seed, chunk_index, round_index, "revision"), [w for w, _ in revising],
+                           f"revision-{round_index + 1}"),
                     rows=[key[id(w)] for w, _ in revising],
                 )
             for (w, entry), revision in zip(revising, revisions):
@@ -303,6 +316,7 @@ def row_of(w: _InFlight, *, bundle: Bundle, config: SLGenerationConfig, model: s
         "stopped_early": w.stopped_early,
         "no_principle": w.no_principle,
         "seed": config.seed,
+        "request_seeds": w.seeds,
         "content_hash": bundle.content_hash,
         "constitution": bundle.constitution.name,
         "deployment": bundle.deployment.name,
@@ -341,6 +355,9 @@ def generate_sl(
     the rows record (default: the backends' own ids).
     """
     stats = SLStats()
+    if not config.early_stop:
+        # The paper's critique requests carry no "reply ... if nothing to fix" sentence, and every round runs.
+        bundle = bundle.model_copy(update={"early_stop": None})
     records, stats.oversize, stats.lengths_checked = fit_prompts(
         records, policy, bundle, config.dialect, config.long_prompts, phase="revision", generated=3 * config.max_new_tokens
     )

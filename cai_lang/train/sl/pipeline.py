@@ -21,7 +21,7 @@ from typing import Any
 
 from cai_lang.train.run.fit import report_long_prompts
 from cai_lang.train.run.folder import RowWriter, check_hashes, read_rows
-from cai_lang.train.run.formats import sft_rows, write_rows
+from cai_lang.train.run.formats import revision_preference_rows, sft_rows, write_rows
 from cai_lang.train.run.layout import SL_DATA, SL_MODEL
 from cai_lang.train.run.model_specs import check_model, model_identity, open_backend
 from cai_lang.train.run.session import (
@@ -111,15 +111,26 @@ def generate_sl_data(run: Run, options: GenerationStep, reporter: Reporter | Non
         reporter.stop()
         total = len(writer)
     record.add_output("sl_data", data_path, "sl_data", rows=total, complete=True, format="jsonl, one row per prompt; `messages` in trl's conversational format")
-    export, dropped = sft_rows(read_rows(data_path))
-    record.add_output("sft", run.layout.sft_export, "sft_export", rows=write_rows(run.layout.sft_export, export), left_out=dropped,
-                      format="jsonl for trl's SFTTrainer as written: conversational `messages`, provenance columns beside them")
+    sl_rows = read_rows(data_path)
+    write_sft_export(run, sl_rows)
+    record.add_output("revision_preferences", run.layout.revision_preference_export, "preference_export",
+                      rows=write_rows(run.layout.revision_preference_export, revision_preference_rows(sl_rows)),
+                      format="jsonl for trl's DPOTrainer as written: the final revision chosen over the initial response, "
+                      "the whole conversation as prompt")
     long_prompts = report_long_prompts(stats, options.generation.long_prompts, reporter)
     record.add_step("sl-generate", rows=total, written=stats.written if stats else 0, resumed=options.resume, long_prompts=long_prompts)
     if finish:
         record.finish_command()
     run.save()
     return SLDataResult(data_path, total, stats.written if stats else 0, run.bundle_path, bundle.content_hash, stats)
+
+
+def write_sft_export(run: Run, rows: list[dict[str, Any]], targets: str = "final", keep_unchanged: bool = False) -> None:
+    """`DIR/sft.jsonl`: the rows the fine-tuning trains on (`--sft-targets` and `--sft-unchanged` decide which), recorded in run.json."""
+    export, dropped = sft_rows(rows, targets, keep_unchanged=keep_unchanged)
+    run.record.add_output("sft", run.layout.sft_export, "sft_export", rows=write_rows(run.layout.sft_export, export), left_out=dropped,
+                          targets=targets, format="jsonl for trl's SFTTrainer as written: conversational prompt (the whole "
+                          "conversation) / completion (the revision), provenance columns beside them")
 
 
 def _open_backends(options: GenerationStep):
@@ -186,8 +197,12 @@ def train_sl(run: Run, sl: GenerationStep, sft_settings, reporter: Reporter | No
             run.save()
         return SLPhaseResult(model_dir, data, skipped=True)
     if rank == 0:
+        write_sft_export(run, rows, sft_settings.targets, sft_settings.keep_unchanged)
         reporter.phase(f"fine-tuning {sl.model} on {len(rows)} rows" + (f" in {world} processes" if world > 1 else ""))
-    result = train_sft(rows, model=sl.model, output_dir=model_dir, settings=sft_settings, resume=sl.resume)
+    from cai_lang.train.ledger import ledger_counts, publish
+
+    result = train_sft(rows, model=sl.model, output_dir=model_dir, settings=sft_settings,
+                       on_ledger=lambda ledger: publish(ledger, run, "sft", reporter), resume=sl.resume)
     if not result.is_main_process:
         return SLPhaseResult(model_dir)
     constitution = record.get("constitution") or {}
@@ -196,7 +211,8 @@ def train_sl(run: Run, sl: GenerationStep, sft_settings, reporter: Reporter | No
         kind="sft_model",
         base_model=sl.model,
         method="SFT",
-        data={**data_summary(rows), "rows trained on": result.rows, "rows left out": result.dropped, "dataset": SL_DATA},
+        data={**data_summary(rows), "rows trained on": result.rows, "rows left out": result.dropped,
+              "rows truncated": result.ledger.count("truncated"), "dataset": SL_DATA},
         training={**asdict(sft_settings), "steps": result.steps, "final_loss": result.final_loss, "data_format": result.data_format, "processes": result.processes,
                   "hardware": result.hardware, "weights": result.weights},
     )
@@ -208,7 +224,7 @@ def train_sl(run: Run, sl: GenerationStep, sft_settings, reporter: Reporter | No
                       content_hash=content_hash, training_log=f"{SL_MODEL}/{TRAIN_LOG}")
     record.add_output("sl_training_log", model_dir / TRAIN_LOG, "training_log", model="sl_model")
     record.mark_completed("sl-sft", settings, ["sl_model"])
-    record.add_step("sl-sft", steps=result.steps, rows=result.rows)
+    record.add_step("sl-sft", steps=result.steps, **ledger_counts(result.ledger))
     if finish:
         record.finish_command()
     run.save()

@@ -50,6 +50,11 @@ class Semantics:
         for rule in deployment.rules:
             if rule.action is not None and rule.node.verdict is not None:
                 self.rules_on.setdefault(rule.action, []).append(rule)
+        # Conflicts by their unordered pair, in declaration order: a scan per
+        # question made `caic diff` and `caic test` quadratic in conflicts.
+        self._conflicts: dict[frozenset, list[ConflictDef]] = {}
+        for conflict in deployment.conflicts:
+            self._conflicts.setdefault(frozenset((conflict.left, conflict.right)), []).append(conflict)
         self._formulas: dict[tuple, object] = {}
 
     # ------------------------------------------------------------ formulas
@@ -87,7 +92,7 @@ class Semantics:
         return result
 
     def conflicts_between(self, x: str, y: str) -> list[ConflictDef]:
-        return [c for c in self.deployment.conflicts if {c.left, c.right} == {x, y}]
+        return list(self._conflicts.get(frozenset((x, y)), ()))
 
     def clause_formula(self, conflict: ConflictDef, index: int) -> z3.BoolRef:
         clause = conflict.clauses[index]
