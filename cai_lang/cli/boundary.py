@@ -35,10 +35,12 @@ def exit_for(exc: CaicError, nothing: str = "nothing compiled") -> typer.Exit:
 
 def guarded(step: Callable[[], T], *, on_error: Callable[[], None] = lambda: None, nothing: str = "nothing generated") -> T:
     """Run `step`; on an expected failure call `on_error` (stop a progress bar) and exit as described above."""
+    from cai_lang.engine.determinism import apply_from_env
     from cai_lang.engine.quiet import quiet_libraries
 
     quiet_libraries()
     try:
+        apply_from_env()
         return step()
     except CaicError as exc:
         on_error()

@@ -18,12 +18,6 @@ set -euo pipefail
 OUT=${1:?usage: bash examples/demo/run.sh OUT_DIR}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
-if [ -z "${PYTHON:-}" ]; then
-    if [ -x "$REPO/.venv/bin/python" ]; then PYTHON="$REPO/.venv/bin/python"; else PYTHON=python3; fi
-fi
-CAIC=("$PYTHON" -m cai_lang)
-export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
-
 SIZE=${DEMO_SIZE:-10m}                        # 10m (the demo) or tiny (tests)
 DIALOGUES=${DEMO_DIALOGUES:-6000}             # synthetic training dialogues
 PRETRAIN_STEPS=${DEMO_PRETRAIN_STEPS:-200}    # pre-training steps, batch 16
@@ -45,20 +39,8 @@ SEED=${DEMO_SEED:-0}
 mkdir -p "$OUT"
 : > "$OUT/timings.tsv"
 cd "$REPO"
-
-step() {  # step NAME COMMAND...: run it, log its output, record its wall time
-    local name=$1; shift
-    local started=$SECONDS
-    echo "== $name: $*" >&2
-    "$@" >> "$OUT/$name.log" 2>&1 || { echo "demo step $name failed; see $OUT/$name.log" >&2; tail -20 "$OUT/$name.log" >&2; exit 1; }
-    local took=$((SECONDS - started))
-    printf '%s\t%s\n' "$name" "$took" >> "$OUT/timings.tsv"
-    echo "   $name took ${took} s" >&2
-}
-
-policy_of() {  # the policy folder a caic train run recorded in its run.json
-    "$PYTHON" -c 'import json, sys, pathlib; run = pathlib.Path(sys.argv[1]); print(run / json.loads((run / "run.json").read_text())["outputs"]["rl_policy"]["path"])' "$1"
-}
+# shellcheck source=../common/steps.sh
+source "$REPO/examples/common/steps.sh"   # PYTHON, CAIC, step, policy_of
 
 DATA="$OUT/data"
 BASE="$OUT/base_model"
@@ -68,7 +50,7 @@ TRAIN=(--prompts "$DATA/prompts.jsonl" --helpful none --max-new-tokens 64 --max-
        --pm-max-steps "$PM_STEPS" --seed "$SEED" --logging-steps 5)
 
 step pretrain "$PYTHON" "$HERE/pretrain.py" "$OUT" --size "$SIZE" --steps "$PRETRAIN_STEPS" --dialogues "$DIALOGUES" \
-    --learning-rate "$PRETRAIN_LR" --seed "$SEED"
+    --learning-rate "$PRETRAIN_LR" --seed "$SEED" --threads "$CAIC_THREADS"
 step eval_before "${CAIC[@]}" eval "$HERE/pii.const" --model "$BASE" "${EVAL[@]}" -o "$OUT/eval_before"
 
 step train_dpo "${CAIC[@]}" train "$HERE/pii.const" --model "$BASE" --phase rl --method dpo "${TRAIN[@]}" \

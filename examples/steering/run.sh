@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# The caic steering demo: principles, not regexes, steer a model.
+#
+#   bash examples/steering/run.sh OUT_DIR
+#
+# 1. writes the synthetic Hearthside corpus (replies that admit doubt or not,
+#    send the customer to a professional or not, and comparison examples
+#    about those two traits) and pre-trains a tiny model on it from scratch:
+#    one base model, also the feedback model (one already in OUT_DIR is kept);
+# 2. for each seed, evaluates the base model (caic eval);
+# 3. for each deployment of steering.const (humble, hands_on, control) and
+#    each seed: caic train --phase rl --method dpo --mode sample from the same
+#    base, then caic eval of the result;
+# 4. prints one JSON line per deployment: each trait's rate before and after
+#    (counted by surface form, not by a model), mean and spread over seeds.
+#
+# Everything is offline and on the CPU. The STEER_* variables shrink the run
+# (the tests use them); the defaults are the full demo.
+set -euo pipefail
+
+OUT=${1:?usage: bash examples/steering/run.sh OUT_DIR}
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+SIZE=${STEER_SIZE:-tiny}                       # tiny (0.25 M parameters) or 10m (README: why tiny)
+DIALOGUES=${STEER_DIALOGUES:-2000}             # synthetic dialogues
+COMPARISONS=${STEER_COMPARISONS:-3000}         # synthetic comparison examples
+PRETRAIN_STEPS=${STEER_PRETRAIN_STEPS:-300}    # pre-training steps, batch 16
+PRETRAIN_LR=${STEER_PRETRAIN_LR:-5e-3}
+RL_PROMPTS=${STEER_RL_PROMPTS:-192}            # prompts sampled into labelled pairs
+DPO_STEPS=${STEER_DPO_STEPS:-30}
+DPO_LR=${STEER_DPO_LR:-5e-4}
+DPO_BETA=${STEER_DPO_BETA:-0.5}
+EVAL_SAMPLES=${STEER_EVAL_SAMPLES:-2}          # responses per held-out prompt
+EVAL_PROMPTS=${STEER_EVAL_PROMPTS:-}           # cap on held-out prompts (empty: all 120)
+SEEDS=${STEER_SEEDS:-"0 1 2"}                  # RL and evaluation seeds; the base model is always seed 0
+DEPLOYMENTS=${STEER_DEPLOYMENTS:-"humble hands_on control"}
+
+mkdir -p "$OUT"
+: > "$OUT/timings.tsv"
+cd "$REPO"
+# shellcheck source=../common/steps.sh
+source "$REPO/examples/common/steps.sh"   # PYTHON, CAIC, step, policy_of
+CONST="$HERE/steering.const"
+DATA="$OUT/data"
+BASE="$OUT/base_model"
+
+eval_args() {  # eval_args SEED: the evaluation's options
+    local args=(--prompts "$DATA/prompts.jsonl" --benign "$DATA/benign.jsonl" --samples "$EVAL_SAMPLES" --seed "$1" --no-critiques)
+    if [ -n "$EVAL_PROMPTS" ]; then args+=(--max-prompts "$EVAL_PROMPTS"); fi
+    printf '%s\n' "${args[@]}"
+}
+
+if [ -f "$BASE/training_log.json" ]; then
+    echo "== pretrain: $BASE is there already (delete it to pre-train again)" >&2
+else
+    step pretrain "$PYTHON" "$HERE/world.py" "$OUT" --size "$SIZE" --steps "$PRETRAIN_STEPS" --dialogues "$DIALOGUES" \
+        --comparisons "$COMPARISONS" --learning-rate "$PRETRAIN_LR" --seed 0 --threads "$CAIC_THREADS"
+fi
+for seed in $SEEDS; do
+    mapfile -t EVAL < <(eval_args "$seed")
+    step "eval_base_s$seed" "${CAIC[@]}" eval "$CONST" --model "$BASE" "${EVAL[@]}" -o "$OUT/eval_base_s$seed"
+done
+for dep in $DEPLOYMENTS; do
+    for seed in $SEEDS; do
+        mapfile -t EVAL < <(eval_args "$seed")
+        run="$OUT/${dep}_s$seed"
+        # A feedback model that cannot tell a pair apart leaves only near-ties, and caic train stops with
+        # "nothing for DPO to learn": then the policy is the base model, unchanged, and the summary says so.
+        NO_PAIRS="every preference pair is a near-tie"
+        step_or "$NO_PAIRS" "train_${dep}_s$seed" "${CAIC[@]}" train "$CONST" --deployment "$dep" --model "$BASE" --phase rl --method dpo --mode sample \
+            --prompts "$DATA/prompts.jsonl" --helpful none --max-prompts "$RL_PROMPTS" --max-new-tokens 48 --max-length 256 \
+            --rl-max-steps "$DPO_STEPS" --rl-learning-rate "$DPO_LR" --beta "$DPO_BETA" \
+            --seed "$seed" --logging-steps 5 -o "$run"
+        if grep -q "$NO_PAIRS" "$OUT/train_${dep}_s$seed.log"; then policy="$BASE"; else policy=$(policy_of "$run"); fi
+        step "eval_${dep}_s$seed" "${CAIC[@]}" eval "$CONST" --deployment "$dep" --model "$policy" "${EVAL[@]}" -o "$OUT/eval_${dep}_s$seed"
+    done
+done
+echo "reports: $OUT/*/report.html" >&2
+"$PYTHON" "$HERE/summary.py" "$OUT" --seeds $SEEDS --deployments $DEPLOYMENTS
