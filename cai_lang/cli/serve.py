@@ -92,6 +92,7 @@ def export_data(
     output: Path = typer.Option(..., "--output", "-o", help="Folder to write the files and manifest.json into."),
 ) -> None:
     """Export a run's SL rows, labelled preferences and RL prompts for verl or OpenRLHF, with the bundle hash."""
+    from cai_lang.errors import describe_os_error
     from cai_lang.judge.export import ExportError, export_run
 
     try:
@@ -99,6 +100,6 @@ def export_data(
     except ExportError as err:
         raise _fail(str(err))
     except OSError as err:
-        raise _fail(f"cannot write {getattr(err, 'filename', None) or output}: {err.strerror or err}")
+        raise _fail(describe_os_error(err, "write", fallback=output))
     for name, entry in manifest["files"].items():
         typer.echo(f"{output / entry['path']}: {entry['rows']} {name} rows")
