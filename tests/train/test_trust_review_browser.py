@@ -52,9 +52,16 @@ def _shot(driver, name: str) -> None:
 
 
 def _wait(condition, what: str, timeout: float = 30.0):
+    """Poll `condition` until it holds; an element the page replaced while it was read (the page
+    swaps in the next pair) only means "not yet", so the poll goes on. A hang guard, not a speed check."""
+    from selenium.common.exceptions import StaleElementReferenceException
+
     end = time.monotonic() + timeout
     while time.monotonic() < end:
-        found = condition()
+        try:
+            found = condition()
+        except StaleElementReferenceException:
+            found = None
         if found:
             return found
         time.sleep(0.1)
