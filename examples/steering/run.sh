@@ -28,6 +28,7 @@ DIALOGUES=${STEER_DIALOGUES:-2000}             # synthetic dialogues
 COMPARISONS=${STEER_COMPARISONS:-3000}         # synthetic comparison examples
 PRETRAIN_STEPS=${STEER_PRETRAIN_STEPS:-3000}   # pre-training steps, batch 16 (300 left the judge at chance)
 PRETRAIN_LR=${STEER_PRETRAIN_LR:-5e-3}
+PRETRAIN_THREADS=${STEER_PRETRAIN_THREADS:-1}  # the 0.26 M model gains nothing from 2 threads; on shared cores it lost 5x
 COMPARISON_LOSS=${STEER_COMPARISON_LOSS:-answer}  # answer: comparison rows trained on their answer only; all: every token
 JUDGE_PAIRS=${STEER_JUDGE_PAIRS:-64}           # held-out pairs per principle for the feedback model's gate
 RL_PROMPTS=${STEER_RL_PROMPTS:-192}            # prompts sampled into labelled pairs
@@ -58,7 +59,7 @@ if [ -f "$BASE/training_log.json" ]; then
     echo "== pretrain: $BASE is there already (delete it to pre-train again)" >&2
 else
     step pretrain "$PYTHON" "$HERE/world.py" "$OUT" --size "$SIZE" --steps "$PRETRAIN_STEPS" --dialogues "$DIALOGUES" \
-        --comparisons "$COMPARISONS" --learning-rate "$PRETRAIN_LR" --comparison-loss "$COMPARISON_LOSS" --seed 0 --threads "$CAIC_THREADS"
+        --comparisons "$COMPARISONS" --learning-rate "$PRETRAIN_LR" --comparison-loss "$COMPARISON_LOSS" --seed 0 --threads "$PRETRAIN_THREADS"
 fi
 # The gate: how often the feedback model answers the constitution's own questions rightly on held-out pairs
 # (chance 0.5). Printed before any RL, since a judge at chance can steer nothing.
