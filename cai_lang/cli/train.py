@@ -164,7 +164,7 @@ def _say_trained(result) -> None:
         typer.echo(f"{rl.data.labels_path}: {rl.data.labels} labelled pairs")
         if rl.preference is not None:
             accuracy = "n/a" if rl.preference.heldout_accuracy is None else f"{rl.preference.heldout_accuracy:.2f}"
-            typer.echo(f"{rl.preference.output_dir}: preference model, {rl.preference.steps} steps, held-out pairwise accuracy {accuracy}")
+            typer.echo(f"{rl.preference.output_dir}: preference model, {rl.preference.steps} steps, held-out pairwise accuracy {accuracy} on {rl.preference.heldout_rows} pairs")
         if rl.policy is not None:
             typer.echo(f"{rl.policy.output_dir}: policy, {rl.policy.method.upper()} {rl.policy.steps} steps")
     if result.report:
