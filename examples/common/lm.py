@@ -47,6 +47,7 @@ def pretrain(
     threads: int | None = None,
     log_every: int = 25,
     card: Callable[[dict], str] | None = None,
+    answer_only: frozenset[str] = frozenset(),
 ) -> dict:
     """Build a tiny model with a tokenizer trained on the corpus and train it on whole dialogues.
 
@@ -55,6 +56,12 @@ def pretrain(
     this is pre-training, not the constitution's fine-tuning, and the loop
     costs nothing to set up. Writes `training_log.json` beside the model, and
     `card(summary)` as its README when given.
+
+    Rows whose `kind` is in `answer_only` (the steering demo's comparison
+    examples) are trained on their last reply only, the answer, and then every
+    row weighs the same in a batch (the mean of per-row mean losses), so that
+    one answer letter is not drowned by the many tokens of the dialogues.
+    With `answer_only` empty the loss is the plain mean over all tokens.
     """
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -69,6 +76,7 @@ def pretrain(
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
     model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32)
     encoded = [tokenizer.apply_chat_template(row["messages"], tokenize=True, return_dict=True)["input_ids"] for row in rows]
+    starts = [_answer_start(tokenizer, row["messages"], ids) if row.get("kind") in answer_only else 0 for row, ids in zip(rows, encoded)]
     pad = tokenizer.pad_token_id
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=0.01, betas=(0.9, 0.98))
@@ -86,7 +94,8 @@ def pretrain(
     for step in range(steps):
         if cursor + batch_size > len(order):
             order, cursor = torch.randperm(len(encoded), generator=generator).tolist(), 0
-        batch = [encoded[i] for i in order[cursor : cursor + batch_size]]
+        picked = order[cursor : cursor + batch_size]
+        batch = [encoded[i] for i in picked]
         cursor += batch_size
         width = max(len(ids) for ids in batch)
         input_ids = torch.full((len(batch), width), pad, dtype=torch.long)
@@ -94,9 +103,16 @@ def pretrain(
         mask = torch.zeros((len(batch), width), dtype=torch.long)
         for r, ids in enumerate(batch):
             input_ids[r, : len(ids)] = torch.tensor(ids)
-            labels[r, : len(ids)] = torch.tensor(ids)
+            labels[r, starts[picked[r]] : len(ids)] = torch.tensor(ids[starts[picked[r]] :])
             mask[r, : len(ids)] = 1
-        loss = model(input_ids=input_ids, attention_mask=mask, labels=labels).loss
+        if answer_only:
+            logits = model(input_ids=input_ids, attention_mask=mask).logits[:, :-1]
+            targets = labels[:, 1:]
+            token_loss = torch.nn.functional.cross_entropy(logits.transpose(1, 2), targets, ignore_index=-100, reduction="none")
+            counted = (targets != -100).sum(dim=1).clamp(min=1)
+            loss = (token_loss.sum(dim=1) / counted).mean()
+        else:
+            loss = model(input_ids=input_ids, attention_mask=mask, labels=labels).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
@@ -116,3 +132,11 @@ def pretrain(
     if card is not None:
         (model_dir / "README.md").write_text(card(summary), encoding="utf-8")
     return summary
+
+
+def _answer_start(tokenizer, messages: list[dict], ids: list[int]) -> int:
+    """Where the last reply's tokens start in `ids`: after the chat prompt that asks for it."""
+    prompt = tokenizer.apply_chat_template(messages[:-1], tokenize=True, add_generation_prompt=True, return_dict=True)["input_ids"]
+    if list(ids[: len(prompt)]) != list(prompt):
+        raise ValueError("the chat template does not render the prompt as a prefix of the whole row")
+    return len(prompt)

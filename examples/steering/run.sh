@@ -7,6 +7,8 @@
 #    send the customer to a professional or not, and comparison examples
 #    about those two traits) and pre-trains a tiny model on it from scratch:
 #    one base model, also the feedback model (one already in OUT_DIR is kept);
+#    then measures it as a judge (judge_check.py: accuracy on the constitution's
+#    own questions over held-out pairs) and prints that JSON line first;
 # 2. for each seed, evaluates the base model (caic eval);
 # 3. for each deployment of steering.const (humble, hands_on, control) and
 #    each seed: caic train --phase rl --method dpo --mode sample from the same
@@ -24,8 +26,11 @@ REPO=$(cd "$HERE/../.." && pwd)
 SIZE=${STEER_SIZE:-tiny}                       # tiny (0.25 M parameters) or 10m (README: why tiny)
 DIALOGUES=${STEER_DIALOGUES:-2000}             # synthetic dialogues
 COMPARISONS=${STEER_COMPARISONS:-3000}         # synthetic comparison examples
-PRETRAIN_STEPS=${STEER_PRETRAIN_STEPS:-300}    # pre-training steps, batch 16
+PRETRAIN_STEPS=${STEER_PRETRAIN_STEPS:-3000}   # pre-training steps, batch 16 (300 left the judge at chance)
 PRETRAIN_LR=${STEER_PRETRAIN_LR:-5e-3}
+PRETRAIN_THREADS=${STEER_PRETRAIN_THREADS:-1}  # the 0.26 M model gains nothing from 2 threads; on shared cores it lost 5x
+COMPARISON_LOSS=${STEER_COMPARISON_LOSS:-answer}  # answer: comparison rows trained on their answer only; all: every token
+JUDGE_PAIRS=${STEER_JUDGE_PAIRS:-64}           # held-out pairs per principle for the feedback model's gate
 RL_PROMPTS=${STEER_RL_PROMPTS:-192}            # prompts sampled into labelled pairs
 DPO_STEPS=${STEER_DPO_STEPS:-30}
 DPO_LR=${STEER_DPO_LR:-5e-4}
@@ -54,8 +59,13 @@ if [ -f "$BASE/training_log.json" ]; then
     echo "== pretrain: $BASE is there already (delete it to pre-train again)" >&2
 else
     step pretrain "$PYTHON" "$HERE/world.py" "$OUT" --size "$SIZE" --steps "$PRETRAIN_STEPS" --dialogues "$DIALOGUES" \
-        --comparisons "$COMPARISONS" --learning-rate "$PRETRAIN_LR" --seed 0 --threads "$CAIC_THREADS"
+        --comparisons "$COMPARISONS" --learning-rate "$PRETRAIN_LR" --comparison-loss "$COMPARISON_LOSS" --seed 0 --threads "$PRETRAIN_THREADS"
 fi
+# The gate: how often the feedback model answers the constitution's own questions rightly on held-out pairs
+# (chance 0.5). Printed before any RL, since a judge at chance can steer nothing.
+step judge "$PYTHON" "$HERE/judge_check.py" "$BASE" --data "$DATA" --pairs "$JUDGE_PAIRS" --seed 0
+grep "^{\"judge\"" "$OUT/judge.log" > "$OUT/judge.json"
+cat "$OUT/judge.json"
 for seed in $SEEDS; do
     mapfile -t EVAL < <(eval_args "$seed")
     step "eval_base_s$seed" "${CAIC[@]}" eval "$CONST" --model "$BASE" "${EVAL[@]}" -o "$OUT/eval_base_s$seed"

@@ -2,8 +2,9 @@
 one seed, fewer prompts. It must run through and print one well-formed JSON line per deployment; run
 twice with the same seed it must print the same JSON, byte for byte. The steering effect itself (each
 deployment moves its favoured trait its way, the control moves neither as far) is asserted too, and
-marked as the known failure it is: the stand-in feedback model does not learn to compare at this size
-(examples/steering/README.md), so its labels are all near-ties and nothing is trained."""
+marked as the known failure it is: the stand-in feedback model now answers the constitution's questions
+above chance and DPO runs, but `humble` barely moves hedging and the control's unrelated questions move
+referrals too (examples/steering/README.md)."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ REDUCED = {
     "STEER_SIZE": "tiny",
     "STEER_DIALOGUES": "2000",
     "STEER_COMPARISONS": "3000",
-    "STEER_PRETRAIN_STEPS": "300",
+    "STEER_PRETRAIN_STEPS": "3000",
     "STEER_PRETRAIN_LR": "5e-3",
     "STEER_RL_PROMPTS": "96",
     "STEER_DPO_STEPS": "30",
@@ -77,7 +78,7 @@ def test_the_reduced_demo_runs_through_and_reports_every_deployment(reduced):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="the tiny stand-in feedback model answers comparisons at chance (README), so nothing is steered")
+@pytest.mark.xfail(strict=True, reason="the stand-in judge reads unknown questions as being about referrals, so the control moves too and humble barely moves hedging (README)")
 def test_each_deployment_moves_its_favoured_trait_and_the_control_does_not(reduced):
     rows = {row["deployment"]: row for row in reduced if "deployment" in row}
     assert set(rows) == {"humble", "hands_on", "control"}
