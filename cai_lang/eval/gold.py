@@ -54,33 +54,33 @@ def _hhh_row(record: Mapping[str, Any], where: str) -> tuple[list[dict], str, st
 def load_comparisons(path: str | Path) -> list[GoldRow]:
     """The rows of a comparison file; a row that cannot be read raises ValueError naming the file and row."""
     from cai_lang.train.run.formats import normalise_preference
+    from cai_lang.train.run.prompts import read_text
 
     rows: list[GoldRow] = []
     seen: set[str] = set()
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            where = f"{path}, row {number}"
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{where}: not JSON ({exc.msg})") from exc
-            if not isinstance(record, dict):
-                raise ValueError(f"{where}: a row must be a JSON object")
-            if "target_scores" in record:
-                conversation, chosen, rejected = _hhh_row(record, where)
-            else:
-                missing = [key for key in ("chosen", "rejected") if key not in record]
-                if missing:
-                    raise ValueError(f"{where}: a comparison needs {', '.join(missing)} (or `input` and `target_scores`)")
-                conversation, chosen_turns, rejected_turns = normalise_preference(record, where)
-                chosen, rejected = _reply_text(chosen_turns), _reply_text(rejected_turns)
-            row_id = str(record.get("id", f"row-{number}"))
-            if row_id in seen:
-                raise ValueError(f"{where}: id {row_id!r} appears twice")
-            seen.add(row_id)
-            rows.append(GoldRow(row_id, tuple(dict(t) for t in conversation), chosen, rejected, dict(record.get("context") or {})))
+    for number, line in enumerate(read_text(Path(path), ValueError).splitlines(), 1):
+        if not line.strip():
+            continue
+        where = f"{path}, row {number}"
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{where}: not JSON ({exc.msg})") from exc
+        if not isinstance(record, dict):
+            raise ValueError(f"{where}: a row must be a JSON object")
+        if "target_scores" in record:
+            conversation, chosen, rejected = _hhh_row(record, where)
+        else:
+            missing = [key for key in ("chosen", "rejected") if key not in record]
+            if missing:
+                raise ValueError(f"{where}: a comparison needs {', '.join(missing)} (or `input` and `target_scores`)")
+            conversation, chosen_turns, rejected_turns = normalise_preference(record, where)
+            chosen, rejected = _reply_text(chosen_turns), _reply_text(rejected_turns)
+        row_id = str(record.get("id", f"row-{number}"))
+        if row_id in seen:
+            raise ValueError(f"{where}: id {row_id!r} appears twice")
+        seen.add(row_id)
+        rows.append(GoldRow(row_id, tuple(dict(t) for t in conversation), chosen, rejected, dict(record.get("context") or {})))
     if not rows:
         raise ValueError(f"{path}: no comparisons in the file")
     return rows

@@ -90,10 +90,10 @@ class Ledger:
 
     def write(self, path: Path) -> Path:
         """Every row's fate, one JSON object a line."""
+        from cai_lang.files import write_atomic
+
         path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("w", encoding="utf-8") as handle:
-            for row in self.rows:
-                handle.write(json.dumps({"trainer": self.trainer, **asdict(row)}, ensure_ascii=False) + "\n")
+        write_atomic(path, "".join(json.dumps({"trainer": self.trainer, **asdict(row)}, ensure_ascii=False) + "\n" for row in self.rows))
         return path
 
 
