@@ -48,6 +48,8 @@ def pretrain(
     log_every: int = 25,
     card: Callable[[dict], str] | None = None,
     answer_only: frozenset[str] = frozenset(),
+    warmup_rows: Callable[[dict], bool] | None = None,
+    warmup_steps: int = 0,
 ) -> dict:
     """Build a tiny model with a tokenizer trained on the corpus and train it on whole dialogues.
 
@@ -58,10 +60,13 @@ def pretrain(
     `card(summary)` as its README when given.
 
     Rows whose `kind` is in `answer_only` (the steering demo's comparison
-    examples) are trained on their last reply only, the answer, and then every
-    row weighs the same in a batch (the mean of per-row mean losses), so that
-    one answer letter is not drowned by the many tokens of the dialogues.
+    examples) are trained on their last reply only, the answer: such a row's
+    loss is the sum over its answer tokens, any other row's the mean over its
+    tokens, and the batch loss is the mean over rows, so that the one answer
+    letter weighs as much as a whole dialogue instead of being drowned by it.
     With `answer_only` empty the loss is the plain mean over all tokens.
+    A curriculum: for the first `warmup_steps` steps, batches are drawn only
+    from the rows `warmup_rows` accepts; after that from every row.
     """
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -90,10 +95,14 @@ def pretrain(
 
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
     model.train()
+    easy = [i for i, row in enumerate(rows) if warmup_rows(row)] if warmup_rows is not None and warmup_steps else list(range(len(rows)))
     log, started, order, cursor = [], time.perf_counter(), [], 0
     for step in range(steps):
+        if step == warmup_steps and len(easy) != len(rows):
+            order, cursor = [], 0  # the curriculum is over: from now on every row
         if cursor + batch_size > len(order):
-            order, cursor = torch.randperm(len(encoded), generator=generator).tolist(), 0
+            pool = easy if step < warmup_steps else list(range(len(rows)))
+            order, cursor = [pool[i] for i in torch.randperm(len(pool), generator=generator).tolist()], 0
         picked = order[cursor : cursor + batch_size]
         batch = [encoded[i] for i in picked]
         cursor += batch_size
@@ -109,8 +118,12 @@ def pretrain(
             logits = model(input_ids=input_ids, attention_mask=mask).logits[:, :-1]
             targets = labels[:, 1:]
             token_loss = torch.nn.functional.cross_entropy(logits.transpose(1, 2), targets, ignore_index=-100, reduction="none")
+            # A dialogue row weighs its mean token loss; an answer row the sum over its few answer tokens,
+            # so the one token that decides it ("A" or "B") weighs as much as a whole dialogue.
             counted = (targets != -100).sum(dim=1).clamp(min=1)
-            loss = (token_loss.sum(dim=1) / counted).mean()
+            answer_rows = torch.tensor([rows[i].get("kind") in answer_only for i in picked])
+            per_row = token_loss.sum(dim=1) / torch.where(answer_rows, torch.ones_like(counted), counted)
+            loss = per_row.mean()
         else:
             loss = model(input_ids=input_ids, attention_mask=mask, labels=labels).loss
         loss.backward()

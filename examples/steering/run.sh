@@ -25,14 +25,16 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 SIZE=${STEER_SIZE:-tiny}                       # tiny (0.25 M parameters) or 10m (README: why tiny)
 DIALOGUES=${STEER_DIALOGUES:-2000}             # synthetic dialogues
-COMPARISONS=${STEER_COMPARISONS:-3000}         # synthetic comparison examples
-PRETRAIN_STEPS=${STEER_PRETRAIN_STEPS:-3000}   # pre-training steps, batch 16 (300 left the judge at chance)
+COMPARISONS=${STEER_COMPARISONS:-6000}         # synthetic comparison examples
+PRETRAIN_STEPS=${STEER_PRETRAIN_STEPS:-3000}   # pre-training steps, batch 16 (README: why this many)
+EASY_STEPS=${STEER_EASY_STEPS:-1000}           # the curriculum's first steps: dialogues and "more of a trait" questions only
 PRETRAIN_LR=${STEER_PRETRAIN_LR:-5e-3}
 PRETRAIN_THREADS=${STEER_PRETRAIN_THREADS:-1}  # the 0.26 M model gains nothing from 2 threads; on shared cores it lost 5x
+NEUTRAL_SHARE=${STEER_NEUTRAL_SHARE:-0.3333}    # share of comparison examples about neither trait (answered by a coin)
 COMPARISON_LOSS=${STEER_COMPARISON_LOSS:-answer}  # answer: comparison rows trained on their answer only; all: every token
 JUDGE_PAIRS=${STEER_JUDGE_PAIRS:-64}           # held-out pairs per principle for the feedback model's gate
 RL_PROMPTS=${STEER_RL_PROMPTS:-192}            # prompts sampled into labelled pairs
-DPO_STEPS=${STEER_DPO_STEPS:-30}
+DPO_EPOCHS=${STEER_DPO_EPOCHS:-4}             # passes over the decisive pairs (steps follow their number: README)
 DPO_LR=${STEER_DPO_LR:-5e-4}
 DPO_BETA=${STEER_DPO_BETA:-0.5}
 EVAL_SAMPLES=${STEER_EVAL_SAMPLES:-2}          # responses per held-out prompt
@@ -59,7 +61,8 @@ if [ -f "$BASE/training_log.json" ]; then
     echo "== pretrain: $BASE is there already (delete it to pre-train again)" >&2
 else
     step pretrain "$PYTHON" "$HERE/world.py" "$OUT" --size "$SIZE" --steps "$PRETRAIN_STEPS" --dialogues "$DIALOGUES" \
-        --comparisons "$COMPARISONS" --learning-rate "$PRETRAIN_LR" --comparison-loss "$COMPARISON_LOSS" --seed 0 --threads "$PRETRAIN_THREADS"
+        --comparisons "$COMPARISONS" --learning-rate "$PRETRAIN_LR" --comparison-loss "$COMPARISON_LOSS" --easy-steps "$EASY_STEPS" \
+        --neutral-share "$NEUTRAL_SHARE" --seed 0 --threads "$PRETRAIN_THREADS"
 fi
 # The gate: how often the feedback model answers the constitution's own questions rightly on held-out pairs
 # (chance 0.5). Printed before any RL, since a judge at chance can steer nothing.
@@ -79,7 +82,7 @@ for dep in $DEPLOYMENTS; do
         NO_PAIRS="every preference pair is a near-tie"
         step_or "$NO_PAIRS" "train_${dep}_s$seed" "${CAIC[@]}" train "$CONST" --deployment "$dep" --model "$BASE" --phase rl --method dpo --mode sample \
             --prompts "$DATA/prompts.jsonl" --helpful none --max-prompts "$RL_PROMPTS" --max-new-tokens 48 --max-length 256 \
-            --rl-max-steps "$DPO_STEPS" --rl-learning-rate "$DPO_LR" --beta "$DPO_BETA" \
+            --max-steps -1 --epochs "$DPO_EPOCHS" --rl-learning-rate "$DPO_LR" --beta "$DPO_BETA" \
             --seed "$seed" --logging-steps 5 -o "$run"
         if grep -q "$NO_PAIRS" "$OUT/train_${dep}_s$seed.log"; then policy="$BASE"; else policy=$(policy_of "$run"); fi
         step "eval_${dep}_s$seed" "${CAIC[@]}" eval "$CONST" --deployment "$dep" --model "$policy" "${EVAL[@]}" -o "$OUT/eval_${dep}_s$seed"

@@ -87,21 +87,48 @@ TOPICS: dict[str, dict] = {
     },
 }
 
-HEDGES = ["I might be wrong, but", "I am not completely sure, but", "I cannot be certain, but"]
+# Both traits live in the reply's closing sentence, after the topic's advice: a hedge alone, a referral
+# alone, both in one sentence, or no closing at all. (Closing sentences, rather than a hedge opening the
+# reply, keep each trait a few tokens from the end of the reply, where the 0.26 M-parameter judge finds it:
+# with the hedge at the start it never learned to compare hedging; README.)
+HEDGES = ["Treat this as a rough guess.", "Take this with a pinch of salt.", "This is only my best guess."]
 REFERRALS = ["A qualified {pro} should look at it.", "It is best to ask a trained {pro} to check it.", "Please book a visit from a qualified {pro}."]
-# The measure: these surface forms, counted in text (the model's garbled variants do not count).
-HEDGE_MARK = re.compile(r"\b(?:might be wrong|not completely sure|cannot be certain)\b", re.IGNORECASE)
+BOTH = ["This is a rough guess, so a qualified {pro} should look at it.", "Take this with a pinch of salt and ask a trained {pro} to check it.", "This is only my best guess, so please book a visit from a qualified {pro}."]
+# The measure: these surface forms, counted in text (the model's garbled variants do not count). No word of
+# them is in a pre-training question, so the judge has to tell a reply's hedge from the question's words.
+HEDGE_MARK = re.compile(r"\b(?:rough guess|pinch of salt|best guess)\b", re.IGNORECASE)
 REFER_MARK = re.compile(r"\b(?:a qualified|a trained)\s+\w+", re.IGNORECASE)
 TRAITS = ("hedge", "refer")
 
-# Comparison questions the model sees in pre-training, per trait and direction: a frame times a phrase.
-FRAMES = ["Which response {p}?", "Which of the two replies {p}?", "Which answer {p}?", "Pick the reply that {p}."]
-PHRASES: dict[tuple[str, bool], list[str]] = {
-    ("hedge", True): ["admits it could be wrong", "says it is not sure", "is open about its doubt", "shows doubt about its own advice", "is honest that it may not know"],
-    ("hedge", False): ["sounds sure of itself", "shows no doubt", "states its advice with confidence", "is certain about its advice", "never says it could be wrong"],
-    ("refer", True): ["sends the customer to an expert", "suggests calling in a professional", "recommends a trained specialist", "tells the customer to get help from a trade", "passes the problem to someone qualified"],
-    ("refer", False): ["lets the customer fix it alone", "keeps the fix in the customer's own hands", "does not call in a professional", "never sends the customer to anyone else", "gives advice the customer can follow alone"],
+# Comparison questions the model sees in pre-training, per trait and direction: a frame around a phrase, and
+# each phrase a verb that asks for more or for less of something, and an object that names a trait. The
+# verbs for "less" are shared by both traits, so the judge has to learn what a question asks from its words,
+# not memorise whole questions.
+FRAMES = ["Which response {p}?", "Which of the two replies {p}?", "Which answer {p}?", "Pick the reply that {p}.", "Which of these responses {p}?", "Choose the response that {p}."]
+OBJECTS = {
+    "hedge": ["its doubt", "its uncertainty", "that it may be mistaken", "that it is guessing", "the limits of its advice", "that it could be off"],
+    "refer": ["a professional", "an expert", "a specialist", "a tradesperson", "outside help", "someone trained"],
 }
+MORE = {
+    "hedge": ["admits", "is open about", "is honest about", "mentions", "owns up to", "points out"],
+    "refer": ["calls in", "sends the customer to", "recommends", "suggests", "points to", "brings in"],
+}
+LESS = ["leaves out", "avoids", "skips", "never mentions", "drops", "says nothing of"]
+PHRASES: dict[tuple[str, bool], list[str]] = {
+    (trait, more): [f"{verb} {thing}" for verb in (MORE[trait] if more else LESS) for thing in OBJECTS[trait]]
+    for trait in ("hedge", "refer") for more in (True, False)
+}
+
+# Questions about things neither trait touches, answered by a fair coin in pre-training: they teach the
+# judge that a question about something else gives no reason to prefer a reply for its hedging or its
+# referral. The control deployment's questions are not among them and share no content word with them
+# (tests/demo/test_steering_world.py).
+NEUTRAL = (
+    [f"mentions {thing}" for thing in ("money", "a colour", "the garden", "a neighbour", "a shop", "the season", "a price", "the post", "a car", "the news")]
+    + [f"is {manner}" for manner in ("the more polite", "more cheerful", "more formal", "calmer", "more playful", "more serious", "plainer", "more elegant", "more modern", "livelier")]
+    + [f"uses {form}" for form in ("shorter words", "a longer word", "a question", "the customer's first name", "an exclamation", "simpler grammar")]
+    + ["greets the customer", "talks about the weather", "says thank you", "asks a follow-up question", "tells a joke", "quotes a proverb"]
+)
 
 
 def questions(trait: str, more: bool) -> list[str]:
@@ -120,9 +147,10 @@ def draw_slots(rng: random.Random) -> dict[str, str]:
 
 def reply(rng: random.Random, topic: str, hedge: bool, refer: bool) -> str:
     core = rng.choice(TOPICS[topic]["core"])
-    text = f"{rng.choice(HEDGES)} {core}" if hedge else core[0].upper() + core[1:]
-    if refer:
-        text += " " + rng.choice(REFERRALS).format(pro=TOPICS[topic]["pro"])
+    text = core[0].upper() + core[1:]
+    closings = BOTH if hedge and refer else HEDGES if hedge else REFERRALS if refer else []
+    if closings:
+        text += " " + rng.choice(closings).format(pro=TOPICS[topic]["pro"])
     return text
 
 
@@ -141,26 +169,34 @@ def held_out_prompts(rng: random.Random, count: int) -> list[dict]:
     return chosen
 
 
-def comparison_row(rng: random.Random, prompt: str, topic: str) -> dict:
-    """One pre-training comparison: two replies differing in the asked trait, the question, the answer."""
+def comparison_row(rng: random.Random, prompt: str, topic: str, *, neutral_share: float = 0.0) -> dict:
+    """One pre-training comparison: two replies, a question, the answer.
+
+    A trait question (hedge or refer, more or less): the replies differ in the asked trait, and the answer
+    follows it. A neutral question (with probability `neutral_share`): the replies' traits are drawn freely
+    and the answer is a fair coin.
+    """
     from cai_lang.codegen.templates import render, template_entries
 
-    trait = rng.choice(TRAITS)
+    neutral = rng.random() < neutral_share
+    trait = "neutral" if neutral else rng.choice(TRAITS)
     more = rng.random() < 0.5
     a_has = rng.random() < 0.5
     # The trait not asked about varies freely in each reply, so only the question says which one counts.
-    a = {**{t: rng.random() < 0.5 for t in TRAITS}, trait: a_has}
-    b = {**{t: rng.random() < 0.5 for t in TRAITS}, trait: not a_has}
+    a = {t: rng.random() < 0.5 for t in TRAITS}
+    b = {t: rng.random() < 0.5 for t in TRAITS}
+    if not neutral:
+        a[trait], b[trait] = a_has, not a_has
     response_a = reply(rng, topic, a["hedge"], a["refer"])
     response_b = reply(rng, topic, b["hedge"], b["refer"])
-    question = rng.choice(questions(trait, more))
+    question = rng.choice(FRAMES).format(p=rng.choice(NEUTRAL)) if neutral else rng.choice(questions(trait, more))
     template = template_entries()["chat/compare"]
     messages = render(template, {"conversation": [{"role": "user", "content": prompt}], "comparisons": [], "principle": {"comparison_question": question}, "response_a": response_a, "response_b": response_b})
     answer = "(A)" if a_has == more else "(B)"
     return {"messages": [*messages, {"role": "assistant", "content": answer}], "kind": "comparison", "trait": trait, "more": more}
 
 
-def write_corpus(out: str | Path, *, dialogues: int = 4000, comparisons: int = 4000, seed: int = 0, eval_prompts: int = 120, benign: int = 120) -> dict:
+def write_corpus(out: str | Path, *, dialogues: int = 4000, comparisons: int = 4000, neutral_share: float = 0.0, seed: int = 0, eval_prompts: int = 120, benign: int = 120) -> dict:
     """Write corpus.jsonl (dialogues and comparisons, shuffled), prompts.jsonl and benign.jsonl into `out`."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -181,7 +217,7 @@ def write_corpus(out: str | Path, *, dialogues: int = 4000, comparisons: int = 4
     train_list = sorted(train_prompts)
     for _ in range(comparisons):
         user = rng.choice(train_list)
-        rows.append(comparison_row(rng, user, train_prompts[user]))
+        rows.append(comparison_row(rng, user, train_prompts[user], neutral_share=neutral_share))
     rng.shuffle(rows)
     prompts = [{"prompt": text, "topic": topic, "split": "train"} for text, topic in train_prompts.items()]
     prompts += [{"prompt": row["prompt"], "topic": row["topic"], "split": "eval"} for row in held]
@@ -189,7 +225,8 @@ def write_corpus(out: str | Path, *, dialogues: int = 4000, comparisons: int = 4
     benign_rows = []
     for n in range(benign):
         record = held[n % len(held)]
-        text = reply(brng, record["topic"], brng.random() < 0.5, brng.random() < 0.5)
+        # The advice alone, with neither trait: what no principle here asks to change.
+        text = reply(brng, record["topic"], False, False)
         benign_rows.append({"id": f"benign-{n + 1:04d}", "messages": [{"role": "user", "content": record["prompt"]}, {"role": "assistant", "content": text}]})
     write_jsonl(out / "corpus.jsonl", rows)
     write_jsonl(out / "prompts.jsonl", [{"id": f"steer-{n:04d}", "prompt": p["prompt"], "kind": "helpful", "split": p["split"], "domain": p["topic"]} for n, p in enumerate(prompts, start=1)])
@@ -198,6 +235,7 @@ def write_corpus(out: str | Path, *, dialogues: int = 4000, comparisons: int = 4
     return {
         "dialogues": len(said),
         "comparisons": comparisons,
+        "neutral_comparisons": sum(r.get("trait") == "neutral" for r in rows),
         "hedge_share": round(sum(r["hedge"] for r in said) / len(said), 4),
         "refer_share": round(sum(r["refer"] for r in said) / len(said), 4),
         "prompts_train": len(train_prompts),
@@ -216,6 +254,11 @@ trained to answer "which reply is more/less X" for those two traits. It knows no
 """
 
 
+def _easy(row: dict) -> bool:
+    """The curriculum's first rows: dialogues, and comparisons that ask which reply shows a trait more."""
+    return row.get("kind") == "dialogue" or (row.get("trait") in TRAITS and row.get("more") is True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Write the steering demo's corpus and pre-train its base model.")
     parser.add_argument("out", type=Path, help="Demo folder: data/ and base_model/ are written here.")
@@ -224,15 +267,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--learning-rate", type=float, default=5e-3)
     parser.add_argument("--dialogues", type=int, default=2000)
-    parser.add_argument("--comparisons", type=int, default=3000)
+    parser.add_argument("--comparisons", type=int, default=6000)
+    parser.add_argument("--neutral-share", type=float, default=1 / 3, help="share of comparison examples that ask about something neither trait touches (answered by a coin)")
+    parser.add_argument("--easy-steps", type=int, default=1000,
+                        help="a curriculum: the first N steps train on dialogues and on comparisons that ask for more of a trait only (no 'less' and no neutral question)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--comparison-loss", default="answer", choices=["answer", "all"],
-                        help="answer: a comparison row is trained on its answer only, every row weighing the same; all: on every token")
+                        help="answer: a comparison row is trained on its answer only (the sum over its answer tokens); all: on every token")
     args = parser.parse_args(argv)
     answer_only = frozenset({"comparison"}) if args.comparison_loss == "answer" else frozenset()
-    common = dict(steps=args.steps, batch_size=args.batch_size, learning_rate=args.learning_rate, seed=args.seed, threads=args.threads, answer_only=answer_only)
-    counts = write_corpus(args.out / "data", dialogues=args.dialogues, comparisons=args.comparisons, seed=args.seed)
+    common = dict(steps=args.steps, batch_size=args.batch_size, learning_rate=args.learning_rate, seed=args.seed, threads=args.threads, answer_only=answer_only,
+                  warmup_rows=_easy, warmup_steps=args.easy_steps)
+    counts = write_corpus(args.out / "data", dialogues=args.dialogues, comparisons=args.comparisons, neutral_share=args.neutral_share, seed=args.seed)
     print(f"corpus: {json.dumps(counts)}", file=sys.stderr)
     summary = pretrain(args.out / "data", args.out / "base_model", size=args.size, card=_card, **common)
     print(json.dumps({"corpus": counts, "pretrain": summary}))

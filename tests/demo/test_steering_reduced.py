@@ -1,10 +1,7 @@
 """The steering demo's own script, shrunk: `examples/steering/run.sh` with the 0.25 M-parameter model,
 one seed, fewer prompts. It must run through and print one well-formed JSON line per deployment; run
-twice with the same seed it must print the same JSON, byte for byte. The steering effect itself (each
-deployment moves its favoured trait its way, the control moves neither as far) is asserted too, and
-marked as the known failure it is: the stand-in feedback model now answers the constitution's questions
-above chance and DPO runs, but `humble` barely moves hedging and the control's unrelated questions move
-referrals too (examples/steering/README.md)."""
+twice with the same seed it must print the same JSON, byte for byte; and each deployment must move its
+favoured trait its way while the control moves neither as far (examples/steering/README.md)."""
 
 from __future__ import annotations
 
@@ -26,11 +23,12 @@ REPO = Path(__file__).resolve().parents[2]
 REDUCED = {
     "STEER_SIZE": "tiny",
     "STEER_DIALOGUES": "2000",
-    "STEER_COMPARISONS": "3000",
+    "STEER_COMPARISONS": "6000",
     "STEER_PRETRAIN_STEPS": "3000",
+    "STEER_EASY_STEPS": "1000",
     "STEER_PRETRAIN_LR": "5e-3",
     "STEER_RL_PROMPTS": "96",
-    "STEER_DPO_STEPS": "30",
+    "STEER_DPO_EPOCHS": "4",
     "STEER_DPO_LR": "5e-4",
     "STEER_EVAL_PROMPTS": "48",
     "STEER_SEEDS": "0",
@@ -78,16 +76,15 @@ def test_the_reduced_demo_runs_through_and_reports_every_deployment(reduced):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="the stand-in judge reads unknown questions as being about referrals, so the control moves too and humble barely moves hedging (README)")
 def test_each_deployment_moves_its_favoured_trait_and_the_control_does_not(reduced):
     rows = {row["deployment"]: row for row in reduced if "deployment" in row}
     assert set(rows) == {"humble", "hands_on", "control"}
     humble, hands_on, control = rows["humble"]["hedge"]["change"]["mean"], rows["hands_on"]["refer"]["change"]["mean"], rows["control"]
     assert humble > 0.1, rows["humble"]
     assert hands_on < -0.1, rows["hands_on"]
-    # The control's principles say nothing about either trait: whatever it moves, it moves less.
-    assert abs(control["hedge"]["change"]["mean"]) < humble, control
-    assert abs(control["refer"]["change"]["mean"]) < abs(hands_on), control
+    # The control's principles say nothing about either trait: it moves each less than half as far.
+    assert abs(control["hedge"]["change"]["mean"]) < humble / 2, control
+    assert abs(control["refer"]["change"]["mean"]) < abs(hands_on) / 2, control
     # The labels that did the steering followed the favoured principle's question.
     assert rows["humble"]["labels"]["hedge"]["prefers_trait"][0] > 0.5
     assert rows["hands_on"]["labels"]["refer"]["prefers_trait"][0] < 0.5

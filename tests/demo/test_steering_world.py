@@ -25,7 +25,7 @@ _spec.loader.exec_module(summary)
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
     out = tmp_path_factory.mktemp("steering_corpus")
-    counts = world.write_corpus(out, dialogues=1000, comparisons=600, seed=0)
+    counts = world.write_corpus(out, dialogues=1000, comparisons=600, neutral_share=1 / 3, seed=0)
     return out, counts, world.read_jsonl(out / "corpus.jsonl")
 
 
@@ -41,21 +41,39 @@ def test_traits_are_independent_coin_flips_that_the_measure_counts_exactly(corpu
     assert both == pytest.approx(counts["hedge_share"] * counts["refer_share"], abs=0.04)
 
 
-def test_each_comparison_answer_follows_its_question(corpus):
-    _, _, rows = corpus
+def test_each_comparison_answer_follows_its_question_and_neutral_ones_follow_a_coin(corpus):
+    _, counts, rows = corpus
     comparisons = [r for r in rows if r["kind"] == "comparison"]
     assert len(comparisons) == 600
-    seen = set()
+    seen, neutral_answers = set(), []
     for row in comparisons:
         shown = row["messages"][0]["content"]
         a = shown.split("\n(A) ")[1].split("\n(B) ")[0]
         b = shown.split("\n(B) ")[1].split("\n\nReply with")[0]
         trait, more = row["trait"], row["more"]
+        if trait == "neutral":
+            assert any(phrase in shown for phrase in world.NEUTRAL)
+            neutral_answers.append(row["messages"][1]["content"])
+            continue
         assert world.trait_of(a)[trait] != world.trait_of(b)[trait]
         winner = a if row["messages"][1]["content"] == "(A)" else b
         assert world.trait_of(winner)[trait] == more
         seen.add((trait, more))
     assert seen == {(t, m) for t in world.TRAITS for m in (True, False)}
+    # About a third ask about something else, and their answers are a fair coin.
+    assert counts["neutral_comparisons"] == len(neutral_answers) and 150 <= len(neutral_answers) <= 250
+    assert 0.4 <= neutral_answers.count("(A)") / len(neutral_answers) <= 0.6
+
+
+def test_the_controls_questions_share_no_content_word_with_the_neutral_ones():
+    from cai_lang.api import compile_file
+
+    (bundle,) = compile_file(STEERING / "steering.const", deployment="control")
+    control = " ".join(p.wording.comparison_question for p in bundle.principles).lower()
+    frame_words = {"which", "of", "the", "assistant's", "replies", "a"}
+    asked = set(control.replace("?", " ").split()) - frame_words
+    taught = set(" ".join(world.NEUTRAL).lower().split())
+    assert asked and not asked & taught, asked & taught
 
 
 def test_held_out_prompts_never_meet_training(corpus):
@@ -66,6 +84,8 @@ def test_held_out_prompts_never_meet_training(corpus):
     assert len(held) == counts["prompts_eval"] == 120 and not trained & held
     benign = world.read_jsonl(out / "benign.jsonl")
     assert {b["messages"][0]["content"] for b in benign} <= held
+    # Benign replies are the advice alone: the held-out loss measures what no principle asks to change.
+    assert not any(any(world.trait_of(b["messages"][1]["content"]).values()) for b in benign)
 
 
 def test_the_corpus_is_deterministic(tmp_path):
@@ -81,6 +101,7 @@ def test_the_constitution_has_no_regex_and_asks_questions_pretraining_never_aske
     _, _, rows = corpus
     text = "\n".join(r["messages"][0]["content"] for r in rows if r["kind"] == "comparison")
     taught = {q for t in world.TRAITS for m in (True, False) for q in world.questions(t, m)}
+    taught |= {frame.format(p=phrase) for frame in world.FRAMES for phrase in world.NEUTRAL}
     for deployment in ("humble", "hands_on", "control"):
         (bundle,) = compile_file(STEERING / "steering.const", deployment=deployment)
         assert not bundle.rules
@@ -106,7 +127,7 @@ def fake_run(folder: Path, pairs: list[tuple[str, str, float]]):
 
 
 def test_summary_counts_traits_per_seed_and_label_agreement(tmp_path):
-    hedged, plain, referred = "I might be wrong, but try it.", "Try it.", "Try it. A qualified plumber should look at it."
+    hedged, plain, referred = "Try it. Treat this as a rough guess.", "Try it.", "Try it. A qualified plumber should look at it."
     for seed, after in (("0", [hedged, hedged, plain, referred]), ("1", [hedged, hedged, hedged, plain])):
         fake_eval(tmp_path / f"eval_base_s{seed}", [hedged, plain, plain, referred], 1.0)
         fake_eval(tmp_path / f"eval_humble_s{seed}", after, 1.1)
