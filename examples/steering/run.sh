@@ -37,6 +37,7 @@ RL_PROMPTS=${STEER_RL_PROMPTS:-192}            # prompts sampled into labelled p
 DPO_EPOCHS=${STEER_DPO_EPOCHS:-4}             # passes over the decisive pairs (steps follow their number: README)
 DPO_LR=${STEER_DPO_LR:-5e-4}
 DPO_BETA=${STEER_DPO_BETA:-0.5}
+DPO_LOSS=${STEER_DPO_LOSS:-"[sigmoid, sft]"}   # trl's DPO loss_type: sft adds the chosen reply's own loss (README: the benign loss)
 EVAL_SAMPLES=${STEER_EVAL_SAMPLES:-2}          # responses per held-out prompt
 EVAL_PROMPTS=${STEER_EVAL_PROMPTS:-}           # cap on held-out prompts (empty: all 120)
 SEEDS=${STEER_SEEDS:-"0 1 2"}                  # RL and evaluation seeds; the base model is always seed 0
@@ -82,7 +83,7 @@ for dep in $DEPLOYMENTS; do
         NO_PAIRS="every preference pair is a near-tie"
         step_or "$NO_PAIRS" "train_${dep}_s$seed" "${CAIC[@]}" train "$CONST" --deployment "$dep" --model "$BASE" --phase rl --method dpo --mode sample \
             --prompts "$DATA/prompts.jsonl" --helpful none --max-prompts "$RL_PROMPTS" --max-new-tokens 48 --max-length 256 \
-            --max-steps -1 --epochs "$DPO_EPOCHS" --rl-learning-rate "$DPO_LR" --beta "$DPO_BETA" \
+            --max-steps -1 --epochs "$DPO_EPOCHS" --rl-learning-rate "$DPO_LR" --beta "$DPO_BETA" --trl "policy.loss_type=$DPO_LOSS" \
             --seed "$seed" --logging-steps 5 -o "$run"
         if grep -q "$NO_PAIRS" "$OUT/train_${dep}_s$seed.log"; then policy="$BASE"; else policy=$(policy_of "$run"); fi
         step "eval_${dep}_s$seed" "${CAIC[@]}" eval "$CONST" --deployment "$dep" --model "$policy" "${EVAL[@]}" -o "$OUT/eval_${dep}_s$seed"
