@@ -7,7 +7,9 @@ forms, no model) in the responses of `OUT_DIR/eval_base_sSEED` (the base
 model) and `OUT_DIR/eval_DEP_sSEED` (the trained policy), and reads their
 benign held-out loss. Per deployment it prints each trait's rate before and
 after (mean over seeds), the change per seed, its mean and spread (min, max),
-whether every seed moved the trait the same way, the benign loss change, and
+whether every seed moved the trait the same way, the share of replies that
+are well formed (`world.well_formed`: one of the world's advice sentences and
+closings, word for word) before and after, the benign loss change, and
 how often the feedback model's labels on the DPO pairs agreed with the
 measure for each trait (a pair counts when its two responses differ in that
 trait and its label is decisive). Last, a line with the wall time of every
@@ -23,15 +25,17 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from world import TRAITS, read_jsonl, trait_of  # noqa: E402
+from world import TRAITS, read_jsonl, trait_of, well_formed  # noqa: E402
 
 DECISIVE = 0.1  # DPO drops pairs whose label is within this of 0.5
 
 
 def trait_rates(eval_dir: Path) -> dict[str, float]:
+    """Each trait's rate in an evaluation's replies, and the share of replies that are well formed."""
     rows = [r for r in read_jsonl(eval_dir / "responses.jsonl") if r["side"] == "model"]
     marks = [trait_of(r["response"]) for r in rows]
-    return {t: sum(m[t] for m in marks) / len(marks) for t in TRAITS}
+    rates = {t: sum(m[t] for m in marks) / len(marks) for t in TRAITS}
+    return {**rates, "well_formed": sum(well_formed(r["response"]) for r in rows) / len(rows)}
 
 
 def benign_loss(eval_dir: Path) -> float | None:
@@ -83,6 +87,7 @@ def summarise_deployment(out: Path, dep: str, seeds: list[str]) -> dict:
             "change": {**spread(change), "per_seed": [_round(c) for c in change]},
             "same_sign_all_seeds": all(c > 0 for c in change) or all(c < 0 for c in change),
         }
+    result["well_formed"] = {"before": spread([before[s]["well_formed"] for s in seeds]), "after": spread([after[s]["well_formed"] for s in seeds])}
     loss_before = [benign_loss(out / f"eval_base_s{s}") for s in seeds]
     loss_after = [benign_loss(out / f"eval_{dep}_s{s}") for s in seeds]
     result["benign_loss"] = {

@@ -141,6 +141,17 @@ def trait_of(text: str) -> dict[str, bool]:
     return {"hedge": bool(HEDGE_MARK.search(text)), "refer": bool(REFER_MARK.search(text))}
 
 
+def well_formed(text: str) -> bool:
+    """Whether a reply is exactly one of the world's advice sentences, then one of its closings or none."""
+    closings = {""} | set(HEDGES) | {c.format(pro=spec["pro"]) for spec in TOPICS.values() for c in REFERRALS + BOTH}
+    for spec in TOPICS.values():
+        for core in spec["core"]:
+            advice = core[0].upper() + core[1:]
+            if text.startswith(advice) and text[len(advice) :].strip() in closings:
+                return True
+    return False
+
+
 def draw_slots(rng: random.Random) -> dict[str, str]:
     return {"name": rng.choice(NAMES), "room": rng.choice(ROOMS), "day": rng.choice(DAYS)}
 
